@@ -1,0 +1,17 @@
+import { Job, type JobContext } from 'queue';
+
+/** Succeeds: "sends" a welcome email by logging it. */
+export default class SendWelcomeEmail extends Job {
+  static queue = 'emails';
+  static maxTries = 3;
+  static timeout = 30;
+
+  userId = 0;
+  email = '';
+  signedUpAt = new Date();
+
+  async handle(ctx: JobContext): Promise<void> {
+    if (!this.email.includes('@')) throw new Error(`not an email address: '${this.email}'`);
+    ctx.log.info({ userId: this.userId, to: this.email, signedUpAt: this.signedUpAt.toISOString() }, 'welcome email sent');
+  }
+}

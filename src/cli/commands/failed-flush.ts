@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import type { CliApp } from '../app.ts';
+import { examples, withConnection } from '../help.ts';
+import { say, withSpinner } from '../output.ts';
+import { positiveSeconds } from '../parse.ts';
+
+const hours = (value: string) => positiveSeconds(value);
+
+export function registerFailedFlush(program: Command, app: CliApp): void {
+  const command = withConnection(program.command('failed:flush').description('delete every failed job record (or those older than --hours)'))
+    .option('--hours <h>', 'only records older than this many hours', hours);
+  examples(command, ['queue failed:flush', 'queue failed:flush --hours 48']);
+  command.action((flags: { connection?: string; hours?: number }) => deleteFailed(app, flags.connection, flags.hours));
+}
+
+export function registerFailedPrune(program: Command, app: CliApp): void {
+  const command = withConnection(program.command('failed:prune').description('delete failed job records older than --hours (default 24)'))
+    .option('--hours <h>', 'age in hours', hours, 24);
+  examples(command, ['queue failed:prune --hours 168']);
+  command.action((flags: { connection?: string; hours: number }) => deleteFailed(app, flags.connection, flags.hours));
+}
+
+async function deleteFailed(app: CliApp, connection: string | undefined, olderThanHours: number | undefined): Promise<void> {
+  const driver = await (await app.queue()).driver(connection);
+  const before = olderThanHours === undefined ? undefined : Date.now() - olderThanHours * 3_600_000;
+  const deleted = await withSpinner('deleting failed jobs', () => driver.failed.flush({ before }));
+  say(`deleted ${deleted} failed job record(s)${olderThanHours === undefined ? '' : ` older than ${olderThanHours}h`}`);
+}

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { QueueError } from '../../errors.ts';
+import type { CliApp } from '../app.ts';
+import { examples, withConnection } from '../help.ts';
+import { formatTime, printJson, say } from '../output.ts';
+
+export function registerFailedShow(program: Command, app: CliApp): void {
+  const command = withConnection(program.command('failed:show <id>').description('one failed job: payload, attempts, the full error')).option('--json', 'print JSON');
+  examples(command, ['queue failed:show 0b7e5c1e-7a43-4c4e-9d8f-3f1f1c3f2a10']);
+  command.action(async (id: string, flags: { connection?: string; json?: boolean }) => {
+    const driver = await (await app.queue()).driver(flags.connection);
+    const failed = await driver.failed.find(id);
+    if (!failed) throw new QueueError('FAILED_JOB_NOT_FOUND', `no failed job with id ${id} on connection '${driver.connection}' (see queue failed:list)`);
+    let payload: unknown = failed.payload;
+    try {
+      payload = JSON.parse(failed.payload);
+    } catch {
+      // Unreadable payloads are shown as the raw text they were.
+    }
+    const attempts = payload && typeof payload === 'object' ? (payload as { attempts?: unknown }).attempts : undefined;
+    if (flags.json) return printJson({ ...failed, failedAt: new Date(failed.failedAt).toISOString(), payload });
+    say(`id:         ${failed.id}`);
+    say(`connection: ${failed.connection}`);
+    say(`queue:      ${failed.queue}`);
+    say(`job:        ${failed.job ?? '(unreadable payload)'}`);
+    say(`attempts:   ${attempts ?? 'unknown'}`);
+    say(`failed at:  ${formatTime(failed.failedAt)}`);
+    say(`payload:\n${typeof payload === 'string' ? payload : JSON.stringify(payload, null, 2)}`);
+    say(`error:\n${failed.error}`);
+  });
+}

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import type { CliApp } from '../app.ts';
+import { registerClear } from './clear.ts';
+import { registerDispatch } from './dispatch.ts';
+import { registerFailedFlush, registerFailedPrune } from './failed-flush.ts';
+import { registerFailedForget } from './failed-forget.ts';
+import { registerFailedList } from './failed-list.ts';
+import { registerFailedShow } from './failed-show.ts';
+import { registerJobs } from './jobs.ts';
+import { registerMakeJob } from './make-job.ts';
+import { registerMigrate } from './migrate.ts';
+import { registerPause, registerResume } from './pause.ts';
+import { registerRestart } from './restart.ts';
+import { registerRetry } from './retry.ts';
+import { registerStatus } from './status.ts';
+import { registerWork } from './work.ts';
+
+export function registerCommands(program: Command, app: CliApp): void {
+  for (const register of [
+    registerWork, registerDispatch, registerStatus, registerJobs,
+    registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
+    registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerMakeJob,
+  ]) {
+    register(program, app);
+  }
+}

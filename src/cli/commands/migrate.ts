@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { QueueError } from '../../errors.ts';
+import type { CliApp } from '../app.ts';
+import { examples, withConnection } from '../help.ts';
+import { say, withSpinner } from '../output.ts';
+
+export function registerMigrate(program: Command, app: CliApp): void {
+  const command = withConnection(program.command('migrate').description('create or update the queue tables (safe to run again)'));
+  examples(command, ['queue migrate', 'queue migrate --connection database']);
+  command.action(async (flags: { connection?: string }) => {
+    const driver = await (await app.queue()).driver(flags.connection);
+    if (!('migrate' in driver) || typeof driver.migrate !== 'function') {
+      throw new QueueError('INVALID_ARGUMENT', `connection '${driver.connection}' has no tables to migrate`);
+    }
+    const migrate = driver.migrate as () => Promise<{ applied: string[] }>;
+    const { applied } = await withSpinner('migrating', () => migrate.call(driver));
+    say(applied.length ? `applied: ${applied.join(', ')}` : 'nothing to migrate: the tables are up to date');
+  });
+}

@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { BUILT_IN_DEFAULTS } from '../../jobs/envelope.ts';
+import { installSignalHandlers } from '../../worker/signals.ts';
+import { Worker } from '../../worker/Worker.ts';
+import type { CliApp } from '../app.ts';
+import { createLogger } from '../logger.ts';
+import { positiveInt, positiveSeconds, queueList, seconds, secondsList } from '../parse.ts';
+import { examples, withConnection } from '../help.ts';
+
+interface WorkFlags {
+  connection?: string;
+  queue: string[];
+  concurrency: number;
+  maxJobs?: number;
+  maxTime?: number;
+  sleep: number;
+  timeout?: number;
+  maxTries?: number;
+  backoff?: number[];
+  memory?: number;
+  once?: boolean;
+  stopWhenEmpty?: boolean;
+  rest: number;
+  name?: string;
+  json?: boolean;
+}
+
+export function registerWork(program: Command, app: CliApp): void {
+  const command = withConnection(program.command('work').description('run a worker that processes jobs until told to stop'))
+    .option('-q, --queue <names>', 'queues in priority order, comma-separated', queueList, ['default'])
+    .option('--concurrency <n>', 'jobs run at once in this process', positiveInt, 1)
+    .option('--max-jobs <n>', 'exit 0 after this many jobs', positiveInt)
+    .option('--max-time <seconds>', 'exit 0 after running this long', positiveSeconds)
+    .option('--sleep <seconds>', 'wait this long when no job is ready', seconds, 3)
+    .option('--timeout <seconds>', `timeout for jobs that declare none (default ${BUILT_IN_DEFAULTS.timeout})`, positiveSeconds)
+    .option('--max-tries <n>', `tries for jobs that declare none (default ${BUILT_IN_DEFAULTS.maxTries})`, positiveInt)
+    .option('--backoff <seconds>', 'retry delays for jobs that declare none, e.g. 10 or 10,60,300 (default 0)', secondsList)
+    .option('--memory <mb>', 'exit 12 when the process uses more memory than this', positiveInt)
+    .option('--once', 'process one job, then exit 0')
+    .option('--stop-when-empty', 'exit 0 when the queues are empty')
+    .option('--rest <seconds>', 'rest this long after each job', seconds, 0)
+    .option('--name <name>', 'a name for this worker in its logs')
+    .option('--json', 'log JSON lines even on a terminal')
+    .addHelpText('after', '\nA setting the job class declares (static timeout, maxTries, backoff) wins over these flags;\nthe flags replace the defaults for jobs that declare nothing.\n\nExit codes: 0 planned stop (signal, --max-jobs, --max-time, --once, --stop-when-empty, queue restart),\n12 over --memory, 3 a job ignored its timeout, 130 stopped at once by a second Ctrl-C, 1 error.');
+  examples(command, ['queue work', 'queue work --queue high,default --concurrency 10', 'queue work --stop-when-empty --max-tries 5 --backoff 10,60']);
+
+  command.action(async (flags: WorkFlags) => {
+    const logger = createLogger({ json: flags.json, name: flags.name });
+    app.logger = logger;
+    const manager = await app.queue();
+    const driver = await manager.driver(flags.connection);
+    const registry = await manager.registry();
+    for (const warning of registry.warnings) logger.warn(warning);
+
+    const worker = new Worker(driver, registry, {
+      queues: flags.queue,
+      concurrency: flags.concurrency,
+      sleep: flags.sleep,
+      rest: flags.rest,
+      maxJobs: flags.maxJobs,
+      maxTime: flags.maxTime,
+      memory: flags.memory,
+      once: flags.once === true,
+      stopWhenEmpty: flags.stopWhenEmpty === true,
+      name: flags.name ?? `worker-${process.pid}`,
+      defaults: {
+        timeout: flags.timeout ?? BUILT_IN_DEFAULTS.timeout,
+        maxTries: flags.maxTries ?? BUILT_IN_DEFAULTS.maxTries,
+        backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
+      },
+      leaseMargin: manager.config.leaseMargin,
+    }, logger);
+
+    const removeHandlers = installSignalHandlers(worker, logger);
+    logger.info({ connection: driver.connection, queues: flags.queue, concurrency: flags.concurrency }, `worker started on ${driver.connection}: ${flags.queue.join(', ')}`);
+    const reason = await worker.run();
+    removeHandlers();
+    logger.info({ reason: reason.code, exitCode: reason.exitCode, processed: worker.jobsProcessed }, `worker stopped: ${reason.message} (exit ${reason.exitCode})`);
+    process.exitCode = reason.exitCode;
+  });
+}

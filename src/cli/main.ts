@@ -1,0 +1,33 @@
+/**
+ * The `queue` program: one commander program, one file per command under commands/. Errors a user
+ * can cause print one line (what was wrong, what to do) and exit non-zero; --verbose adds the stack.
+ */
+import { Command, CommanderError } from 'commander';
+import { describeError, QueueError } from '../errors.ts';
+import { CliApp } from './app.ts';
+import { registerCommands } from './commands/index.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  const app = new CliApp();
+  const program = new Command('queue')
+    .description('A Laravel-style job queue for TypeScript: dispatch jobs, run workers, inspect and retry failures.')
+    .option('--verbose', 'print the stack trace with errors')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  registerCommands(program, app);
+
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    const verbose = program.opts().verbose === true;
+    const message = error instanceof QueueError ? error.message : (error as Error)?.message ?? String(error);
+    process.stderr.write(`error: ${message}\n`);
+    if (verbose) process.stderr.write(`${describeError(error)}\n`);
+    return 1;
+  } finally {
+    await app.close();
+  }
+}

@@ -1,0 +1,47 @@
+/** How commands talk to people and scripts: tables or JSON on stdout, spinners only on a terminal. */
+import { createInterface } from 'node:readline/promises';
+import Table from 'cli-table3';
+import ora, { type Ora } from 'ora';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printTable(head: string[], rows: (string | number)[][]): void {
+  const table = new Table({ head, style: { head: process.stdout.isTTY ? ['cyan'] : [], border: process.stdout.isTTY ? ['grey'] : [] } });
+  table.push(...rows.map((row) => row.map(String)));
+  process.stdout.write(`${table.toString()}\n`);
+}
+
+export function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Runs `work` under a spinner on a terminal, silently in scripts. */
+export async function withSpinner<T>(text: string, work: () => Promise<T>): Promise<T> {
+  const spinner: Ora | undefined = process.stderr.isTTY ? ora({ text, stream: process.stderr }).start() : undefined;
+  try {
+    const result = await work();
+    spinner?.stop();
+    return result;
+  } catch (error) {
+    spinner?.stop();
+    throw error;
+  }
+}
+
+/** Asks a yes/no question on a terminal; elsewhere answers yes (scripts pass --force anyway). */
+export async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}

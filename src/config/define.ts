@@ -1,0 +1,84 @@
+/**
+ * Typed configuration, Laravel style: config/queue.ts default-exports defineConfig({...}). The
+ * object is validated once, here, with the cross-checks a typo would otherwise turn into a
+ * confusing failure much later (the default connection must exist, names must be sane).
+ */
+import { QueueError } from '../errors.ts';
+
+export interface SqliteConnectionConfig {
+  driver: 'database';
+  client: 'sqlite';
+  /** Path of the database file, relative to the project root. */
+  filename: string;
+  table?: string;
+  failedTable?: string;
+}
+
+export type DatabaseConnectionConfig = SqliteConnectionConfig;
+
+export interface SyncConnectionConfig {
+  driver: 'sync';
+}
+
+export type ConnectionConfig = DatabaseConnectionConfig | SyncConnectionConfig;
+
+export interface QueueConfig {
+  /** The connection dispatch() and `queue work` use when none is named. */
+  default: string;
+  connections: Record<string, ConnectionConfig>;
+  /** Where job classes live, relative to the project root. */
+  jobs?: string;
+  /**
+   * Seconds added to a job's timeout to make its lease. A lease only runs out when a worker died
+   * or hung, so this is how long a crashed worker's job waits before another worker takes it.
+   */
+  leaseMargin?: number;
+}
+
+export interface ResolvedConfig extends Required<QueueConfig> {}
+
+const NAME = /^[A-Za-z0-9_.-]+$/;
+const TABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function defineConfig(config: QueueConfig): ResolvedConfig {
+  const resolved: ResolvedConfig = { jobs: 'app/jobs', leaseMargin: 30, ...config };
+  const names = Object.keys(resolved.connections ?? {});
+  if (names.length === 0) throw configError('defines no connections');
+  for (const name of names) {
+    if (!NAME.test(name)) throw configError(`has a connection named '${name}'; use letters, digits, '_', '-' or '.'`);
+    validateConnection(name, resolved.connections[name]!);
+  }
+  if (!resolved.connections[resolved.default]) {
+    throw configError(
+      `names '${resolved.default}' as the default connection (QUEUE_CONNECTION), but defines only: ${names.join(', ')}`,
+    );
+  }
+  if (!Number.isFinite(resolved.leaseMargin) || resolved.leaseMargin < 0) {
+    throw configError('has a leaseMargin that is not a number of seconds >= 0');
+  }
+  return resolved;
+}
+
+function validateConnection(name: string, connection: ConnectionConfig): void {
+  switch (connection?.driver) {
+    case 'sync':
+      return;
+    case 'database': {
+      if (connection.client !== 'sqlite') {
+        throw configError(`connection '${name}' has client '${String(connection.client)}' (DB_CONNECTION); supported: sqlite`);
+      }
+      if (!connection.filename) throw configError(`connection '${name}' has no filename (DB_DATABASE)`);
+      for (const key of ['table', 'failedTable'] as const) {
+        const table = connection[key];
+        if (table !== undefined && !TABLE.test(table)) throw configError(`connection '${name}' has an invalid ${key} '${table}'`);
+      }
+      return;
+    }
+    default:
+      throw configError(`connection '${name}' has unknown driver '${String((connection as { driver?: unknown })?.driver)}'; use database or sync`);
+  }
+}
+
+function configError(message: string): QueueError {
+  return new QueueError('CONFIG_INVALID', `config/queue.ts ${message}`);
+}

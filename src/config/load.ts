@@ -1,0 +1,43 @@
+/**
+ * Finds and loads config/queue.ts once per process. The file is TypeScript and is imported through
+ * the tsx loader the binary registers; a project without one gets the built-in defaults.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadEnv, projectRoot } from '../env.ts';
+import { QueueError } from '../errors.ts';
+import { defaultConfig } from './defaults.ts';
+import { defineConfig, type QueueConfig, type ResolvedConfig } from './define.ts';
+
+const CANDIDATES = ['config/queue.ts', 'config/queue.js', 'config/queue.mjs'];
+
+const cache = new Map<string, Promise<ResolvedConfig>>();
+
+export function loadConfig(root: string = projectRoot()): Promise<ResolvedConfig> {
+  let loading = cache.get(root);
+  if (!loading) {
+    loading = importConfig(root);
+    cache.set(root, loading);
+    loading.catch(() => cache.delete(root));
+  }
+  return loading;
+}
+
+async function importConfig(root: string): Promise<ResolvedConfig> {
+  loadEnv(root);
+  const file = CANDIDATES.map((candidate) => path.join(root, candidate)).find((candidate) => existsSync(candidate));
+  if (!file) return defaultConfig();
+  let module: { default?: QueueConfig };
+  try {
+    module = await import(pathToFileURL(file).href);
+  } catch (error) {
+    if (error instanceof QueueError) throw error;
+    throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)} could not be loaded: ${(error as Error).message}`, { cause: error });
+  }
+  if (!module.default || typeof module.default !== 'object') {
+    throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)} must default-export defineConfig({...})`);
+  }
+  // defineConfig() already validated it; validating again covers a plain object export.
+  return defineConfig(module.default);
+}

@@ -1,0 +1,130 @@
+/** Failed jobs of the database driver: rows of `queue_failed_jobs`, newest first. */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { QueueError } from '../../errors.ts';
+import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
+import type { FailedJob, FailedStore, Failure } from '../../queue/driver.ts';
+import type { SqlDialect } from './dialects/dialect.ts';
+import type { FailedJobsTable, TableNames, Tables } from './schema.ts';
+
+export class DatabaseFailedStore implements FailedStore {
+  constructor(
+    private readonly connection: string,
+    private readonly tables: TableNames,
+    private readonly ready: () => Promise<Kysely<Tables>>,
+    private readonly dialect: SqlDialect,
+  ) {}
+
+  private get table() {
+    return this.tables.failed as 'queue_failed_jobs';
+  }
+
+  /** Inserts a record inside the caller's transaction; returns its id. */
+  async insert(trx: Kysely<Tables>, queue: string, failure: Failure): Promise<string> {
+    let id = failure.id ?? randomUUID();
+    // A payload can claim any id (or a job can fail twice if a lease was lost): never overwrite.
+    const taken = await trx.selectFrom(this.table).select('id').where('id', '=', id).executeTakeFirst();
+    if (taken) id = randomUUID();
+    await trx
+      .insertInto(this.table)
+      .values({ id, connection: this.connection, queue, job: failure.job, payload: failure.payload, exception: failure.error, failed_at: Date.now() })
+      .execute();
+    return id;
+  }
+
+  async list({ queue, limit }: { queue?: string; limit?: number } = {}): Promise<FailedJob[]> {
+    const db = await this.ready();
+    let query = db.selectFrom(this.table).selectAll().orderBy('failed_at', 'desc').orderBy('id');
+    if (queue !== undefined) query = query.where('queue', '=', queue);
+    if (limit !== undefined) query = query.limit(limit);
+    return (await query.execute()).map(toFailedJob);
+  }
+
+  async find(id: string): Promise<FailedJob | undefined> {
+    const db = await this.ready();
+    const row = await db.selectFrom(this.table).selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toFailedJob(row);
+  }
+
+  async forget(id: string): Promise<boolean> {
+    const db = await this.ready();
+    const result = await db.deleteFrom(this.table).where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async flush({ before }: { before?: number } = {}): Promise<number> {
+    const db = await this.ready();
+    let query = db.deleteFrom(this.table);
+    if (before !== undefined) query = query.where('failed_at', '<', before);
+    return Number((await query.executeTakeFirst()).numDeletedRows);
+  }
+
+  async retry(ids: string[]): Promise<string[]> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return [];
+    return this.moveBack((trx) => trx.selectFrom(this.table).selectAll().where('id', 'in', unique).execute(), unique);
+  }
+
+  async retryAll({ queue }: { queue?: string } = {}): Promise<string[]> {
+    return this.moveBack((trx) => {
+      let query = trx.selectFrom(this.table).selectAll().orderBy('failed_at');
+      if (queue !== undefined) query = query.where('queue', '=', queue);
+      return query.execute();
+    });
+  }
+
+  /** In one transaction: every selected record goes back on its queue, or none does. */
+  private async moveBack(select: (trx: Kysely<Tables>) => Promise<FailedJobsTable[]>, expected?: string[]): Promise<string[]> {
+    const db = await this.ready();
+    return this.dialect.writeTransaction(db, async (trx) => {
+      const rows = await select(trx);
+      if (expected) {
+        const found = new Set(rows.map((row) => row.id));
+        const missing = expected.filter((id) => !found.has(id));
+        if (missing.length > 0) throw new QueueError('FAILED_JOB_NOT_FOUND', `no failed job with id ${missing.join(', ')}; nothing was retried (see queue failed:list)`);
+      }
+      const now = Date.now();
+      for (const row of rows) {
+        let envelope;
+        try {
+          envelope = withFreshTries(row.payload);
+        } catch (error) {
+          throw new QueueError('FAILED_JOB_NOT_RETRYABLE', `failed job ${row.id} cannot be retried: ${(error as Error).message}`);
+        }
+        await trx
+          .insertInto(this.tables.jobs as 'queue_jobs')
+          .values({
+            job_id: envelope.id,
+            queue: row.queue,
+            payload: encodeEnvelope(envelope),
+            attempts: 0,
+            timeout_ms: envelope.timeout === null ? null : Math.ceil(envelope.timeout * 1000),
+            available_at: now,
+            reserved_by: null,
+            created_at: now,
+          })
+          .execute();
+      }
+      if (rows.length > 0) await trx.deleteFrom(this.table).where('id', 'in', rows.map((row) => row.id)).execute();
+      return rows.map((row) => row.id);
+    });
+  }
+
+  async countByQueue(): Promise<{ queue: string; failed: number }[]> {
+    const db = await this.ready();
+    const rows = await db.selectFrom(this.table).select((eb) => ['queue', eb.fn.countAll<number>().as('n')]).groupBy('queue').execute();
+    return rows.map((row) => ({ queue: row.queue, failed: Number(row.n) }));
+  }
+}
+
+function toFailedJob(row: FailedJobsTable): FailedJob {
+  return {
+    id: row.id,
+    connection: row.connection,
+    queue: row.queue,
+    job: row.job,
+    payload: row.payload,
+    error: row.exception,
+    failedAt: Number(row.failed_at),
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * SQLite through better-sqlite3: the embedded default that needs no server. WAL lets readers run
+ * beside the one writer; every state change is a single statement or an IMMEDIATE transaction, so
+ * two workers on one file never hit SQLITE_BUSY on a read-to-write upgrade.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { QueueError } from '../../../errors.ts';
+import type { Tables } from '../schema.ts';
+import type { SqlDialect } from './dialect.ts';
+
+export function sqliteDialect(filename: string): SqlDialect {
+  return {
+    client: 'sqlite',
+    connect(): Kysely<Tables> {
+      let database: Database.Database;
+      try {
+        mkdirSync(path.dirname(filename), { recursive: true });
+        database = new Database(filename);
+        database.pragma('journal_mode = WAL');
+        // Wait for another worker's write instead of failing at once.
+        database.pragma('busy_timeout = 10000');
+        // Safe with WAL: a power cut may lose the last commits, never corrupt the file.
+        database.pragma('synchronous = NORMAL');
+      } catch (error) {
+        throw new QueueError('BACKEND_UNAVAILABLE', `cannot open SQLite database ${filename}: ${(error as Error).message}`, { cause: error });
+      }
+      return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+    },
+    async writeTransaction(db, work) {
+      return db.connection().execute(async (connection) => {
+        await sql`begin immediate`.execute(connection);
+        try {
+          const result = await work(connection);
+          await sql`commit`.execute(connection);
+          return result;
+        } catch (error) {
+          await sql`rollback`.execute(connection).catch(() => undefined);
+          throw error;
+        }
+      });
+    },
+  };
+}

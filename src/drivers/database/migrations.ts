@@ -1,0 +1,74 @@
+/**
+ * Numbered migrations, run by `queue migrate` (and on first use on SQLite). Each is applied once
+ * and recorded in `queue_migrations`, so running migrate again changes nothing.
+ */
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import type { TableNames } from './schema.ts';
+
+function createQueueTables(t: TableNames): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable(t.jobs)
+        .ifNotExists()
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('job_id', 'varchar(64)')
+        .addColumn('queue', 'varchar(255)', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('timeout_ms', 'bigint')
+        .addColumn('available_at', 'bigint', (c) => c.notNull())
+        .addColumn('reserved_by', 'varchar(64)')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // Serves the claim: WHERE queue = ? AND available_at <= ? ORDER BY available_at, id LIMIT n.
+      await db.schema.createIndex(`${t.jobs}_claim`).ifNotExists().on(t.jobs).columns(['queue', 'available_at', 'id']).execute();
+
+      await db.schema
+        .createTable(t.failed)
+        .ifNotExists()
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('connection', 'varchar(255)', (c) => c.notNull())
+        .addColumn('queue', 'varchar(255)', (c) => c.notNull())
+        .addColumn('job', 'varchar(255)')
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('exception', 'text', (c) => c.notNull())
+        .addColumn('failed_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex(`${t.failed}_failed_at`).ifNotExists().on(t.failed).columns(['failed_at']).execute();
+      await db.schema.createIndex(`${t.failed}_queue`).ifNotExists().on(t.failed).columns(['queue', 'failed_at']).execute();
+
+      await db.schema
+        .createTable(t.signals)
+        .ifNotExists()
+        .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('value', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      for (const table of [t.signals, t.failed, t.jobs]) await db.schema.dropTable(table).ifExists().execute();
+    },
+  };
+}
+
+export function migrationsFor(tables: TableNames): Record<string, Migration> {
+  return {
+    '001_create_queue_tables': createQueueTables(tables),
+  };
+}
+
+export interface MigrationResult {
+  applied: string[];
+}
+
+export async function migrate(db: Kysely<any>, tables: TableNames): Promise<MigrationResult> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrationsFor(tables) },
+    migrationTableName: `${tables.jobs}_migrations`,
+    migrationLockTableName: `${tables.jobs}_migrations_lock`,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}

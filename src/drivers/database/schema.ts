@@ -1,0 +1,54 @@
+/**
+ * Table layout of the database driver. Times are milliseconds since the epoch (BIGINT), so the
+ * comparisons in the claim query are plain integer range scans on one index.
+ */
+import type { Generated } from 'kysely';
+
+export interface JobsTable {
+  /** Storage order: FIFO ties are broken by it. */
+  id: Generated<number>;
+  /** The envelope's id (null only for rows written by hand). */
+  job_id: string | null;
+  queue: string;
+  payload: string;
+  /** Reservations so far: incremented by the claim, so a job that kills its worker still runs out. */
+  attempts: Generated<number>;
+  /** The job's own timeout in ms, or null for the worker's default; sizes the lease. */
+  timeout_ms: number | null;
+  /**
+   * When the row may next be claimed: the dispatch delay, a release's backoff, or, while reserved,
+   * the lease expiry. One column for all three makes "ready or lease-expired" a single range.
+   */
+  available_at: number;
+  /** The token of the current lease; null when not reserved. */
+  reserved_by: string | null;
+  created_at: number;
+}
+
+export interface FailedJobsTable {
+  id: string;
+  connection: string;
+  queue: string;
+  job: string | null;
+  payload: string;
+  exception: string;
+  failed_at: number;
+}
+
+export interface SignalsTable {
+  /** `restart`, or `paused:<queue>`. */
+  name: string;
+  value: number;
+}
+
+export interface Tables {
+  queue_jobs: JobsTable;
+  queue_failed_jobs: FailedJobsTable;
+  queue_signals: SignalsTable;
+}
+
+export interface TableNames {
+  jobs: string;
+  failed: string;
+  signals: string;
+}

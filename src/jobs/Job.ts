@@ -1,0 +1,62 @@
+/**
+ * The base class of every job. Settings are static fields (undefined here, so the worker can tell a
+ * setting the class declares from one it leaves to the worker's flags); the payload is the
+ * instance's own enumerable fields, minus `#private` ones and those whose name starts with `_`.
+ */
+import type { Logger } from 'pino';
+import type { DispatchOptions } from '../queue/types.ts';
+
+/** Seconds to wait before retry n: one number, one per retry (the last repeats), or a function. */
+export type Backoff = number | readonly number[] | ((attempt: number) => number);
+
+export interface JobContext {
+  /** The job's id, as returned by dispatch(). */
+  readonly id: string;
+  /** 1 on the first run, 2 on the first retry, and so on. */
+  readonly attempt: number;
+  readonly queue: string;
+  readonly connection: string;
+  /** Aborted when the job reaches its timeout or the worker must stop at once. */
+  readonly signal: AbortSignal;
+  /** A logger whose lines carry this job's id, name and attempt. */
+  readonly log: Logger;
+}
+
+/** The data fields of a job: what dispatch() stores and the worker restores. */
+export type JobData<T> = {
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K extends `_${string}` ? never : K]?: T[K];
+};
+
+export type JobClass<T extends Job = Job> = (new () => T) & Omit<typeof Job, 'prototype'>;
+
+export abstract class Job {
+  /** The queue dispatch() uses when none is given. Default 'default'. */
+  static queue?: string;
+  /** The connection dispatch() uses when none is given. Default: the configured default. */
+  static connection?: string;
+  /** How many times the job may run before it is failed for good. Default 3 (or `--max-tries`). */
+  static maxTries?: number;
+  /** Seconds the job may run. Default 60 (or `--timeout`). */
+  static timeout?: number;
+  /** Seconds to wait before each retry. Default 0 (or `--backoff`). */
+  static backoff?: Backoff;
+  /** A stable name that replaces the one derived from the file path under app/jobs. */
+  static jobName?: string;
+
+  abstract handle(ctx: JobContext): Promise<void> | void;
+
+  /** Called once, when the job has failed for good. Its own errors are logged, never rethrown. */
+  failed?(error: Error): Promise<void> | void;
+
+  /** `await SendWelcomeEmail.dispatch({ userId: 1 })`: builds the job and dispatches it. */
+  static async dispatch<T extends Job>(this: new () => T, data: JobData<T> = {}, options: DispatchOptions = {}): Promise<string> {
+    const job = new this();
+    Object.assign(job, data);
+    const { dispatch } = await import('../queue/dispatch.ts');
+    return dispatch(job, options);
+  }
+}
+
+export function isJobClass(value: unknown): value is JobClass {
+  return typeof value === 'function' && value.prototype instanceof Job;
+}

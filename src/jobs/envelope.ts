@@ -1,0 +1,138 @@
+/**
+ * The versioned envelope every backend stores. The worker decides retries and timeouts from it
+ * without instantiating the job class. `null` settings mean "the class declares none": the
+ * worker's flags (or their defaults) apply.
+ *
+ *   {"v":1,"id":"<uuid>","job":"SendWelcomeEmail","queue":"emails","data":{...},"attempts":0,
+ *    "maxTries":3,"timeout":30,"backoff":[10,60],"createdAt":1763800000000}
+ */
+import { QueueError } from '../errors.ts';
+import type { Backoff } from './Job.ts';
+
+export const ENVELOPE_VERSION = 1;
+
+export interface Envelope {
+  v: typeof ENVELOPE_VERSION;
+  id: string;
+  job: string;
+  queue: string;
+  data: Record<string, unknown>;
+  /** Runs made before this payload was stored: 0 at dispatch; reset to 0 by `queue retry`. */
+  attempts: number;
+  maxTries: number | null;
+  /** Seconds. */
+  timeout: number | null;
+  /** Seconds before retry 1, 2, ...; the last value repeats. */
+  backoff: number[] | null;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+}
+
+/** Settings the worker applies to jobs whose class declares none. */
+export interface JobDefaults {
+  maxTries: number;
+  timeout: number;
+  backoff: number[];
+}
+
+export const BUILT_IN_DEFAULTS: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
+
+export const LIMITS = {
+  maxTries: 1_000,
+  /** One week: longer jobs belong in a batch of smaller ones. */
+  timeoutSeconds: 7 * 24 * 3600,
+  backoffSeconds: 30 * 24 * 3600,
+  backoffSteps: 100,
+  attempts: 1_000_000,
+  nameLength: 255,
+} as const;
+
+/** Job names are registry keys (`billing/ChargeCard`), never module paths. */
+const JOB_NAME = /^(?!.*\.\.)(?!\/)[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
+const QUEUE_NAME_MAX = LIMITS.nameLength;
+
+/** Turns a class's `static backoff` into the list of seconds the envelope stores. */
+export function resolveBackoff(backoff: Backoff | undefined, maxTries: number | undefined): number[] | null {
+  if (backoff === undefined) return null;
+  if (typeof backoff === 'number') return [backoff];
+  if (typeof backoff === 'function') {
+    // A function cannot travel in a payload: evaluate it for every retry the job can have.
+    const retries = Math.min(Math.max((maxTries ?? BUILT_IN_DEFAULTS.maxTries) - 1, 1), LIMITS.backoffSteps);
+    return Array.from({ length: retries }, (_, i) => backoff(i + 1));
+  }
+  return [...backoff];
+}
+
+/** Seconds to wait after failed attempt n (1-based) before the next try. */
+export function backoffDelay(backoff: readonly number[], attempt: number): number {
+  if (backoff.length === 0) return 0;
+  return backoff[Math.min(Math.max(attempt, 1), backoff.length) - 1] ?? 0;
+}
+
+export function encodeEnvelope(envelope: Envelope): string {
+  return JSON.stringify(envelope);
+}
+
+/** Parses and validates a stored payload. Throws PAYLOAD_INVALID with the reason. */
+export function decodeEnvelope(raw: string): Envelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw invalid('is not JSON');
+  }
+  return validateEnvelope(value);
+}
+
+export function validateEnvelope(value: unknown): Envelope {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid('is not a JSON object');
+  const e = value as Record<string, unknown>;
+  if (e.v !== ENVELOPE_VERSION) throw invalid(`has version ${JSON.stringify(e.v)}; this worker reads version ${ENVELOPE_VERSION}`);
+  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 64) throw invalid('has no valid id');
+  if (typeof e.job !== 'string' || e.job.length > LIMITS.nameLength || !JOB_NAME.test(e.job)) throw invalid('has no valid job name');
+  if (typeof e.queue !== 'string' || e.queue.length === 0 || e.queue.length > QUEUE_NAME_MAX) throw invalid('has no valid queue');
+  if (e.data === null || typeof e.data !== 'object' || Array.isArray(e.data)) throw invalid('has data that is not an object');
+  if (!isInt(e.attempts, 0, LIMITS.attempts)) throw invalid(`has attempts outside 0..${LIMITS.attempts}`);
+  if (e.maxTries !== null && !isInt(e.maxTries, 1, LIMITS.maxTries)) throw invalid(`has maxTries outside 1..${LIMITS.maxTries}`);
+  if (e.timeout !== null && !isNumber(e.timeout, 0.001, LIMITS.timeoutSeconds)) throw invalid(`has a timeout outside 0..${LIMITS.timeoutSeconds}s`);
+  if (e.backoff !== null && !isBackoff(e.backoff)) throw invalid('has an invalid backoff');
+  if (!isNumber(e.createdAt, 0, 8.64e15)) throw invalid('has an invalid createdAt');
+  return e as unknown as Envelope;
+}
+
+export function validateSettings(jobName: string, settings: { maxTries: number | null; timeout: number | null; backoff: number[] | null }): void {
+  const bad = (what: string) => new QueueError('JOB_NOT_SERIALIZABLE', `${jobName}: ${what}`);
+  if (settings.maxTries !== null && !isInt(settings.maxTries, 1, LIMITS.maxTries)) throw bad(`maxTries must be a whole number from 1 to ${LIMITS.maxTries}`);
+  if (settings.timeout !== null && !isNumber(settings.timeout, 0.001, LIMITS.timeoutSeconds)) throw bad(`timeout must be seconds > 0 and <= ${LIMITS.timeoutSeconds}`);
+  if (settings.backoff !== null && !isBackoff(settings.backoff)) throw bad(`backoff must be seconds >= 0 (at most ${LIMITS.backoffSteps} steps)`);
+}
+
+function isBackoff(value: unknown): value is number[] {
+  return Array.isArray(value) && value.length <= LIMITS.backoffSteps && value.every((s) => isNumber(s, 0, LIMITS.backoffSeconds));
+}
+
+function isInt(value: unknown, min: number, max: number): value is number {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+function isNumber(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
+}
+
+function invalid(reason: string): QueueError {
+  return new QueueError('PAYLOAD_INVALID', `payload ${reason}`);
+}
+
+/**
+ * A failed job's payload, made ready to go back on its queue: the same id, zero attempts so far.
+ * Throws FAILED_JOB_NOT_RETRYABLE when the stored payload was never a valid job.
+ */
+export function withFreshTries(payload: string): Envelope {
+  let envelope: Envelope;
+  try {
+    envelope = decodeEnvelope(payload);
+  } catch (error) {
+    throw new QueueError('FAILED_JOB_NOT_RETRYABLE', `its payload is not a valid job (${(error as Error).message}); inspect it with failed:show and remove it with failed:forget`);
+  }
+  return { ...envelope, attempts: 0 };
+}

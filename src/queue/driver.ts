@@ -1,0 +1,121 @@
+/**
+ * The driver contract: the one small interface every storage backend implements. Everything that
+ * is backend-specific stays behind it; the worker, the CLI and the contract test suite only ever
+ * see these types.
+ *
+ * Delivery is at-least-once. reserve() hands out leases that expire at now + timeout + margin;
+ * a reservation carries an ownership token, and ack/release/fail by a holder whose lease was taken
+ * over change nothing and return false.
+ */
+
+/** A job ready to be stored: the encoded envelope plus what the backend indexes. */
+export interface StoredJob {
+  id: string;
+  queue: string;
+  payload: string;
+  /** Milliseconds from now before the job may be reserved (0: at once). */
+  delayMs: number;
+  /** The job's own timeout in seconds, or null for the worker's default; sizes the lease. */
+  timeout: number | null;
+}
+
+export interface Reservation {
+  /** The backend's handle for the stored job; opaque outside the driver. */
+  readonly handle: string;
+  readonly queue: string;
+  /** The payload as stored: the worker decodes (and may reject) it. */
+  readonly payload: string;
+  /** How many times the job has been reserved, this time included. */
+  readonly attempts: number;
+  /** Proves ownership of the lease to ack, release and fail. */
+  readonly token: string;
+  /** Milliseconds since the epoch, by the backend's clock. */
+  readonly leaseExpiresAt: number;
+}
+
+export interface ReserveOptions {
+  /** The most jobs to hand out (a worker asks for as many as it has free slots). */
+  count: number;
+  /** Seconds of timeout for jobs whose envelope declares none. */
+  defaultTimeout: number;
+  /** Seconds added to the timeout to make the lease. */
+  leaseMargin: number;
+}
+
+export interface Failure {
+  /** The job's id, when the payload had one: it becomes the failed record's id. */
+  id: string | null;
+  /** What to keep as the record's payload (the envelope with its final attempts, or raw bytes). */
+  payload: string;
+  /** The registered job name, when the payload named one. */
+  job: string | null;
+  /** The error: message and stack. */
+  error: string;
+}
+
+export interface FailedJob {
+  id: string;
+  connection: string;
+  queue: string;
+  job: string | null;
+  payload: string;
+  error: string;
+  /** Milliseconds since the epoch. */
+  failedAt: number;
+}
+
+export interface QueueStats {
+  queue: string;
+  ready: number;
+  delayed: number;
+  reserved: number;
+  failed: number;
+}
+
+/** What workers poll: `queue restart` and `queue pause`. */
+export interface WorkerSignals {
+  /** Milliseconds since the epoch of the last `queue restart`, or null. */
+  restartRequestedAt: number | null;
+  paused: string[];
+}
+
+export interface FailedStore {
+  /** Newest first. */
+  list(options?: { queue?: string; limit?: number }): Promise<FailedJob[]>;
+  find(id: string): Promise<FailedJob | undefined>;
+  forget(id: string): Promise<boolean>;
+  /** Deletes every record, or those that failed before `before` (ms since the epoch). */
+  flush(options?: { before?: number }): Promise<number>;
+  /**
+   * Puts failed jobs back on their queues with fresh tries, atomically: either every id is moved
+   * or none is (an unknown id throws FAILED_JOB_NOT_FOUND). Returns the ids moved.
+   */
+  retry(ids: string[]): Promise<string[]>;
+  /** Retries every failed job (of one queue); returns the ids moved. */
+  retryAll(options?: { queue?: string }): Promise<string[]>;
+}
+
+export interface Driver {
+  readonly connection: string;
+  /** Stores jobs: one round trip, all-or-nothing. */
+  push(jobs: StoredJob[]): Promise<void>;
+  /** Takes up to `count` jobs from the first of `queues` that has any (a priority list). */
+  reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]>;
+  /** The job is done: remove it. False if the lease was lost. */
+  ack(reservation: Reservation): Promise<boolean>;
+  /** Puts the job back, available after `delaySeconds`. False if the lease was lost. */
+  release(reservation: Reservation, delaySeconds: number): Promise<boolean>;
+  /** Stores the failed record, then removes the job, atomically. False if the lease was lost. */
+  fail(reservation: Reservation, failure: Failure): Promise<boolean>;
+  /** Jobs not yet done on a queue: ready, delayed and reserved. */
+  size(queue: string): Promise<number>;
+  stats(): Promise<QueueStats[]>;
+  /** Deletes every job waiting on a queue (not its failed records). Returns how many. */
+  clear(queue: string): Promise<number>;
+  readonly failed: FailedStore;
+  signals(): Promise<WorkerSignals>;
+  requestRestart(): Promise<void>;
+  pause(queue: string): Promise<void>;
+  resume(queue: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,217 @@
+/**
+ * The worker loop: reserve as many jobs as there are free slots from the first non-paused queue
+ * that has any, run them, and after every step ask stopIfNecessary() whether to go on. Planned
+ * stops are graceful: no new jobs, in-flight ones finish.
+ */
+import type { Logger } from 'pino';
+import { describeError } from '../errors.ts';
+import type { JobDefaults } from '../jobs/envelope.ts';
+import type { JobRegistry } from '../jobs/registry.ts';
+import type { Driver, Reservation, WorkerSignals } from '../queue/driver.ts';
+import { processReservation, type ProcessResult, type Processor } from './process.ts';
+import { stopIfNecessary, stopReason, type StopReason } from './stop.ts';
+
+export interface WorkerOptions {
+  queues: string[];
+  concurrency: number;
+  /** Seconds to wait when no job is ready. */
+  sleep: number;
+  /** Seconds to rest after each batch of jobs. */
+  rest: number;
+  maxJobs?: number;
+  maxTime?: number;
+  memory?: number;
+  once: boolean;
+  stopWhenEmpty: boolean;
+  name: string;
+  defaults: JobDefaults;
+  leaseMargin: number;
+}
+
+/** How often workers look for `queue restart` and `queue pause`. */
+const SIGNAL_POLL_MS = 1_000;
+const MAX_BACKEND_BACKOFF_MS = 30_000;
+
+export class Worker {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly cancel = new AbortController();
+  private stopping: StopReason | null = null;
+  private processed = 0;
+  private pausedBySignal = false;
+  private startedAt = Date.now();
+  private signals: WorkerSignals = { restartRequestedAt: null, paused: [] };
+  private signalsReadAt = 0;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly registry: JobRegistry,
+    private readonly options: WorkerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Take no new jobs; let in-flight ones finish. */
+  stop(reason: StopReason): void {
+    this.stopping ??= reason;
+    this.wakeUp?.();
+  }
+
+  /** Stop at once: in-flight jobs are handed back to the queue. */
+  stopNow(): void {
+    this.stopping = stopReason('interrupted', 'stopped at once; in-flight jobs handed back');
+    this.cancel.abort(new Error('the worker was stopped at once'));
+    this.wakeUp?.();
+  }
+
+  pause(): void {
+    this.pausedBySignal = true;
+    this.log.info('paused (SIGUSR2): no new jobs until SIGCONT');
+  }
+
+  resume(): void {
+    this.pausedBySignal = false;
+    this.log.info('resumed (SIGCONT)');
+    this.wakeUp?.();
+  }
+
+  get jobsProcessed(): number {
+    return this.processed;
+  }
+
+  async run(): Promise<StopReason> {
+    this.startedAt = Date.now();
+    const processor: Processor = { driver: this.driver, registry: this.registry, defaults: this.options.defaults, log: this.log, cancel: this.cancel.signal };
+    let backendFailures = 0;
+
+    while (!this.shouldStop()) {
+      const free = this.freeSlots();
+      if (free <= 0) {
+        await Promise.race(this.inFlight);
+        continue;
+      }
+      const queues = await this.activeQueues();
+      if (queues === undefined) {
+        backendFailures += 1;
+        await this.sleep(this.backendBackoff(backendFailures));
+        continue;
+      }
+      if (queues.length === 0) {
+        await this.idle();
+        continue;
+      }
+
+      let reservations: Reservation[];
+      try {
+        reservations = await this.driver.reserve(queues, {
+          count: free,
+          defaultTimeout: this.options.defaults.timeout,
+          leaseMargin: this.options.leaseMargin,
+        });
+        if (backendFailures > 0) this.log.info(`connection '${this.driver.connection}' is back`);
+        backendFailures = 0;
+      } catch (error) {
+        backendFailures += 1;
+        const wait = this.backendBackoff(backendFailures);
+        this.log.error({ err: (error as Error).message }, `cannot reserve jobs: ${(error as Error).message}; retrying in ${Math.round(wait / 1000)}s`);
+        await this.sleep(wait);
+        continue;
+      }
+
+      if (reservations.length === 0) {
+        if (this.inFlight.size === 0 && (this.options.stopWhenEmpty || this.options.once)) {
+          this.stop(stopReason(this.options.once ? 'once' : 'empty', 'the queue is empty'));
+          break;
+        }
+        await this.idle();
+        continue;
+      }
+      for (const reservation of reservations) this.start(processor, reservation);
+      if (this.options.rest > 0) await this.sleep(this.options.rest * 1000);
+    }
+
+    await Promise.allSettled([...this.inFlight]);
+    return this.stopping ?? stopReason('signal', 'stopped');
+  }
+
+  private start(processor: Processor, reservation: Reservation): void {
+    const running: Promise<void> = processReservation(processor, reservation)
+      .then((result) => this.finished(result))
+      .catch((error) => {
+        // The outcome could not be recorded (backend gone): the lease runs out and the job runs again.
+        this.processed += 1;
+        this.log.error({ err: describeError(error), handle: reservation.handle }, `could not record a job's outcome: ${(error as Error).message}; it will run again after its lease`);
+      })
+      .finally(() => {
+        this.inFlight.delete(running);
+        this.wakeUp?.();
+      });
+    this.inFlight.add(running);
+  }
+
+  private finished(result: ProcessResult): void {
+    if (result.outcome.status !== 'handed-back') this.processed += 1;
+    if (result.hung) {
+      this.stop(stopReason('hung-job', 'a job ignored its timeout and may still be running; exiting so a fresh process takes over'));
+    }
+  }
+
+  private shouldStop(): boolean {
+    if (this.stopping) return true;
+    const reason = stopIfNecessary({
+      processed: this.processed,
+      startedAt: this.startedAt,
+      now: Date.now(),
+      rssBytes: process.memoryUsage.rss(),
+      restartRequestedAt: this.signals.restartRequestedAt,
+      options: this.options,
+    });
+    if (reason) this.stop(reason);
+    return reason !== null;
+  }
+
+  private freeSlots(): number {
+    let free = this.options.concurrency - this.inFlight.size;
+    if (this.options.maxJobs !== undefined) free = Math.min(free, this.options.maxJobs - this.processed - this.inFlight.size);
+    if (this.options.once) free = Math.min(free, 1 - this.processed - this.inFlight.size);
+    return free;
+  }
+
+  /** The queues to take from now, in priority order; undefined if the backend cannot be read. */
+  private async activeQueues(): Promise<string[] | undefined> {
+    if (Date.now() - this.signalsReadAt >= SIGNAL_POLL_MS) {
+      try {
+        this.signals = await this.driver.signals();
+        this.signalsReadAt = Date.now();
+      } catch (error) {
+        this.log.error({ err: (error as Error).message }, `cannot read worker signals: ${(error as Error).message}`);
+        return undefined;
+      }
+      if (this.shouldStop()) return [];
+    }
+    if (this.pausedBySignal) return [];
+    const paused = new Set(this.signals.paused);
+    return this.options.queues.filter((queue) => !paused.has(queue));
+  }
+
+  /** Nothing to take: wait for a slot to free up, a wake-up, or the sleep to pass. */
+  private idle(): Promise<void> {
+    return this.sleep(this.options.sleep * 1000);
+  }
+
+  private backendBackoff(failures: number): number {
+    return Math.min(1000 * 2 ** (failures - 1), MAX_BACKEND_BACKOFF_MS);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+}

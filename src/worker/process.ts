@@ -1,0 +1,134 @@
+/**
+ * Takes one reservation to its end: decode, look up, run, then ack, release or fail. Failure goes
+ * in the order that never loses a job: the failed record is stored, the job removed (both in the
+ * driver's one atomic step), and only then is the class's failed() hook called, best effort.
+ */
+import type { Logger } from 'pino';
+import { describeError, firstLine } from '../errors.ts';
+import { decodeEnvelope, encodeEnvelope, type Envelope, type JobDefaults } from '../jobs/envelope.ts';
+import type { Job } from '../jobs/Job.ts';
+import type { JobRegistry } from '../jobs/registry.ts';
+import type { Driver, Reservation } from '../queue/driver.ts';
+import { instantiate, runAttempt, toError } from './attempt.ts';
+import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry } from './settings.ts';
+
+export type Outcome =
+  | { status: 'done' }
+  | { status: 'released'; delay: number; error: Error; timedOut: boolean }
+  | { status: 'failed'; error: Error | string; timedOut: boolean }
+  /** The lease was taken over before we finished: another worker owns the job now. */
+  | { status: 'lost' }
+  /** Handed back unfinished because the worker was told to stop at once. */
+  | { status: 'handed-back' };
+
+export interface ProcessResult {
+  outcome: Outcome;
+  /** The job ignored its timeout and may still be running. */
+  hung: boolean;
+}
+
+export interface Processor {
+  driver: Driver;
+  registry: JobRegistry;
+  defaults: JobDefaults;
+  log: Logger;
+  cancel: AbortSignal;
+}
+
+export async function processReservation(p: Processor, reservation: Reservation): Promise<ProcessResult> {
+  const startedAt = performance.now();
+  let envelope: Envelope;
+  try {
+    envelope = decodeEnvelope(reservation.payload);
+  } catch (error) {
+    return rejectUnrunnable(p, reservation, null, null, `invalid payload: ${(error as Error).message}`);
+  }
+  const log = p.log.child({ jobId: envelope.id, job: envelope.job, queue: reservation.queue, attempt: reservation.attempts });
+  const registered = p.registry.get(envelope.job);
+  if (!registered) {
+    return rejectUnrunnable(p, reservation, envelope, log, `unknown job '${envelope.job}': no class with that name in this worker's app/jobs`);
+  }
+  const settings = settingsFor(envelope, p.defaults);
+  if (hasExceededTries(reservation.attempts, settings)) {
+    return rejectUnrunnable(
+      p, reservation, envelope, log,
+      `attempted ${reservation.attempts} times, more than maxTries ${settings.maxTries}: an earlier attempt timed out or its worker died`,
+    );
+  }
+  let job: Job;
+  try {
+    job = instantiate(registered.jobClass, envelope);
+  } catch (error) {
+    return rejectUnrunnable(p, reservation, envelope, log, `cannot build ${envelope.job}: ${(error as Error).message}`);
+  }
+
+  log.info('started');
+  const result = await runAttempt(job, {
+    id: envelope.id,
+    attempt: reservation.attempts,
+    queue: reservation.queue,
+    connection: p.driver.connection,
+    log,
+    timeoutSeconds: settings.timeout,
+    cancel: p.cancel,
+  });
+  const ms = Math.round(performance.now() - startedAt);
+
+  if (result.ok) {
+    const acked = await p.driver.ack(reservation);
+    if (!acked) return lost(log, ms);
+    log.info({ ms, outcome: 'done' }, `done in ${ms}ms`);
+    return { outcome: { status: 'done' }, hung: false };
+  }
+
+  if (p.cancel.aborted && !result.timedOut) {
+    const released = await p.driver.release(reservation, 0);
+    if (!released) return lost(log, ms);
+    log.warn({ ms, outcome: 'handed-back' }, 'handed back unfinished: the worker is stopping at once');
+    return { outcome: { status: 'handed-back' }, hung: result.hung };
+  }
+
+  const { error, timedOut, hung } = result;
+  if (shouldRetry(error, reservation.attempts, settings)) {
+    const delay = retryDelaySeconds(reservation.attempts, settings);
+    const released = await p.driver.release(reservation, delay);
+    if (!released) return lost(log, ms, hung);
+    log.warn({ ms, outcome: 'released', retryIn: delay, err: firstLine(error.message) }, `released after ${firstLine(error.message)}; retry in ${delay}s`);
+    return { outcome: { status: 'released', delay, error, timedOut }, hung };
+  }
+
+  const failedAt = { ...envelope, attempts: reservation.attempts };
+  const stored = await p.driver.fail(reservation, { id: envelope.id, job: envelope.job, payload: encodeEnvelope(failedAt), error: describeError(error) });
+  if (!stored) return lost(log, ms, hung);
+  log.error({ ms, outcome: 'failed', err: firstLine(error.message) }, `failed for good after ${reservation.attempts} attempt(s): ${firstLine(error.message)}`);
+  await callFailedHook(job, error, log);
+  return { outcome: { status: 'failed', error, timedOut }, hung };
+}
+
+/** A payload that can never run goes straight to failed storage, raw bytes and reason kept. */
+async function rejectUnrunnable(p: Processor, reservation: Reservation, envelope: Envelope | null, log: Logger | null, reason: string): Promise<ProcessResult> {
+  const logger = log ?? p.log.child({ queue: reservation.queue, handle: reservation.handle });
+  const stored = await p.driver.fail(reservation, {
+    id: envelope?.id ?? null,
+    job: envelope?.job ?? null,
+    payload: envelope ? encodeEnvelope({ ...envelope, attempts: reservation.attempts }) : reservation.payload,
+    error: reason,
+  });
+  if (!stored) return lost(logger, 0);
+  logger.error({ outcome: 'failed', err: reason }, `failed without running: ${reason}`);
+  return { outcome: { status: 'failed', error: reason, timedOut: false }, hung: false };
+}
+
+export async function callFailedHook(job: Job, error: Error, log: Logger): Promise<void> {
+  if (typeof job.failed !== 'function') return;
+  try {
+    await job.failed(error);
+  } catch (hookError) {
+    log.error({ err: describeError(toError(hookError)) }, 'failed() hook threw; the failed record is kept');
+  }
+}
+
+function lost(log: Logger, ms: number, hung = false): ProcessResult {
+  log.warn({ ms, outcome: 'lost' }, 'lease was taken over by another worker; leaving the job to it');
+  return { outcome: { status: 'lost' }, hung };
+}
