@@ -14,7 +14,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--verbose', 'print the stack trace with errors')
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({
+      // Usage errors stay on one line: "error: unknown command 'wrok' (Did you mean work?)".
+      outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, ' ')}\n`),
+    });
   registerCommands(program, app);
 
   try {
