@@ -41,7 +41,8 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 const TABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function defineConfig(config: QueueConfig): ResolvedConfig {
-  const resolved: ResolvedConfig = { jobs: 'app/jobs', leaseMargin: 30, ...config };
+  // `?? default`, not a spread: `jobs: env.optional('X')` may be an explicit undefined.
+  const resolved: ResolvedConfig = { ...config, jobs: config.jobs ?? 'app/jobs', leaseMargin: config.leaseMargin ?? 30 };
   const names = Object.keys(resolved.connections ?? {});
   if (names.length === 0) throw configError('defines no connections');
   for (const name of names) {

@@ -49,6 +49,11 @@ export const LIMITS = {
 
 /** Job names are registry keys (`billing/ChargeCard`), never module paths. */
 const JOB_NAME = /^(?!.*\.\.)(?!\/)[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
+
+/** Letters, digits, '_', '-', '.' and '/' (between folders); never '..', ':' or a leading '/'. */
+export function isValidJobName(name: string): boolean {
+  return name.length <= LIMITS.nameLength && JOB_NAME.test(name);
+}
 const QUEUE_NAME_MAX = LIMITS.nameLength;
 
 /** Turns a class's `static backoff` into the list of seconds the envelope stores. */
@@ -89,7 +94,7 @@ export function validateEnvelope(value: unknown): Envelope {
   const e = value as Record<string, unknown>;
   if (e.v !== ENVELOPE_VERSION) throw invalid(`has version ${JSON.stringify(e.v)}; this worker reads version ${ENVELOPE_VERSION}`);
   if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 64) throw invalid('has no valid id');
-  if (typeof e.job !== 'string' || e.job.length > LIMITS.nameLength || !JOB_NAME.test(e.job)) throw invalid('has no valid job name');
+  if (typeof e.job !== 'string' || !isValidJobName(e.job)) throw invalid('has no valid job name');
   if (typeof e.queue !== 'string' || e.queue.length === 0 || e.queue.length > QUEUE_NAME_MAX) throw invalid('has no valid queue');
   if (e.data === null || typeof e.data !== 'object' || Array.isArray(e.data)) throw invalid('has data that is not an object');
   if (!isInt(e.attempts, 0, LIMITS.attempts)) throw invalid(`has attempts outside 0..${LIMITS.attempts}`);

@@ -8,6 +8,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { QueueError } from '../errors.ts';
+import { isValidJobName } from './envelope.ts';
 import { isJobClass, type JobClass } from './Job.ts';
 
 export interface RegisteredJob {
@@ -78,6 +79,9 @@ export async function discoverJobs(root: string, dir: string): Promise<JobRegist
       throw new QueueError('JOB_FILE_INVALID', `${relative}: static jobName must be a non-empty string`);
     }
     const name = ownName ?? path.relative(dir, file).replace(CODE, '').split(path.sep).join('/');
+    if (!isValidJobName(name)) {
+      throw new QueueError('JOB_FILE_INVALID', `${relative}: job name '${name}' is not valid; use letters, digits, '_', '-', '.' and '/' (rename the file or set static jobName)`);
+    }
     registry.add({ name, jobClass, file: relative });
   }
   return registry;
@@ -113,7 +117,15 @@ async function importJobClass(file: string, relative: string): Promise<JobClass>
     throw new QueueError('JOB_FILE_INVALID', `${relative} could not be loaded: ${reason}`, { cause: error });
   }
   if (!isJobClass(module.default)) {
+    if (looksLikeJob(module.default)) {
+      throw new QueueError('JOB_FILE_INVALID', `${relative} extends a different copy of Job; import Job from 'queue' and make sure the project's package.json has "type": "module"`);
+    }
     throw new QueueError('JOB_FILE_INVALID', `${relative} does not default-export a class that extends Job; move helpers to a file starting with '_'`);
   }
   return module.default;
+}
+
+/** A class with handle() that is not our Job: usually a second copy of the library (CommonJS). */
+function looksLikeJob(value: unknown): boolean {
+  return typeof value === 'function' && typeof (value.prototype as { handle?: unknown } | undefined)?.handle === 'function';
 }

@@ -34,6 +34,7 @@ function encodeValue(value: unknown, at: string, jobName: string, ancestors: Set
     case 'boolean':
       return value;
     case 'number':
+      if (Object.is(value, -0)) return { $number: '-0' };
       return Number.isFinite(value) ? value : { $number: String(value) };
     case 'bigint':
       return { $bigint: value.toString() };
@@ -56,17 +57,19 @@ function encodeValue(value: unknown, at: string, jobName: string, ancestors: Set
 }
 
 function encodeObject(value: object, at: string, jobName: string, ancestors: Set<object>): Json {
-  if (Array.isArray(value)) return value.map((item, index) => encodeValue(item, `${at}[${index}]`, jobName, ancestors));
-  if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw notSerializable(jobName, at, 'is an invalid Date');
-    return { $date: value.toISOString() };
-  }
-  if (Buffer.isBuffer(value)) return { $buffer: value.toString('base64') };
-  if (value instanceof Map) {
-    return { $map: [...value].map(([k, v], i) => [encodeValue(k, `${at}<key ${i}>`, jobName, ancestors), encodeValue(v, `${at}.get(${i})`, jobName, ancestors)]) };
-  }
-  if (value instanceof Set) return { $set: [...value].map((item, i) => encodeValue(item, `${at}<item ${i}>`, jobName, ancestors)) };
   const proto = Object.getPrototypeOf(value);
+  // Array.from visits holes, which map() would skip and JSON would turn into null.
+  if (Array.isArray(value) && proto === Array.prototype) return Array.from(value, (item, index) => encodeValue(item, `${at}[${index}]`, jobName, ancestors));
+  if (proto === Date.prototype) {
+    const date = value as Date;
+    if (Number.isNaN(date.getTime())) throw notSerializable(jobName, at, 'is an invalid Date');
+    return { $date: date.toISOString() };
+  }
+  if (proto === Buffer.prototype) return { $buffer: (value as Buffer).toString('base64') };
+  if (proto === Map.prototype) {
+    return { $map: [...(value as Map<unknown, unknown>)].map(([k, v], i) => [encodeValue(k, `${at}<key ${i}>`, jobName, ancestors), encodeValue(v, `${at}.get(${i})`, jobName, ancestors)]) };
+  }
+  if (proto === Set.prototype) return { $set: [...(value as Set<unknown>)].map((item, i) => encodeValue(item, `${at}<item ${i}>`, jobName, ancestors)) };
   if (proto !== Object.prototype && proto !== null) {
     const kind = (proto?.constructor?.name as string | undefined) || 'class';
     throw notSerializable(jobName, at, `is a ${kind} instance; pass its id or a plain object instead`);
@@ -125,6 +128,7 @@ function decodeTagged(tag: string, body: unknown, at: string): unknown {
       return BigInt(body);
     case '$number':
       if (body === 'NaN') return Number.NaN;
+      if (body === '-0') return -0;
       if (body === 'Infinity') return Number.POSITIVE_INFINITY;
       if (body === '-Infinity') return Number.NEGATIVE_INFINITY;
       throw badData(at, 'has an invalid $number');

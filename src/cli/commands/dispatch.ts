@@ -29,8 +29,23 @@ export function registerDispatch(program: Command, app: CliApp): void {
       const known = [...fields].filter((key) => !key.startsWith('_'));
       throw new QueueError('INVALID_ARGUMENT', `${name} has no field ${unknown.map((k) => `'${k}'`).join(', ')}; its fields are: ${known.join(', ') || 'none'}`);
     }
-    for (const [key, value] of Object.entries(data)) (job as unknown as Record<string, unknown>)[key] = value;
+    const fieldsOf = job as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(data)) fieldsOf[key] = fromShell(name, key, fieldsOf[key], value);
     const [id] = await manager.push([job], { queue: flags.queue, delay: flags.delay, connection: flags.connection });
     say(id!);
   });
+}
+
+/** JSON has no Date or BigInt: a field that defaults to one takes a string or number for it. */
+function fromShell(job: string, field: string, current: unknown, value: unknown): unknown {
+  if (current instanceof Date && (typeof value === 'string' || typeof value === 'number')) {
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw new QueueError('INVALID_ARGUMENT', `${job}.${field} is a Date; '${value}' is not a date`);
+    return date;
+  }
+  if (typeof current === 'bigint' && (typeof value === 'string' || typeof value === 'number')) {
+    if (!/^-?\d+$/.test(String(value))) throw new QueueError('INVALID_ARGUMENT', `${job}.${field} is a BigInt; '${value}' is not a whole number`);
+    return BigInt(value);
+  }
+  return value;
 }

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { UnrecoverableError } from '../../src/errors.ts';
+import type { JobDefaults } from '../../src/jobs/envelope.ts';
+import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobSettings } from '../../src/worker/settings.ts';
+import { stopIfNecessary, type StopCheck } from '../../src/worker/stop.ts';
+
+const defaults: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
+
+describe('settingsFor', () => {
+  it('uses what the job class declared over the worker defaults', () => {
+    assert.deepEqual(settingsFor({ maxTries: 5, timeout: 10, backoff: [1, 2] }, defaults), { maxTries: 5, timeout: 10, backoff: [1, 2] });
+  });
+
+  it('falls back to the defaults for settings the class left null', () => {
+    assert.deepEqual(settingsFor({ maxTries: null, timeout: null, backoff: null }, defaults), defaults);
+    assert.deepEqual(settingsFor({ maxTries: 1, timeout: null, backoff: [30] }, defaults), { maxTries: 1, timeout: 60, backoff: [30] });
+  });
+});
+
+describe('retry rules', () => {
+  const settings: JobSettings = { maxTries: 3, timeout: 60, backoff: [10, 60] };
+
+  it('retries an ordinary error while tries remain', () => {
+    assert.equal(shouldRetry(new Error('flaky'), 1, settings), true);
+    assert.equal(shouldRetry(new Error('flaky'), 2, settings), true);
+  });
+
+  it('does not retry once the last try has been used', () => {
+    assert.equal(shouldRetry(new Error('flaky'), 3, settings), false);
+    assert.equal(shouldRetry(new Error('flaky'), 4, settings), false);
+  });
+
+  it('never retries an UnrecoverableError, even on the first try', () => {
+    assert.equal(shouldRetry(new UnrecoverableError('card declined'), 1, settings), false);
+  });
+
+  it('counts a reservation beyond maxTries as exceeded, but not the last allowed one', () => {
+    assert.equal(hasExceededTries(3, settings), false);
+    assert.equal(hasExceededTries(4, settings), true);
+    assert.equal(hasExceededTries(1, { ...settings, maxTries: 1 }), false);
+  });
+
+  it('waits the backoff for the attempt that failed, repeating the last value', () => {
+    assert.equal(retryDelaySeconds(1, settings), 10);
+    assert.equal(retryDelaySeconds(2, settings), 60);
+    assert.equal(retryDelaySeconds(5, settings), 60);
+    assert.equal(retryDelaySeconds(1, { ...settings, backoff: [] }), 0);
+  });
+});
+
+describe('stopIfNecessary', () => {
+  const startedAt = 1_000_000;
+  function check(changes: Partial<StopCheck> = {}): StopCheck {
+    return { processed: 0, startedAt, now: startedAt + 1_000, rssBytes: 50 * 1024 * 1024, restartRequestedAt: null, options: {}, ...changes };
+  }
+
+  it('carries on when nothing asks it to stop', () => {
+    assert.equal(stopIfNecessary(check()), null);
+    assert.equal(stopIfNecessary(check({ processed: 4, options: { maxJobs: 5, maxTime: 60, memory: 128 } })), null);
+    assert.equal(stopIfNecessary(check({ options: { once: true } })), null);
+  });
+
+  it('stops with exit 0 for a restart requested after the worker started', () => {
+    assert.deepEqual(pick(stopIfNecessary(check({ restartRequestedAt: startedAt + 500 }))), { code: 'restart', exitCode: 0 });
+    assert.deepEqual(pick(stopIfNecessary(check({ restartRequestedAt: startedAt }))), { code: 'restart', exitCode: 0 });
+  });
+
+  it('ignores a restart requested before the worker started', () => {
+    assert.equal(stopIfNecessary(check({ restartRequestedAt: startedAt - 1 })), null);
+  });
+
+  it('stops with exit 12 when memory is over the limit', () => {
+    const reason = stopIfNecessary(check({ rssBytes: 200 * 1024 * 1024, options: { memory: 128 } }));
+    assert.deepEqual(pick(reason), { code: 'memory', exitCode: 12 });
+    assert.match(reason?.message ?? '', /200 MB.*128 MB/);
+    assert.equal(stopIfNecessary(check({ rssBytes: 128 * 1024 * 1024, options: { memory: 128 } })), null);
+  });
+
+  it('stops after --max-jobs jobs', () => {
+    assert.deepEqual(pick(stopIfNecessary(check({ processed: 5, options: { maxJobs: 5 } }))), { code: 'max-jobs', exitCode: 0 });
+  });
+
+  it('stops after one job with --once', () => {
+    assert.deepEqual(pick(stopIfNecessary(check({ processed: 1, options: { once: true } }))), { code: 'once', exitCode: 0 });
+  });
+
+  it('stops after --max-time seconds', () => {
+    assert.deepEqual(pick(stopIfNecessary(check({ now: startedAt + 60_000, options: { maxTime: 60 } }))), { code: 'max-time', exitCode: 0 });
+    assert.equal(stopIfNecessary(check({ now: startedAt + 59_999, options: { maxTime: 60 } })), null);
+  });
+
+  it('puts a restart before the other reasons', () => {
+    const reason = stopIfNecessary(check({ restartRequestedAt: startedAt, processed: 9, rssBytes: 1e12, options: { maxJobs: 1, memory: 1, once: true } }));
+    assert.equal(reason?.code, 'restart');
+  });
+});
+
+function pick(reason: ReturnType<typeof stopIfNecessary>): { code: string; exitCode: number } | null {
+  return reason && { code: reason.code, exitCode: reason.exitCode };
+}
