@@ -180,7 +180,7 @@ describe('queue work', () => {
     assert.match((await run(['clear', 'default', '--force'], t)).stdout, /deleted 1 job/);
 
     const jobs = await run(['jobs', '--json'], t);
-    assert.deepEqual(JSON.parse(jobs.stdout).map((j: { name: string }) => j.name).sort(), ['AlwaysFails', 'Record', 'Slow', 'custom-name']);
+    assert.deepEqual(JSON.parse(jobs.stdout).map((j: { name: string }) => j.name).sort(), ['AlwaysFails', 'Hang', 'Record', 'Sleepy', 'Slow', 'custom-name']);
     assert.match(jobs.stderr, /skipped app\/jobs\/README\.md/);
 
     const made = await run(['make:job', 'billing/ChargeCard'], t, { cwd: t.dir });

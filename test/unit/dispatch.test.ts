@@ -1,0 +1,72 @@
+/**
+ * dispatch(), Queue and Job.dispatch() as application code uses them: one shared manager built from
+ * the project at QUEUE_ROOT, writing to a real SQLite file.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fixtureProject } from '../helpers/cli.ts';
+import { queueError } from '../helpers/errors.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'queue-dispatch-'));
+process.env.QUEUE_ROOT = fixtureProject;
+process.env.DB_DATABASE = path.join(dir, 'queue.sqlite');
+
+const { dispatch, Queue, Job } = await import('../../src/index.ts');
+const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
+const { default: Slow } = await import('../fixtures/project/app/jobs/Slow.ts');
+
+describe('dispatch() and Queue', () => {
+  before(() => Queue.size());
+  after(async () => {
+    await Queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('dispatch() stores a job and returns its UUID', async () => {
+    const job = new Record();
+    job.label = 'one';
+    const id = await dispatch(job);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(await Queue.size('default'), 1);
+  });
+
+  it('Queue.push, Queue.later and the Job.dispatch() sugar honour queue and delay', async () => {
+    await Queue.push(new Record(), { queue: 'pushed' });
+    await Queue.later(60, new Record(), { queue: 'later' });
+    await Queue.later(new Date(Date.now() + 60_000), new Record(), { queue: 'later' });
+    const id = await Slow.dispatch({ ms: 5 }, { queue: 'sugar' });
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(await Queue.size('pushed'), 1);
+    assert.equal(await Queue.size('later'), 2);
+    assert.equal(await Queue.size('sugar'), 1);
+  });
+
+  it('Queue.bulk stores every job or none', async () => {
+    const ids = await Queue.bulk(Array.from({ length: 25 }, () => new Record()), { queue: 'bulk' });
+    assert.equal(new Set(ids).size, 25);
+    assert.equal(await Queue.size('bulk'), 25);
+    const bad = new Record();
+    (bad as unknown as { callback: () => void }).callback = () => {};
+    await assert.rejects(Queue.bulk([new Record(), bad], { queue: 'bulk2' }), queueError('JOB_NOT_SERIALIZABLE', "field 'callback'"));
+    assert.equal(await Queue.size('bulk2'), 0);
+  });
+
+  it('refuses bad options and unregistered classes with clear errors', async () => {
+    class Stray extends Job {
+      handle(): void {}
+    }
+    await assert.rejects(dispatch(new Stray()), queueError('JOB_NOT_REGISTERED', 'Stray is not a registered job'));
+    await assert.rejects(dispatch(new Record(), { delay: -1 }), queueError('INVALID_ARGUMENT', 'delay'));
+    await assert.rejects(dispatch(new Record(), { queue: '' }), queueError('INVALID_ARGUMENT', 'queue name'));
+    await assert.rejects(dispatch(new Record(), { connection: 'nope' }), queueError('CONNECTION_UNKNOWN', "'nope'"));
+  });
+
+  it('the sync connection runs the job inside dispatch()', async () => {
+    const before = await Queue.size('default');
+    await dispatch(new Record(), { connection: 'sync' });
+    assert.equal(await Queue.size('default'), before, 'nothing stored');
+  });
+});
