@@ -2,7 +2,7 @@
  * Queue connections, Laravel style. Every value comes from the environment (.env is loaded first);
  * .env.example documents each variable.
  */
-import { defineConfig, env } from 'queue';
+import { defineConfig, env, redisFromEnv } from 'queue';
 
 export default defineConfig({
   // The connection dispatch() and `queue work` use when none is named.
@@ -17,6 +17,9 @@ export default defineConfig({
       table: 'queue_jobs',
       failedTable: 'queue_failed_jobs',
     },
+
+    // Redis lists and sorted sets, from REDIS_URL or REDIS_HOST/PORT/DB/PASSWORD (see .env.example).
+    redis: redisFromEnv(),
 
     // Runs each job inline at dispatch: for tests and development.
     sync: { driver: 'sync' },

@@ -16,11 +16,27 @@ export interface SqliteConnectionConfig {
 
 export type DatabaseConnectionConfig = SqliteConnectionConfig;
 
+export interface RedisConnectionConfig {
+  driver: 'redis';
+  /** redis:// or rediss:// (TLS); wins over host/port/db/password. */
+  url?: string;
+  host?: string;
+  port?: number;
+  db?: number;
+  username?: string;
+  password?: string;
+  tls?: boolean;
+  /** Cluster seed nodes as host:port; when set, the connection is a Redis Cluster. */
+  cluster?: string[];
+  /** The first part of every key (default 'queue'); no braces. */
+  prefix?: string;
+}
+
 export interface SyncConnectionConfig {
   driver: 'sync';
 }
 
-export type ConnectionConfig = DatabaseConnectionConfig | SyncConnectionConfig;
+export type ConnectionConfig = DatabaseConnectionConfig | RedisConnectionConfig | SyncConnectionConfig;
 
 export interface QueueConfig {
   /** The connection dispatch() and `queue work` use when none is named. */
@@ -64,6 +80,18 @@ function validateConnection(name: string, connection: ConnectionConfig): void {
   switch (connection?.driver) {
     case 'sync':
       return;
+    case 'redis': {
+      if (connection.prefix !== undefined && !/^[^{}\s]+$/.test(connection.prefix)) {
+        throw configError(`connection '${name}' has prefix '${connection.prefix}' (REDIS_PREFIX); use no braces or spaces`);
+      }
+      if (connection.url !== undefined && !/^rediss?:\/\//.test(connection.url)) {
+        throw configError(`connection '${name}' has a url (REDIS_URL) that does not start with redis:// or rediss://`);
+      }
+      for (const node of connection.cluster ?? []) {
+        if (!/^[^:\s]+:\d+$/.test(node)) throw configError(`connection '${name}' has cluster node '${node}' (REDIS_CLUSTER_NODES); use host:port`);
+      }
+      return;
+    }
     case 'database': {
       if (connection.client !== 'sqlite') {
         throw configError(`connection '${name}' has client '${String(connection.client)}' (DB_CONNECTION); supported: sqlite`);
@@ -76,7 +104,7 @@ function validateConnection(name: string, connection: ConnectionConfig): void {
       return;
     }
     default:
-      throw configError(`connection '${name}' has unknown driver '${String((connection as { driver?: unknown })?.driver)}'; use database or sync`);
+      throw configError(`connection '${name}' has unknown driver '${String((connection as { driver?: unknown })?.driver)}'; use database, redis or sync`);
   }
 }
 

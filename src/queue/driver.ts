@@ -119,3 +119,13 @@ export interface Driver {
   resume(queue: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** An optional ability: a driver whose idle workers can block until a job may be ready. */
+export interface BlockingWait {
+  /** Returns when a job may be ready on one of `queues`, or after at most `maxMs`. */
+  waitForJobs(queues: string[], maxMs: number): Promise<void>;
+}
+
+export function canBlock(driver: Driver): driver is Driver & BlockingWait {
+  return typeof (driver as Partial<BlockingWait>).waitForJobs === 'function';
+}

@@ -73,6 +73,11 @@ export class QueueManager {
         const { SyncConnection } = await import('../drivers/sync/SyncConnection.ts');
         return new SyncConnection(name, () => this.registry(), this.log);
       }
+      case 'redis': {
+        const { RedisDriver } = await import('../drivers/redis/RedisDriver.ts');
+        const { redisTarget } = await import('../drivers/redis/connect.ts');
+        return new RedisDriver(name, redisTarget(config), config.prefix ?? 'queue');
+      }
       case 'database': {
         const { DatabaseDriver } = await import('../drivers/database/DatabaseDriver.ts');
         const { sqliteDialect } = await import('../drivers/database/dialects/sqlite.ts');

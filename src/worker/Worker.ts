@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { JobDefaults } from '../jobs/envelope.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
-import type { Driver, Reservation, WorkerSignals } from '../queue/driver.ts';
+import { canBlock, type Driver, type Reservation, type WorkerSignals } from '../queue/driver.ts';
 import { processReservation, type ProcessResult, type Processor } from './process.ts';
 import { stopIfNecessary, stopReason, type StopReason } from './stop.ts';
 
@@ -96,7 +96,7 @@ export class Worker {
         continue;
       }
       if (queues.length === 0) {
-        await this.idle();
+        await this.idle(queues);
         continue;
       }
 
@@ -122,7 +122,7 @@ export class Worker {
           this.stop(stopReason(this.options.once ? 'once' : 'empty', 'the queue is empty'));
           break;
         }
-        await this.idle();
+        await this.idle(queues);
         continue;
       }
       for (const reservation of reservations) this.start(processor, reservation);
@@ -193,9 +193,18 @@ export class Worker {
     return this.options.queues.filter((queue) => !paused.has(queue));
   }
 
-  /** Nothing to take: wait for a slot to free up, a wake-up, or the sleep to pass. */
-  private idle(): Promise<void> {
-    return this.sleep(this.options.sleep * 1000);
+  /**
+   * Nothing to take: wait for a slot to free up, a wake-up, or the sleep to pass. A driver that can
+   * block (Redis) wakes the moment a job is pushed instead.
+   */
+  private async idle(queues: string[]): Promise<void> {
+    if (!canBlock(this.driver) || queues.length === 0) return this.sleep(this.options.sleep * 1000);
+    try {
+      await this.driver.waitForJobs(queues, this.options.sleep * 1000);
+    } catch (error) {
+      this.log.error({ err: (error as Error).message }, `cannot wait for jobs: ${(error as Error).message}`);
+      await this.sleep(Math.min(this.options.sleep * 1000, 1000));
+    }
   }
 
   private backendBackoff(failures: number): number {

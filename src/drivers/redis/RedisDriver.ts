@@ -1,0 +1,221 @@
+/**
+ * The `redis` driver. Every state change is one Lua script (lua/*.lua) on the keys of one queue,
+ * so it is atomic and Cluster-safe; the client never reads and then writes. Idle workers block on
+ * the queue's notify list (BLPOP) instead of polling.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { QueueError } from '../../errors.ts';
+import type { BlockingWait, Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
+import type { RedisTarget } from './connect.ts';
+import { RedisKeys, type QueueKeys } from './keys.ts';
+import { RedisFailedStore } from './RedisFailedStore.ts';
+import { defineScripts } from './scripts.ts';
+
+const RESTART = 'restart';
+const PAUSED = 'paused:';
+/** A blocked worker wakes at least this often, so it notices a stop within about a second. */
+const MAX_BLOCK_MS = 1_000;
+
+export class RedisDriver implements Driver, BlockingWait {
+  readonly failed: RedisFailedStore;
+  readonly keys: RedisKeys;
+  private readonly client: Redis | Cluster;
+  private blocker: Redis | Cluster | undefined;
+  private lastError: Error | undefined;
+  /** Per queue: when (local ms) a delayed job or a lease next comes due. */
+  private readonly nextDue = new Map<string, number>();
+
+  constructor(
+    readonly connection: string,
+    private readonly target: RedisTarget,
+    prefix: string,
+  ) {
+    this.keys = new RedisKeys(prefix);
+    this.client = this.open();
+    this.failed = new RedisFailedStore(connection, this.keys, this.client, (what, work) => this.call(what, work));
+  }
+
+  private get isCluster(): boolean {
+    return 'nodes' in this.client && typeof this.client.nodes === 'function';
+  }
+
+  private open(): Redis | Cluster {
+    const client = this.target.create();
+    // ioredis reconnects by itself; errors also reach the command that failed, so only keep the last.
+    client.on('error', (error: Error) => {
+      this.lastError = error;
+    });
+    defineScripts(client);
+    return client;
+  }
+
+  /** Runs a Redis call; a connection problem becomes one clear error that names no secret. */
+  async call<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw this.translate(what, error);
+    }
+  }
+
+  private translate(what: string, error: unknown): Error {
+    if (error instanceof QueueError) return error;
+    const message = (error as Error)?.message ?? String(error);
+    if (message.startsWith('ERR_NOT_FOUND')) {
+      const id = message.split(' ')[1] ?? '';
+      return new QueueError('FAILED_JOB_NOT_FOUND', `no failed job with id ${id}; nothing was retried (see queue failed:list)`);
+    }
+    if (message.startsWith('ERR_ARGS')) return new QueueError('INVALID_ARGUMENT', `cannot ${what}: ${message.slice('ERR_ARGS '.length)}`);
+    const reason = this.lastError && /max retries|Connection is closed|Stream isn't writeable/i.test(message) ? this.lastError.message : message;
+    return new QueueError('BACKEND_UNAVAILABLE', `cannot ${what} on Redis connection '${this.connection}' (${this.target.describe}): ${reason}`, { cause: error });
+  }
+
+  async push(jobs: StoredJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const byQueue = new Map<string, StoredJob[]>();
+    for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+    const queues = [...byQueue.keys()];
+    await this.call('push jobs', async () => {
+      await this.client.sadd(this.keys.queues, ...queues);
+      // One script for the whole bulk; a Cluster can only run a script on one slot, so there a bulk
+      // that spans queues is atomic per queue.
+      const groups = this.isCluster ? queues.map((queue) => [queue]) : [queues];
+      for (const group of groups) {
+        const keys = group.flatMap((queue) => {
+          const k = this.keys.queue(queue);
+          return [k.ready, k.delayed, k.jobs, k.timeouts, k.notify];
+        });
+        const args = group.flatMap((queue, index) =>
+          byQueue.get(queue)!.flatMap((job) => [
+            index + 1,
+            job.id,
+            job.payload ?? '',
+            Math.max(0, Math.round(job.delayMs)),
+            job.timeout === null ? '' : Math.ceil(job.timeout * 1000),
+          ]),
+        );
+        await this.client.queue_v1_push(keys.length, ...keys, ...args);
+      }
+    });
+  }
+
+  async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
+    const token = randomUUID();
+    for (const queue of queues) {
+      const k = this.keys.queue(queue);
+      const reply = await this.call('reserve jobs', () =>
+        this.client.queue_v1_reserve(
+          k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts,
+          options.count, token, Math.ceil(options.defaultTimeout * 1000), Math.ceil(options.leaseMargin * 1000),
+        ),
+      );
+      const now = Number(reply[0]);
+      const next = Number(reply[1]);
+      if (next >= 0) this.nextDue.set(queue, Date.now() + (next - now));
+      else this.nextDue.delete(queue);
+      if (reply.length > 2) {
+        const reservations: Reservation[] = [];
+        for (let i = 2; i < reply.length; i += 4) {
+          const handle = String(reply[i]);
+          reservations.push({
+            handle,
+            queue,
+            // A list element without a stored payload was pushed by hand: it is its own payload.
+            payload: reply[i + 1] === null ? handle : String(reply[i + 1]),
+            attempts: Number(reply[i + 2]),
+            token,
+            leaseExpiresAt: Number(reply[i + 3]),
+          });
+        }
+        return reservations;
+      }
+    }
+    return [];
+  }
+
+  async ack(r: Reservation): Promise<boolean> {
+    const k = this.keys.queue(r.queue);
+    return (await this.call('acknowledge a job', () => this.client.queue_v1_ack(k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, r.handle, r.token))) === 1;
+  }
+
+  async release(r: Reservation, delaySeconds: number): Promise<boolean> {
+    const k = this.keys.queue(r.queue);
+    const delay = Math.max(0, Math.round(delaySeconds * 1000));
+    return (await this.call('release a job', () => this.client.queue_v1_release(k.ready, k.delayed, k.reserved, k.tokens, k.notify, r.handle, r.token, delay))) === 1;
+  }
+
+  async fail(r: Reservation, failure: Failure): Promise<boolean> {
+    const k = this.keys.queue(r.queue);
+    const record = JSON.stringify({ connection: this.connection, queue: r.queue, job: failure.job, payload: failure.payload, error: failure.error });
+    const stored = await this.call('fail a job', () =>
+      this.client.queue_v1_fail(k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt, r.handle, r.token, failure.id ?? randomUUID(), randomUUID(), record),
+    );
+    return stored !== 0;
+  }
+
+  async size(queue: string): Promise<number> {
+    const k = this.keys.queue(queue);
+    return this.call('count jobs', async () => {
+      const [ready, delayed, reserved] = await Promise.all([this.client.llen(k.ready), this.client.zcard(k.delayed), this.client.zcard(k.reserved)]);
+      return ready + delayed + reserved;
+    });
+  }
+
+  async stats(): Promise<QueueStats[]> {
+    return this.call('read queue stats', async () => {
+      const queues = (await this.client.smembers(this.keys.queues)).sort();
+      const stats = await Promise.all(queues.map(async (queue) => {
+        const k = this.keys.queue(queue);
+        const [ready, delayed, reserved, failed] = (await this.client.queue_v1_stats(k.ready, k.delayed, k.reserved, k.failed)).map(Number);
+        return { queue, ready: ready!, delayed: delayed!, reserved: reserved!, failed: failed! };
+      }));
+      return stats.filter((s) => s.ready + s.delayed + s.reserved + s.failed > 0);
+    });
+  }
+
+  async clear(queue: string): Promise<number> {
+    const k = this.keys.queue(queue);
+    return this.call('clear a queue', () => this.client.queue_v1_clear(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify));
+  }
+
+  /** Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second). */
+  async waitForJobs(queues: string[], maxMs: number): Promise<void> {
+    const due = Math.min(...queues.map((queue) => this.nextDue.get(queue) ?? Number.POSITIVE_INFINITY)) - Date.now();
+    const wait = Math.min(maxMs, MAX_BLOCK_MS, due);
+    if (wait < 5) return;
+    if (!this.blocker) {
+      this.blocker = this.client.duplicate();
+      this.blocker.on('error', (error: Error) => {
+        this.lastError = error;
+      });
+    }
+    // A Cluster can only block on keys of one slot: there a worker of several queues blocks on the
+    // first and looks at the others at least every 200 ms.
+    const keys = this.isCluster && queues.length > 1 ? [this.keys.queue(queues[0]!).notify] : queues.map((queue) => this.keys.queue(queue).notify);
+    const seconds = (this.isCluster && queues.length > 1 ? Math.min(wait, 200) : wait) / 1000;
+    await this.call('wait for jobs', () => this.blocker!.blpop(...keys, seconds.toFixed(3)));
+  }
+
+  async signals(): Promise<WorkerSignals> {
+    const all = await this.call('read worker signals', () => this.client.hgetall(this.keys.signals));
+    const paused = Object.keys(all).filter((name) => name.startsWith(PAUSED)).map((name) => name.slice(PAUSED.length));
+    return { restartRequestedAt: all[RESTART] ? Number(all[RESTART]) : null, paused: paused.sort() };
+  }
+
+  async requestRestart(): Promise<void> {
+    await this.call('request a restart', () => this.client.hset(this.keys.signals, RESTART, Date.now()));
+  }
+
+  async pause(queue: string): Promise<void> {
+    await this.call('pause a queue', () => this.client.hset(this.keys.signals, PAUSED + queue, Date.now()));
+  }
+
+  async resume(queue: string): Promise<void> {
+    await this.call('resume a queue', () => this.client.hdel(this.keys.signals, PAUSED + queue));
+  }
+
+  async close(): Promise<void> {
+    for (const client of [this.client, this.blocker]) client?.disconnect();
+  }
+}

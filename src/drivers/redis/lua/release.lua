@@ -1,0 +1,20 @@
+-- release: puts a reserved job back, available again after `delay` ms.
+--
+-- KEYS: ready (list), delayed (zset), reserved (zset), tokens (hash), notify (list)
+-- ARGV: id, token, delay ms
+-- Returns 1, or 0 when the lease was taken over (nothing changes).
+
+-- @include now.lua
+-- @include notify.lua
+
+local id, token, delay = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HGET', KEYS[4], id) ~= token then return 0 end
+redis.call('ZREM', KEYS[3], id)
+redis.call('HDEL', KEYS[4], id)
+if delay > 0 then
+  redis.call('ZADD', KEYS[2], now_ms() + delay, id)
+else
+  redis.call('RPUSH', KEYS[1], id)
+  notify(KEYS[5], 1)
+end
+return 1
