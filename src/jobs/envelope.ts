@@ -132,12 +132,15 @@ function invalid(reason: string): QueueError {
  * A failed job's payload, made ready to go back on its queue: the same id, zero attempts so far.
  * Throws FAILED_JOB_NOT_RETRYABLE when the stored payload was never a valid job.
  */
-export function withFreshTries(payload: string): Envelope {
+export function withFreshTries(payload: string, recordId: string): Envelope {
   let envelope: Envelope;
   try {
     envelope = decodeEnvelope(payload);
   } catch (error) {
-    throw new QueueError('FAILED_JOB_NOT_RETRYABLE', `its payload is not a valid job (${(error as Error).message}); inspect it with failed:show and remove it with failed:forget`);
+    throw new QueueError(
+      'FAILED_JOB_NOT_RETRYABLE',
+      `failed job ${recordId} cannot be retried: its ${(error as Error).message}; inspect it with failed:show and remove it with failed:forget`,
+    );
   }
   return { ...envelope, attempts: 0 };
 }

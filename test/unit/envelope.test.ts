@@ -140,14 +140,14 @@ describe('backoffDelay', () => {
 
 describe('withFreshTries', () => {
   it('resets attempts to 0 and keeps the id and data', () => {
-    const envelope = withFreshTries(raw({ attempts: 3 }));
+    const envelope = withFreshTries(raw({ attempts: 3 }), 'record-1');
     assert.equal(envelope.attempts, 0);
     assert.equal(envelope.id, valid().id);
     assert.deepEqual(envelope.data, valid().data);
   });
 
   it('refuses a payload that was never a valid job', () => {
-    assert.throws(() => withFreshTries('garbage'), (error: unknown) => {
+    assert.throws(() => withFreshTries('garbage', 'record-2'), (error: unknown) => {
       assert.ok(error instanceof QueueError);
       assert.equal(error.code, 'FAILED_JOB_NOT_RETRYABLE');
       assert.match(error.message, /not JSON/);

@@ -85,12 +85,7 @@ export class DatabaseFailedStore implements FailedStore {
       }
       const now = Date.now();
       for (const row of rows) {
-        let envelope;
-        try {
-          envelope = withFreshTries(row.payload);
-        } catch (error) {
-          throw new QueueError('FAILED_JOB_NOT_RETRYABLE', `failed job ${row.id} cannot be retried: ${(error as Error).message}`);
-        }
+        const envelope = withFreshTries(row.payload, row.id);
         await trx
           .insertInto(this.tables.jobs as 'queue_jobs')
           .values({

@@ -5,8 +5,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { QueueError } from '../../errors.ts';
-import { withFreshTries } from '../../jobs/envelope.ts';
-import { encodeEnvelope } from '../../jobs/envelope.ts';
+import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
 import type { FailedJob, FailedStore } from '../../queue/driver.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -103,12 +102,7 @@ export class RedisFailedStore implements FailedStore {
   private async moveBack(records: FailedJob[]): Promise<string[]> {
     const byQueue = new Map<string, { record: FailedJob; args: (string | number)[] }[]>();
     for (const record of records) {
-      let envelope;
-      try {
-        envelope = withFreshTries(record.payload);
-      } catch (error) {
-        throw new QueueError('FAILED_JOB_NOT_RETRYABLE', `failed job ${record.id} cannot be retried: ${(error as Error).message}`);
-      }
+      const envelope = withFreshTries(record.payload, record.id);
       const args = [record.id, envelope.id, encodeEnvelope(envelope), envelope.timeout === null ? '' : Math.ceil(envelope.timeout * 1000)];
       byQueue.set(record.queue, [...(byQueue.get(record.queue) ?? []), { record, args }]);
     }
