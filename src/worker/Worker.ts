@@ -3,6 +3,7 @@
  * that has any, run them, and after every step ask stopIfNecessary() whether to go on. Planned
  * stops are graceful: no new jobs, in-flight ones finish.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { JobDefaults } from '../jobs/envelope.ts';
@@ -48,7 +49,10 @@ export class Worker {
     private readonly registry: JobRegistry,
     private readonly options: WorkerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // Every in-flight job listens to this one signal: --concurrency 50 means 50 listeners, not a leak.
+    setMaxListeners(0, this.cancel.signal);
+  }
 
   /** Take no new jobs; let in-flight ones finish. */
   stop(reason: StopReason): void {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { QueueError } from '../../errors.ts';
 import type { CliApp } from '../app.ts';
 import { examples, withConnection } from '../help.ts';
 import { say, withSpinner } from '../output.ts';
@@ -10,7 +9,8 @@ export function registerMigrate(program: Command, app: CliApp): void {
   command.action(async (flags: { connection?: string }) => {
     const driver = await (await app.queue()).driver(flags.connection);
     if (!('migrate' in driver) || typeof driver.migrate !== 'function') {
-      throw new QueueError('INVALID_ARGUMENT', `connection '${driver.connection}' has no tables to migrate`);
+      say(`connection '${driver.connection}' keeps no tables: nothing to migrate`);
+      return;
     }
     const migrate = driver.migrate as () => Promise<{ applied: string[] }>;
     const { applied } = await withSpinner('migrating', () => migrate.call(driver));
