@@ -2,21 +2,16 @@
  * Queue connections, Laravel style. Every value comes from the environment (.env is loaded first);
  * .env.example documents each variable.
  */
-import { defineConfig, env, redisFromEnv } from 'queue';
+import { databaseFromEnv, defineConfig, env, redisFromEnv } from 'queue';
 
 export default defineConfig({
   // The connection dispatch() and `queue work` use when none is named.
   default: env.string('QUEUE_CONNECTION', 'database'),
 
   connections: {
-    // SQL tables; SQLite out of the box: a file under the project, no server needed.
-    database: {
-      driver: 'database',
-      client: env.oneOf('DB_CONNECTION', ['sqlite'] as const, 'sqlite'),
-      filename: env.string('DB_DATABASE', 'storage/queue.sqlite'),
-      table: 'queue_jobs',
-      failedTable: 'queue_failed_jobs',
-    },
+    // SQL tables: SQLite out of the box (a file under the project, no server needed), or MySQL/MariaDB
+    // or PostgreSQL with DB_CONNECTION=mysql|postgres and DB_HOST/PORT/NAME/USER/PASS or DATABASE_URL.
+    database: databaseFromEnv(),
 
     // Redis lists and sorted sets, from REDIS_URL or REDIS_HOST/PORT/DB/PASSWORD (see .env.example).
     redis: redisFromEnv(),

@@ -3,17 +3,13 @@
  * `database` connection on an SQLite file under the project, so nothing needs a server.
  */
 import { env } from '../env.ts';
-import { defineConfig, type RedisConnectionConfig, type ResolvedConfig } from './define.ts';
+import { defineConfig, type DatabaseConnectionConfig, type RedisConnectionConfig, type ResolvedConfig } from './define.ts';
 
 export function defaultConfig(): ResolvedConfig {
   return defineConfig({
     default: env.string('QUEUE_CONNECTION', 'database'),
     connections: {
-      database: {
-        driver: 'database',
-        client: env.oneOf('DB_CONNECTION', ['sqlite'] as const, 'sqlite'),
-        filename: env.string('DB_DATABASE', 'storage/queue.sqlite'),
-      },
+      database: databaseFromEnv(),
       redis: redisFromEnv(),
       sync: { driver: 'sync' },
     },
@@ -35,5 +31,25 @@ export function redisFromEnv(): RedisConnectionConfig {
     tls: env.bool('REDIS_TLS', false),
     cluster: cluster ? cluster.split(',').map((node) => node.trim()) : undefined,
     prefix: env.string('REDIS_PREFIX', 'queue'),
+  };
+}
+
+/** The database connection as DB_CONNECTION and the DB_* variables (or DATABASE_URL) describe it. */
+export function databaseFromEnv(): DatabaseConnectionConfig {
+  const client = env.oneOf('DB_CONNECTION', ['sqlite', 'mysql', 'postgres'] as const, 'sqlite');
+  const tables = { table: env.string('DB_QUEUE_TABLE', 'queue_jobs'), failedTable: env.string('DB_FAILED_TABLE', 'queue_failed_jobs') };
+  if (client === 'sqlite') return { driver: 'database', client, filename: env.string('DB_DATABASE', 'storage/queue.sqlite'), ...tables };
+  const url = env.url('DATABASE_URL', client === 'mysql' ? ['mysql:', 'mariadb:'] : ['postgres:', 'postgresql:']);
+  return {
+    driver: 'database',
+    client,
+    url: url?.href,
+    host: env.string('DB_HOST', '127.0.0.1'),
+    port: env.int('DB_PORT', client === 'mysql' ? 3306 : 5432, { min: 1, max: 65535 }),
+    database: url ? undefined : env.string('DB_NAME'),
+    user: env.string('DB_USER', client === 'mysql' ? 'root' : 'postgres'),
+    password: env.optional('DB_PASS'),
+    pool: env.int('DB_POOL', 10, { min: 1, max: 1000 }),
+    ...tables,
   };
 }

@@ -14,7 +14,25 @@ export interface SqliteConnectionConfig {
   failedTable?: string;
 }
 
-export type DatabaseConnectionConfig = SqliteConnectionConfig;
+export interface ServerDatabaseConnectionConfig {
+  driver: 'database';
+  client: 'mysql' | 'postgres';
+  /** mysql://user:pass@host:port/db or postgres://...; wins over the parts below. */
+  url?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  /** Connections in the pool (default 10). */
+  pool?: number;
+  table?: string;
+  failedTable?: string;
+}
+
+export type DatabaseConnectionConfig = SqliteConnectionConfig | ServerDatabaseConnectionConfig;
+
+export type DatabaseClient = DatabaseConnectionConfig['client'];
 
 export interface RedisConnectionConfig {
   driver: 'redis';
@@ -93,10 +111,17 @@ function validateConnection(name: string, connection: ConnectionConfig): void {
       return;
     }
     case 'database': {
-      if (connection.client !== 'sqlite') {
-        throw configError(`connection '${name}' has client '${String(connection.client)}' (DB_CONNECTION); supported: sqlite`);
+      if (connection.client === 'sqlite') {
+        if (!connection.filename) throw configError(`connection '${name}' has no filename (DB_DATABASE)`);
+      } else if (connection.client === 'mysql' || connection.client === 'postgres') {
+        if (connection.url !== undefined && !/^(mysql|mariadb|postgres|postgresql):\/\//.test(connection.url)) {
+          throw configError(`connection '${name}' has a url (DATABASE_URL) that does not start with mysql:// or postgres://`);
+        }
+        if (connection.url === undefined && !connection.database) throw configError(`connection '${name}' names no database (DB_NAME or DATABASE_URL)`);
+        if (connection.pool !== undefined && !(Number.isInteger(connection.pool) && connection.pool >= 1)) throw configError(`connection '${name}' has a pool size that is not a whole number >= 1 (DB_POOL)`);
+      } else {
+        throw configError(`connection '${name}' has client '${String((connection as { client?: unknown }).client)}' (DB_CONNECTION); use sqlite, mysql or postgres`);
       }
-      if (!connection.filename) throw configError(`connection '${name}' has no filename (DB_DATABASE)`);
       for (const key of ['table', 'failedTable'] as const) {
         const table = connection[key];
         if (table !== undefined && !TABLE.test(table)) throw configError(`connection '${name}' has an invalid ${key} '${table}'`);

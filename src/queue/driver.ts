@@ -74,7 +74,9 @@ export interface QueueStats {
 
 /** What workers poll: `queue restart` and `queue pause`. */
 export interface WorkerSignals {
-  /** Milliseconds since the epoch of the last `queue restart`, or null. */
+  /** The backend's clock when the signals were read (ms since the epoch). */
+  now: number;
+  /** Milliseconds since the epoch (backend clock) of the last `queue restart`, or null. */
   restartRequestedAt: number | null;
   paused: string[];
 }
@@ -84,8 +86,8 @@ export interface FailedStore {
   list(options?: { queue?: string; limit?: number }): Promise<FailedJob[]>;
   find(id: string): Promise<FailedJob | undefined>;
   forget(id: string): Promise<boolean>;
-  /** Deletes every record, or those that failed before `before` (ms since the epoch). */
-  flush(options?: { before?: number }): Promise<number>;
+  /** Deletes every record, or those that failed more than `olderThanMs` ago (by the backend's clock). */
+  flush(options?: { olderThanMs?: number }): Promise<number>;
   /**
    * Puts failed jobs back on their queues with fresh tries, atomically: either every id is moved
    * or none is (an unknown id throws FAILED_JOB_NOT_FOUND). Returns the ids moved.

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ConnectionConfig, ResolvedConfig } from '../config/define.ts';
+import type { ConnectionConfig, DatabaseConnectionConfig, ResolvedConfig } from '../config/define.ts';
+import type { SqlDialect } from '../drivers/database/dialects/dialect.ts';
 import { loadConfig } from '../config/load.ts';
 import type { SyncConnection } from '../drivers/sync/SyncConnection.ts';
 import { projectRoot } from '../env.ts';
@@ -80,11 +81,23 @@ export class QueueManager {
       }
       case 'database': {
         const { DatabaseDriver } = await import('../drivers/database/DatabaseDriver.ts');
-        const { sqliteDialect } = await import('../drivers/database/dialects/sqlite.ts');
         const table = config.table ?? 'queue_jobs';
         const tables = { jobs: table, failed: config.failedTable ?? 'queue_failed_jobs', signals: `${table.replace(/_jobs$/, '')}_signals` };
-        return new DatabaseDriver(name, sqliteDialect(path.resolve(this.root, config.filename)), tables, { autoMigrate: true });
+        return new DatabaseDriver(name, await this.sqlDialect(name, config), tables, { autoMigrate: config.client === 'sqlite' });
       }
+    }
+  }
+
+  private async sqlDialect(name: string, config: DatabaseConnectionConfig): Promise<SqlDialect> {
+    switch (config.client) {
+      case 'sqlite':
+        return (await import('../drivers/database/dialects/sqlite.ts')).sqliteDialect(path.resolve(this.root, config.filename));
+      case 'mysql':
+        return (await import('../drivers/database/dialects/mysql.ts')).mysqlDialect(config);
+      case 'postgres':
+        return (await import('../drivers/database/dialects/postgres.ts')).postgresDialect(config, (error) => {
+          this.log.warn({ connection: name, err: error.message }, `database connection '${name}' lost an idle client: ${error.message}`);
+        });
     }
   }
 

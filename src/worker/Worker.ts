@@ -40,7 +40,9 @@ export class Worker {
   private processed = 0;
   private pausedBySignal = false;
   private startedAt = Date.now();
-  private signals: WorkerSignals = { restartRequestedAt: null, paused: [] };
+  /** When this worker started, by the backend's clock: `queue restart` stamps use that clock too. */
+  private startedAtBackend: number | undefined;
+  private signals: WorkerSignals = { now: 0, restartRequestedAt: null, paused: [] };
   private signalsReadAt = 0;
   private wakeUp: (() => void) | undefined;
 
@@ -166,7 +168,8 @@ export class Worker {
       startedAt: this.startedAt,
       now: Date.now(),
       rssBytes: process.memoryUsage.rss(),
-      restartRequestedAt: this.signals.restartRequestedAt,
+      restartRequestedAt: this.startedAtBackend === undefined ? null : this.signals.restartRequestedAt,
+      startedAtBackend: this.startedAtBackend ?? 0,
       options: this.options,
     });
     if (reason) this.stop(reason);
@@ -185,6 +188,7 @@ export class Worker {
     if (Date.now() - this.signalsReadAt >= SIGNAL_POLL_MS) {
       try {
         this.signals = await this.driver.signals();
+        this.startedAtBackend ??= this.signals.now;
         this.signalsReadAt = Date.now();
       } catch (error) {
         this.log.error({ err: (error as Error).message }, `cannot read worker signals: ${(error as Error).message}`);

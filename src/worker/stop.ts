@@ -33,14 +33,16 @@ export interface StopCheck {
   startedAt: number;
   now: number;
   rssBytes: number;
+  /** Both by the backend's clock. */
   restartRequestedAt: number | null;
+  startedAtBackend: number;
   options: { maxJobs?: number; maxTime?: number; memory?: number; once?: boolean };
 }
 
 /** Should the worker stop taking jobs now, and why? null: carry on. */
 export function stopIfNecessary(s: StopCheck): StopReason | null {
   const { options } = s;
-  if (s.restartRequestedAt !== null && s.restartRequestedAt >= s.startedAt) return stopReason('restart', 'queue restart was requested');
+  if (s.restartRequestedAt !== null && s.restartRequestedAt >= s.startedAtBackend) return stopReason('restart', 'queue restart was requested');
   if (options.memory !== undefined && s.rssBytes > options.memory * 1024 * 1024) {
     return stopReason('memory', `memory ${Math.round(s.rssBytes / 1048576)} MB is over the --memory limit of ${options.memory} MB`);
   }

@@ -239,7 +239,7 @@ for (const makeBackend of backends) {
       }
       assert.equal(await d.failed.forget(ids[0]!), true);
       assert.equal(await d.failed.forget(ids[0]!), false);
-      assert.equal(await d.failed.flush({ before: Date.now() - 3_600_000 }), 0, 'nothing is an hour old');
+      assert.equal(await d.failed.flush({ olderThanMs: 3_600_000 }), 0, 'nothing is an hour old');
       assert.equal(await d.failed.flush(), 2);
       assert.deepEqual(await d.failed.list(), []);
     });
@@ -296,13 +296,16 @@ for (const makeBackend of backends) {
       const d = await fresh();
       const other = await backend.sibling();
       open.push(other);
-      assert.deepEqual(await other.signals(), { restartRequestedAt: null, paused: [] });
-      const before = Date.now();
+      const initial = await other.signals();
+      assert.deepEqual({ ...initial, now: 0 }, { now: 0, restartRequestedAt: null, paused: [] });
+      assert.ok(Math.abs(initial.now - Date.now()) < 5_000, 'now is the backend clock, close to ours');
+      const before = initial.now;
       await d.requestRestart();
       await d.pause('emails');
       await d.pause('reports');
       const seen = await other.signals();
-      assert.ok(seen.restartRequestedAt !== null && seen.restartRequestedAt >= before - 1000);
+      assert.ok(seen.restartRequestedAt !== null && seen.restartRequestedAt >= before, 'stamped by the backend clock');
+      assert.ok(seen.now >= seen.restartRequestedAt);
       assert.deepEqual([...seen.paused].sort(), ['emails', 'reports']);
       await d.resume('emails');
       assert.deepEqual((await other.signals()).paused, ['reports']);

@@ -6,7 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
+import type { ServerDatabaseConnectionConfig } from '../../src/config/define.ts';
 import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
+import type { SqlDialect } from '../../src/drivers/database/dialects/dialect.ts';
+import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
+import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
+import type { TableNames } from '../../src/drivers/database/schema.ts';
 import { sqliteDialect } from '../../src/drivers/database/dialects/sqlite.ts';
 import { env } from '../../src/env.ts';
 import type { Driver } from '../../src/queue/driver.ts';
@@ -100,7 +106,63 @@ export function sqliteBackend(): Backend {
   };
 }
 
-export const backends: (() => Backend)[] = [sqliteBackend, redisBackend];
+export const MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export function serverDatabaseConfig(client: 'mysql' | 'postgres'): ServerDatabaseConnectionConfig {
+  return { driver: 'database', client, url: client === 'mysql' ? MYSQL_URL : POSTGRES_URL, pool: 4 };
+}
+
+function dialectFor(client: 'mysql' | 'postgres'): SqlDialect {
+  const config = serverDatabaseConfig(client);
+  return client === 'mysql' ? mysqlDialect(config) : postgresDialect(config, () => {});
+}
+
+/** Whether the server answers; the reason when it does not. */
+export async function databaseUnavailable(client: 'mysql' | 'postgres'): Promise<string | undefined> {
+  const db = dialectFor(client).connect();
+  try {
+    await sql`select 1`.execute(db);
+    return undefined;
+  } catch (error) {
+    return `cannot reach ${client}: ${(error as Error).message}`;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** A MySQL/MariaDB or PostgreSQL backend: every create() gets tables of its own, dropped at cleanup. */
+export function serverDatabaseBackend(client: 'mysql' | 'postgres'): Backend {
+  const created: TableNames[] = [];
+  const open = (tables: TableNames, connection = 'database') => new DatabaseDriver(connection, dialectFor(client), tables, { autoMigrate: false });
+  return {
+    name: client === 'mysql' ? 'mariadb' : 'postgres',
+    unavailable: () => databaseUnavailable(client),
+    async create(connection) {
+      const base = `t_${randomUUID().slice(0, 8)}`;
+      const tables = { jobs: `${base}_jobs`, failed: `${base}_failed`, signals: `${base}_signals` };
+      created.push(tables);
+      const driver = open(tables, connection);
+      await driver.migrate();
+      return driver;
+    },
+    async sibling() {
+      return open(created.at(-1)!);
+    },
+    async cleanup() {
+      const db = dialectFor(client).connect();
+      try {
+        for (const t of created) {
+          for (const table of [t.jobs, t.failed, t.signals, `${t.jobs}_migrations`, `${t.jobs}_migrations_lock`]) await db.schema.dropTable(table).ifExists().execute();
+        }
+      } finally {
+        await db.destroy();
+      }
+    },
+  };
+}
+
+export const backends: (() => Backend)[] = [sqliteBackend, redisBackend, () => serverDatabaseBackend('mysql'), () => serverDatabaseBackend('postgres')];
 
 /** Returns the reason to skip, or throws under CI where every backend is required. */
 export async function skipReason(backend: Backend): Promise<string | undefined> {

@@ -52,7 +52,7 @@ describe('retry rules', () => {
 describe('stopIfNecessary', () => {
   const startedAt = 1_000_000;
   function check(changes: Partial<StopCheck> = {}): StopCheck {
-    return { processed: 0, startedAt, now: startedAt + 1_000, rssBytes: 50 * 1024 * 1024, restartRequestedAt: null, options: {}, ...changes };
+    return { processed: 0, startedAt, now: startedAt + 1_000, rssBytes: 50 * 1024 * 1024, restartRequestedAt: null, startedAtBackend: startedAt, options: {}, ...changes };
   }
 
   it('carries on when nothing asks it to stop', () => {

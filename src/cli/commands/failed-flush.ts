@@ -22,7 +22,7 @@ export function registerFailedPrune(program: Command, app: CliApp): void {
 
 async function deleteFailed(app: CliApp, connection: string | undefined, olderThanHours: number | undefined): Promise<void> {
   const driver = await (await app.queue()).driver(connection);
-  const before = olderThanHours === undefined ? undefined : Date.now() - olderThanHours * 3_600_000;
-  const deleted = await withSpinner('deleting failed jobs', () => driver.failed.flush({ before }));
+  const olderThanMs = olderThanHours === undefined ? undefined : olderThanHours * 3_600_000;
+  const deleted = await withSpinner('deleting failed jobs', () => driver.failed.flush({ olderThanMs }));
   say(`deleted ${deleted} failed job record(s)${olderThanHours === undefined ? '' : ` older than ${olderThanHours}h`}`);
 }

@@ -1,19 +1,27 @@
 /**
- * The `database` driver: jobs as rows of one table, claimed by an UPDATE that leases them (see
- * sql/claim.ts). Every ack, release and fail names the row and its lease token, so a worker whose
- * lease was taken over changes nothing.
+ * The `database` driver: jobs as rows of one table, claimed by the dialect's claim (sql/claim.ts)
+ * and acknowledged in batches (AckBatcher). Every ack, release and fail names the row and its
+ * lease token, so a worker whose lease was taken over changes nothing. All times come from the
+ * dialect's clock: the database server's own on MySQL and PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { QueueError } from '../../errors.ts';
 import type { Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
+import { backendUnavailable } from '../../queue/unavailable.ts';
+import { AckBatcher } from './AckBatcher.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
 import type { TableNames, Tables } from './schema.ts';
-import { claimJobs } from './sql/claim.ts';
 
 const RESTART = 'restart';
 const PAUSED = 'paused:';
+/** Rows per INSERT: under SQLite's bound-parameter limit; a bulk is still one transaction. */
+const INSERT_CHUNK = 500;
+
+/** Error codes that mean "the server is not there (now)", from mysql2, pg and Node's sockets. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
 export interface DatabaseDriverOptions {
   /** Create the tables on first use (SQLite); other databases need `queue migrate`. */
@@ -23,7 +31,8 @@ export interface DatabaseDriverOptions {
 export class DatabaseDriver implements Driver {
   readonly failed: DatabaseFailedStore;
   private readonly db: Kysely<Tables>;
-  private migrated: Promise<unknown> | undefined;
+  private readonly acks: AckBatcher;
+  private prepared: Promise<unknown> | undefined;
 
   constructor(
     readonly connection: string,
@@ -32,7 +41,8 @@ export class DatabaseDriver implements Driver {
     private readonly options: DatabaseDriverOptions,
   ) {
     this.db = dialect.connect();
-    this.failed = new DatabaseFailedStore(connection, tables, () => this.ready(), dialect);
+    this.failed = new DatabaseFailedStore(connection, tables, dialect, (what, work) => this.call(what, work));
+    this.acks = new AckBatcher((rows) => this.dialect.deleteOwned(this.db, this.tables.jobs, rows));
   }
 
   private get jobs() {
@@ -45,122 +55,135 @@ export class DatabaseDriver implements Driver {
 
   /** Creates or updates the tables. Idempotent. */
   migrate(): Promise<MigrationResult> {
-    return migrate(this.db, this.tables);
+    return this.call('migrate', async () => {
+      await this.dialect.checkServer(this.db);
+      return migrate(this.db, this.tables, this.dialect);
+    });
   }
 
-  private async ready(): Promise<Kysely<Tables>> {
-    if (this.options.autoMigrate) {
-      this.migrated ??= this.migrate().catch((error) => {
-        this.migrated = undefined;
+  /**
+   * Runs a database call once the server is known to be usable (and, on SQLite, the tables exist).
+   * Errors become one clear line: a missing table says to migrate, a lost server names its host.
+   */
+  async call<T>(what: string, work: (db: Kysely<Tables>) => Promise<T>): Promise<T> {
+    try {
+      this.prepared ??= (this.options.autoMigrate ? migrate(this.db, this.tables, this.dialect) : this.dialect.checkServer(this.db)).catch((error) => {
+        this.prepared = undefined;
         throw error;
       });
-      await this.migrated;
+      await this.prepared;
+      return await work(this.db);
+    } catch (error) {
+      throw this.translate(what, error);
     }
-    return this.db;
+  }
+
+  private translate(what: string, error: unknown): unknown {
+    if (error instanceof QueueError) return error;
+    if (this.dialect.isMissingTable(error)) {
+      return new QueueError('BACKEND_UNAVAILABLE', `the queue tables of connection '${this.connection}' do not exist; run \`queue migrate\``, { cause: error });
+    }
+    const { code, message } = error as { code?: string; message?: string };
+    if ((code && UNREACHABLE.has(code)) || /connect|terminat|closed state|Connection lost|server has gone away/i.test(message ?? '')) {
+      return backendUnavailable(what, this.dialect.client, this.connection, this.dialect.describe, message || code || 'connection lost', error);
+    }
+    return error;
   }
 
   async push(jobs: StoredJob[]): Promise<void> {
     if (jobs.length === 0) return;
-    const db = await this.ready();
-    const now = Date.now();
+    const now = this.dialect.now();
     const rows = jobs.map((job) => ({
       job_id: job.id,
       queue: job.queue,
       payload: job.payload,
       attempts: 0,
       timeout_ms: job.timeout === null ? null : Math.ceil(job.timeout * 1000),
-      available_at: now + Math.max(0, Math.round(job.delayMs)),
+      available_at: sql<number>`${now} + ${Math.max(0, Math.round(job.delayMs))}`,
       reserved_by: null,
       created_at: now,
     }));
-    // One INSERT is atomic; chunks stay under SQLite's bound-parameter limit, in one transaction.
-    const chunk = 500;
-    if (rows.length <= chunk) {
-      await db.insertInto(this.jobs).values(rows).execute();
-      return;
-    }
-    await this.dialect.writeTransaction(db, async (trx) => {
-      for (let i = 0; i < rows.length; i += chunk) await trx.insertInto(this.jobs).values(rows.slice(i, i + chunk)).execute();
+    await this.call('push jobs', async (db) => {
+      if (rows.length <= INSERT_CHUNK) {
+        await db.insertInto(this.jobs).values(rows).execute();
+        return;
+      }
+      await this.dialect.writeTransaction(db, async (trx) => {
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto(this.jobs).values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      });
     });
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
-    const db = await this.ready();
     const token = randomUUID();
-    for (const queue of queues) {
-      const rows = await claimJobs(db, this.tables.jobs, {
-        queue,
-        now: Date.now(),
-        count: options.count,
-        token,
-        defaultTimeoutMs: Math.ceil(options.defaultTimeout * 1000),
-        marginMs: Math.ceil(options.leaseMargin * 1000),
-      });
-      if (rows.length > 0) {
-        return rows.map((row) => ({
-          handle: String(row.id),
-          queue: row.queue,
-          payload: row.payload,
-          attempts: Number(row.attempts),
+    return this.call('reserve jobs', async (db) => {
+      for (const queue of queues) {
+        const rows = await this.dialect.claim(db, this.tables.jobs, {
+          queue,
+          count: options.count,
           token,
-          leaseExpiresAt: Number(row.available_at),
-        }));
+          defaultTimeoutMs: Math.ceil(options.defaultTimeout * 1000),
+          marginMs: Math.ceil(options.leaseMargin * 1000),
+        });
+        if (rows.length > 0) {
+          return rows.map((row) => ({ handle: String(row.id), queue: row.queue, payload: row.payload, attempts: row.attempts, token, leaseExpiresAt: row.available_at }));
+        }
       }
-    }
-    return [];
+      return [];
+    });
   }
 
-  async ack(reservation: Reservation): Promise<boolean> {
-    const db = await this.ready();
-    const result = await db.deleteFrom(this.jobs).where('id', '=', Number(reservation.handle)).where('reserved_by', '=', reservation.token).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  ack(reservation: Reservation): Promise<boolean> {
+    return this.call('acknowledge a job', () => this.acks.ack({ id: Number(reservation.handle), token: reservation.token }));
   }
 
   async release(reservation: Reservation, delaySeconds: number): Promise<boolean> {
-    const db = await this.ready();
-    const result = await db
-      .updateTable(this.jobs)
-      .set({ available_at: Date.now() + Math.round(delaySeconds * 1000), reserved_by: null })
-      .where('id', '=', Number(reservation.handle))
-      .where('reserved_by', '=', reservation.token)
-      .executeTakeFirst();
+    const result = await this.call('release a job', (db) =>
+      db
+        .updateTable(this.jobs)
+        .set({ available_at: sql<number>`${this.dialect.now()} + ${Math.round(delaySeconds * 1000)}`, reserved_by: null })
+        .where('id', '=', Number(reservation.handle))
+        .where('reserved_by', '=', reservation.token)
+        .executeTakeFirst(),
+    );
     return Number(result.numUpdatedRows) > 0;
   }
 
   async fail(reservation: Reservation, failure: Failure): Promise<boolean> {
-    const db = await this.ready();
-    return this.dialect.writeTransaction(db, async (trx) => {
-      // The record first, then the removal: nothing is deleted without a terminal record.
-      const id = await this.failed.insert(trx, reservation.queue, failure);
-      const removed = await trx.deleteFrom(this.jobs).where('id', '=', Number(reservation.handle)).where('reserved_by', '=', reservation.token).executeTakeFirst();
-      if (Number(removed.numDeletedRows) === 0) {
-        // The lease was taken over: the other holder decides this job's fate.
-        await trx.deleteFrom(this.tables.failed as 'queue_failed_jobs').where('id', '=', id).execute();
-        return false;
-      }
-      return true;
-    });
+    return this.call('fail a job', (db) =>
+      this.dialect.writeTransaction(db, async (trx) => {
+        // The record first, then the removal: nothing is deleted without a terminal record.
+        const id = await this.failed.insert(trx, reservation.queue, failure);
+        const removed = await trx.deleteFrom(this.jobs).where('id', '=', Number(reservation.handle)).where('reserved_by', '=', reservation.token).executeTakeFirst();
+        if (Number(removed.numDeletedRows) === 0) {
+          // The lease was taken over: the other holder decides this job's fate.
+          await trx.deleteFrom(this.tables.failed as 'queue_failed_jobs').where('id', '=', id).execute();
+          return false;
+        }
+        return true;
+      }),
+    );
   }
 
   async size(queue: string): Promise<number> {
-    const db = await this.ready();
-    const row = await db.selectFrom(this.jobs).select((eb) => eb.fn.countAll<number>().as('n')).where('queue', '=', queue).executeTakeFirst();
+    const row = await this.call('count jobs', (db) => db.selectFrom(this.jobs).select((eb) => eb.fn.countAll<number>().as('n')).where('queue', '=', queue).executeTakeFirst());
     return Number(row?.n ?? 0);
   }
 
   async stats(): Promise<QueueStats[]> {
-    const db = await this.ready();
-    const now = Date.now();
-    const rows = await db
-      .selectFrom(this.jobs)
-      .select((eb) => [
-        'queue',
-        eb.fn.sum<number>(eb.case().when('available_at', '<=', now).then(1).else(0).end()).as('ready'),
-        eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is', null)])).then(1).else(0).end()).as('delayed'),
-        eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is not', null)])).then(1).else(0).end()).as('reserved'),
-      ])
-      .groupBy('queue')
-      .execute();
+    const now = this.dialect.now();
+    const rows = await this.call('read queue stats', (db) =>
+      db
+        .selectFrom(this.jobs)
+        .select((eb) => [
+          'queue',
+          eb.fn.sum<number>(eb.case().when('available_at', '<=', now).then(1).else(0).end()).as('ready'),
+          eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is', null)])).then(1).else(0).end()).as('delayed'),
+          eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is not', null)])).then(1).else(0).end()).as('reserved'),
+        ])
+        .groupBy('queue')
+        .execute(),
+    );
     const byQueue = new Map<string, QueueStats>();
     for (const row of rows) {
       byQueue.set(row.queue, { queue: row.queue, ready: Number(row.ready), delayed: Number(row.delayed), reserved: Number(row.reserved), failed: 0 });
@@ -170,47 +193,50 @@ export class DatabaseDriver implements Driver {
       stats.failed = failed;
       byQueue.set(queue, stats);
     }
-    return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+    return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
   }
 
   async clear(queue: string): Promise<number> {
-    const db = await this.ready();
-    const result = await db.deleteFrom(this.jobs).where('queue', '=', queue).executeTakeFirst();
+    const result = await this.call('clear a queue', (db) => db.deleteFrom(this.jobs).where('queue', '=', queue).executeTakeFirst());
     return Number(result.numDeletedRows);
   }
 
   async signals(): Promise<WorkerSignals> {
-    const db = await this.ready();
-    const rows = await db.selectFrom(this.signalTable).select(['name', 'value']).execute();
-    let restartRequestedAt: number | null = null;
-    const paused: string[] = [];
-    for (const row of rows) {
-      if (row.name === RESTART) restartRequestedAt = Number(row.value);
-      else if (row.name.startsWith(PAUSED)) paused.push(row.name.slice(PAUSED.length));
-    }
-    return { restartRequestedAt, paused };
+    return this.call('read worker signals', async (db) => {
+      const [rows, clock] = await Promise.all([
+        db.selectFrom(this.signalTable).select(['name', 'value']).execute(),
+        sql<{ now: number }>`select ${this.dialect.now()} as now`.execute(db),
+      ]);
+      let restartRequestedAt: number | null = null;
+      const paused: string[] = [];
+      for (const row of rows) {
+        if (row.name === RESTART) restartRequestedAt = Number(row.value);
+        else if (row.name.startsWith(PAUSED)) paused.push(row.name.slice(PAUSED.length));
+      }
+      return { now: Number(clock.rows[0]!.now), restartRequestedAt, paused: paused.sort() };
+    });
   }
 
   requestRestart(): Promise<void> {
-    return this.setSignal(RESTART, Date.now());
+    return this.setSignal(RESTART);
   }
 
   pause(queue: string): Promise<void> {
-    return this.setSignal(PAUSED + queue, Date.now());
+    return this.setSignal(PAUSED + queue);
   }
 
   async resume(queue: string): Promise<void> {
-    const db = await this.ready();
-    await db.deleteFrom(this.signalTable).where('name', '=', PAUSED + queue).execute();
+    await this.call('resume a queue', (db) => db.deleteFrom(this.signalTable).where('name', '=', PAUSED + queue).execute());
   }
 
-  private async setSignal(name: string, value: number): Promise<void> {
-    const db = await this.ready();
-    await db
-      .insertInto(this.signalTable)
-      .values({ name, value })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ value }))
-      .execute();
+  /** Upsert without dialect-specific syntax: delete and insert in one transaction. */
+  private async setSignal(name: string): Promise<void> {
+    await this.call('set a worker signal', (db) =>
+      this.dialect.writeTransaction(db, async (trx) => {
+        await trx.deleteFrom(this.signalTable).where('name', '=', name).execute();
+        await trx.insertInto(this.signalTable).values({ name, value: this.dialect.now() }).execute();
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,18 +1,20 @@
 /** Failed jobs of the database driver: rows of `queue_failed_jobs`, newest first. */
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
 import type { FailedJob, FailedStore, Failure } from '../../queue/driver.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import type { FailedJobsTable, TableNames, Tables } from './schema.ts';
 
+type Call = <T>(what: string, work: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
+
 export class DatabaseFailedStore implements FailedStore {
   constructor(
     private readonly connection: string,
     private readonly tables: TableNames,
-    private readonly ready: () => Promise<Kysely<Tables>>,
     private readonly dialect: SqlDialect,
+    private readonly call: Call,
   ) {}
 
   private get table() {
@@ -27,36 +29,38 @@ export class DatabaseFailedStore implements FailedStore {
     if (taken) id = randomUUID();
     await trx
       .insertInto(this.table)
-      .values({ id, connection: this.connection, queue, job: failure.job, payload: failure.payload, exception: failure.error, failed_at: Date.now() })
+      .values({ id, connection: this.connection, queue, job: failure.job, payload: failure.payload, exception: failure.error, failed_at: this.dialect.now() })
       .execute();
     return id;
   }
 
   async list({ queue, limit }: { queue?: string; limit?: number } = {}): Promise<FailedJob[]> {
-    const db = await this.ready();
-    let query = db.selectFrom(this.table).selectAll().orderBy('failed_at', 'desc').orderBy('id');
-    if (queue !== undefined) query = query.where('queue', '=', queue);
-    if (limit !== undefined) query = query.limit(limit);
-    return (await query.execute()).map(toFailedJob);
+    const rows = await this.call('list failed jobs', (db) => {
+      let query = db.selectFrom(this.table).selectAll().orderBy('failed_at', 'desc').orderBy('id');
+      if (queue !== undefined) query = query.where('queue', '=', queue);
+      if (limit !== undefined) query = query.limit(limit);
+      return query.execute();
+    });
+    return rows.map(toFailedJob);
   }
 
   async find(id: string): Promise<FailedJob | undefined> {
-    const db = await this.ready();
-    const row = await db.selectFrom(this.table).selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.call('find a failed job', (db) => db.selectFrom(this.table).selectAll().where('id', '=', id).executeTakeFirst());
     return row && toFailedJob(row);
   }
 
   async forget(id: string): Promise<boolean> {
-    const db = await this.ready();
-    const result = await db.deleteFrom(this.table).where('id', '=', id).executeTakeFirst();
+    const result = await this.call('forget a failed job', (db) => db.deleteFrom(this.table).where('id', '=', id).executeTakeFirst());
     return Number(result.numDeletedRows) > 0;
   }
 
-  async flush({ before }: { before?: number } = {}): Promise<number> {
-    const db = await this.ready();
-    let query = db.deleteFrom(this.table);
-    if (before !== undefined) query = query.where('failed_at', '<', before);
-    return Number((await query.executeTakeFirst()).numDeletedRows);
+  async flush({ olderThanMs }: { olderThanMs?: number } = {}): Promise<number> {
+    const result = await this.call('delete failed jobs', (db) => {
+      let query = db.deleteFrom(this.table);
+      if (olderThanMs !== undefined) query = query.where('failed_at', '<', sql<number>`${this.dialect.now()} - ${Math.round(olderThanMs)}`);
+      return query.executeTakeFirst();
+    });
+    return Number(result.numDeletedRows);
   }
 
   async retry(ids: string[]): Promise<string[]> {
@@ -74,16 +78,15 @@ export class DatabaseFailedStore implements FailedStore {
   }
 
   /** In one transaction: every selected record goes back on its queue, or none does. */
-  private async moveBack(select: (trx: Kysely<Tables>) => Promise<FailedJobsTable[]>, expected?: string[]): Promise<string[]> {
-    const db = await this.ready();
-    return this.dialect.writeTransaction(db, async (trx) => {
+  private moveBack(select: (trx: Kysely<Tables>) => Promise<FailedJobsTable[]>, expected?: string[]): Promise<string[]> {
+    return this.call('retry failed jobs', (db) => this.dialect.writeTransaction(db, async (trx) => {
       const rows = await select(trx);
       if (expected) {
         const found = new Set(rows.map((row) => row.id));
         const missing = expected.filter((id) => !found.has(id));
         if (missing.length > 0) throw new QueueError('FAILED_JOB_NOT_FOUND', `no failed job with id ${missing.join(', ')}; nothing was retried (see queue failed:list)`);
       }
-      const now = Date.now();
+      const now = this.dialect.now();
       for (const row of rows) {
         const envelope = withFreshTries(row.payload, row.id);
         await trx
@@ -102,12 +105,11 @@ export class DatabaseFailedStore implements FailedStore {
       }
       if (rows.length > 0) await trx.deleteFrom(this.table).where('id', 'in', rows.map((row) => row.id)).execute();
       return rows.map((row) => row.id);
-    });
+    }));
   }
 
   async countByQueue(): Promise<{ queue: string; failed: number }[]> {
-    const db = await this.ready();
-    const rows = await db.selectFrom(this.table).select((eb) => ['queue', eb.fn.countAll<number>().as('n')]).groupBy('queue').execute();
+    const rows = await this.call('count failed jobs', (db) => db.selectFrom(this.table).select((eb) => ['queue', eb.fn.countAll<number>().as('n')]).groupBy('queue').execute());
     return rows.map((row) => ({ queue: row.queue, failed: Number(row.n) }));
   }
 }

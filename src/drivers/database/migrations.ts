@@ -2,47 +2,51 @@
  * Numbered migrations, run by `queue migrate` (and on first use on SQLite). Each is applied once
  * and recorded in `queue_migrations`, so running migrate again changes nothing.
  */
-import { Migrator, type Kysely, type Migration } from 'kysely';
+import { Migrator, sql, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
+import type { SqlDialect } from './dialects/dialect.ts';
 import type { TableNames } from './schema.ts';
 
-function createQueueTables(t: TableNames): Migration {
+function createQueueTables(t: TableNames, dialect: SqlDialect): Migration {
+  // MySQL's TEXT holds 64 KB; payloads and stacks need LONGTEXT there (>= 16 MB).
+  const text = dialect.types.text === 'longtext' ? sql`longtext` : 'text';
+  const options = <T extends string, C extends string>(table: CreateTableBuilder<T, C>) => (dialect.tableSuffix ? table.modifyEnd(dialect.tableSuffix) : table);
   return {
     async up(db: Kysely<any>) {
-      await db.schema
+      await options(db.schema
         .createTable(t.jobs)
         .ifNotExists()
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', dialect.types.id, (c) => (dialect.types.id === 'bigserial' ? c.primaryKey() : c.primaryKey().autoIncrement()))
         .addColumn('job_id', 'varchar(64)')
         .addColumn('queue', 'varchar(255)', (c) => c.notNull())
-        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('payload', text, (c) => c.notNull())
         .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('timeout_ms', 'bigint')
         .addColumn('available_at', 'bigint', (c) => c.notNull())
         .addColumn('reserved_by', 'varchar(64)')
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull()))
         .execute();
       // Serves the claim: WHERE queue = ? AND available_at <= ? ORDER BY available_at, id LIMIT n.
       await db.schema.createIndex(`${t.jobs}_claim`).ifNotExists().on(t.jobs).columns(['queue', 'available_at', 'id']).execute();
 
-      await db.schema
+      await options(db.schema
         .createTable(t.failed)
         .ifNotExists()
         .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
         .addColumn('connection', 'varchar(255)', (c) => c.notNull())
         .addColumn('queue', 'varchar(255)', (c) => c.notNull())
         .addColumn('job', 'varchar(255)')
-        .addColumn('payload', 'text', (c) => c.notNull())
-        .addColumn('exception', 'text', (c) => c.notNull())
-        .addColumn('failed_at', 'bigint', (c) => c.notNull())
+        .addColumn('payload', text, (c) => c.notNull())
+        .addColumn('exception', text, (c) => c.notNull())
+        .addColumn('failed_at', 'bigint', (c) => c.notNull()))
         .execute();
       await db.schema.createIndex(`${t.failed}_failed_at`).ifNotExists().on(t.failed).columns(['failed_at']).execute();
       await db.schema.createIndex(`${t.failed}_queue`).ifNotExists().on(t.failed).columns(['queue', 'failed_at']).execute();
 
-      await db.schema
+      await options(db.schema
         .createTable(t.signals)
         .ifNotExists()
         .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
-        .addColumn('value', 'bigint', (c) => c.notNull())
+        .addColumn('value', 'bigint', (c) => c.notNull()))
         .execute();
     },
     async down(db: Kysely<any>) {
@@ -51,9 +55,9 @@ function createQueueTables(t: TableNames): Migration {
   };
 }
 
-export function migrationsFor(tables: TableNames): Record<string, Migration> {
+export function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
   return {
-    '001_create_queue_tables': createQueueTables(tables),
+    '001_create_queue_tables': createQueueTables(tables, dialect),
   };
 }
 
@@ -61,10 +65,10 @@ export interface MigrationResult {
   applied: string[];
 }
 
-export async function migrate(db: Kysely<any>, tables: TableNames): Promise<MigrationResult> {
+export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlDialect): Promise<MigrationResult> {
   const migrator = new Migrator({
     db,
-    provider: { getMigrations: async () => migrationsFor(tables) },
+    provider: { getMigrations: async () => migrationsFor(tables, dialect) },
     migrationTableName: `${tables.jobs}_migrations`,
     migrationLockTableName: `${tables.jobs}_migrations_lock`,
   });

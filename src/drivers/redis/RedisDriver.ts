@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { QueueError } from '../../errors.ts';
 import type { BlockingWait, Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
+import { backendUnavailable } from '../../queue/unavailable.ts';
 import type { RedisTarget } from './connect.ts';
 import { RedisKeys, type QueueKeys } from './keys.ts';
 import { RedisFailedStore } from './RedisFailedStore.ts';
@@ -68,7 +69,7 @@ export class RedisDriver implements Driver, BlockingWait {
     }
     if (message.startsWith('ERR_ARGS')) return new QueueError('INVALID_ARGUMENT', `cannot ${what}: ${message.slice('ERR_ARGS '.length)}`);
     const reason = this.lastError && /max retries|Connection is closed|Stream isn't writeable/i.test(message) ? this.lastError.message : message;
-    return new QueueError('BACKEND_UNAVAILABLE', `cannot ${what} on Redis connection '${this.connection}' (${this.target.describe}): ${reason}`, { cause: error });
+    return backendUnavailable(what, 'Redis', this.connection, this.target.describe, reason, error);
   }
 
   async push(jobs: StoredJob[]): Promise<void> {
@@ -198,17 +199,23 @@ export class RedisDriver implements Driver, BlockingWait {
   }
 
   async signals(): Promise<WorkerSignals> {
-    const all = await this.call('read worker signals', () => this.client.hgetall(this.keys.signals));
+    const [all, now] = await this.call('read worker signals', () => Promise.all([this.client.hgetall(this.keys.signals), this.now()]));
     const paused = Object.keys(all).filter((name) => name.startsWith(PAUSED)).map((name) => name.slice(PAUSED.length));
-    return { restartRequestedAt: all[RESTART] ? Number(all[RESTART]) : null, paused: paused.sort() };
+    return { now, restartRequestedAt: all[RESTART] ? Number(all[RESTART]) : null, paused: paused.sort() };
+  }
+
+  /** Redis's clock, in ms. */
+  private async now(): Promise<number> {
+    const [seconds, micros] = await this.client.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
   async requestRestart(): Promise<void> {
-    await this.call('request a restart', () => this.client.hset(this.keys.signals, RESTART, Date.now()));
+    await this.call('request a restart', async () => this.client.hset(this.keys.signals, RESTART, await this.now()));
   }
 
   async pause(queue: string): Promise<void> {
-    await this.call('pause a queue', () => this.client.hset(this.keys.signals, PAUSED + queue, Date.now()));
+    await this.call('pause a queue', async () => this.client.hset(this.keys.signals, PAUSED + queue, await this.now()));
   }
 
   async resume(queue: string): Promise<void> {

@@ -76,11 +76,11 @@ export class RedisFailedStore implements FailedStore {
     return removed === 1;
   }
 
-  async flush({ before }: { before?: number } = {}): Promise<number> {
+  async flush({ olderThanMs }: { olderThanMs?: number } = {}): Promise<number> {
     let deleted = 0;
     for (const queue of await this.queues()) {
       const k = this.keys.queue(queue);
-      deleted += await this.call('delete failed jobs', () => this.client.queue_v1_flush(k.failed, k.failedAt, before === undefined ? '+inf' : before));
+      deleted += await this.call('delete failed jobs', () => this.client.queue_v1_flush(k.failed, k.failedAt, olderThanMs === undefined ? 'all' : Math.round(olderThanMs)));
     }
     return deleted;
   }

@@ -1,10 +1,32 @@
 /** What differs between the SQL databases the database driver runs on. */
-import type { Kysely } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
+import type { DatabaseClient } from '../../../config/define.ts';
 import type { Tables } from '../schema.ts';
+import type { ClaimedRow, ClaimParams } from '../sql/claim.ts';
+
+export interface OwnedRow {
+  id: number;
+  token: string;
+}
 
 export interface SqlDialect {
-  readonly client: 'sqlite';
+  readonly client: DatabaseClient;
+  /** host:port or the file, for messages: never a password. */
+  readonly describe: string;
   connect(): Kysely<Tables>;
+  /** Refuses, with a clear message, a server that cannot run the claim (no SKIP LOCKED). */
+  checkServer(db: Kysely<Tables>): Promise<void>;
   /** Runs `work` in a transaction that holds the write lock from its first statement. */
   writeTransaction<T>(db: Kysely<Tables>, work: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
+  /** The one clock, in ms since the epoch: the database's own where it has one. */
+  now(): RawBuilder<number>;
+  claim(db: Kysely<Tables>, table: string, params: ClaimParams): Promise<ClaimedRow[]>;
+  /** Deletes the rows still held by these tokens; returns the ids it deleted. */
+  deleteOwned(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>>;
+  /** Column types that differ: the auto-increment id and the (>= 16 MB) payload. */
+  readonly types: { id: 'integer' | 'bigint' | 'bigserial'; text: 'text' | 'longtext' };
+  /** The table options MySQL needs (utf8mb4, exact comparisons of queue names). */
+  readonly tableSuffix?: RawBuilder<unknown>;
+  /** True when the error says the queue tables are missing. */
+  isMissingTable(error: unknown): boolean;
 }

@@ -1,7 +1,8 @@
 /**
  * SQLite through better-sqlite3: the embedded default that needs no server. WAL lets readers run
  * beside the one writer; every state change is a single statement or an IMMEDIATE transaction, so
- * two workers on one file never hit SQLITE_BUSY on a read-to-write upgrade.
+ * two workers on one file never hit SQLITE_BUSY on a read-to-write upgrade. The database lives in
+ * this machine's file system, so the machine's clock is its clock.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -9,11 +10,15 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
+import { claimReturning } from '../sql/claim.ts';
+import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
 import type { SqlDialect } from './dialect.ts';
 
 export function sqliteDialect(filename: string): SqlDialect {
   return {
     client: 'sqlite',
+    describe: filename,
+    types: { id: 'integer', text: 'text' },
     connect(): Kysely<Tables> {
       let database: Database.Database;
       try {
@@ -29,6 +34,7 @@ export function sqliteDialect(filename: string): SqlDialect {
       }
       return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
     },
+    async checkServer() {},
     async writeTransaction(db, work) {
       return db.connection().execute(async (connection) => {
         await sql`begin immediate`.execute(connection);
@@ -42,5 +48,11 @@ export function sqliteDialect(filename: string): SqlDialect {
         }
       });
     },
+    now: () => sql<number>`${Date.now()}`,
+    claim(db, table, params) {
+      return claimReturning(db, table, params, this.now(), false);
+    },
+    deleteOwned: deleteOwnedReturning,
+    isMissingTable: (error) => /no such table/.test((error as Error)?.message ?? ''),
   };
 }

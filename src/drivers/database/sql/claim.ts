@@ -1,13 +1,12 @@
 /**
- * The claim: takes up to `count` ready or lease-expired rows of one queue and leases them in a
- * single UPDATE ... RETURNING, so there is no window between choosing a row and owning it, and no
- * separate reaper that could race with it: an expired lease is simply a row whose available_at
+ * The claim: takes up to `count` ready or lease-expired rows of one queue and leases them. There is
+ * no separate reaper that could race with it: an expired lease is simply a row whose available_at
  * has passed. Each row's lease is sized by its own timeout (or the worker's default).
  *
- * Parameters: queue, now (ms), count, token, defaultTimeoutMs, marginMs.
+ * Parameters: queue, count, token, defaultTimeoutMs, marginMs; `now` is the dialect's clock.
  * Served by the index (queue, available_at, id): a range scan that stops after `count` rows.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Tables } from '../schema.ts';
 
 export interface ClaimedRow {
@@ -20,27 +19,77 @@ export interface ClaimedRow {
 
 export interface ClaimParams {
   queue: string;
-  now: number;
   count: number;
   token: string;
   defaultTimeoutMs: number;
   marginMs: number;
 }
 
-export async function claimJobs(db: Kysely<Tables>, table: string, p: ClaimParams): Promise<ClaimedRow[]> {
+/**
+ * SQLite and PostgreSQL: one UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING, so choosing a
+ * row and owning it is a single statement. On PostgreSQL the subquery locks with SKIP LOCKED, so
+ * concurrent claims pass over each other's rows instead of waiting.
+ */
+export async function claimReturning(db: Kysely<Tables>, table: string, p: ClaimParams, now: RawBuilder<number>, skipLocked: boolean): Promise<ClaimedRow[]> {
   const jobs = table as 'queue_jobs';
   const rows = await db
     .updateTable(jobs)
     .set({
       attempts: sql`attempts + 1`,
       reserved_by: p.token,
-      available_at: sql`${p.now} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}`,
+      available_at: sql`${now} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}`,
     })
-    .where('id', 'in', (eb) =>
-      eb.selectFrom(jobs).select('id').where('queue', '=', p.queue).where('available_at', '<=', p.now).orderBy('available_at').orderBy('id').limit(p.count),
-    )
+    .where('id', 'in', (eb) => {
+      const pick = eb.selectFrom(jobs).select('id').where('queue', '=', p.queue).where('available_at', '<=', now).orderBy('available_at').orderBy('id').limit(p.count);
+      return skipLocked ? pick.forUpdate().skipLocked() : pick;
+    })
     .returning(['id', 'queue', 'payload', 'attempts', 'available_at'])
     .execute();
-  // RETURNING has no order: restore the queue's.
-  return rows.sort((a, b) => a.id - b.id);
+  return normalize(rows);
+}
+
+/**
+ * MySQL and MariaDB have no UPDATE ... RETURNING: in one transaction, SELECT ... FOR UPDATE SKIP
+ * LOCKED the rows (and the clock), then lease them by id.
+ */
+export async function claimSelectForUpdate(
+  db: Kysely<Tables>,
+  table: string,
+  p: ClaimParams,
+  now: RawBuilder<number>,
+  transaction: <T>(work: (trx: Kysely<Tables>) => Promise<T>) => Promise<T>,
+): Promise<ClaimedRow[]> {
+  const jobs = table as 'queue_jobs';
+  return transaction(async (trx) => {
+    const picked = await trx
+      .selectFrom(jobs)
+      .select(['id', 'queue', 'payload', 'attempts', 'timeout_ms', now.as('now_ms')])
+      .where('queue', '=', p.queue)
+      .where('available_at', '<=', now)
+      .orderBy('available_at')
+      .orderBy('id')
+      .limit(p.count)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    if (picked.length === 0) return [];
+    const at = Number(picked[0]!.now_ms);
+    await trx
+      .updateTable(jobs)
+      .set({ attempts: sql`attempts + 1`, reserved_by: p.token, available_at: sql`${at} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}` })
+      .where('id', 'in', picked.map((row) => row.id))
+      .execute();
+    return normalize(picked.map((row) => ({
+      ...row,
+      attempts: Number(row.attempts) + 1,
+      available_at: at + (row.timeout_ms === null ? p.defaultTimeoutMs : Number(row.timeout_ms)) + p.marginMs,
+    })));
+  });
+}
+
+/** Drivers return BIGINT as strings (pg) or numbers: make them numbers, in queue order. */
+function normalize(rows: { id: number | string; queue: string; payload: string; attempts: number | string; available_at: number | string }[]): ClaimedRow[] {
+  return rows
+    .map((row) => ({ id: Number(row.id), queue: row.queue, payload: row.payload, attempts: Number(row.attempts), available_at: Number(row.available_at) }))
+    .sort((a, b) => a.id - b.id);
 }

@@ -1,10 +1,12 @@
--- flush: deletes the failed records of one queue that failed before a time (all with '+inf').
+-- flush: deletes the failed records of one queue older than an age (all of them with 'all').
 --
 -- KEYS: failed (hash), failed_at (zset)
--- ARGV: before (ms, exclusive) or '+inf'
+-- ARGV: age in ms, or 'all'
 -- Returns the number deleted.
 
-local max = ARGV[1] == '+inf' and '+inf' or ('(' .. ARGV[1])
+-- @include now.lua
+
+local max = ARGV[1] == 'all' and '+inf' or ('(' .. (now_ms() - tonumber(ARGV[1])))
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', max)
 for i = 1, #ids, 1000 do
   local chunk = { unpack(ids, i, math.min(i + 999, #ids)) }

@@ -1,0 +1,66 @@
+/**
+ * MySQL 8 and MariaDB 10.6+ through mysql2's pool. The claim locks rows with FOR UPDATE SKIP
+ * LOCKED in a short transaction; the clock is the server's NOW(3). Tables are utf8mb4 with a binary
+ * collation, so queue names compare exactly ('Emails' is not 'emails', 'é' is not 'e').
+ */
+import { Kysely, MysqlDialect, sql } from 'kysely';
+import { createPool } from 'mysql2';
+import type { ServerDatabaseConnectionConfig } from '../../../config/define.ts';
+import { QueueError } from '../../../errors.ts';
+import type { Tables } from '../schema.ts';
+import { claimSelectForUpdate } from '../sql/claim.ts';
+import { deleteOwnedLocking } from '../sql/deleteOwned.ts';
+import type { SqlDialect } from './dialect.ts';
+
+export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect {
+  const url = config.url ? new URL(config.url) : undefined;
+  const host = url?.hostname ?? config.host ?? '127.0.0.1';
+  const port = Number(url?.port || config.port || 3306);
+  const dialect: SqlDialect = {
+    client: 'mysql',
+    describe: `${host}:${port}`,
+    types: { id: 'bigint', text: 'longtext' },
+    tableSuffix: sql`default charset = utf8mb4 collate = utf8mb4_bin`,
+    connect(): Kysely<Tables> {
+      const pool = createPool({
+        host,
+        port,
+        database: url ? decodeURIComponent(url.pathname.slice(1)) : config.database,
+        user: url ? decodeURIComponent(url.username) : config.user,
+        password: url ? decodeURIComponent(url.password) : config.password,
+        connectionLimit: config.pool ?? 10,
+        connectTimeout: 5_000,
+        charset: 'utf8mb4',
+        // BIGINT columns (ms timestamps, ids) as numbers: they stay far below 2^53.
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+      });
+      return new Kysely<Tables>({ dialect: new MysqlDialect({ pool }) });
+    },
+    async checkServer(db) {
+      const { rows } = await sql<{ v: string }>`select version() as v`.execute(db);
+      const problem = mysqlSkipLockedProblem(rows[0]?.v ?? '');
+      if (problem) throw new QueueError('BACKEND_UNAVAILABLE', problem);
+    },
+    writeTransaction: (db, work) => db.transaction().execute(work),
+    now: () => sql<number>`cast(round(unix_timestamp(now(3)) * 1000) as signed)`,
+    claim(db, table, params) {
+      return claimSelectForUpdate(db, table, params, this.now(), (work) => this.writeTransaction(db, work));
+    },
+    // No DELETE ... RETURNING on MySQL 8 (and kysely compiles none for MariaDB): lock, then delete.
+    deleteOwned(db, table, rows) {
+      return deleteOwnedLocking(table, rows, (work) => this.writeTransaction(db, work));
+    },
+    isMissingTable: (error) => (error as { errno?: number })?.errno === 1146,
+  };
+  return dialect;
+}
+
+/** Why a server (by its version() string) cannot run the claim, or undefined when it can. */
+export function mysqlSkipLockedProblem(version: string): string | undefined {
+  const [major = 0, minor = 0] = version.split(/[.-]/).map(Number);
+  const isMariaDb = /mariadb/i.test(version);
+  const ok = isMariaDb ? major > 10 || (major === 10 && minor >= 6) : major >= 8;
+  if (ok) return undefined;
+  return `${isMariaDb ? 'MariaDB' : 'MySQL'} ${version} has no FOR UPDATE SKIP LOCKED; the database driver needs MySQL 8 or MariaDB 10.6 or newer`;
+}

@@ -1,0 +1,52 @@
+/**
+ * PostgreSQL through pg's pool. The claim is one UPDATE with a SKIP LOCKED subquery; the clock is
+ * the server's statement_timestamp(), stable within a statement so one claim sees one `now`.
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { ServerDatabaseConnectionConfig } from '../../../config/define.ts';
+import { QueueError } from '../../../errors.ts';
+import type { Tables } from '../schema.ts';
+import { claimReturning } from '../sql/claim.ts';
+import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
+import type { SqlDialect } from './dialect.ts';
+
+export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolError: (error: Error) => void): SqlDialect {
+  const url = config.url ? new URL(config.url) : undefined;
+  const host = url?.hostname ?? config.host ?? '127.0.0.1';
+  const port = Number(url?.port || config.port || 5432);
+  return {
+    client: 'postgres',
+    describe: `${host}:${port}`,
+    types: { id: 'bigserial', text: 'text' },
+    connect(): Kysely<Tables> {
+      const pool = new pg.Pool({
+        ...(config.url ? { connectionString: config.url } : { host, port, database: config.database, user: config.user, password: config.password }),
+        max: config.pool ?? 10,
+        connectionTimeoutMillis: 5_000,
+        idleTimeoutMillis: 30_000,
+      });
+      // An idle client that loses its server emits here; without a listener the process would crash.
+      pool.on('error', onPoolError);
+      return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+    },
+    async checkServer(db) {
+      const { rows } = await sql<{ v: string }>`select current_setting('server_version_num') as v`.execute(db);
+      const problem = postgresSkipLockedProblem(Number(rows[0]?.v ?? 0));
+      if (problem) throw new QueueError('BACKEND_UNAVAILABLE', problem);
+    },
+    writeTransaction: (db, work) => db.transaction().execute(work),
+    now: () => sql<number>`(extract(epoch from statement_timestamp()) * 1000)::bigint`,
+    claim(db, table, params) {
+      return claimReturning(db, table, params, this.now(), true);
+    },
+    deleteOwned: deleteOwnedReturning,
+    isMissingTable: (error) => (error as { code?: string })?.code === '42P01',
+  };
+}
+
+/** Why a server (by server_version_num) cannot run the claim, or undefined when it can. */
+export function postgresSkipLockedProblem(versionNum: number): string | undefined {
+  if (versionNum >= 90500) return undefined;
+  return `PostgreSQL ${Math.floor(versionNum / 10000)}.${Math.floor(versionNum / 100) % 100} has no FOR UPDATE SKIP LOCKED; the database driver needs PostgreSQL 9.5 or newer`;
+}

@@ -1,0 +1,39 @@
+/**
+ * Batched acknowledgement: deletes the rows whose lease is still held by the given tokens, in one
+ * statement (one commit, one disk flush for the whole batch), and reports which ones it deleted so
+ * a lost lease is still told apart from a done job.
+ *
+ * Parameters: (id, token) pairs. DELETE ... WHERE (id, reserved_by) IN ((?, ?), ...) RETURNING id.
+ */
+import type { Kysely } from 'kysely';
+import type { OwnedRow } from '../dialects/dialect.ts';
+import type { Tables } from '../schema.ts';
+
+export async function deleteOwnedReturning(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>> {
+  const deleted = await db
+    .deleteFrom(table as 'queue_jobs')
+    .where((eb) => eb(eb.refTuple('id', 'reserved_by'), 'in', rows.map((row) => eb.tuple(row.id, row.token))))
+    .returning('id')
+    .execute();
+  return new Set(deleted.map((row) => Number(row.id)));
+}
+
+/** MySQL and MariaDB: lock the owned rows, then delete them, in one transaction (one commit). */
+export async function deleteOwnedLocking(
+  table: string,
+  rows: OwnedRow[],
+  transaction: <T>(work: (trx: Kysely<Tables>) => Promise<T>) => Promise<T>,
+): Promise<Set<number>> {
+  const jobs = table as 'queue_jobs';
+  return transaction(async (trx) => {
+    const owned = await trx
+      .selectFrom(jobs)
+      .select('id')
+      .where((eb) => eb(eb.refTuple('id', 'reserved_by'), 'in', rows.map((row) => eb.tuple(row.id, row.token))))
+      .forUpdate()
+      .execute();
+    const ids = owned.map((row) => Number(row.id));
+    if (ids.length > 0) await trx.deleteFrom(jobs).where('id', 'in', ids).execute();
+    return new Set(ids);
+  });
+}
