@@ -1,0 +1,229 @@
+/**
+ * The database driver on real MariaDB and PostgreSQL servers: many workers draining one table,
+ * workers SIGKILLed mid-job, rows written by hand, large payloads, and (MariaDB) the server itself
+ * restarted under running workers.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, describe, it } from 'node:test';
+
+import { defineConfig } from '../../src/config/define.ts';
+import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
+import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
+import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
+import { QueueManager } from '../../src/queue/manager.ts';
+import { MYSQL_URL, POSTGRES_URL, serverDatabaseConfig, skipReason, serverDatabaseBackend } from '../helpers/backends.ts';
+import { fixtureProject, logLines, records, run, start, testEnv, type Running, type TestEnv } from '../helpers/cli.ts';
+
+type Client = 'mysql' | 'postgres';
+
+const created: { client: Client; table: string }[] = [];
+
+/** A test environment on its own tables of a real server, migrated through the CLI. */
+async function serverEnv(client: Client, extra: Record<string, string> = {}): Promise<TestEnv> {
+  const table = `e2e_${randomUUID().slice(0, 8)}`;
+  created.push({ client, table });
+  const t = testEnv({
+    DB_CONNECTION: client,
+    DATABASE_URL: client === 'mysql' ? MYSQL_URL : POSTGRES_URL,
+    DB_QUEUE_TABLE: `${table}_jobs`,
+    DB_FAILED_TABLE: `${table}_failed`,
+    ...extra,
+  });
+  const migrated = await run(['migrate'], t);
+  assert.equal(migrated.code, 0, migrated.stderr);
+  return t;
+}
+
+function managerFor(client: Client, t: TestEnv): QueueManager {
+  const connection = { ...serverDatabaseConfig(client), table: t.env.DB_QUEUE_TABLE!, failedTable: t.env.DB_FAILED_TABLE! };
+  return new QueueManager(defineConfig({ default: 'database', connections: { database: connection } }), fixtureProject);
+}
+
+async function dispatchMany(client: Client, t: TestEnv, jobFile: string, count: number, fields: Record<string, unknown> = {}): Promise<string[]> {
+  const manager = managerFor(client, t);
+  try {
+    const { default: JobClass } = await import(`../fixtures/project/app/jobs/${jobFile}`);
+    return await manager.push(Array.from({ length: count }, () => Object.assign(new JobClass(), fields)));
+  } finally {
+    await manager.close();
+  }
+}
+
+async function recorded(t: TestEnv, test: (lines: string[]) => boolean, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!test(records(t))) {
+    if (Date.now() > until) throw new Error(`gave up after ${ms} ms with ${records(t).length} record lines`);
+    await sleep(50);
+  }
+}
+
+/** Tracked's lines, by job: the pids that started and ended each run. */
+function runs(t: TestEnv) {
+  const starts = new Map<string, string[]>();
+  const ends = new Map<string, string[]>();
+  for (const line of records(t)) {
+    const [kind, id, , pid] = line.split(' ');
+    const into = kind === 'start' ? starts : ends;
+    into.set(id!, [...(into.get(id!) ?? []), pid!]);
+  }
+  return { starts, ends };
+}
+
+after(async () => {
+  for (const { client, table } of created) {
+    const db = (client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {})).connect();
+    try {
+      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
+        await db.schema.dropTable(name).ifExists().execute();
+      }
+    } finally {
+      await db.destroy();
+    }
+  }
+});
+
+for (const client of ['mysql', 'postgres'] as const) {
+  const name = client === 'mysql' ? 'MariaDB' : 'PostgreSQL';
+  const skip = await skipReason(serverDatabaseBackend(client));
+
+  describe(`database driver on ${name}`, { skip }, () => {
+    it('4 worker processes drain 5,000 jobs: every job ran exactly once', async () => {
+      const t = await serverEnv(client);
+      const ids = await dispatchMany(client, t, 'Record.ts', 5000);
+      const workers = Array.from({ length: 4 }, () => start(['work', '--concurrency', '8', '--stop-when-empty', '--sleep', '0.2'], t));
+      const results = await Promise.all(workers.map((w) => w.done));
+      for (const result of results) assert.equal(result.code, 0, result.stderr);
+      const ran = records(t).map((line) => line.split(' ')[0]!);
+      assert.equal(ran.length, 5000, 'no job ran twice, none was skipped');
+      assert.deepEqual(new Set(ran), new Set(ids));
+      const perWorker = results.map((r) => logLines(r.stdout).filter((l) => l.outcome === 'done').length);
+      assert.ok(perWorker.filter((n) => n > 0).length >= 2, `the work was shared: ${perWorker.join(', ')}`);
+    });
+
+    it('a worker SIGKILLed mid-job: the job runs again after its lease; nothing lost', async () => {
+      const t = await serverEnv(client);
+      const [id] = await dispatchMany(client, t, 'Tracked.ts', 1, { ms: 30_000 });
+      const [other] = await dispatchMany(client, t, 'Record.ts', 1);
+      const first = start(['work'], t);
+      await recorded(t, (lines) => lines.some((line) => line.startsWith('start')));
+      first.child.kill('SIGKILL');
+      await first.done;
+      const second = start(['work', '--sleep', '0.3'], t);
+      await recorded(t, (lines) => lines.filter((line) => line.startsWith('start')).length === 2, 20_000);
+      second.child.kill('SIGINT');
+      second.child.kill('SIGINT');
+      await second.done;
+      const { starts } = runs(t);
+      assert.equal(starts.get(id!)?.length, 2, 'started again by the second worker');
+      assert.ok(records(t).some((line) => line.startsWith(`${other} `)), 'the other job ran too');
+    });
+
+    it('rows written by hand with bad JSON or an unknown job go to failed storage with the reason', async () => {
+      const t = await serverEnv(client);
+      const [good] = await dispatchMany(client, t, 'Record.ts', 1);
+      const driver = new DatabaseDriver('database', client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {}), { jobs: t.env.DB_QUEUE_TABLE!, failed: t.env.DB_FAILED_TABLE!, signals: 'unused' }, { autoMigrate: false });
+      const unknown = JSON.stringify({ v: 1, id: randomUUID(), job: 'NoSuchJob', queue: 'default', data: {}, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
+      await driver.push([
+        { id: randomUUID(), queue: 'default', payload: '{not json', delayMs: 0, timeout: null },
+        { id: randomUUID(), queue: 'default', payload: unknown, delayMs: 0, timeout: null },
+      ]);
+      await driver.close();
+      const result = await run(['work', '--stop-when-empty'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(records(t).map((line) => line.split(' ')[0]), [good]);
+      const failed: { error: string; payload: string }[] = JSON.parse((await run(['failed:list', '--json'], t)).stdout);
+      assert.equal(failed.length, 2);
+      assert.ok(failed.some((f) => /invalid payload: payload is not JSON/.test(f.error) && f.payload === '{not json'));
+      assert.ok(failed.some((f) => /unknown job 'NoSuchJob'/.test(f.error)));
+    });
+
+    it('a 16 MB payload is stored and handed back whole', async () => {
+      const t = await serverEnv(client);
+      const restore = client === 'mysql' ? await raiseMaxAllowedPacket(64 * 1024 * 1024) : async () => {};
+      try {
+        const label = 'x'.repeat(16 * 1024 * 1024);
+        const [id] = await dispatchMany(client, t, 'Record.ts', 1, { label });
+        const manager = managerFor(client, t);
+        const driver = await manager.driver();
+        const [reservation] = await driver.reserve(['default'], { count: 1, defaultTimeout: 60, leaseMargin: 30 });
+        assert.ok(reservation);
+        assert.ok(reservation.payload.length > 16 * 1024 * 1024);
+        assert.equal(JSON.parse(reservation.payload).data.label.length, label.length);
+        assert.equal(JSON.parse(reservation.payload).id, id);
+        assert.equal(await driver.ack(reservation), true);
+        await manager.close();
+      } finally {
+        await restore();
+      }
+    });
+
+    it('the password in DATABASE_URL never reaches output, even when the server is unreachable', async () => {
+      const secret = `Pw${randomUUID().slice(0, 8)}`;
+      const url = client === 'mysql' ? `mysql://root:${secret}@127.0.0.1:3399/test` : `postgres://postgres:${secret}@127.0.0.1:5499/test`;
+      const t = testEnv({ DB_CONNECTION: client, DATABASE_URL: url });
+      const results = await Promise.all([run(['dispatch', 'Record'], t), run(['status'], t), run(['work', '--max-time', '2', '--sleep', '0.2'], t)]);
+      for (const result of results) assert.ok(!(result.stdout + result.stderr).includes(secret), 'no password in the output');
+      assert.equal(results[0]!.code, 1);
+      assert.match(results[0]!.stderr, new RegExp(`cannot push jobs on ${client} connection 'database' \\(127\\.0\\.0\\.1:(3399|5499)\\): .*ECONNREFUSED`));
+      assert.match(results[2]!.stdout, /cannot (read worker signals|reserve jobs)/, 'the worker logged the outage and kept going');
+      assert.equal(results[2]!.code, 0, 'and stopped at --max-time as asked');
+    });
+  });
+}
+
+describe('MariaDB restarted under running workers', { skip: await skipReason(serverDatabaseBackend('mysql')) }, () => {
+  it('all 2,000 jobs run, none lost; a job in flight at the restart runs at most once more', async () => {
+    const t = await serverEnv('mysql');
+    const ids = await dispatchMany('mysql', t, 'Tracked.ts', 2000, { ms: 10 });
+    const workers: Running[] = Array.from({ length: 2 }, () => start(['work', '--concurrency', '4', '--sleep', '0.2'], t));
+    await recorded(t, (lines) => lines.length >= 200);
+    stopMariaDb();
+    await sleep(2000);
+    startMariaDb();
+    await recorded(t, () => runs(t).ends.size >= ids.length, 120_000);
+    for (const worker of workers) worker.child.kill('SIGTERM');
+    const results = await Promise.all(workers.map((w) => w.done));
+    for (const result of results) assert.equal(result.code, 0, 'the workers survived the restart');
+    const { starts, ends } = runs(t);
+    assert.equal(ids.filter((id) => ends.has(id)).length, 2000, 'every job ran to its end');
+    const twice = [...starts.values()].filter((pids) => pids.length === 2).length;
+    const more = [...starts.values()].filter((pids) => pids.length > 2).length;
+    assert.equal(more, 0, 'no job ran more than once more');
+    assert.ok(results.some((r) => /cannot (reserve jobs|read worker signals|acknowledge a job)/.test(r.stdout)), 'the outage was logged');
+    console.log(`# MariaDB restart: ${twice} jobs ran twice (in flight at the restart), all 2000 done`);
+  });
+});
+
+function mariadb(args: string[]): string {
+  return execFileSync('mariadb', ['-h', '127.0.0.1', '-uroot', '-N', '-e', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+function stopMariaDb(): void {
+  execFileSync('mariadb-admin', ['-h', '127.0.0.1', '-uroot', 'shutdown']);
+}
+
+function startMariaDb(): void {
+  execFileSync('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd']);
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      mariadb(['select 1']);
+      return;
+    } catch {
+      execFileSync('sleep', ['0.2']);
+    }
+  }
+  throw new Error('MariaDB did not come back');
+}
+
+/** MariaDB's max_allowed_packet (16 MB here) caps one statement: a 16 MB payload needs more. */
+async function raiseMaxAllowedPacket(bytes: number): Promise<() => Promise<void>> {
+  const before = mariadb(['select @@global.max_allowed_packet']).trim();
+  mariadb([`set global max_allowed_packet = ${bytes}`]);
+  return async () => {
+    mariadb([`set global max_allowed_packet = ${before}`]);
+  };
+}
+
