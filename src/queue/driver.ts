@@ -105,8 +105,11 @@ export interface Driver {
   reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]>;
   /** The job is done: remove it. False if the lease was lost. */
   ack(reservation: Reservation): Promise<boolean>;
-  /** Puts the job back, available after `delaySeconds`. False if the lease was lost. */
-  release(reservation: Reservation, delaySeconds: number): Promise<boolean>;
+  /**
+   * Puts the job back, available after `delaySeconds`. False if the lease was lost. With
+   * `refundAttempt` the reservation does not count as a try (the worker gave the job back unfinished).
+   */
+  release(reservation: Reservation, delaySeconds: number, options?: { refundAttempt?: boolean }): Promise<boolean>;
   /** Stores the failed record, then removes the job, atomically. False if the lease was lost. */
   fail(reservation: Reservation, failure: Failure): Promise<boolean>;
   /** Jobs not yet done on a queue: ready, delayed and reserved. */

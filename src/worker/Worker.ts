@@ -11,6 +11,7 @@ import type { JobRegistry } from '../jobs/registry.ts';
 import { canBlock, type Driver, type Reservation, type WorkerSignals } from '../queue/driver.ts';
 import { processReservation, type ProcessResult, type Processor } from './process.ts';
 import { stopIfNecessary, stopReason, type StopReason } from './stop.ts';
+import type { Watchdog } from './watchdog.ts';
 
 export interface WorkerOptions {
   queues: string[];
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   name: string;
   defaults: JobDefaults;
   leaseMargin: number;
+  /** Enforces timeouts on jobs that block the event loop (see watchdog.ts). */
+  watchdog?: Watchdog;
 }
 
 /** How often workers look for `queue restart` and `queue pause`. */
@@ -49,7 +52,7 @@ export class Worker {
   constructor(
     private readonly driver: Driver,
     private readonly registry: JobRegistry,
-    private readonly options: WorkerOptions,
+    readonly options: WorkerOptions,
     private readonly log: Logger,
   ) {
     // Every in-flight job listens to this one signal: --concurrency 50 means 50 listeners, not a leak.
@@ -86,7 +89,14 @@ export class Worker {
 
   async run(): Promise<StopReason> {
     this.startedAt = Date.now();
-    const processor: Processor = { driver: this.driver, registry: this.registry, defaults: this.options.defaults, log: this.log, cancel: this.cancel.signal };
+    const processor: Processor = {
+      driver: this.driver,
+      registry: this.registry,
+      defaults: this.options.defaults,
+      log: this.log,
+      cancel: this.cancel.signal,
+      watchdog: this.options.watchdog,
+    };
     let backendFailures = 0;
 
     while (!this.shouldStop()) {

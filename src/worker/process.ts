@@ -11,6 +11,7 @@ import type { JobRegistry } from '../jobs/registry.ts';
 import type { Driver, Reservation } from '../queue/driver.ts';
 import { instantiate, runAttempt, toError } from './attempt.ts';
 import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry } from './settings.ts';
+import type { Watchdog } from './watchdog.ts';
 
 export type Outcome =
   | { status: 'done' }
@@ -33,6 +34,8 @@ export interface Processor {
   defaults: JobDefaults;
   log: Logger;
   cancel: AbortSignal;
+  /** Catches jobs that block the event loop past their timeout (absent in tests and `sync`). */
+  watchdog?: Watchdog;
 }
 
 export async function processReservation(p: Processor, reservation: Reservation): Promise<ProcessResult> {
@@ -63,6 +66,7 @@ export async function processReservation(p: Processor, reservation: Reservation)
   }
 
   log.info('started');
+  const unwatch = p.watchdog?.watch({ connection: p.driver.connection, reservation, jobId: envelope.id, job: envelope.job, timeoutSeconds: settings.timeout, defaults: p.defaults });
   const result = await runAttempt(job, {
     id: envelope.id,
     attempt: reservation.attempts,
@@ -71,7 +75,7 @@ export async function processReservation(p: Processor, reservation: Reservation)
     log,
     timeoutSeconds: settings.timeout,
     cancel: p.cancel,
-  });
+  }).finally(unwatch);
   const ms = Math.round(performance.now() - startedAt);
 
   if (result.ok) {
@@ -82,27 +86,47 @@ export async function processReservation(p: Processor, reservation: Reservation)
   }
 
   if (p.cancel.aborted && !result.timedOut) {
-    const released = await p.driver.release(reservation, 0);
+    // Not the job's fault: give back the try this reservation counted.
+    const released = await p.driver.release(reservation, 0, { refundAttempt: true });
     if (!released) return lost(log, ms);
     log.warn({ ms, outcome: 'handed-back' }, 'handed back unfinished: the worker is stopping at once');
     return { outcome: { status: 'handed-back' }, hung: result.hung };
   }
 
-  const { error, timedOut, hung } = result;
+  const outcome = await settleFailedAttempt(p, reservation, envelope, result.error, result.timedOut, job, log, ms);
+  return { outcome, hung: result.hung };
+}
+
+/**
+ * An attempt failed (threw, or timed out): release the job with its backoff while it has tries
+ * left, otherwise store the failed record and remove the job (one atomic step), then call the
+ * class's failed() hook. Used by the worker and by the watchdog's timeout recorder alike.
+ */
+export async function settleFailedAttempt(
+  p: Pick<Processor, 'driver' | 'defaults'>,
+  reservation: Reservation,
+  envelope: Envelope,
+  error: Error,
+  timedOut: boolean,
+  job: Job | null,
+  log: Logger,
+  ms: number,
+): Promise<Outcome> {
+  const settings = settingsFor(envelope, p.defaults);
   if (shouldRetry(error, reservation.attempts, settings)) {
     const delay = retryDelaySeconds(reservation.attempts, settings);
     const released = await p.driver.release(reservation, delay);
-    if (!released) return lost(log, ms, hung);
+    if (!released) return lost(log, ms).outcome;
     log.warn({ ms, outcome: 'released', retryIn: delay, err: firstLine(error.message) }, `released after ${firstLine(error.message)}; retry in ${delay}s`);
-    return { outcome: { status: 'released', delay, error, timedOut }, hung };
+    return { status: 'released', delay, error, timedOut };
   }
 
   const failedAt = { ...envelope, attempts: reservation.attempts };
   const stored = await p.driver.fail(reservation, { id: envelope.id, job: envelope.job, payload: encodeEnvelope(failedAt), error: describeError(error) });
-  if (!stored) return lost(log, ms, hung);
+  if (!stored) return lost(log, ms).outcome;
   log.error({ ms, outcome: 'failed', err: firstLine(error.message) }, `failed for good after ${reservation.attempts} attempt(s): ${firstLine(error.message)}`);
-  await callFailedHook(job, error, log);
-  return { outcome: { status: 'failed', error, timedOut }, hung };
+  if (job) await callFailedHook(job, error, log);
+  return { status: 'failed', error, timedOut };
 }
 
 /** A payload that can never run goes straight to failed storage, raw bytes and reason kept. */

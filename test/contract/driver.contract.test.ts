@@ -135,6 +135,14 @@ for (const makeBackend of backends) {
       }
     });
 
+    it('a release that refunds its attempt does not count as a try', { skip }, async () => {
+      const d = await fresh();
+      await d.push([job()]);
+      const first = (await reserveOne(d))!;
+      assert.equal(await d.release(first, 0, { refundAttempt: true }), true);
+      assert.equal((await reserveOne(d))!.attempts, 1, 'handed back unfinished: still the first try');
+    });
+
     it('lease expiry: the job is available again and the stale owner can change nothing', { skip }, async () => {
       const d = await fresh();
       const other = await backend.sibling();

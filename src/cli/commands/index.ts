@@ -10,6 +10,7 @@ import { registerJobs } from './jobs.ts';
 import { registerMakeJob } from './make-job.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerPause, registerResume } from './pause.ts';
+import { registerRecordTimeout } from './record-timeout.ts';
 import { registerRestart } from './restart.ts';
 import { registerRetry } from './retry.ts';
 import { registerStatus } from './status.ts';
@@ -19,7 +20,7 @@ export function registerCommands(program: Command, app: CliApp): void {
   for (const register of [
     registerWork, registerDispatch, registerStatus, registerJobs,
     registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
-    registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerMakeJob,
+    registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerMakeJob, registerRecordTimeout,
   ]) {
     register(program, app);
   }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { BUILT_IN_DEFAULTS } from '../../jobs/envelope.ts';
 import { installSignalHandlers } from '../../worker/signals.ts';
+import { Watchdog } from '../../worker/watchdog.ts';
 import { Worker } from '../../worker/Worker.ts';
 import type { CliApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
@@ -69,12 +70,14 @@ export function registerWork(program: Command, app: CliApp): void {
         backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
       },
       leaseMargin: manager.config.leaseMargin,
+      watchdog: new Watchdog(manager.root),
     }, logger);
 
     const removeHandlers = installSignalHandlers(worker, logger);
     logger.info({ connection: driver.connection, queues: flags.queue, concurrency: flags.concurrency }, `worker started on ${driver.connection}: ${flags.queue.join(', ')}`);
     const reason = await worker.run();
     removeHandlers();
+    await worker.options.watchdog?.stop();
     logger.info({ reason: reason.code, exitCode: reason.exitCode, processed: worker.jobsProcessed }, `worker stopped: ${reason.message} (exit ${reason.exitCode})`);
     process.exitCode = reason.exitCode;
   });

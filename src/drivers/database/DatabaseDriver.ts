@@ -137,11 +137,15 @@ export class DatabaseDriver implements Driver {
     return this.call('acknowledge a job', () => this.acks.ack({ id: Number(reservation.handle), token: reservation.token }));
   }
 
-  async release(reservation: Reservation, delaySeconds: number): Promise<boolean> {
+  async release(reservation: Reservation, delaySeconds: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
     const result = await this.call('release a job', (db) =>
       db
         .updateTable(this.jobs)
-        .set({ available_at: sql<number>`${this.dialect.now()} + ${Math.round(delaySeconds * 1000)}`, reserved_by: null })
+        .set({
+          available_at: sql<number>`${this.dialect.now()} + ${Math.round(delaySeconds * 1000)}`,
+          reserved_by: null,
+          ...(options.refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
+        })
         .where('id', '=', Number(reservation.handle))
         .where('reserved_by', '=', reservation.token)
         .executeTakeFirst(),

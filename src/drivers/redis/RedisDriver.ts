@@ -140,10 +140,11 @@ export class RedisDriver implements Driver, BlockingWait {
     return (await this.call('acknowledge a job', () => this.client.queue_v1_ack(k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, r.handle, r.token))) === 1;
   }
 
-  async release(r: Reservation, delaySeconds: number): Promise<boolean> {
+  async release(r: Reservation, delaySeconds: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
     const k = this.keys.queue(r.queue);
     const delay = Math.max(0, Math.round(delaySeconds * 1000));
-    return (await this.call('release a job', () => this.client.queue_v1_release(k.ready, k.delayed, k.reserved, k.tokens, k.notify, r.handle, r.token, delay))) === 1;
+    const refund = options.refundAttempt ? 1 : 0;
+    return (await this.call('release a job', () => this.client.queue_v1_release(k.ready, k.delayed, k.reserved, k.tokens, k.notify, k.attempts, r.handle, r.token, delay, refund))) === 1;
   }
 
   async fail(r: Reservation, failure: Failure): Promise<boolean> {

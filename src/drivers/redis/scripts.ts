@@ -12,7 +12,7 @@ const SCRIPTS = {
   push: -1,
   reserve: 7,
   ack: 5,
-  release: 5,
+  release: 6,
   fail: 7,
   retry: 7,
   clear: 8,

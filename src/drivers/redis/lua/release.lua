@@ -1,7 +1,7 @@
 -- release: puts a reserved job back, available again after `delay` ms.
 --
--- KEYS: ready (list), delayed (zset), reserved (zset), tokens (hash), notify (list)
--- ARGV: id, token, delay ms
+-- KEYS: ready (list), delayed (zset), reserved (zset), tokens (hash), notify (list), attempts (hash)
+-- ARGV: id, token, delay ms, refund (1: this reservation does not count as a try)
 -- Returns 1, or 0 when the lease was taken over (nothing changes).
 
 -- @include now.lua
@@ -9,6 +9,7 @@
 
 local id, token, delay = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('HGET', KEYS[4], id) ~= token then return 0 end
+if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[6], id, -1) end
 redis.call('ZREM', KEYS[3], id)
 redis.call('HDEL', KEYS[4], id)
 if delay > 0 then

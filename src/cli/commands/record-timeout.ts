@@ -1,0 +1,35 @@
+import { readFile, rm } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { JobTimeoutError } from '../../errors.ts';
+import { decodeEnvelope } from '../../jobs/envelope.ts';
+import type { Job } from '../../jobs/Job.ts';
+import { instantiate } from '../../worker/attempt.ts';
+import { settleFailedAttempt } from '../../worker/process.ts';
+import type { TimeoutRecord } from '../../worker/watchdog.ts';
+import type { CliApp } from '../app.ts';
+import { createLogger } from '../logger.ts';
+
+/**
+ * Started by a worker's watchdog just before it kills its own process: settles the job that blocked
+ * the event loop (retry with backoff, or fail with a timeout reason), using the job's own lease
+ * token, so a lease that was taken over meanwhile changes nothing. Not for people.
+ */
+export function registerRecordTimeout(program: Command, app: CliApp): void {
+  program.command('internal:record-timeout <file>', { hidden: true }).action(async (file: string) => {
+    const record = JSON.parse(await readFile(file, 'utf8')) as TimeoutRecord;
+    await rm(file, { force: true });
+    const log = createLogger({ json: true }).child({ jobId: record.jobId, job: record.job, queue: record.reservation.queue, attempt: record.reservation.attempts });
+    app.logger = log;
+    const manager = await app.queue();
+    const driver = await manager.driver(record.connection);
+    const envelope = decodeEnvelope(record.reservation.payload);
+    let job: Job | null = null;
+    try {
+      const registered = (await manager.registry()).get(envelope.job);
+      if (registered) job = instantiate(registered.jobClass, envelope);
+    } catch {
+      // The failed() hook is best effort: the timeout is recorded either way.
+    }
+    await settleFailedAttempt({ driver, defaults: record.defaults }, record.reservation, envelope, new JobTimeoutError(record.timeoutSeconds), true, job, log, record.timeoutSeconds * 1000);
+  });
+}

@@ -1,0 +1,40 @@
+// The watchdog thread (plain JavaScript: it must start even when the main thread is stuck, and needs
+// no TypeScript loader). The main thread stamps a heartbeat every 250 ms and tells us when each job
+// starts and ends. If the heartbeat goes stale while a job is past its deadline, a job is blocking
+// the event loop (`while (true) {}`): nothing on the main thread can run again. We then start a
+// short-lived `queue internal:record-timeout` process that records the timeout with the job's own
+// lease token, and SIGKILL this process, so its supervisor starts a clean one.
+import { spawn } from 'node:child_process';
+import { writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { heartbeat: shared, bin, cwd, staleMs, pollMs } = workerData;
+const heartbeat = new Float64Array(shared);
+const jobs = new Map();
+
+parentPort.on('message', (message) => {
+  if (message.type === 'start') jobs.set(message.key, message);
+  else if (message.type === 'end') jobs.delete(message.key);
+});
+
+setInterval(() => {
+  const now = Date.now();
+  if (now - heartbeat[0] < staleMs) return;
+  const overdue = [...jobs.values()].filter((job) => now > job.deadline);
+  if (overdue.length === 0) return;
+  for (const job of overdue) {
+    const file = path.join(tmpdir(), `queue-timeout-${process.pid}-${job.key}.json`);
+    writeFileSync(file, JSON.stringify(job.request));
+    const recorder = spawn(process.execPath, [bin, 'internal:record-timeout', file], { cwd, detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
+    recorder.unref();
+    log(job, `job ${job.request.jobId} (${job.request.job}) blocked the event loop past its ${job.request.timeoutSeconds}s timeout: recording the timeout and ending this worker process`);
+  }
+  process.kill(process.pid, 'SIGKILL');
+}, pollMs);
+
+function log(job, msg) {
+  const line = JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, jobId: job.request.jobId, job: job.request.job, queue: job.request.reservation.queue, outcome: 'timed-out', msg });
+  writeSync(1, `${line}\n`);
+}

@@ -1,0 +1,104 @@
+/**
+ * Timeouts enforced for real, and the signals a process manager and a person use. Runs on SQLite:
+ * the watchdog and the signal handling are the same whatever the backend.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { dispatchMany, logLines, records, run, start, testEnv, type TestEnv } from '../helpers/cli.ts';
+
+async function until(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+async function failedList(t: TestEnv): Promise<{ id: string; error: string; failedAt: string }[]> {
+  return JSON.parse((await run(['failed:list', '--json'], t)).stdout);
+}
+
+describe('hard timeouts', () => {
+  it('a job that blocks the event loop (timeout 2) is recorded as timed out within seconds; other jobs keep flowing', async () => {
+    const t = testEnv({ QUEUE_LEASE_MARGIN: '10' });
+    const [spin] = await dispatchMany(t, 'Spin.ts', 1);
+    const others = await dispatchMany(t, 'Record.ts', 5);
+    const first = start(['work', '--sleep', '0.2'], t);
+    await until(() => records(t).some((line) => line.startsWith('spin')));
+    const spunAt = Date.now();
+    const killed = await first.done;
+    assert.equal(killed.signal ?? killed.code, killed.signal ? 'SIGKILL' : 137, 'the watchdog ended the process');
+    assert.match(killed.stdout, /blocked the event loop past its 2s timeout/);
+
+    await until(async () => (await failedList(t)).length === 1);
+    const recordedAfter = Date.now() - spunAt;
+    assert.ok(recordedAfter < 8_000, `recorded ${recordedAfter} ms after the job started (timeout 2 s)`);
+    const [failed] = await failedList(t);
+    assert.equal(failed?.id, spin);
+    assert.match(failed!.error, /JobTimeoutError: job timed out after 2s/);
+
+    // The process manager starts a fresh worker: the other jobs flow.
+    const second = await run(['work', '--stop-when-empty', '--sleep', '0.2'], t);
+    assert.equal(second.code, 0, second.stderr);
+    const ran = records(t).filter((line) => !line.startsWith('spin')).map((line) => line.split(' ')[0]);
+    assert.deepEqual(new Set(ran), new Set(others));
+  });
+
+  it('a job that ignores its signal but yields is caught in-process: recorded, and the worker exits 3', async () => {
+    const t = testEnv();
+    const [hung] = await dispatchMany(t, 'Hang.ts', 1);
+    const result = await run(['work', '--stop-when-empty'], t);
+    assert.equal(result.code, 3, result.stdout);
+    assert.equal((await failedList(t))[0]?.id, hung);
+  });
+});
+
+describe('signals', () => {
+  it('SIGQUIT finishes the running job and exits 0', async () => {
+    const t = testEnv();
+    const [id] = await dispatchMany(t, 'Slow.ts', 1, { ms: 1000 });
+    const worker = start(['work'], t);
+    await until(() => records(t).length === 1);
+    worker.child.kill('SIGQUIT');
+    const result = await worker.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(records(t), [`${id} 1 start`, `${id} 1 end`]);
+  });
+
+  it('a second SIGINT hands the job back without using up a try', async () => {
+    const t = testEnv();
+    const [id] = await dispatchMany(t, 'Slow.ts', 1, { ms: 20_000 });
+    const worker = start(['work'], t);
+    await until(() => records(t).length === 1);
+    worker.child.kill('SIGINT');
+    await worker.waitFor('SIGINT received');
+    worker.child.kill('SIGINT');
+    assert.equal((await worker.done).code, 130);
+    const again = start(['work'], t);
+    await until(() => records(t).length === 2);
+    again.child.kill('SIGINT');
+    await again.waitFor('SIGINT received');
+    again.child.kill('SIGINT');
+    await again.done;
+    assert.deepEqual(records(t), [`${id} 1 start`, `${id} 1 start`], 'the second run is attempt 1 again');
+  });
+
+  it('SIGUSR2 pauses a worker and SIGCONT resumes it', async () => {
+    const t = testEnv();
+    const worker = start(['work', '--sleep', '0.2'], t);
+    await worker.waitFor('worker started');
+    worker.child.kill('SIGUSR2');
+    await worker.waitFor('paused (SIGUSR2)');
+    const [id] = await dispatchMany(t, 'Record.ts', 1);
+    await sleep(1500);
+    assert.deepEqual(records(t), [], 'nothing runs while paused');
+    worker.child.kill('SIGCONT');
+    await until(() => records(t).length === 1);
+    assert.equal(records(t)[0]?.split(' ')[0], id);
+    worker.child.kill('SIGTERM');
+    const result = await worker.done;
+    assert.equal(result.code, 0);
+    assert.ok(logLines(result.stdout).some((line) => line.msg === 'resumed (SIGCONT)'));
+  });
+});
