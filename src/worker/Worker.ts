@@ -48,6 +48,8 @@ export class Worker {
   private signals: WorkerSignals = { now: 0, restartRequestedAt: null, paused: [] };
   private signalsReadAt = 0;
   private wakeUp: (() => void) | undefined;
+  /** RSS, read at most once a second: reading it costs more than running a trivial job. */
+  private rss = { bytes: 0, readAt: 0 };
 
   constructor(
     private readonly driver: Driver,
@@ -177,13 +179,19 @@ export class Worker {
       processed: this.processed,
       startedAt: this.startedAt,
       now: Date.now(),
-      rssBytes: process.memoryUsage.rss(),
+      rssBytes: this.currentRss(),
       restartRequestedAt: this.startedAtBackend === undefined ? null : this.signals.restartRequestedAt,
       startedAtBackend: this.startedAtBackend ?? 0,
       options: this.options,
     });
     if (reason) this.stop(reason);
     return reason !== null;
+  }
+
+  private currentRss(): number {
+    const now = Date.now();
+    if (now - this.rss.readAt >= 1_000) this.rss = { bytes: process.memoryUsage.rss(), readAt: now };
+    return this.rss.bytes;
   }
 
   private freeSlots(): number {

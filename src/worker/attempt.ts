@@ -41,7 +41,8 @@ export interface AttemptContext {
 
 export async function runAttempt(job: Job, context: AttemptContext): Promise<AttemptResult> {
   const controller = new AbortController();
-  const timeout = new JobTimeoutError(context.timeoutSeconds);
+  // Built only when the timeout fires: an Error captures a stack, too dear to make for every job.
+  let timeout: JobTimeoutError | undefined;
   const onCancel = () => controller.abort(context.cancel?.reason);
   context.cancel?.addEventListener('abort', onCancel, { once: true });
   const ctx: JobContext = {
@@ -57,6 +58,7 @@ export async function runAttempt(job: Job, context: AttemptContext): Promise<Att
   let graceTimer: NodeJS.Timeout | undefined;
   const hung = new Promise<'hung'>((resolve) => {
     timer = setTimeout(() => {
+      timeout = new JobTimeoutError(context.timeoutSeconds);
       controller.abort(timeout);
       graceTimer = setTimeout(() => resolve('hung'), ABORT_GRACE_MS);
     }, context.timeoutSeconds * 1000);
@@ -64,19 +66,19 @@ export async function runAttempt(job: Job, context: AttemptContext): Promise<Att
 
   // Told to stop at once: the job is handed back without waiting for it to settle.
   const cancelled = new Promise<'cancelled'>((resolve) => controller.signal.addEventListener('abort', () => {
-    if (controller.signal.reason !== timeout) resolve('cancelled');
+    if (timeout === undefined || controller.signal.reason !== timeout) resolve('cancelled');
   }, { once: true }));
 
   try {
     const outcome = await Promise.race([Promise.resolve().then(() => job.handle(ctx)).then(() => 'done' as const), hung, cancelled]);
-    if (outcome === 'hung') return { ok: false, error: timeout, timedOut: true, hung: true };
+    if (outcome === 'hung') return { ok: false, error: timeout!, timedOut: true, hung: true };
     if (outcome === 'cancelled') return { ok: false, error: toError(controller.signal.reason ?? 'cancelled'), timedOut: false, hung: false };
     // A job that finished after its deadline still overran it.
-    if (controller.signal.reason === timeout) return { ok: false, error: timeout, timedOut: true, hung: false };
+    if (timeout !== undefined && controller.signal.reason === timeout) return { ok: false, error: timeout, timedOut: true, hung: false };
     return { ok: true };
   } catch (error) {
-    const timedOut = controller.signal.reason === timeout;
-    return { ok: false, error: timedOut ? timeout : toError(error), timedOut, hung: false };
+    const timedOut = timeout !== undefined && controller.signal.reason === timeout;
+    return { ok: false, error: timedOut ? timeout! : toError(error), timedOut, hung: false };
   } finally {
     clearTimeout(timer);
     clearTimeout(graceTimer);

@@ -10,19 +10,30 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { heartbeat: shared, bin, cwd, staleMs, pollMs } = workerData;
-const heartbeat = new Float64Array(shared);
-const jobs = new Map();
+const { memory, slots, slotBytes, bin, cwd, staleMs, pollMs } = workerData;
+const heartbeat = new Float64Array(memory, 0, 1);
+const decoder = new TextDecoder();
+/** Notes too large for a shared slot arrive by message. */
+const posted = new Map();
 
 parentPort.on('message', (message) => {
-  if (message.type === 'start') jobs.set(message.key, message);
-  else if (message.type === 'end') jobs.delete(message.key);
+  if (message.type === 'start') posted.set(message.key, message);
+  else if (message.type === 'end') posted.delete(message.key);
 });
 
 setInterval(() => {
   const now = Date.now();
   if (now - heartbeat[0] < staleMs) return;
-  const overdue = [...jobs.values()].filter((job) => now > job.deadline);
+  const overdue = [...posted.values()].filter((job) => now > job.deadline);
+  for (let slot = 0; slot < slots; slot += 1) {
+    const offset = 8 + slot * (16 + slotBytes);
+    const [deadline, length] = new Float64Array(memory, offset, 2);
+    if (deadline > 0 && now > deadline) {
+      // Copy out of shared memory before decoding: TextDecoder refuses shared views.
+      const bytes = new Uint8Array(memory, offset + 16, length).slice();
+      overdue.push({ key: `s${slot}`, deadline, request: JSON.parse(decoder.decode(bytes)) });
+    }
+  }
   if (overdue.length === 0) return;
   for (const job of overdue) {
     const file = path.join(tmpdir(), `queue-timeout-${process.pid}-${job.key}.json`);

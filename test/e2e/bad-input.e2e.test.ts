@@ -1,102 +1,170 @@
-/** Every failure a user can cause: one clear line on stderr, a non-zero exit, nothing changed or lost. */
+/** Every failure a user can cause: one clear line on stderr, a non-zero exit, nothing changed or lost; on every backend. */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { dispatchMany, records, repoRoot, run, testEnv, type RunResult } from '../helpers/cli.ts';
+import { dispatchMany, e2eBackends, failedList, ranIds, records, repoRoot, run, status, type BackendName, type RunResult, type TestEnv } from '../helpers/cli.ts';
 
-function assertOneLineError(result: RunResult, pattern: RegExp): void {
-  assert.notEqual(result.code, 0, 'exit code is non-zero');
+function assertOneLineError(result: RunResult, pattern: RegExp, command = 'the command'): void {
+  assert.notEqual(result.code, 0, `${command}: exit code is non-zero`);
   const lines = result.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${result.stderr}`);
+  assert.equal(lines.length, 1, `${command}: one line on stderr, got:\n${result.stderr}`);
   assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace without --verbose');
+  assert.doesNotMatch(result.stderr, /^\s+at /m, `${command}: no stack trace without --verbose`);
 }
 
-describe('bad input', () => {
-  it('bad flag values are refused before anything runs', async () => {
-    const t = testEnv();
-    await dispatchMany(t, 'Record.ts', 1);
-    assertOneLineError(await run(['work', '--sleep', 'abc'], t), /--sleep.*'abc'.*seconds >= 0/);
-    assertOneLineError(await run(['work', '--max-jobs', '-1'], t), /--max-jobs.*'-1'.*whole number >= 1/);
-    assertOneLineError(await run(['work', '--max-jobs', '2.5'], t), /--max-jobs/);
-    assertOneLineError(await run(['work', '--concurrency', '0'], t), /--concurrency/);
-    assertOneLineError(await run(['work', '--backoff', '10,x'], t), /--backoff/);
-    assertOneLineError(await run(['work', '--queue', 'a,,b'], t), /--queue/);
-    assertOneLineError(await run(['work', '--no-such-flag'], t), /unknown option '--no-such-flag'/);
-    assertOneLineError(await run(['failed:list', '--limit', 'ten'], t), /--limit/);
-    assert.equal(records(t).length, 0, 'no job ran');
-  });
+/** Runs commands that must each be refused with a one-line error; at once, since a refused command changes nothing. */
+async function assertRefused(t: TestEnv, cases: [args: string[], pattern: RegExp][]): Promise<void> {
+  const results = await Promise.all(cases.map(([args]) => run(args, t)));
+  results.forEach((result, i) => assertOneLineError(result, cases[i]![1], `queue ${cases[i]![0].join(' ')}`));
+}
 
-  it('unknown command and unknown connection', async () => {
-    const t = testEnv();
-    assertOneLineError(await run(['wrok'], t), /unknown command 'wrok'/);
-    assertOneLineError(await run(['status', '--connection', 'nope'], t), /unknown connection 'nope'.*database, sync/);
-    assertOneLineError(await run(['work', '--connection', 'sync'], t), /runs jobs inline/);
-  });
+/** An envelope as dispatch() would store it, with `job` and `data` as given. */
+function envelope(job: string, data: Record<string, unknown> = {}): string {
+  return JSON.stringify({ v: 1, id: randomUUID(), job, queue: 'default', data, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
+}
 
-  it('unknown job names and malformed --data', async () => {
-    const t = testEnv();
-    assertOneLineError(await run(['dispatch', 'Nope'], t), /unknown job 'Nope'; known jobs: AlwaysFails, /);
-    assertOneLineError(await run(['dispatch', 'Record', '--data', '{"label":'], t), /--data is not valid JSON/);
-    assertOneLineError(await run(['dispatch', 'Record', '--data', '[1,2]'], t), /--data must be a JSON object/);
-    assertOneLineError(await run(['dispatch', 'Record', '--data', '{"nope":1}'], t), /Record has no field 'nope'; its fields are: label/);
-    assertOneLineError(await run(['dispatch', 'Record', '--delay', '-5'], t), /--delay/);
-    const status = JSON.parse((await run(['status', '--json'], t)).stdout);
-    assert.deepEqual(status.queues, [], 'nothing was dispatched');
+/** Runs redis-cli; resolves to its output (stdout and stderr: it reports some errors on stdout with exit 0). */
+function redisCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', args, { timeout: 5_000, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`redis-cli ${args.join(' ')}: ${error.message}\n${stdout}${stderr}`));
+      else resolve(stdout + stderr);
+    });
   });
+}
 
-  it('unknown failed ids', async () => {
-    const t = testEnv();
-    const id = randomUUID();
-    assertOneLineError(await run(['failed:show', id], t), new RegExp(`no failed job with id ${id}`));
-    assertOneLineError(await run(['failed:forget', id], t), /no failed job with id/);
-    assertOneLineError(await run(['retry', id], t), /no failed job with id .*nothing was retried/);
-  });
-
-  it('a bad configuration value names its variable', async () => {
-    const t = testEnv({ QUEUE_LEASE_MARGIN: 'soon' });
-    assertOneLineError(await run(['status'], t), /QUEUE_LEASE_MARGIN must be a whole number/);
-    const t2 = testEnv({ QUEUE_CONNECTION: 'redis' });
-    assertOneLineError(await run(['status'], t2), /'redis' as the default connection \(QUEUE_CONNECTION\)/);
-  });
-
-  it('a job file that does not default-export a Job stops the worker with its name', async () => {
-    const t = testEnv();
-    const result = await run(['work', '--stop-when-empty'], t, { cwd: path.join(repoRoot, 'test/fixtures/bad-export') });
-    assertOneLineError(result, /app\/jobs\/NotAJob\.ts does not default-export a class that extends Job/);
-  });
-
-  it('garbage rows in queue_jobs go to failed storage with a reason; the worker keeps running', async () => {
-    const t = testEnv();
-    const [good] = await dispatchMany(t, 'Record.ts', 1);
+/** Stores payloads on the default queue behind the driver's back, as a buggy producer or a hand edit would. */
+async function storeRaw(backend: BackendName, t: TestEnv, payloads: string[]): Promise<void> {
+  if (backend === 'sqlite') {
     const db = new Database(t.env.DB_DATABASE!);
     const insert = db.prepare('insert into queue_jobs (job_id, queue, payload, attempts, available_at, created_at) values (?, ?, ?, 0, 0, 0)');
-    const unknownJob = JSON.stringify({ v: 1, id: randomUUID(), job: 'NoSuchJob', queue: 'default', data: {}, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
-    const pathJob = JSON.stringify({ v: 1, id: randomUUID(), job: '../../etc/passwd', queue: 'default', data: {}, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
-    const badData = JSON.stringify({ v: 1, id: randomUUID(), job: 'Record', queue: 'default', data: { label: { $evil: 1 } }, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
-    insert.run(null, 'default', '\u0000garbage{{', );
-    insert.run(null, 'default', '{"hello":"world"}');
-    insert.run(null, 'default', unknownJob);
-    insert.run(null, 'default', pathJob);
-    insert.run(null, 'default', badData);
+    for (const payload of payloads) insert.run(null, 'default', payload);
     db.close();
-    const [after] = await dispatchMany(t, 'Record.ts', 1);
+    return;
+  }
+  // The key layout is documented at the top of src/drivers/redis/keys.ts.
+  const reply = await redisCli(['-u', t.env.REDIS_URL!, 'RPUSH', `${t.env.REDIS_PREFIX}:{default}:ready`, ...payloads]);
+  assert.match(reply.trim(), /^\d+$/, `RPUSH answered ${reply}`);
+}
 
-    const result = await run(['work', '--stop-when-empty'], t);
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(records(t).map((line) => line.split(' ')[0]), [good, after], 'valid jobs before and after the garbage ran');
-    const failed: { error: string; payload: string; job: string | null }[] = JSON.parse((await run(['failed:list', '--json'], t)).stdout);
-    const reasons = failed.map((f) => f.error).sort();
-    assert.equal(failed.length, 5);
-    assert.ok(reasons.some((r) => /invalid payload: payload is not JSON/.test(r)));
-    assert.ok(reasons.some((r) => /invalid payload: payload has version undefined/.test(r)));
-    assert.ok(reasons.some((r) => /unknown job 'NoSuchJob'/.test(r)));
-    assert.ok(reasons.some((r) => /invalid payload: payload has no valid job name/.test(r)));
-    assert.ok(reasons.some((r) => /cannot build Record: field 'label' has an unknown tag '\$evil'/.test(r)));
-    assert.ok(failed.some((f) => f.payload === '\u0000garbage{{'), 'raw bytes kept for inspection');
-    const status = JSON.parse((await run(['status', '--json'], t)).stdout);
-    assert.deepEqual(status.queues.map((q: { ready: number; failed: number }) => [q.ready, q.failed]), [[0, 5]]);
+/** Nothing in the captured output of these runs may contain `secret`. */
+function assertNotPrinted(results: RunResult[], secret: string): void {
+  for (const result of results) assert.ok(!(result.stdout + result.stderr).includes(secret), `'${secret}' was printed:\n${result.stdout}${result.stderr}`);
+}
+
+for (const backend of await e2eBackends()) {
+  describe(`bad input (${backend.name})`, { skip: backend.skip }, () => {
+    after(() => backend.cleanup());
+
+    it('bad flag values are refused before anything runs', async () => {
+      const t = backend.env();
+      await dispatchMany(t, 'Record.ts', 1);
+      await assertRefused(t, [
+        [['work', '--sleep', 'abc'], /--sleep.*'abc'.*seconds >= 0/],
+        [['work', '--max-jobs', '-1'], /--max-jobs.*'-1'.*whole number >= 1/],
+        [['work', '--max-jobs', '2.5'], /--max-jobs/],
+        [['work', '--concurrency', '0'], /--concurrency/],
+        [['work', '--backoff', '10,x'], /--backoff/],
+        [['work', '--queue', 'a,,b'], /--queue/],
+        [['work', '--no-such-flag'], /unknown option '--no-such-flag'/],
+        [['failed:list', '--limit', 'ten'], /--limit/],
+      ]);
+      assert.equal(records(t).length, 0, 'no job ran');
+    });
+
+    it('unknown command and unknown connection', async () => {
+      await assertRefused(backend.env(), [
+        [['wrok'], /unknown command 'wrok'/],
+        [['status', '--connection', 'nope'], /unknown connection 'nope'; config\/queue\.ts defines: database, redis, sync$/],
+        [['work', '--connection', 'sync'], /runs jobs inline/],
+      ]);
+    });
+
+    it('unknown job names and malformed --data', async () => {
+      const t = backend.env();
+      await assertRefused(t, [
+        [['dispatch', 'Nope'], /unknown job 'Nope'; known jobs: AlwaysFails, /],
+        [['dispatch', 'Record', '--data', '{"label":'], /--data is not valid JSON/],
+        [['dispatch', 'Record', '--data', '[1,2]'], /--data must be a JSON object/],
+        [['dispatch', 'Record', '--data', '{"nope":1}'], /Record has no field 'nope'; its fields are: label/],
+        [['dispatch', 'Record', '--delay', '-5'], /--delay/],
+      ]);
+      assert.deepEqual((await status(t)).queues, [], 'nothing was dispatched');
+    });
+
+    it('unknown failed ids', async () => {
+      const id = randomUUID();
+      await assertRefused(backend.env(), [
+        [['failed:show', id], new RegExp(`no failed job with id ${id}`)],
+        [['failed:forget', id], /no failed job with id/],
+        [['retry', id], /no failed job with id .*nothing was retried/],
+      ]);
+    });
+
+    it('a bad configuration value names its variable', async () => {
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ QUEUE_LEASE_MARGIN: 'soon' }, /QUEUE_LEASE_MARGIN must be a whole number/],
+        [{ QUEUE_CONNECTION: 'nosuch' }, /'nosuch' as the default connection \(QUEUE_CONNECTION\), but defines only: database, redis, sync/],
+        [{ REDIS_PREFIX: 'my{app}' }, /prefix 'my\{app\}' \(REDIS_PREFIX\); use no braces or spaces/],
+      ];
+      const results = await Promise.all(cases.map(([extra]) => run(['status'], backend.env(extra))));
+      results.forEach((result, i) => assertOneLineError(result, cases[i]![1], `status with ${JSON.stringify(cases[i]![0])}`));
+    });
+
+    it('a job file that does not default-export a Job stops the worker with its name', async () => {
+      const t = backend.env();
+      const result = await run(['work', '--stop-when-empty'], t, { cwd: path.join(repoRoot, 'test/fixtures/bad-export') });
+      assertOneLineError(result, /app\/jobs\/NotAJob\.ts does not default-export a class that extends Job/);
+    });
+
+    const where = backend.name === 'sqlite' ? 'rows in queue_jobs' : 'elements in the ready list';
+    it(`garbage ${where} go to failed storage with a reason; the worker keeps running`, async () => {
+      const t = backend.env();
+      const [good] = await dispatchMany(t, 'Record.ts', 1);
+      // A Redis list element comes from redis-cli's argv, which cannot carry a NUL byte.
+      const notJson = backend.name === 'sqlite' ? '\u0000garbage{{' : 'garbage{{ é';
+      await storeRaw(backend.name, t, [
+        notJson,
+        '{"hello":"world"}',
+        envelope('NoSuchJob'),
+        envelope('../../etc/passwd'),
+        envelope('Record', { label: { $evil: 1 } }),
+      ]);
+      const [later] = await dispatchMany(t, 'Record.ts', 1);
+
+      const result = await run(['work', '--stop-when-empty'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(ranIds(t), [good, later], 'valid jobs before and after the garbage ran');
+      const failed = await failedList(t);
+      const reasons = failed.map((f) => f.error).sort();
+      assert.equal(failed.length, 5);
+      assert.ok(reasons.some((r) => /invalid payload: payload is not JSON/.test(r)));
+      assert.ok(reasons.some((r) => /invalid payload: payload has version undefined/.test(r)));
+      assert.ok(reasons.some((r) => /unknown job 'NoSuchJob'/.test(r)));
+      assert.ok(reasons.some((r) => /invalid payload: payload has no valid job name/.test(r)));
+      assert.ok(reasons.some((r) => /cannot build Record: field 'label' has an unknown tag '\$evil'/.test(r)));
+      assert.ok(failed.some((f) => f.payload === notJson && f.job === null), 'raw bytes kept for inspection');
+      assert.deepEqual((await status(t)).queues.map((q) => [q.queue, q.ready, q.failed]), [['default', 0, 5]]);
+    });
+
+    it('a dispatch to storage that cannot be reached fails with one line that says where, and exit 1', async () => {
+      const { t, where } = backend.unreachable();
+      const result = await run(['dispatch', 'Record'], t);
+      assertOneLineError(result, where);
+      assert.equal(result.code, 1);
+    });
+
+    it('a password in REDIS_URL is printed by no command', async () => {
+      const secret = 'Sup3rSecret';
+      const t = backend.env({ REDIS_URL: `redis://:${secret}@127.0.0.1:6390/0` });
+      const results = await Promise.all([['dispatch', 'Record'], ['--verbose', 'dispatch', 'Record'], ['status'], ['work', '--max-time', '2']].map((args) => run(args, t)));
+      assertNotPrinted(results, secret);
+      if (backend.name === 'redis') {
+        for (const result of results) assert.match(result.stdout + result.stderr, /Redis connection 'redis' \(127\.0\.0\.1:6390\)/, 'the failure names host:port');
+      }
+    });
   });
-});
+}

@@ -1,19 +1,23 @@
-/** Two worker processes on one SQLite file: every job runs, none twice. */
+/** Two worker processes on one storage (an SQLite file, a Redis prefix): every job runs, none twice. */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { dispatchMany, records, start, testEnv } from '../helpers/cli.ts';
+import { after, describe, it } from 'node:test';
+import { dispatchMany, e2eBackends, ranIds, start } from '../helpers/cli.ts';
 
-describe('two workers on one SQLite file', () => {
-  it('process 2,000 jobs with none run twice and none lost', async () => {
-    const t = testEnv();
-    const ids = await dispatchMany(t, 'Record.ts', 2000);
-    const workers = [start(['work', '--stop-when-empty', '--sleep', '0.1', '--concurrency', '4'], t), start(['work', '--stop-when-empty', '--sleep', '0.1'], t)];
-    const results = await Promise.all(workers.map((w) => w.done));
-    for (const result of results) assert.equal(result.code, 0, result.stderr);
-    const ran = records(t).map((line) => line.split(' ')[0]!);
-    assert.equal(ran.length, 2000, 'every job ran once: no more, no less');
-    assert.deepEqual(new Set(ran), new Set(ids));
-    const perWorker = results.map((r) => (r.stdout.match(/"outcome":"done"/g) ?? []).length);
-    assert.ok(perWorker.every((n) => n > 0), `both workers took jobs: ${perWorker.join(' + ')}`);
+for (const backend of await e2eBackends()) {
+  describe(`two workers on one storage (${backend.name})`, { skip: backend.skip }, () => {
+    after(() => backend.cleanup());
+
+    it('process 2,000 jobs with none run twice and none lost', async () => {
+      const t = backend.env();
+      const ids = await dispatchMany(t, 'Record.ts', 2000);
+      const workers = [start(['work', '--stop-when-empty', '--sleep', '0.1', '--concurrency', '4'], t), start(['work', '--stop-when-empty', '--sleep', '0.1'], t)];
+      const results = await Promise.all(workers.map((w) => w.done));
+      for (const result of results) assert.equal(result.code, 0, result.stderr);
+      const ran = ranIds(t);
+      assert.equal(ran.length, 2000, 'every job ran once: no more, no less');
+      assert.deepEqual(new Set(ran), new Set(ids));
+      const perWorker = results.map((r) => (r.stdout.match(/"outcome":"done"/g) ?? []).length);
+      assert.ok(perWorker.every((n) => n > 0), `both workers took jobs: ${perWorker.join(' + ')}`);
+    });
   });
-});
+}

@@ -1,204 +1,234 @@
-/** `queue work` end to end: the real binary, real signals, the SQLite default. */
+/** `queue work` and the other commands end to end: the real binary, real signals, on every backend. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
-import { dispatchMany, logLines, records, run, start, testEnv } from '../helpers/cli.ts';
+import { after, describe, it } from 'node:test';
+import { dispatchMany, e2eBackends, failedList, fixtureProject, logLines, managerFor, ranIds, records, run, runOk, start, status, stopReasonOf, workerOnSlowJob } from '../helpers/cli.ts';
 
-describe('queue work', () => {
-  it('--stop-when-empty processes every dispatched job exactly once, then exits 0', async () => {
-    const t = testEnv();
-    const ids = await dispatchMany(t, 'Record.ts', 60);
-    const result = await run(['work', '--stop-when-empty', '--sleep', '0.1'], t);
-    assert.equal(result.code, 0, result.stderr);
-    const ran = records(t).map((line) => line.split(' ')[0]);
-    assert.deepEqual([...ran].sort(), [...ids].sort());
-    const stopped = logLines(result.stdout).find((line) => line.reason);
-    assert.equal(stopped?.reason, 'empty');
-    assert.equal(stopped?.exitCode, 0);
-    const done = logLines(result.stdout).filter((line) => line.outcome === 'done');
-    assert.equal(done.length, 60, 'one end line per job');
-    assert.ok(done.every((line) => line.jobId && line.job === 'Record' && line.queue === 'default' && line.attempt === 1 && typeof line.ms === 'number'));
+/** The job names the registry should find in the fixture project: every job file, and nested/Named's jobName. */
+const fixtureJobs = [
+  ...readdirSync(path.join(fixtureProject, 'app/jobs')).filter((file) => file.endsWith('.ts') && !file.startsWith('_')).map((file) => file.slice(0, -'.ts'.length)),
+  'custom-name',
+].sort();
+
+for (const backend of await e2eBackends()) {
+  describe(`queue work (${backend.name})`, { skip: backend.skip }, () => {
+    after(() => backend.cleanup());
+
+    it('--stop-when-empty processes every dispatched job exactly once, then exits 0', async () => {
+      const t = backend.env();
+      const ids = await dispatchMany(t, 'Record.ts', 60);
+      const result = await run(['work', '--stop-when-empty', '--sleep', '0.1'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual([...ranIds(t)].sort(), [...ids].sort());
+      const stopped = logLines(result.stdout).find((line) => line.reason);
+      assert.equal(stopped?.reason, 'empty');
+      assert.equal(stopped?.exitCode, 0);
+      const done = logLines(result.stdout).filter((line) => line.outcome === 'done');
+      assert.equal(done.length, 60, 'one end line per job');
+      assert.ok(done.every((line) => line.jobId && line.job === 'Record' && line.queue === 'default' && line.attempt === 1 && typeof line.ms === 'number'));
+    });
+
+    it('--max-jobs 3 exits 0 after exactly three jobs and leaves the rest', async () => {
+      const t = backend.env();
+      await dispatchMany(t, 'Record.ts', 10);
+      const result = await run(['work', '--max-jobs', '3', '--concurrency', '2'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(records(t).length, 3);
+      assert.equal((await status(t)).queues[0]?.ready, 7);
+    });
+
+    it('--max-time ends an idle worker with exit 0', async () => {
+      const t = backend.env();
+      const startedAt = Date.now();
+      const result = await run(['work', '--max-time', '1', '--sleep', '0.2'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(Date.now() - startedAt >= 1000);
+      assert.equal(stopReasonOf(result), 'max-time');
+    });
+
+    it('--once runs one job and exits 0', async () => {
+      const t = backend.env();
+      await dispatchMany(t, 'Record.ts', 3);
+      const result = await run(['work', '--once'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(records(t).length, 1);
+    });
+
+    it('--queue is a priority list', async () => {
+      const t = backend.env();
+      const [low] = await dispatchMany(t, 'Record.ts', 1);
+      const manager = await managerFor(t);
+      const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
+      const [high] = await manager.push([new Record()], { queue: 'high' });
+      await manager.close();
+      const result = await run(['work', '--queue', 'high,default', '--stop-when-empty'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(ranIds(t), [high, low]);
+    });
+
+    it('a failing job ends in failed:list after its tries; retry brings it back; forget removes it', async () => {
+      const t = backend.env();
+      const [id] = await dispatchMany(t, 'AlwaysFails.ts', 1, { reason: 'smtp down' });
+      const first = await run(['work', '--stop-when-empty', '--sleep', '0.1'], t);
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(records(t), [`${id} 1 attempt`, `${id} 2 attempt`, 'failed-hook AlwaysFails: smtp down']);
+
+      const failed = await failedList(t);
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0]!.id, id);
+      assert.equal(failed[0]!.job, 'AlwaysFails');
+      assert.equal(failed[0]!.connection, backend.connection);
+      assert.match(failed[0]!.error, /AlwaysFails: smtp down/);
+      const table = await run(['failed:list'], t);
+      assert.match(table.stdout, new RegExp(id!));
+      assert.match(table.stdout, /Error: AlwaysFails: smtp down/);
+
+      const show = await run(['failed:show', id!], t);
+      assert.equal(show.code, 0);
+      assert.match(show.stdout, /attempts: {3}2/);
+      assert.match(show.stdout, /at AlwaysFails\.handle/, 'the full stack');
+
+      const retried = await run(['retry', id!], t);
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.equal((await failedList(t)).length, 0);
+      assert.equal((await status(t)).queues[0]?.ready, 1);
+
+      const second = await run(['work', '--stop-when-empty', '--sleep', '0.1'], t);
+      assert.equal(second.code, 0);
+      assert.equal(records(t).filter((line) => line.startsWith(`${id} 1 `)).length, 2, 'fresh tries: attempt 1 again');
+      assert.equal((await failedList(t)).length, 1);
+
+      const forgot = await run(['failed:forget', id!], t);
+      assert.equal(forgot.code, 0);
+      assert.equal((await failedList(t)).length, 0);
+    });
+
+    it('retry all, failed:flush and failed:prune', async () => {
+      const t = backend.env();
+      await dispatchMany(t, 'AlwaysFails.ts', 3);
+      await runOk(['work', '--stop-when-empty', '--max-tries', '1'], t);
+      assert.equal((await failedList(t)).length, 3);
+      assert.match((await runOk(['retry', 'all'], t)).stdout, /3 failed job\(s\) put back/);
+      await runOk(['work', '--stop-when-empty'], t);
+      assert.match((await runOk(['failed:prune', '--hours', '1'], t)).stdout, /deleted 0/);
+      assert.match((await runOk(['failed:flush'], t)).stdout, /deleted 3/);
+    });
+
+    it('SIGTERM during a job lets it finish, then exits 0', async () => {
+      const t = backend.env();
+      const { id, worker } = await workerOnSlowJob(t, 1500);
+      worker.child.kill('SIGTERM');
+      const result = await worker.done;
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(records(t), [`${id} 1 start`, `${id} 1 end`]);
+      assert.equal(stopReasonOf(result), 'signal');
+      assert.deepEqual((await status(t)).queues, [], 'the finished job was acknowledged');
+    });
+
+    it('a second SIGINT hands the in-flight job back at once', async () => {
+      const t = backend.env();
+      const { id, worker } = await workerOnSlowJob(t, 20_000);
+      worker.child.kill('SIGINT');
+      await worker.waitFor('SIGINT received');
+      worker.child.kill('SIGINT');
+      const result = await worker.done;
+      assert.equal(result.code, 130);
+      assert.deepEqual(records(t), [`${id} 1 start`]);
+      assert.equal((await status(t)).queues[0]?.ready, 1, 'handed back, ready for another worker');
+    });
+
+    it('queue restart stops a running worker with exit 0', async () => {
+      const t = backend.env();
+      const worker = start(['work', '--sleep', '0.2'], t);
+      await worker.waitFor('worker started');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const restart = await run(['restart'], t);
+      assert.equal(restart.code, 0, restart.stderr);
+      const result = await worker.done;
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(stopReasonOf(result), 'restart');
+      assert.equal(typeof (await status(t)).restartRequestedAt, 'number');
+      // A restart requested before a worker starts does not stop the new one.
+      const next = await run(['work', '--max-time', '1.5', '--sleep', '0.2'], t);
+      assert.equal(stopReasonOf(next), 'max-time');
+    });
+
+    it('pause and resume: a paused queue is skipped', async () => {
+      const t = backend.env();
+      await dispatchMany(t, 'Record.ts', 2);
+      await runOk(['pause', 'default'], t);
+      const paused = await run(['work', '--max-time', '1.5', '--sleep', '0.2'], t);
+      assert.equal(paused.code, 0);
+      assert.equal(records(t).length, 0);
+      assert.match((await run(['status'], t)).stdout, /default \(paused\)/);
+      await runOk(['resume', 'default'], t);
+      await runOk(['work', '--stop-when-empty'], t);
+      assert.equal(records(t).length, 2);
+    });
+
+    it('dispatch, jobs, clear and make:job from the shell', async () => {
+      const t = backend.env();
+      const dispatched = await run(['dispatch', 'Record', '--data', '{"label":"from-shell"}', '--queue', 'shell'], t);
+      assert.equal(dispatched.code, 0, dispatched.stderr);
+      const id = dispatched.stdout.trim();
+      assert.match(id, /^[0-9a-f-]{36}$/);
+      await runOk(['dispatch', 'custom-name', '--delay', '60'], t);
+      const before = await status(t);
+      assert.equal(before.connection, backend.connection);
+      assert.deepEqual(before.queues.map((q) => [q.queue, q.ready, q.delayed]), [['default', 0, 1], ['shell', 1, 0]]);
+      await runOk(['work', '--queue', 'shell', '--stop-when-empty'], t);
+      assert.deepEqual(records(t), [`${id} 1 from-shell`]);
+      assert.match((await runOk(['clear', 'default', '--force'], t)).stdout, /deleted 1 job/);
+
+      const jobs = await run(['jobs', '--json'], t);
+      assert.deepEqual(JSON.parse(jobs.stdout).map((j: { name: string }) => j.name).sort(), fixtureJobs);
+      assert.match(jobs.stderr, /skipped app\/jobs\/README\.md/);
+
+      const made = await run(['make:job', 'billing/ChargeCard'], t, { cwd: t.dir });
+      assert.equal(made.code, 0, made.stderr);
+      const source = readFileSync(path.join(t.dir, 'app/jobs/billing/ChargeCard.ts'), 'utf8');
+      assert.match(source, /export default class ChargeCard extends Job/);
+      const again = await run(['make:job', 'billing/ChargeCard'], t, { cwd: t.dir });
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /already exists/);
+      assert.match((await run(['make:job', 'not a name'], t, { cwd: t.dir })).stderr, /is not a job name/);
+    });
+
+    it("a queue named with ':', braces, a space and a non-ASCII letter works in every command", async () => {
+      const t = backend.env();
+      const queue = 'mail:{eu} é';
+      const ok = (args: string[]) => runOk(args, t);
+      const id = (await ok(['dispatch', 'Record', '--queue', queue, '--data', '{"label":"odd-queue"}'])).stdout.trim();
+      const failing = (await ok(['dispatch', 'AlwaysFails', '--queue', queue])).stdout.trim();
+      await ok(['pause', queue]);
+      const paused = await status(t);
+      assert.deepEqual(paused.queues.map((q) => [q.queue, q.ready, q.paused]), [[queue, 2, true]]);
+      assert.deepEqual(paused.paused, [queue]);
+      await ok(['resume', queue]);
+
+      // AlwaysFails declares maxTries 2 (the class wins over --max-tries) and backoff 0. --max-time
+      // bounds the run should the queue still be paused.
+      const worked = await ok(['work', '--queue', queue, '--stop-when-empty', '--max-tries', '1', '--max-time', '10']);
+      assert.deepEqual(records(t), [`${id} 1 odd-queue`, `${failing} 1 attempt`, `${failing} 2 attempt`, 'failed-hook AlwaysFails: boom']);
+      const jobLines = logLines(worked.stdout).filter((line) => line.jobId);
+      assert.ok(jobLines.length >= 4 && jobLines.every((line) => line.queue === queue), 'every job line names the queue');
+
+      const failed = await failedList(t, '--queue', queue);
+      assert.deepEqual(failed.map((f) => [f.id, f.queue, f.job]), [[failing, queue, 'AlwaysFails']]);
+
+      assert.match((await ok(['retry', 'all', '--queue', queue])).stdout, /1 failed job\(s\) put back/);
+      assert.deepEqual((await status(t)).queues.map((q) => [q.queue, q.ready, q.failed]), [[queue, 1, 0]]);
+      assert.match((await ok(['clear', queue, '--force'])).stdout, /deleted 1 job\(s\) from mail:\{eu\} é/);
+    });
+
+    it('migrate is idempotent (Redis keeps no tables)', async () => {
+      const t = backend.env();
+      const first = await run(['migrate'], t);
+      assert.equal(first.code, 0, first.stderr);
+      const second = await run(['migrate'], t);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, backend.name === 'sqlite' ? /up to date/ : /connection 'redis' keeps no tables: nothing to migrate/);
+    });
   });
-
-  it('--max-jobs 3 exits 0 after exactly three jobs and leaves the rest', async () => {
-    const t = testEnv();
-    await dispatchMany(t, 'Record.ts', 10);
-    const result = await run(['work', '--max-jobs', '3', '--concurrency', '2'], t);
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(records(t).length, 3);
-    const status = JSON.parse((await run(['status', '--json'], t)).stdout);
-    assert.equal(status.queues[0].ready, 7);
-  });
-
-  it('--max-time ends an idle worker with exit 0', async () => {
-    const t = testEnv();
-    const startedAt = Date.now();
-    const result = await run(['work', '--max-time', '1', '--sleep', '0.2'], t);
-    assert.equal(result.code, 0, result.stderr);
-    assert.ok(Date.now() - startedAt >= 1000);
-    assert.equal(logLines(result.stdout).find((line) => line.reason)?.reason, 'max-time');
-  });
-
-  it('--once runs one job and exits 0', async () => {
-    const t = testEnv();
-    await dispatchMany(t, 'Record.ts', 3);
-    const result = await run(['work', '--once'], t);
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(records(t).length, 1);
-  });
-
-  it('--queue is a priority list', async () => {
-    const t = testEnv();
-    const [low] = await dispatchMany(t, 'Record.ts', 1);
-    const manager = await (await import('../helpers/cli.ts')).managerFor(t);
-    const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
-    const [high] = await manager.push([new Record()], { queue: 'high' });
-    await manager.close();
-    const result = await run(['work', '--queue', 'high,default', '--stop-when-empty'], t);
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(records(t).map((line) => line.split(' ')[0]), [high, low]);
-  });
-
-  it('a failing job ends in failed:list after its tries; retry brings it back; forget removes it', async () => {
-    const t = testEnv();
-    const [id] = await dispatchMany(t, 'AlwaysFails.ts', 1, { reason: 'smtp down' });
-    const first = await run(['work', '--stop-when-empty', '--sleep', '0.1'], t);
-    assert.equal(first.code, 0, first.stderr);
-    assert.deepEqual(records(t), [`${id} 1 attempt`, `${id} 2 attempt`, 'failed-hook AlwaysFails: smtp down']);
-
-    const list = await run(['failed:list', '--json'], t);
-    const failed = JSON.parse(list.stdout);
-    assert.equal(failed.length, 1);
-    assert.equal(failed[0].id, id);
-    assert.equal(failed[0].job, 'AlwaysFails');
-    assert.match(failed[0].error, /AlwaysFails: smtp down/);
-    const table = await run(['failed:list'], t);
-    assert.match(table.stdout, new RegExp(id!));
-    assert.match(table.stdout, /Error: AlwaysFails: smtp down/);
-
-    const show = await run(['failed:show', id!], t);
-    assert.equal(show.code, 0);
-    assert.match(show.stdout, /attempts: {3}2/);
-    assert.match(show.stdout, /at AlwaysFails\.handle/, 'the full stack');
-
-    const retried = await run(['retry', id!], t);
-    assert.equal(retried.code, 0, retried.stderr);
-    assert.equal(JSON.parse((await run(['failed:list', '--json'], t)).stdout).length, 0);
-    const status = JSON.parse((await run(['status', '--json'], t)).stdout);
-    assert.equal(status.queues[0].ready, 1);
-
-    const second = await run(['work', '--stop-when-empty', '--sleep', '0.1'], t);
-    assert.equal(second.code, 0);
-    assert.equal(records(t).filter((line) => line.startsWith(`${id} 1 `)).length, 2, 'fresh tries: attempt 1 again');
-    assert.equal(JSON.parse((await run(['failed:list', '--json'], t)).stdout).length, 1);
-
-    const forgot = await run(['failed:forget', id!], t);
-    assert.equal(forgot.code, 0);
-    assert.equal(JSON.parse((await run(['failed:list', '--json'], t)).stdout).length, 0);
-  });
-
-  it('retry all, failed:flush and failed:prune', async () => {
-    const t = testEnv();
-    await dispatchMany(t, 'AlwaysFails.ts', 3);
-    await run(['work', '--stop-when-empty', '--max-tries', '1'], t);
-    assert.equal(JSON.parse((await run(['failed:list', '--json'], t)).stdout).length, 3);
-    assert.match((await run(['retry', 'all'], t)).stdout, /3 failed job\(s\) put back/);
-    await run(['work', '--stop-when-empty'], t);
-    assert.match((await run(['failed:prune', '--hours', '1'], t)).stdout, /deleted 0/);
-    assert.match((await run(['failed:flush'], t)).stdout, /deleted 3/);
-  });
-
-  it('SIGTERM during a job lets it finish, then exits 0', async () => {
-    const t = testEnv();
-    const [id] = await dispatchMany(t, 'Slow.ts', 1, { ms: 1500 });
-    const worker = start(['work'], t);
-    await worker.waitFor('"msg":"started"');
-    worker.child.kill('SIGTERM');
-    const result = await worker.done;
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(records(t), [`${id} 1 start`, `${id} 1 end`]);
-    assert.equal(logLines(result.stdout).find((line) => line.reason)?.reason, 'signal');
-    const status = JSON.parse((await run(['status', '--json'], t)).stdout);
-    assert.deepEqual(status.queues, [], 'the finished job was acknowledged');
-  });
-
-  it('a second SIGINT hands the in-flight job back at once', async () => {
-    const t = testEnv();
-    const [id] = await dispatchMany(t, 'Slow.ts', 1, { ms: 20_000 });
-    const worker = start(['work'], t);
-    await worker.waitFor('"msg":"started"');
-    worker.child.kill('SIGINT');
-    await worker.waitFor('SIGINT received');
-    worker.child.kill('SIGINT');
-    const result = await worker.done;
-    assert.equal(result.code, 130);
-    assert.deepEqual(records(t), [`${id} 1 start`]);
-    const status = JSON.parse((await run(['status', '--json'], t)).stdout);
-    assert.equal(status.queues[0].ready, 1, 'handed back, ready for another worker');
-  });
-
-  it('queue restart stops a running worker with exit 0', async () => {
-    const t = testEnv();
-    const worker = start(['work', '--sleep', '0.2'], t);
-    await worker.waitFor('worker started');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const restart = await run(['restart'], t);
-    assert.equal(restart.code, 0, restart.stderr);
-    const result = await worker.done;
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(logLines(result.stdout).find((line) => line.reason)?.reason, 'restart');
-    // A restart requested before a worker starts does not stop the new one.
-    const next = await run(['work', '--max-time', '1.5', '--sleep', '0.2'], t);
-    assert.equal(logLines(next.stdout).find((line) => line.reason)?.reason, 'max-time');
-  });
-
-  it('pause and resume: a paused queue is skipped', async () => {
-    const t = testEnv();
-    await dispatchMany(t, 'Record.ts', 2);
-    await run(['pause', 'default'], t);
-    const paused = await run(['work', '--max-time', '1.5', '--sleep', '0.2'], t);
-    assert.equal(paused.code, 0);
-    assert.equal(records(t).length, 0);
-    assert.match((await run(['status'], t)).stdout, /default \(paused\)/);
-    await run(['resume', 'default'], t);
-    await run(['work', '--stop-when-empty'], t);
-    assert.equal(records(t).length, 2);
-  });
-
-  it('dispatch, jobs, clear and make:job from the shell', async () => {
-    const t = testEnv();
-    const dispatched = await run(['dispatch', 'Record', '--data', '{"label":"from-shell"}', '--queue', 'shell'], t);
-    assert.equal(dispatched.code, 0, dispatched.stderr);
-    const id = dispatched.stdout.trim();
-    assert.match(id, /^[0-9a-f-]{36}$/);
-    await run(['dispatch', 'custom-name', '--delay', '60'], t);
-    const status = JSON.parse((await run(['status', '--json'], t)).stdout);
-    assert.deepEqual(status.queues.map((q: { queue: string; ready: number; delayed: number }) => [q.queue, q.ready, q.delayed]), [['default', 0, 1], ['shell', 1, 0]]);
-    await run(['work', '--queue', 'shell', '--stop-when-empty'], t);
-    assert.deepEqual(records(t), [`${id} 1 from-shell`]);
-    assert.match((await run(['clear', 'default', '--force'], t)).stdout, /deleted 1 job/);
-
-    const jobs = await run(['jobs', '--json'], t);
-    assert.deepEqual(JSON.parse(jobs.stdout).map((j: { name: string }) => j.name).sort(), ['AlwaysFails', 'Hang', 'Record', 'Sleepy', 'Slow', 'custom-name']);
-    assert.match(jobs.stderr, /skipped app\/jobs\/README\.md/);
-
-    const made = await run(['make:job', 'billing/ChargeCard'], t, { cwd: t.dir });
-    assert.equal(made.code, 0, made.stderr);
-    const source = readFileSync(path.join(t.dir, 'app/jobs/billing/ChargeCard.ts'), 'utf8');
-    assert.match(source, /export default class ChargeCard extends Job/);
-    const again = await run(['make:job', 'billing/ChargeCard'], t, { cwd: t.dir });
-    assert.equal(again.code, 1);
-    assert.match(again.stderr, /already exists/);
-    assert.match((await run(['make:job', 'not a name'], t, { cwd: t.dir })).stderr, /is not a job name/);
-  });
-
-  it('migrate is idempotent', async () => {
-    const t = testEnv();
-    const first = await run(['migrate'], t);
-    assert.equal(first.code, 0, first.stderr);
-    const second = await run(['migrate'], t);
-    assert.equal(second.code, 0);
-    assert.match(second.stdout, /up to date/);
-  });
-});
+}

@@ -1,13 +1,23 @@
-/** Runs the real `queue` binary in the fixture project, as a user (or supervisor) would. */
+/**
+ * Runs the real `queue` binary in the fixture project, as a user (or supervisor) would, on any of
+ * the backends: each test gets its own SQLite file, and on Redis its own key prefix.
+ */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ConnectionConfig } from '../../src/config/define.ts';
+import type { FailedJob } from '../../src/queue/driver.ts';
+import { deleteRedisPrefix, redisBackend, REDIS_URL, skipReason } from './backends.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fixtureProject = path.join(repoRoot, 'test/fixtures/project');
 const BIN = path.join(repoRoot, 'bin/queue.js');
+
+export type BackendName = 'sqlite' | 'redis';
 
 export interface TestEnv {
   dir: string;
@@ -15,15 +25,84 @@ export interface TestEnv {
   recordFile: string;
 }
 
-/** A fresh database file and record file for one test. */
-export function testEnv(extra: Record<string, string> = {}): TestEnv {
+/** Prefixes handed out by testEnv(_, 'redis') and not deleted yet. */
+const redisPrefixes = new Set<string>();
+
+/**
+ * A fresh database file and record file for one test. With a backend, the default connection is
+ * that backend; on Redis with a key prefix of its own (`e2e-<uuid>`). DB_DATABASE is always set:
+ * the fixture config reads it whichever connection is the default.
+ */
+export function testEnv(extra: Record<string, string> = {}, backend?: BackendName): TestEnv {
   const dir = mkdtempSync(path.join(tmpdir(), 'queue-e2e-'));
   const recordFile = path.join(dir, 'record.log');
-  return {
-    dir,
-    recordFile,
-    env: { DB_DATABASE: path.join(dir, 'queue.sqlite'), RECORD_FILE: recordFile, QUEUE_LOG_FORMAT: 'json', ...extra },
+  const env: Record<string, string> = { DB_DATABASE: path.join(dir, 'queue.sqlite'), RECORD_FILE: recordFile, QUEUE_LOG_FORMAT: 'json' };
+  if (backend === 'sqlite') env.QUEUE_CONNECTION = 'database';
+  if (backend === 'redis') {
+    const prefix = `e2e-${randomUUID()}`;
+    redisPrefixes.add(prefix);
+    Object.assign(env, { QUEUE_CONNECTION: 'redis', REDIS_URL, REDIS_PREFIX: prefix });
+  }
+  return { dir, recordFile, env: { ...env, ...extra } };
+}
+
+/** One backend the end-to-end suites run against: `for (const backend of await e2eBackends()) describe(...)`. */
+export interface E2EBackend {
+  name: BackendName;
+  /** The connection the CLI uses on this backend, as `status --json` names it. */
+  connection: 'database' | 'redis';
+  /** Why this backend is skipped here; undefined when it runs. */
+  skip: string | undefined;
+  /** testEnv() on this backend. */
+  env(extra?: Record<string, string>): TestEnv;
+  /**
+   * An environment whose storage cannot be opened, and what the one-line error must say: on SQLite
+   * a database path that is a directory, on Redis a port where nothing listens.
+   */
+  unreachable(): { t: TestEnv; where: RegExp };
+  /** Deletes what the suite's tests stored on a server (their Redis prefixes); register with after(). */
+  cleanup(): Promise<void>;
+}
+
+/** Port 6390 on loopback: nothing listens there. */
+export const UNREACHABLE_REDIS = '127.0.0.1:6390';
+
+/**
+ * Every backend, each with its skip reason. Locally an unreachable backend is skipped with a
+ * printed line; under CI (CI=true) this throws, which fails the test file.
+ */
+export async function e2eBackends(): Promise<E2EBackend[]> {
+  const cleanup = async () => {
+    const prefixes = [...redisPrefixes];
+    redisPrefixes.clear();
+    for (const prefix of prefixes) await deleteRedisPrefix(prefix);
   };
+  return [
+    {
+      name: 'sqlite',
+      connection: 'database',
+      skip: undefined,
+      env: (extra) => testEnv(extra, 'sqlite'),
+      unreachable() {
+        const t = testEnv({}, 'sqlite');
+        t.env.DB_DATABASE = t.dir;
+        return { t, where: new RegExp(`cannot open SQLite database ${escapeRegExp(t.dir)}: unable to open database file`) };
+      },
+      cleanup: async () => {},
+    },
+    {
+      name: 'redis',
+      connection: 'redis',
+      skip: await skipReason(redisBackend()),
+      env: (extra) => testEnv(extra, 'redis'),
+      unreachable: () => ({ t: testEnv({ REDIS_URL: `redis://${UNREACHABLE_REDIS}/0` }, 'redis'), where: new RegExp(`Redis connection 'redis' \\(${escapeRegExp(UNREACHABLE_REDIS)}\\): connect ECONNREFUSED`) }),
+      cleanup,
+    },
+  ];
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export function records(t: TestEnv): string[] {
@@ -91,14 +170,27 @@ export function run(args: string[], t: TestEnv, options: { cwd?: string; timeout
   return running.done.finally(() => clearTimeout(timer));
 }
 
-/** A QueueManager on the test's database, for dispatching from the test process itself. */
+/** run(), and the command must exit 0 (its stderr is the assertion message otherwise). */
+export async function runOk(args: string[], t: TestEnv, options: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  const result = await run(args, t, options);
+  assert.equal(result.code, 0, `queue ${args.join(' ')} exited ${result.code ?? result.signal}: ${result.stderr}`);
+  return result;
+}
+
+/**
+ * A QueueManager on the test's storage, for dispatching from the test process itself: the same
+ * default connection, SQLite file and Redis target and prefix the CLI gets from the fixture config.
+ */
 export async function managerFor(t: TestEnv): Promise<import('../../src/queue/manager.ts').QueueManager> {
   const { QueueManager } = await import('../../src/queue/manager.ts');
   const { defineConfig } = await import('../../src/config/define.ts');
-  return new QueueManager(
-    defineConfig({ default: 'database', connections: { database: { driver: 'database', client: 'sqlite', filename: t.env.DB_DATABASE! } }, leaseMargin: 1 }),
-    fixtureProject,
-  );
+  const env = { ...process.env, ...t.env };
+  const cluster = env.REDIS_CLUSTER_NODES?.split(',').map((node) => node.trim());
+  const connections: Record<string, ConnectionConfig> = {
+    database: { driver: 'database', client: 'sqlite', filename: t.env.DB_DATABASE! },
+    redis: { driver: 'redis', url: env.REDIS_URL || undefined, cluster, prefix: env.REDIS_PREFIX || 'queue' },
+  };
+  return new QueueManager(defineConfig({ default: env.QUEUE_CONNECTION || 'database', connections, leaseMargin: 1 }), fixtureProject);
 }
 
 /** Dispatches `count` jobs of a fixture class in one bulk; returns their ids. */
@@ -116,4 +208,49 @@ export async function dispatchMany(t: TestEnv, jobFile: string, count: number, f
 /** Parses the JSON log lines a worker printed. */
 export function logLines(output: string): Record<string, unknown>[] {
   return output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+}
+
+export interface QueueStatus {
+  connection: string;
+  queues: { queue: string; ready: number; delayed: number; reserved: number; failed: number; paused: boolean }[];
+  paused: string[];
+  restartRequestedAt: number | null;
+}
+
+/** `queue status --json`, checked to have the one shape every backend prints. */
+export async function status(t: TestEnv): Promise<QueueStatus> {
+  const result = await run(['status', '--json'], t);
+  assert.equal(result.code, 0, result.stderr);
+  const parsed = JSON.parse(result.stdout) as QueueStatus;
+  assert.deepEqual(Object.keys(parsed).sort(), ['connection', 'paused', 'queues', 'restartRequestedAt']);
+  for (const queue of parsed.queues) assert.deepEqual(Object.keys(queue).sort(), ['delayed', 'failed', 'paused', 'queue', 'ready', 'reserved']);
+  return parsed;
+}
+
+/** A failed job as `failed:list --json` prints it (failedAt as an ISO string). */
+export type FailedRecord = Omit<FailedJob, 'failedAt'> & { failedAt: string };
+
+/** `queue failed:list --json` (with more flags, e.g. --queue). */
+export async function failedList(t: TestEnv, ...flags: string[]): Promise<FailedRecord[]> {
+  const result = await run(['failed:list', '--json', ...flags], t);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout);
+}
+
+/** The first word of each record line (the job's id), in the order they were written. */
+export function ranIds(t: TestEnv): string[] {
+  return records(t).map((line) => line.split(' ')[0]!);
+}
+
+/** The reason the worker gave for stopping (from its JSON log). */
+export function stopReasonOf(result: RunResult): unknown {
+  return logLines(result.stdout).find((line) => line.reason)?.reason;
+}
+
+/** Dispatches one Slow job of `ms` and starts `queue work`; resolves once the job has started. */
+export async function workerOnSlowJob(t: TestEnv, ms: number): Promise<{ id: string; worker: Running }> {
+  const [id] = await dispatchMany(t, 'Slow.ts', 1, { ms });
+  const worker = start(['work'], t);
+  await worker.waitFor('"msg":"started"');
+  return { id: id!, worker };
 }

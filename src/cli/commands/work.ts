@@ -70,7 +70,7 @@ export function registerWork(program: Command, app: CliApp): void {
         backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
       },
       leaseMargin: manager.config.leaseMargin,
-      watchdog: new Watchdog(manager.root),
+      watchdog: new Watchdog(manager.root, flags.concurrency),
     }, logger);
 
     const removeHandlers = installSignalHandlers(worker, logger);
