@@ -6,5 +6,6 @@ import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv);
-// A job that ignored its timeout may still hold the event loop: leave anyway.
-process.exit(code);
+// A job that ignored its timeout may still hold the event loop: leave anyway, but only once what
+// was written to stdout and stderr has gone out (on a pipe those writes are asynchronous).
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

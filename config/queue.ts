@@ -2,7 +2,7 @@
  * Queue connections, Laravel style. Every value comes from the environment (.env is loaded first);
  * .env.example documents each variable.
  */
-import { databaseFromEnv, defineConfig, env, redisFromEnv } from 'queue';
+import { databaseFromEnv, defineConfig, env, redisFromEnv, securityFromEnv } from 'queue';
 
 export default defineConfig({
   // The connection dispatch() and `queue work` use when none is named.
@@ -25,4 +25,7 @@ export default defineConfig({
   // Seconds added to a job's timeout to make its lease: how long a crashed worker's job waits
   // before another worker takes it.
   leaseMargin: env.int('QUEUE_LEASE_MARGIN', 30),
+
+  // APP_KEY (encrypted jobs, signed payloads), QUEUE_SIGNED and QUEUE_MAX_PAYLOAD_BYTES.
+  ...securityFromEnv(),
 });

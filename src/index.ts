@@ -4,6 +4,6 @@ export { dispatch, Queue } from './queue/dispatch.ts';
 export type { DispatchOptions } from './queue/types.ts';
 export { defineConfig, type QueueConfig } from './config/define.ts';
 export { env } from './env.ts';
-export { databaseFromEnv, redisFromEnv } from './config/defaults.ts';
+export { databaseFromEnv, redisFromEnv, securityFromEnv } from './config/defaults.ts';
 export { QueueError, UnrecoverableError, JobTimeoutError, type ErrorCode } from './errors.ts';
 export type { Driver, Reservation, FailedJob, QueueStats } from './queue/driver.ts';

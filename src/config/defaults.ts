@@ -13,6 +13,7 @@ export function defaultConfig(): ResolvedConfig {
       redis: redisFromEnv(),
       sync: { driver: 'sync' },
     },
+    ...securityFromEnv(),
   });
 }
 
@@ -51,5 +52,14 @@ export function databaseFromEnv(): DatabaseConnectionConfig {
     password: env.optional('DB_PASS'),
     pool: env.int('DB_POOL', 10, { min: 1, max: 1000 }),
     ...tables,
+  };
+}
+
+/** APP_KEY, QUEUE_SIGNED and QUEUE_MAX_PAYLOAD_BYTES. */
+export function securityFromEnv(): { appKey?: string; signed: boolean; maxPayloadBytes: number } {
+  return {
+    appKey: env.optional('APP_KEY'),
+    signed: env.bool('QUEUE_SIGNED', false),
+    maxPayloadBytes: env.int('QUEUE_MAX_PAYLOAD_BYTES', 16 * 1024 * 1024, { min: 1024 }),
   };
 }

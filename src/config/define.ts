@@ -4,6 +4,7 @@
  * confusing failure much later (the default connection must exist, names must be sane).
  */
 import { QueueError } from '../errors.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, payloadRules } from '../jobs/payload.ts';
 
 export interface SqliteConnectionConfig {
   driver: 'database';
@@ -67,16 +68,31 @@ export interface QueueConfig {
    * or hung, so this is how long a crashed worker's job waits before another worker takes it.
    */
   leaseMargin?: number;
+  /** APP_KEY: `base64:` + 32 bytes; needed for encrypted jobs and signed payloads. */
+  appKey?: string;
+  /** Sign every payload and run only signed ones (QUEUE_SIGNED). */
+  signed?: boolean;
+  /** The largest encoded payload in bytes (QUEUE_MAX_PAYLOAD_BYTES, default 16 MiB). */
+  maxPayloadBytes?: number;
 }
 
-export interface ResolvedConfig extends Required<QueueConfig> {}
+export interface ResolvedConfig extends Required<Omit<QueueConfig, 'appKey'>> {
+  appKey: string | undefined;
+}
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 const TABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function defineConfig(config: QueueConfig): ResolvedConfig {
   // `?? default`, not a spread: `jobs: env.optional('X')` may be an explicit undefined.
-  const resolved: ResolvedConfig = { ...config, jobs: config.jobs ?? 'app/jobs', leaseMargin: config.leaseMargin ?? 30 };
+  const resolved: ResolvedConfig = {
+    ...config,
+    jobs: config.jobs ?? 'app/jobs',
+    leaseMargin: config.leaseMargin ?? 30,
+    appKey: config.appKey,
+    signed: config.signed ?? false,
+    maxPayloadBytes: config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+  };
   const names = Object.keys(resolved.connections ?? {});
   if (names.length === 0) throw configError('defines no connections');
   for (const name of names) {
@@ -91,6 +107,11 @@ export function defineConfig(config: QueueConfig): ResolvedConfig {
   if (!Number.isFinite(resolved.leaseMargin) || resolved.leaseMargin < 0) {
     throw configError('has a leaseMargin that is not a number of seconds >= 0');
   }
+  if (!Number.isInteger(resolved.maxPayloadBytes) || resolved.maxPayloadBytes < 1024) {
+    throw configError('has a maxPayloadBytes (QUEUE_MAX_PAYLOAD_BYTES) that is not a whole number of bytes >= 1024');
+  }
+  // Checks APP_KEY's form now (and QUEUE_SIGNED's need for it), not at the first encrypted job.
+  payloadRules(resolved);
   return resolved;
 }
 

@@ -42,6 +42,8 @@ export abstract class Job {
   static backoff?: Backoff;
   /** A stable name that replaces the one derived from the file path under app/jobs. */
   static jobName?: string;
+  /** Store this job's fields encrypted and authenticated (AES-256-GCM with APP_KEY). */
+  static encrypted?: boolean;
 
   abstract handle(ctx: JobContext): Promise<void> | void;
 

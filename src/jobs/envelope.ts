@@ -16,7 +16,8 @@ export interface Envelope {
   id: string;
   job: string;
   queue: string;
-  data: Record<string, unknown>;
+  /** The encoded fields; on an encrypted job, their ciphertext (see seal.ts). */
+  data: Record<string, unknown> | string;
   /** Runs made before this payload was stored: 0 at dispatch; reset to 0 by `queue retry`. */
   attempts: number;
   maxTries: number | null;
@@ -26,6 +27,10 @@ export interface Envelope {
   backoff: number[] | null;
   /** Milliseconds since the epoch. */
   createdAt: number;
+  /** 'aes-256-gcm' when `data` is encrypted. */
+  enc?: 'aes-256-gcm';
+  /** HMAC of the envelope, when payloads are signed (QUEUE_SIGNED). */
+  sig?: string;
 }
 
 /** Settings the worker applies to jobs whose class declares none. */
@@ -79,7 +84,11 @@ export function encodeEnvelope(envelope: Envelope): string {
 }
 
 /** Parses and validates a stored payload. Throws PAYLOAD_INVALID with the reason. */
-export function decodeEnvelope(raw: string): Envelope {
+export function decodeEnvelope(raw: string, maxBytes = Number.POSITIVE_INFINITY): Envelope {
+  if (typeof raw !== 'string') throw invalid('is not text');
+  // Checked before parsing: a huge payload must not cost the worker its memory.
+  const bytes = raw.length > maxBytes / 3 ? Buffer.byteLength(raw) : raw.length;
+  if (bytes > maxBytes) throw invalid(`is ${bytes} bytes, over the limit of ${maxBytes} (QUEUE_MAX_PAYLOAD_BYTES)`);
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -96,7 +105,13 @@ export function validateEnvelope(value: unknown): Envelope {
   if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 64) throw invalid('has no valid id');
   if (typeof e.job !== 'string' || !isValidJobName(e.job)) throw invalid('has no valid job name');
   if (typeof e.queue !== 'string' || e.queue.length === 0 || e.queue.length > QUEUE_NAME_MAX) throw invalid('has no valid queue');
-  if (e.data === null || typeof e.data !== 'object' || Array.isArray(e.data)) throw invalid('has data that is not an object');
+  if (e.enc !== undefined) {
+    if (e.enc !== 'aes-256-gcm') throw invalid(`has an unknown cipher ${JSON.stringify(e.enc)}`);
+    if (typeof e.data !== 'string') throw invalid('is encrypted but its data is not a string');
+  } else if (e.data === null || typeof e.data !== 'object' || Array.isArray(e.data)) {
+    throw invalid('has data that is not an object');
+  }
+  if (e.sig !== undefined && (typeof e.sig !== 'string' || e.sig.length > 128)) throw invalid('has an invalid signature field');
   if (!isInt(e.attempts, 0, LIMITS.attempts)) throw invalid(`has attempts outside 0..${LIMITS.attempts}`);
   if (e.maxTries !== null && !isInt(e.maxTries, 1, LIMITS.maxTries)) throw invalid(`has maxTries outside 1..${LIMITS.maxTries}`);
   if (e.timeout !== null && !isNumber(e.timeout, 0.001, LIMITS.timeoutSeconds)) throw invalid(`has a timeout outside 0..${LIMITS.timeoutSeconds}s`);

@@ -10,6 +10,9 @@ import { QueueError } from '../errors.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** Deeper data is refused both ways: a hostile payload must not overflow the worker's stack. */
+export const MAX_DEPTH = 64;
+
 /** Keys that must never be assigned onto an object we build: they reach prototypes. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -48,6 +51,7 @@ function encodeValue(value: unknown, at: string, jobName: string, ancestors: Set
   if (value === null) return null;
   const object = value as object;
   if (ancestors.has(object)) throw notSerializable(jobName, at, 'is a circular reference');
+  if (ancestors.size > MAX_DEPTH) throw notSerializable(jobName, at, `is nested more than ${MAX_DEPTH} levels deep`);
   ancestors.add(object);
   try {
     return encodeObject(object, at, jobName, ancestors);
@@ -93,30 +97,31 @@ export function decodeData(data: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) {
     if (FORBIDDEN_KEYS.has(key)) continue;
-    out[key] = decodeValue(value, key);
+    out[key] = decodeValue(value, key, 1);
   }
   return out;
 }
 
-function decodeValue(value: unknown, at: string): unknown {
+function decodeValue(value: unknown, at: string, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item, index) => decodeValue(item, `${at}[${index}]`));
+  if (depth > MAX_DEPTH) throw badData(at, `is nested more than ${MAX_DEPTH} levels deep`);
+  if (Array.isArray(value)) return value.map((item, index) => decodeValue(item, `${at}[${index}]`, depth + 1));
   const keys = Object.keys(value);
   const tagged = value as Record<string, unknown>;
-  if (keys.length === 1 && keys[0]!.startsWith('$')) return decodeTagged(keys[0]!, tagged[keys[0]!], at);
-  return decodePlain(tagged, at);
+  if (keys.length === 1 && keys[0]!.startsWith('$')) return decodeTagged(keys[0]!, tagged[keys[0]!], at, depth);
+  return decodePlain(tagged, at, depth);
 }
 
-function decodePlain(value: Record<string, unknown>, at: string): Record<string, unknown> {
+function decodePlain(value: Record<string, unknown>, at: string, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     if (FORBIDDEN_KEYS.has(key)) continue;
-    out[key] = decodeValue(item, `${at}.${key}`);
+    out[key] = decodeValue(item, `${at}.${key}`, depth + 1);
   }
   return out;
 }
 
-function decodeTagged(tag: string, body: unknown, at: string): unknown {
+function decodeTagged(tag: string, body: unknown, at: string, depth: number): unknown {
   switch (tag) {
     case '$date': {
       const date = typeof body === 'string' ? new Date(body) : undefined;
@@ -139,13 +144,13 @@ function decodeTagged(tag: string, body: unknown, at: string): unknown {
       return Buffer.from(body, 'base64');
     case '$map':
       if (!Array.isArray(body) || !body.every((entry) => Array.isArray(entry) && entry.length === 2)) throw badData(at, 'has an invalid $map');
-      return new Map(body.map(([k, v], i) => [decodeValue(k, `${at}<key ${i}>`), decodeValue(v, `${at}.get(${i})`)]));
+      return new Map(body.map(([k, v], i) => [decodeValue(k, `${at}<key ${i}>`, depth + 1), decodeValue(v, `${at}.get(${i})`, depth + 1)]));
     case '$set':
       if (!Array.isArray(body)) throw badData(at, 'has an invalid $set');
-      return new Set(body.map((item, i) => decodeValue(item, `${at}<item ${i}>`)));
+      return new Set(body.map((item, i) => decodeValue(item, `${at}<item ${i}>`, depth + 1)));
     case '$object':
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badData(at, 'has an invalid $object');
-      return decodePlain(body as Record<string, unknown>, at);
+      return decodePlain(body as Record<string, unknown>, at, depth);
     default:
       throw badData(at, `has an unknown tag '${tag}'`);
   }

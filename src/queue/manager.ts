@@ -11,7 +11,7 @@ import { loadConfig } from '../config/load.ts';
 import type { SyncConnection } from '../drivers/sync/SyncConnection.ts';
 import { projectRoot } from '../env.ts';
 import { QueueError } from '../errors.ts';
-import { encodeEnvelope } from '../jobs/envelope.ts';
+import { payloadRules, sealPayload, type PayloadRules } from '../jobs/payload.ts';
 import type { Job, JobClass } from '../jobs/Job.ts';
 import { packJob } from '../jobs/pack.ts';
 import { discoverJobs, type JobRegistry } from '../jobs/registry.ts';
@@ -23,12 +23,16 @@ type Connection = Driver | SyncConnection;
 export class QueueManager {
   private readonly connections = new Map<string, Promise<Connection>>();
   private registryLoading: Promise<JobRegistry> | undefined;
+  /** APP_KEY, signing and the size limit: how payloads are sealed and opened. */
+  readonly payloads: PayloadRules;
 
   constructor(
     readonly config: ResolvedConfig,
     readonly root: string,
     readonly log: Logger = pino({ level: 'silent' }),
-  ) {}
+  ) {
+    this.payloads = payloadRules(config);
+  }
 
   static async fromProject(root: string = projectRoot(), log?: Logger): Promise<QueueManager> {
     return new QueueManager(await loadConfig(root), root, log);
@@ -113,7 +117,8 @@ export class QueueManager {
       }
       const { envelope, delayMs } = packJob(job, name, options);
       const connection = this.connectionName(options.connection ?? jobClass.connection);
-      const stored: StoredJob = { id: envelope.id, queue: envelope.queue, payload: encodeEnvelope(envelope), delayMs, timeout: envelope.timeout };
+      const payload = sealPayload(envelope, jobClass.encrypted === true, this.payloads);
+      const stored: StoredJob = { id: envelope.id, queue: envelope.queue, payload, delayMs, timeout: envelope.timeout };
       byConnection.set(connection, [...(byConnection.get(connection) ?? []), stored]);
       return { envelope, connection };
     });

@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { JobDefaults } from '../jobs/envelope.ts';
+import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import { canBlock, type Driver, type Reservation, type WorkerSignals } from '../queue/driver.ts';
 import { processReservation, type ProcessResult, type Processor } from './process.ts';
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   name: string;
   defaults: JobDefaults;
   leaseMargin: number;
+  /** How payloads are opened (default: no APP_KEY, unsigned, 16 MiB). */
+  payloads?: PayloadRules;
   /** Enforces timeouts on jobs that block the event loop (see watchdog.ts). */
   watchdog?: Watchdog;
 }
@@ -94,6 +97,7 @@ export class Worker {
     const processor: Processor = {
       driver: this.driver,
       registry: this.registry,
+      payloads: this.options.payloads ?? payloadRules({}),
       defaults: this.options.defaults,
       log: this.log,
       cancel: this.cancel.signal,

@@ -6,9 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { JobTimeoutError, QueueError } from '../errors.ts';
-import type { Envelope } from '../jobs/envelope.ts';
 import type { Job, JobClass, JobContext } from '../jobs/Job.ts';
-import { decodeData, hydrate } from '../jobs/serialize.ts';
+import { hydrate } from '../jobs/serialize.ts';
 
 /** How long a job that ignores its aborted signal may take to settle before it counts as hung. */
 const ABORT_GRACE_MS = 2_000;
@@ -17,13 +16,13 @@ export type AttemptResult =
   | { ok: true }
   | { ok: false; error: Error; timedOut: boolean; hung: boolean };
 
-export function instantiate(jobClass: JobClass, envelope: Envelope): Job {
-  const data = decodeData(envelope.data);
+/** A fresh instance of the class with the job's restored fields. */
+export function instantiate(jobClass: JobClass, jobName: string, data: Record<string, unknown>): Job {
   let job: Job;
   try {
     job = new jobClass();
   } catch (error) {
-    throw new QueueError('PAYLOAD_INVALID', `the constructor of ${envelope.job} threw: ${(error as Error).message}`, { cause: error });
+    throw new QueueError('PAYLOAD_INVALID', `the constructor of ${jobName} threw: ${(error as Error).message}`, { cause: error });
   }
   return hydrate(job, data);
 }

@@ -5,7 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { describeError, firstLine } from '../errors.ts';
-import { decodeEnvelope, encodeEnvelope, type Envelope, type JobDefaults } from '../jobs/envelope.ts';
+import { encodeEnvelope, type Envelope, type JobDefaults } from '../jobs/envelope.ts';
+import { openPayload, type PayloadRules } from '../jobs/payload.ts';
 import type { Job } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import type { Driver, Reservation } from '../queue/driver.ts';
@@ -31,6 +32,8 @@ export interface ProcessResult {
 export interface Processor {
   driver: Driver;
   registry: JobRegistry;
+  /** How payloads are opened: size limit, signature, decryption. */
+  payloads: PayloadRules;
   defaults: JobDefaults;
   log: Logger;
   cancel: AbortSignal;
@@ -41,9 +44,11 @@ export interface Processor {
 export async function processReservation(p: Processor, reservation: Reservation): Promise<ProcessResult> {
   const startedAt = performance.now();
   let envelope: Envelope;
+  let data: Record<string, unknown>;
   try {
-    envelope = decodeEnvelope(reservation.payload);
+    ({ envelope, data } = openPayload(reservation.payload, p.payloads));
   } catch (error) {
+    // The raw bytes are kept as they were: a payload that fails its checks is evidence.
     return rejectUnrunnable(p, reservation, null, null, `invalid payload: ${(error as Error).message}`);
   }
   const log = p.log.child({ jobId: envelope.id, job: envelope.job, queue: reservation.queue, attempt: reservation.attempts });
@@ -60,7 +65,7 @@ export async function processReservation(p: Processor, reservation: Reservation)
   }
   let job: Job;
   try {
-    job = instantiate(registered.jobClass, envelope);
+    job = instantiate(registered.jobClass, envelope.job, data);
   } catch (error) {
     return rejectUnrunnable(p, reservation, envelope, log, `cannot build ${envelope.job}: ${(error as Error).message}`);
   }

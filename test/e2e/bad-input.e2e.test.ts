@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { dispatchMany, e2eBackends, failedList, ranIds, records, repoRoot, run, status, type BackendName, type RunResult, type TestEnv } from '../helpers/cli.ts';
+import { dispatchMany, e2eBackends, managerFor, failedList, ranIds, records, repoRoot, run, status, type BackendName, type RunResult, type TestEnv } from '../helpers/cli.ts';
 
 function assertOneLineError(result: RunResult, pattern: RegExp, command = 'the command'): void {
   assert.notEqual(result.code, 0, `${command}: exit code is non-zero`);
@@ -43,6 +43,18 @@ async function storeRaw(backend: BackendName, t: TestEnv, payloads: string[]): P
     const insert = db.prepare('insert into queue_jobs (job_id, queue, payload, attempts, available_at, created_at) values (?, ?, ?, 0, 0, 0)');
     for (const payload of payloads) insert.run(null, 'default', payload);
     db.close();
+    return;
+  }
+  if (backend === 'mariadb' || backend === 'postgres') {
+    const { sql } = await import('kysely');
+    const manager = await managerFor(t);
+    const driver = (await manager.driver()) as unknown as { call<T>(what: string, work: (db: import('kysely').Kysely<any>) => Promise<T>): Promise<T> };
+    for (const payload of payloads) {
+      await driver.call('insert a row by hand', (db) =>
+        sql`insert into ${sql.table(t.env.DB_QUEUE_TABLE!)} (job_id, queue, payload, attempts, available_at, created_at) values (null, 'default', ${payload}, 0, 0, 0)`.execute(db),
+      );
+    }
+    await manager.close();
     return;
   }
   // The key layout is documented at the top of src/drivers/redis/keys.ts.
@@ -120,11 +132,11 @@ for (const backend of await e2eBackends()) {
       assertOneLineError(result, /app\/jobs\/NotAJob\.ts does not default-export a class that extends Job/);
     });
 
-    const where = backend.name === 'sqlite' ? 'rows in queue_jobs' : 'elements in the ready list';
+    const where = backend.name === 'redis' ? 'elements in the ready list' : 'rows in queue_jobs';
     it(`garbage ${where} go to failed storage with a reason; the worker keeps running`, async () => {
       const t = backend.env();
       const [good] = await dispatchMany(t, 'Record.ts', 1);
-      // A Redis list element comes from redis-cli's argv, which cannot carry a NUL byte.
+      // A Redis list element comes from redis-cli's argv, and PostgreSQL text, cannot carry a NUL byte.
       const notJson = backend.name === 'sqlite' ? '\u0000garbage{{' : 'garbage{{ é';
       await storeRaw(backend.name, t, [
         notJson,

@@ -3,7 +3,7 @@
  * the backends: each test gets its own SQLite file, and on Redis its own key prefix.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +11,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionConfig } from '../../src/config/define.ts';
 import type { FailedJob } from '../../src/queue/driver.ts';
-import { deleteRedisPrefix, redisBackend, REDIS_URL, skipReason } from './backends.ts';
+import { deleteRedisPrefix, MYSQL_URL, POSTGRES_URL, redisBackend, REDIS_URL, serverDatabaseBackend, serverDatabaseConfig, skipReason } from './backends.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fixtureProject = path.join(repoRoot, 'test/fixtures/project');
 const BIN = path.join(repoRoot, 'bin/queue.js');
 
-export type BackendName = 'sqlite' | 'redis';
+export type BackendName = 'sqlite' | 'redis' | 'mariadb' | 'postgres';
+
+const SERVER_DATABASES = { mariadb: { client: 'mysql', url: MYSQL_URL }, postgres: { client: 'postgres', url: POSTGRES_URL } } as const;
+
+/** Tables made by testEnv(_, 'mariadb' | 'postgres') and not dropped yet. */
+const serverTables = new Map<string, 'mysql' | 'postgres'>();
 
 export interface TestEnv {
   dir: string;
@@ -42,6 +47,19 @@ export function testEnv(extra: Record<string, string> = {}, backend?: BackendNam
     const prefix = `e2e-${randomUUID()}`;
     redisPrefixes.add(prefix);
     Object.assign(env, { QUEUE_CONNECTION: 'redis', REDIS_URL, REDIS_PREFIX: prefix });
+  }
+  if (backend === 'mariadb' || backend === 'postgres') {
+    const { client, url } = SERVER_DATABASES[backend];
+    const table = `e2e_${randomUUID().slice(0, 8)}`;
+    serverTables.set(table, client);
+    Object.assign(env, { QUEUE_CONNECTION: 'database', DB_CONNECTION: client, DATABASE_URL: url, DB_QUEUE_TABLE: `${table}_jobs`, DB_FAILED_TABLE: `${table}_failed` });
+    // Server databases are not migrated on first use: do what a user does. A test that breaks the
+    // configuration on purpose sees its error from the command it runs, not from here.
+    try {
+      execFileSync(process.execPath, [BIN, 'migrate'], { cwd: fixtureProject, env: { ...process.env, ...env, ...extra }, stdio: 'ignore' });
+    } catch {
+      // Asserted by the test itself.
+    }
   }
   return { dir, recordFile, env: { ...env, ...extra } };
 }
@@ -98,7 +116,43 @@ export async function e2eBackends(): Promise<E2EBackend[]> {
       unreachable: () => ({ t: testEnv({ REDIS_URL: `redis://${UNREACHABLE_REDIS}/0` }, 'redis'), where: new RegExp(`Redis connection 'redis' \\(${escapeRegExp(UNREACHABLE_REDIS)}\\): connect ECONNREFUSED`) }),
       cleanup,
     },
+    ...(await Promise.all((['mariadb', 'postgres'] as const).map(async (name): Promise<E2EBackend> => {
+      const { client } = SERVER_DATABASES[name];
+      const skip = await skipReason(serverDatabaseBackend(client));
+      const port = client === 'mysql' ? 3399 : 5499;
+      return {
+        name,
+        connection: 'database',
+        skip,
+        env: (extra) => testEnv(extra, name),
+        unreachable: () => ({
+          t: testEnv({ DB_CONNECTION: client, DATABASE_URL: `${client}://${client === 'mysql' ? 'root' : 'postgres'}@127.0.0.1:${port}/test` }),
+          where: new RegExp(`${client} connection 'database' \\(127\\.0\\.0\\.1:${port}\\): .*ECONNREFUSED`),
+        }),
+        cleanup: () => dropServerTables(client),
+      };
+    }))),
   ];
+}
+
+/** Drops the tables testEnv() made on one server database. */
+async function dropServerTables(client: 'mysql' | 'postgres'): Promise<void> {
+  const tables = [...serverTables].filter(([, c]) => c === client).map(([table]) => table);
+  if (tables.length === 0) return;
+  const { mysqlDialect } = await import('../../src/drivers/database/dialects/mysql.ts');
+  const { postgresDialect } = await import('../../src/drivers/database/dialects/postgres.ts');
+  const config = serverDatabaseConfig(client);
+  const db = (client === 'mysql' ? mysqlDialect(config) : postgresDialect(config, () => {})).connect();
+  try {
+    for (const table of tables) {
+      serverTables.delete(table);
+      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
+        await db.schema.dropTable(name).ifExists().execute();
+      }
+    }
+  } finally {
+    await db.destroy();
+  }
 }
 
 export function escapeRegExp(text: string): string {
@@ -186,11 +240,18 @@ export async function managerFor(t: TestEnv): Promise<import('../../src/queue/ma
   const { defineConfig } = await import('../../src/config/define.ts');
   const env = { ...process.env, ...t.env };
   const cluster = env.REDIS_CLUSTER_NODES?.split(',').map((node) => node.trim());
+  const tables = { table: env.DB_QUEUE_TABLE || undefined, failedTable: env.DB_FAILED_TABLE || undefined };
+  const client = env.DB_CONNECTION === 'mysql' || env.DB_CONNECTION === 'postgres' ? env.DB_CONNECTION : undefined;
   const connections: Record<string, ConnectionConfig> = {
-    database: { driver: 'database', client: 'sqlite', filename: t.env.DB_DATABASE! },
+    database: client ? { driver: 'database', client, url: env.DATABASE_URL!, ...tables } : { driver: 'database', client: 'sqlite', filename: t.env.DB_DATABASE!, ...tables },
     redis: { driver: 'redis', url: env.REDIS_URL || undefined, cluster, prefix: env.REDIS_PREFIX || 'queue' },
   };
-  return new QueueManager(defineConfig({ default: env.QUEUE_CONNECTION || 'database', connections, leaseMargin: 1 }), fixtureProject);
+  const security = {
+    appKey: env.APP_KEY || undefined,
+    signed: env.QUEUE_SIGNED === 'true',
+    maxPayloadBytes: env.QUEUE_MAX_PAYLOAD_BYTES ? Number(env.QUEUE_MAX_PAYLOAD_BYTES) : undefined,
+  };
+  return new QueueManager(defineConfig({ default: env.QUEUE_CONNECTION || 'database', connections, leaseMargin: 1, ...security }), fixtureProject);
 }
 
 /** Dispatches `count` jobs of a fixture class in one bulk; returns their ids. */

@@ -37,8 +37,8 @@ describe('defineConfig', () => {
   });
 
   it('refuses an unknown driver, naming the connection and the driver', () => {
-    const config = { default: 'main', connections: { main: { driver: 'redis' } } } as unknown as QueueConfig;
-    assert.throws(() => defineConfig(config), configInvalid("'main'", "'redis'"));
+    const config = { default: 'main', connections: { main: { driver: 'rabbitmq' } } } as unknown as QueueConfig;
+    assert.throws(() => defineConfig(config), configInvalid("'main'", "'rabbitmq'"));
   });
 
   it('refuses an sqlite connection without a filename', () => {

@@ -7,6 +7,7 @@ import { registerFailedForget } from './failed-forget.ts';
 import { registerFailedList } from './failed-list.ts';
 import { registerFailedShow } from './failed-show.ts';
 import { registerJobs } from './jobs.ts';
+import { registerKeyGenerate } from './key-generate.ts';
 import { registerMakeJob } from './make-job.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerPause, registerResume } from './pause.ts';
@@ -20,7 +21,7 @@ export function registerCommands(program: Command, app: CliApp): void {
   for (const register of [
     registerWork, registerDispatch, registerStatus, registerJobs,
     registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
-    registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerMakeJob, registerRecordTimeout,
+    registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerMakeJob, registerKeyGenerate, registerRecordTimeout,
   ]) {
     register(program, app);
   }

@@ -17,12 +17,13 @@ export function registerJobs(program: Command, app: CliApp): void {
       maxTries: jobClass.maxTries ?? null,
       timeout: jobClass.timeout ?? null,
       backoff: resolveBackoff(jobClass.backoff, jobClass.maxTries),
+      encrypted: jobClass.encrypted === true,
     }));
     if (flags.json) return printJson(rows);
     if (rows.length === 0) return say('no jobs found; create one with `queue make:job SendWelcomeEmail`');
     const worker = (value: unknown, fallback: unknown) => (value === null ? `${fallback} (worker)` : String(value));
-    printTable(['job', 'file', 'queue', 'max tries', 'timeout (s)', 'backoff (s)'], rows.map((r) => [
-      r.name, r.file, r.queue, worker(r.maxTries, BUILT_IN_DEFAULTS.maxTries), worker(r.timeout, BUILT_IN_DEFAULTS.timeout), worker(r.backoff === null ? null : r.backoff.join(','), 0),
+    printTable(['job', 'file', 'queue', 'max tries', 'timeout (s)', 'backoff (s)', 'encrypted'], rows.map((r) => [
+      r.name, r.file, r.queue, worker(r.maxTries, BUILT_IN_DEFAULTS.maxTries), worker(r.timeout, BUILT_IN_DEFAULTS.timeout), worker(r.backoff === null ? null : r.backoff.join(','), 0), r.encrypted ? 'yes' : 'no',
     ]));
   });
 }

@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { JobTimeoutError } from '../../errors.ts';
-import { decodeEnvelope } from '../../jobs/envelope.ts';
+import { openPayload } from '../../jobs/payload.ts';
 import type { Job } from '../../jobs/Job.ts';
 import { instantiate } from '../../worker/attempt.ts';
 import { settleFailedAttempt } from '../../worker/process.ts';
@@ -22,11 +22,11 @@ export function registerRecordTimeout(program: Command, app: CliApp): void {
     app.logger = log;
     const manager = await app.queue();
     const driver = await manager.driver(record.connection);
-    const envelope = decodeEnvelope(record.reservation.payload);
+    const { envelope, data } = openPayload(record.reservation.payload, manager.payloads);
     let job: Job | null = null;
     try {
       const registered = (await manager.registry()).get(envelope.job);
-      if (registered) job = instantiate(registered.jobClass, envelope);
+      if (registered) job = instantiate(registered.jobClass, envelope.job, data);
     } catch {
       // The failed() hook is best effort: the timeout is recorded either way.
     }

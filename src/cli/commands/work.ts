@@ -70,6 +70,7 @@ export function registerWork(program: Command, app: CliApp): void {
         backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
       },
       leaseMargin: manager.config.leaseMargin,
+      payloads: manager.payloads,
       watchdog: new Watchdog(manager.root, flags.concurrency),
     }, logger);
 

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { QueueError, UnrecoverableError } from '../../errors.ts';
 import { BUILT_IN_DEFAULTS, type Envelope } from '../../jobs/envelope.ts';
 import type { JobRegistry } from '../../jobs/registry.ts';
+import { decodeData } from '../../jobs/serialize.ts';
 import { instantiate, runAttempt } from '../../worker/attempt.ts';
 import { callFailedHook } from '../../worker/process.ts';
 import { settingsFor, shouldRetry } from '../../worker/settings.ts';
@@ -23,7 +24,7 @@ export class SyncConnection {
     const { jobClass } = (await this.registry()).require(envelope.job);
     const settings = settingsFor(envelope, BUILT_IN_DEFAULTS);
     for (let attempt = 1; ; attempt += 1) {
-      const job = instantiate(jobClass, envelope);
+      const job = instantiate(jobClass, envelope.job, decodeData(envelope.data));
       const log = this.log.child({ jobId: envelope.id, job: envelope.job, queue: envelope.queue, attempt });
       const result = await runAttempt(job, { id: envelope.id, attempt, queue: envelope.queue, connection: this.connection, log, timeoutSeconds: settings.timeout });
       if (result.ok) return;

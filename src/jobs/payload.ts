@@ -1,0 +1,51 @@
+/**
+ * The one way in and out of a stored payload. At dispatch: size limit, encryption for jobs that ask
+ * for it, signature when payloads are signed. In the worker: size limit before parsing, the strict
+ * envelope check, the signature, decryption, then the data codecs. Every refusal is a
+ * PAYLOAD_INVALID error whose message is the reason kept with the failed record.
+ */
+import { QueueError } from '../errors.ts';
+import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.ts';
+import { decodeData } from './serialize.ts';
+import { decryptData, encryptData, keyringFrom, sign, verifySignature, type Keyring } from './seal.ts';
+
+export interface PayloadRules {
+  /** From APP_KEY; needed for encrypted jobs and signatures. */
+  keys?: Keyring;
+  /** Sign every payload, and run only signed ones (QUEUE_SIGNED). */
+  signed: boolean;
+  /** The largest encoded payload, in bytes (QUEUE_MAX_PAYLOAD_BYTES). */
+  maxBytes: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+
+export function payloadRules(options: { appKey?: string; signed?: boolean; maxPayloadBytes?: number }): PayloadRules {
+  const keys = options.appKey ? keyringFrom(options.appKey) : undefined;
+  if (options.signed && !keys) throw new QueueError('CONFIG_INVALID', 'QUEUE_SIGNED=true needs APP_KEY; run `queue key:generate`');
+  return { keys, signed: options.signed ?? false, maxBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES };
+}
+
+/** Encrypts and signs as the rules and the job ask, encodes, and enforces the size limit. */
+export function sealPayload(envelope: Envelope, encrypted: boolean, rules: PayloadRules): string {
+  let sealed = envelope;
+  if (encrypted) {
+    if (!rules.keys) throw new QueueError('CONFIG_INVALID', `${envelope.job} is an encrypted job: set APP_KEY (run \`queue key:generate\`)`);
+    sealed = encryptData(sealed, rules.keys);
+  }
+  if (rules.signed) sealed = sign(sealed, rules.keys!);
+  const payload = encodeEnvelope(sealed);
+  const bytes = Buffer.byteLength(payload);
+  if (bytes > rules.maxBytes) {
+    throw new QueueError('JOB_NOT_SERIALIZABLE', `${envelope.job}: the encoded job is ${bytes} bytes, over the limit of ${rules.maxBytes} (QUEUE_MAX_PAYLOAD_BYTES); store large data elsewhere and pass a reference`);
+  }
+  return payload;
+}
+
+/** Parses, checks and opens a stored payload: the envelope and its decoded fields. */
+export function openPayload(raw: string, rules: PayloadRules): { envelope: Envelope; data: Record<string, unknown> } {
+  const envelope = decodeEnvelope(raw, rules.maxBytes);
+  if (rules.signed) verifySignature(envelope, rules.keys!);
+  const encoded = envelope.enc ? decryptData(envelope, rules.keys) : envelope.data;
+  return { envelope, data: decodeData(encoded) };
+}
