@@ -23,6 +23,14 @@ const INSERT_CHUNK = 500;
 /** Error codes that mean "the server is not there (now)", from mysql2, pg and Node's sockets. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
+const MAX_CONFLICT_RETRIES = 8;
+
+/** Deadlock or lock-wait timeout (MySQL 1213, 1205), deadlock or serialization failure (PostgreSQL). */
+function isConflict(error: unknown): boolean {
+  const { errno, code } = error as { errno?: number; code?: string };
+  return errno === 1213 || errno === 1205 || code === '40P01' || code === '40001';
+}
+
 export interface DatabaseDriverOptions {
   /** Create the tables on first use (SQLite); other databases need `queue migrate`. */
   autoMigrate: boolean;
@@ -72,9 +80,24 @@ export class DatabaseDriver implements Driver {
         throw error;
       });
       await this.prepared;
-      return await work(this.db);
+      return await this.retryingConflicts(() => work(this.db));
     } catch (error) {
       throw this.translate(what, error);
+    }
+  }
+
+  /**
+   * A deadlock or serialization failure rolls the whole statement or transaction back, so running
+   * it again is safe for every operation here; it is a collision between workers, not an outage.
+   */
+  private async retryingConflicts<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt >= MAX_CONFLICT_RETRIES || !isConflict(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      }
     }
   }
 

@@ -18,21 +18,21 @@ export async function deleteOwnedReturning(db: Kysely<Tables>, table: string, ro
   return new Set(deleted.map((row) => Number(row.id)));
 }
 
-/** MySQL and MariaDB: lock the owned rows, then delete them, in one transaction (one commit). */
+/**
+ * MySQL and MariaDB: lock the rows by primary key only (a row-value IN is not served by the primary
+ * key there, and the wider scan deadlocks with concurrent claims), keep those still held by our
+ * tokens, delete them: one transaction, one commit.
+ */
 export async function deleteOwnedLocking(
   table: string,
   rows: OwnedRow[],
   transaction: <T>(work: (trx: Kysely<Tables>) => Promise<T>) => Promise<T>,
 ): Promise<Set<number>> {
   const jobs = table as 'queue_jobs';
+  const tokens = new Map(rows.map((row) => [row.id, row.token]));
   return transaction(async (trx) => {
-    const owned = await trx
-      .selectFrom(jobs)
-      .select('id')
-      .where((eb) => eb(eb.refTuple('id', 'reserved_by'), 'in', rows.map((row) => eb.tuple(row.id, row.token))))
-      .forUpdate()
-      .execute();
-    const ids = owned.map((row) => Number(row.id));
+    const locked = await trx.selectFrom(jobs).select(['id', 'reserved_by']).where('id', 'in', [...tokens.keys()]).forUpdate().execute();
+    const ids = locked.filter((row) => tokens.get(Number(row.id)) === row.reserved_by).map((row) => Number(row.id));
     if (ids.length > 0) await trx.deleteFrom(jobs).where('id', 'in', ids).execute();
     return new Set(ids);
   });

@@ -1,0 +1,290 @@
+/**
+ * `npm run bench`: our queue against BullMQ 5 on the same Redis, plus our SQL backends and the
+ * worker's memory, in rounds; prints medians, ratios, the SPEC goals and every round's numbers.
+ *
+ *   npm run bench -- [--rounds N] [--only PART[,PART]] [--json] [--out FILE] [--scale F]
+ *
+ * PART: redis (our Redis driver), bullmq, sqlite, mariadb, postgres, memory. --json writes the full
+ * results as JSON to stdout (the table then goes to stderr; `npm run -s` keeps npm's banner out of
+ * stdout), or to FILE with --out. Progress lines go to stderr. --scale
+ * multiplies every job count (for a quick check; the SPEC figures are at 1). Every processed job is
+ * checked by id: a run that skipped or repeated a job fails the bench instead of giving a number.
+ */
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { BenchFailure, percentile, progress, throughput } from './lib/common.ts';
+import { bestOf, roundsListing, rowOf, table, type Figure, type Goal, type Row, type Sample, type Side, type Unit } from './lib/figures.ts';
+import { idleRss, rssGrowth } from './lib/memory.ts';
+import { bullmq, ourRedis, type RedisContender } from './lib/redis.ts';
+import { PROCESSES, SQL_BACKENDS, sqlInProcess, sqlProcesses, type ProcessesRun, type SqlBackend } from './lib/sql.ts';
+
+const PARTS = ['redis', 'bullmq', 'sqlite', 'mariadb', 'postgres', 'memory'] as const;
+type Part = (typeof PARTS)[number];
+
+const USAGE = 'usage: npm run bench -- [--rounds N] [--only redis,bullmq,sqlite,mariadb,postgres,memory] [--json] [--out FILE] [--scale F]';
+
+function parseOptions() {
+  try {
+    return readOptions();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      only: { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      scale: { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const rounds = Number(values.rounds);
+  const scale = Number(values.scale);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new BenchFailure('--rounds must be a whole number >= 1');
+  if (!(scale > 0)) throw new BenchFailure('--scale must be a number > 0');
+  const only = (values.only ?? []).flatMap((value) => value.split(',')).map((part) => part.trim()).filter(Boolean);
+  for (const part of only) if (!(PARTS as readonly string[]).includes(part)) throw new BenchFailure(`--only ${part}: not one of ${PARTS.join(', ')}`);
+  const parts = new Set<Part>(only.length ? (only as Part[]) : PARTS);
+  return { rounds, scale, parts, json: values.json || values.out !== undefined, out: values.out };
+}
+
+const options = parseOptions();
+const scaled = (n: number, step = 1) => Math.max(step, Math.round((n * options.scale) / step) * step);
+const count = (n: number) => n.toLocaleString('en-US');
+
+const SIZES = {
+  one: scaled(5_000),
+  bulk: scaled(20_000, 1_000),
+  redisC1: scaled(5_000),
+  redisC50: scaled(20_000),
+  latency: { samples: scaled(300), warmup: 30, gapMs: 5 },
+  sql: {
+    sqlite: { c1: scaled(3_000), c50: scaled(20_000), procsC1: scaled(3_000), procsC50: scaled(10_000) },
+    mariadb: { c1: scaled(500), c50: scaled(5_000), procsC1: scaled(1_000), procsC50: scaled(5_000) },
+    postgres: { c1: scaled(500), c50: scaled(5_000), procsC1: scaled(1_000), procsC50: scaled(5_000) },
+  } satisfies Record<SqlBackend, Record<string, number>>,
+  growth: { jobs: scaled(100_000, 1_000), concurrency: 50 },
+};
+const BULK_CHUNK = 1_000;
+
+// ---- the figures, in table order ----
+
+const figures = new Map<string, Figure>();
+function figure(key: string, label: string, unit: Unit, goal?: Goal): void {
+  figures.set(key, { key, label, unit, goal, ours: [], bullmq: [] });
+}
+function add(key: string, side: Side, sample: Sample): void {
+  figures.get(key)![side].push(sample);
+}
+
+figure('redis.one', `Redis: dispatch one at a time (${count(SIZES.one)} awaited single pushes)`, 'jobs/s', { kind: 'ratio-min', value: 2 });
+figure('redis.bulk', `Redis: bulk dispatch (${count(SIZES.bulk)} jobs, ${count(BULK_CHUNK)} per call)`, 'jobs/s', { kind: 'ratio-min', value: 4 });
+figure('redis.c1', `Redis: processing, one worker c=1 (${count(SIZES.redisC1)} jobs)`, 'jobs/s', { kind: 'ratio-min', value: 2.5 });
+figure('redis.c50', `Redis: processing, one worker c=50 (${count(SIZES.redisC50)} jobs)`, 'jobs/s', { kind: 'ratio-min', value: 2 });
+figure('redis.p50', `Redis: pick-up latency p50 (idle worker, ${SIZES.latency.samples} samples)`, 'ms', { kind: 'max', value: 1 });
+figure('redis.p99', `Redis: pick-up latency p99 (idle worker, ${SIZES.latency.samples} samples)`, 'ms', { kind: 'max', value: 5 });
+const SQL_NAMES: Record<SqlBackend, string> = { sqlite: 'SQLite', mariadb: 'MariaDB', postgres: 'PostgreSQL' };
+for (const backend of SQL_BACKENDS) {
+  const name = SQL_NAMES[backend];
+  const n = SIZES.sql[backend];
+  figure(`${backend}.c1`, `${name}: one in-process worker c=1 (${count(n.c1)} jobs)`, 'jobs/s');
+  figure(`${backend}.c50`, `${name}: one in-process worker c=50 (${count(n.c50)} jobs)`, 'jobs/s');
+  figure(`${backend}.procsC1`, `${name}: ${PROCESSES} worker processes c=1 (${count(n.procsC1)} jobs, start-up included)`, 'jobs/s');
+  figure(`${backend}.procsC50`, `${name}: ${PROCESSES} worker processes c=50 (${count(n.procsC50)} jobs, start-up included)`, 'jobs/s');
+}
+figure('sqlite.startup', `${PROCESSES} x queue work start-up alone (empty SQLite queue, spawn to exit)`, 'ms');
+figure('memory.idle', 'Idle worker RSS (queue work on Redis, idle 2 s, VmRSS)', 'MB', { kind: 'max', value: 70 });
+figure('memory.growth', `Worker RSS growth over ${count(SIZES.growth.jobs)} jobs (after 1,000 vs after ${count(SIZES.growth.jobs)}; c=${SIZES.growth.concurrency})`, 'MB', { kind: 'max', value: 10, strict: true });
+
+/** The SPEC's one-worker goals, on the better of c=1 and c=50. */
+const ONE_WORKER_GOALS: Partial<Record<SqlBackend, number>> = { sqlite: 5_000, mariadb: 3_000 };
+
+// ---- measurements ----
+
+function jobsSample(n: number, ms: number): Sample {
+  const t = throughput(n, ms);
+  return { value: t.jobsPerSec, detail: `${count(n)} jobs in ${count(Math.round(t.ms))} ms`, raw: { ...t } };
+}
+
+type Measure = (contender: RedisContender) => Promise<[string, Sample][]>;
+
+const redisMeasures: Measure[] = [
+  async (c) => [['redis.one', jobsSample(SIZES.one, await c.dispatchOne(SIZES.one))]],
+  async (c) => [['redis.bulk', jobsSample(SIZES.bulk, await c.dispatchBulk(SIZES.bulk, BULK_CHUNK))]],
+  async (c) => [['redis.c1', jobsSample(SIZES.redisC1, await c.process(SIZES.redisC1, 1))]],
+  async (c) => [['redis.c50', jobsSample(SIZES.redisC50, await c.process(SIZES.redisC50, 50))]],
+  async (c) => {
+    const latencies = await c.latency(SIZES.latency);
+    const raw = { samples: latencies.length, min: Math.min(...latencies), max: Math.max(...latencies) };
+    const detail = `${latencies.length} samples, min ${raw.min.toFixed(3)} max ${raw.max.toFixed(3)} ms`;
+    return [
+      ['redis.p50', { value: percentile(latencies, 50), detail, raw }],
+      ['redis.p99', { value: percentile(latencies, 99), detail, raw }],
+    ];
+  },
+];
+
+const contenders: RedisContender[] = [ourRedis, bullmq].filter((c) => options.parts.has(c.name === 'ours' ? 'redis' : 'bullmq'));
+
+async function warmUp(): Promise<void> {
+  for (const c of contenders) {
+    progress(`warm-up: ${c.name} on Redis`);
+    await c.dispatchOne(300);
+    await c.dispatchBulk(2_000, BULK_CHUNK);
+    await c.process(2_000, 50);
+    await c.process(300, 1);
+  }
+  for (const backend of SQL_BACKENDS.filter((b) => options.parts.has(b))) {
+    progress(`warm-up: ${backend}`);
+    await sqlInProcess(backend, 500, 50);
+  }
+}
+
+async function redisRound(round: number): Promise<void> {
+  for (const measure of redisMeasures) {
+    // Alternate who goes first, so neither always runs on a warmer (or busier) machine.
+    const order = round % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const contender of order) {
+      for (const [key, sample] of await measure(contender)) {
+        add(key, contender.name, sample);
+        progress(`round ${round + 1}: ${contender.name} ${key} = ${sample.value.toFixed(sample.value < 10 ? 3 : 0)} (${sample.detail})`);
+      }
+    }
+  }
+}
+
+/** Things that went wrong without invalidating a number (the work was done): listed loudly, exit 1. */
+const anomalies: string[] = [];
+
+async function sqlRound(round: number, backend: SqlBackend): Promise<void> {
+  const n = SIZES.sql[backend];
+  const runs: [string, number, () => Promise<ProcessesRun>][] = [
+    [`${backend}.c1`, n.c1, async () => ({ ms: await sqlInProcess(backend, n.c1, 1), logs: [], left: 0 })],
+    [`${backend}.c50`, n.c50, async () => ({ ms: await sqlInProcess(backend, n.c50, 50), logs: [], left: 0 })],
+    [`${backend}.procsC1`, n.procsC1, () => sqlProcesses(backend, n.procsC1, 1)],
+    [`${backend}.procsC50`, n.procsC50, () => sqlProcesses(backend, n.procsC50, 50)],
+  ];
+  if (backend === 'sqlite') runs.push(['sqlite.startup', 0, () => sqlProcesses('sqlite', 0, 1)]);
+  for (const [key, jobs, run] of runs) {
+    const { ms, logs, left } = await run();
+    const sample = jobs ? jobsSample(jobs, ms) : { value: ms, detail: `${PROCESSES} processes, 0 jobs` };
+    if (logs.length) sample.detail += `; workers logged ${logs.join('; ')}`;
+    if (left) {
+      sample.detail += `; ${left} JOBS LEFT STORED`;
+      anomalies.push(`round ${round + 1}, ${figures.get(key)!.label}: every job ran exactly once and every worker exited 0, but ${left} jobs were still stored afterwards (they would run again after their lease). The workers logged: ${logs.join('; ') || 'nothing'}`);
+    }
+    add(key, 'ours', sample);
+    progress(`round ${round + 1}: ${key} = ${Math.round(sample.value)} ${jobs ? 'jobs/s' : 'ms'} (${sample.detail})`);
+  }
+}
+
+async function memoryRound(round: number): Promise<void> {
+  const rss = await idleRss();
+  add('memory.idle', 'ours', { value: rss, detail: 'VmRSS after start-up + 2 s idle' });
+  progress(`round ${round + 1}: memory.idle = ${rss.toFixed(1)} MB`);
+  const growth = await rssGrowth(SIZES.growth.jobs, SIZES.growth.concurrency);
+  const detail = `${growth.rssAfter1k.toFixed(1)} -> ${growth.rssAfterAll.toFixed(1)} MB, peak ${growth.peak.toFixed(1)} MB, ${count(growth.jobs)} jobs in ${count(growth.ms)} ms`;
+  add('memory.growth', 'ours', { value: growth.growth, detail, raw: { ...growth } });
+  progress(`round ${round + 1}: memory.growth = ${growth.growth.toFixed(1)} MB (${detail})`);
+}
+
+// ---- the run ----
+
+function rows(): Row[] {
+  const out: Row[] = [];
+  for (const fig of figures.values()) {
+    if (!fig.ours.length && !fig.bullmq.length) continue;
+    out.push(rowOf(fig));
+    const backend = fig.key.replace(/\.c50$/, '') as SqlBackend;
+    const goal = fig.key.endsWith('.c50') ? ONE_WORKER_GOALS[backend] : undefined;
+    if (goal !== undefined) {
+      const best = bestOf(`${backend}.oneWorker`, `${SQL_NAMES[backend]}: one worker`, figures.get(`${backend}.c1`)!, fig, ['c=1', 'c=50'], { kind: 'min', value: goal });
+      if (best) out.push(best);
+    }
+  }
+  return out;
+}
+
+function notes(startLoad: number[], endLoad: number[]): string[] {
+  return [
+    `Every job is a no-op (payload {i, t}); every processed id was checked: each pushed job ran exactly once, nothing else ran, nothing failed, and the queue was empty afterwards (a multi-process run that leaves jobs stored is listed under ANOMALIES and the bench exits 1).`,
+    `Bulk dispatch: ${count(BULK_CHUNK)} jobs per call, calls one after another (ours: manager.push(jobs); BullMQ: queue.addBulk(jobs)); processing runs pre-load the same way.`,
+    `BullMQ ${bullmqVersion()} on the same Redis, its own key prefix, removeOnComplete: true (a done job is deleted, as ours deletes on ack); its worker is started (autorun: false, then run()) after it is ready and timed to the N-th 'completed' event.`,
+    `Ours in-process: new Worker(driver, registry, {concurrency, sleep: 0.05, rest: 0, stopWhenEmpty: true, ...}) timed from run() to its return; pick-up latency uses sleep 3 (the CLI default) so the idle worker blocks on BLPOP; BullMQ's idle worker blocks in its own way. Latency = performance.now() just before the push call -> start of handle(), in one process, after ${SIZES.latency.warmup} warm-up jobs, ${SIZES.latency.gapMs} ms between a start and the next push.`,
+    `SQL: fresh tables (or SQLite file) per measurement, DB_POOL ${10}; ${PROCESSES}-process runs spawn 'node bin/queue.js work --stop-when-empty --concurrency C --queue bench' x${PROCESSES} and time first spawn -> last exit, process start-up INCLUDED (see the start-up-alone row).`,
+    `Memory growth: a child process runs one in-process Worker (c=${SIZES.growth.concurrency}) over ${count(SIZES.growth.jobs)} pre-loaded Redis jobs and samples its own process.memoryUsage().rss every 1,000 jobs (no forced GC).`,
+    `Ratios are ours / BullMQ of the medians; for latency a ratio below 1 means ours is faster. Load average (1/5/15 min) at start ${startLoad.map((l) => l.toFixed(1)).join('/')}, at end ${endLoad.map((l) => l.toFixed(1)).join('/')} on ${cpus().length} cores.`,
+  ];
+}
+
+function bullmqVersion(): string {
+  return (createRequire(import.meta.url)('bullmq/package.json') as { version: string }).version;
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const startLoad = loadavg();
+  progress(`rounds ${options.rounds}, parts ${[...options.parts].join(', ')}, scale ${options.scale}`);
+  await warmUp();
+  for (let round = 0; round < options.rounds; round++) {
+    if (contenders.length) await redisRound(round);
+    for (const backend of SQL_BACKENDS) if (options.parts.has(backend)) await sqlRound(round, backend);
+    if (options.parts.has('memory')) await memoryRound(round);
+  }
+  const wallSeconds = Math.round((Date.now() - started) / 100) / 10;
+  const endLoad = loadavg();
+  const result = rows();
+  const text = [
+    `queue benchmark: ${options.rounds} round(s), medians; node ${process.version}, ${cpus().length} cores; wall time ${wallSeconds} s`,
+    '',
+    table(result),
+    '',
+    ...notes(startLoad, endLoad).map((note) => `- ${note}`),
+    ...(anomalies.length ? ['', `ANOMALIES (${anomalies.length}):`, ...anomalies.map((a) => `- ${a}`)] : []),
+    '',
+    'Per-round numbers:',
+    roundsListing([...figures.values()].filter((f) => f.ours.length || f.bullmq.length)),
+  ].join('\n');
+  const json = JSON.stringify({
+    startedAt: new Date(started).toISOString(),
+    wallSeconds,
+    node: process.version,
+    cores: cpus().length,
+    loadAverage: { start: startLoad, end: endLoad },
+    options: { rounds: options.rounds, parts: [...options.parts], scale: options.scale, sizes: SIZES, bulkChunk: BULK_CHUNK },
+    rows: result,
+    figures: [...figures.values()].filter((f) => f.ours.length || f.bullmq.length),
+    notes: notes(startLoad, endLoad),
+    anomalies,
+  }, null, 2);
+  if (options.out) writeFileSync(options.out, `${json}\n`);
+  if (options.json && !options.out) {
+    process.stderr.write(`${text}\n`);
+    process.stdout.write(`${json}\n`);
+  } else {
+    process.stdout.write(`${text}\n`);
+    if (options.out) progress(`results written to ${options.out}`);
+  }
+  if (anomalies.length) process.stderr.write(`\nBENCH FINISHED WITH ${anomalies.length} ANOMAL${anomalies.length === 1 ? 'Y' : 'IES'} (listed above): exit 1\n`);
+  return anomalies.length ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  process.stderr.write(`\nBENCH FAILED: ${error instanceof BenchFailure ? error.message : (error as Error).stack}\n`);
+  process.exitCode = 1;
+}
+// Nothing should be left open, but a stray handle must not keep the bench alive.
+setTimeout(() => process.exit(), 2_000).unref();
