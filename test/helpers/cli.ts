@@ -178,8 +178,9 @@ export interface Running {
   done: Promise<RunResult>;
 }
 
-export function start(args: string[], t: TestEnv, options: { cwd?: string } = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function start(args: string[], t: TestEnv, options: { cwd?: string; direct?: boolean } = {}): Running {
+  // direct: run bin/queue.js itself, so its shebang (and its flags) apply, as under a process manager.
+  const child = spawn(options.direct ? BIN : process.execPath, options.direct ? args : [BIN, ...args], {
     cwd: options.cwd ?? fixtureProject,
     env: { ...process.env, ...t.env, CI: process.env.CI ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
