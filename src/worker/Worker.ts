@@ -4,6 +4,7 @@
  * stops are graceful: no new jobs, in-flight ones finish.
  */
 import { setMaxListeners } from 'node:events';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { JobDefaults } from '../jobs/envelope.ts';
@@ -149,6 +150,9 @@ export class Worker {
       }
       for (const reservation of reservations) this.start(processor, reservation);
       if (this.options.rest > 0) await this.sleep(this.options.rest * 1000);
+      // A synchronous backend (better-sqlite3) settles every await as a microtask: without a turn
+      // of the event loop now and then, signals (SIGTERM) would wait until the queue is empty.
+      else await yieldToEventLoop();
     }
 
     await Promise.allSettled([...this.inFlight]);
