@@ -9,13 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 
-import { defineConfig } from '../../src/config/define.ts';
 import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
 import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
-import { QueueManager } from '../../src/queue/manager.ts';
 import { MYSQL_URL, POSTGRES_URL, serverDatabaseConfig, skipReason, serverDatabaseBackend } from '../helpers/backends.ts';
-import { fixtureProject, logLines, records, run, start, testEnv, type Running, type TestEnv } from '../helpers/cli.ts';
+import { dispatchMany, logLines, managerFor, records, run, start, testEnv, trackedRuns as runs, untilRecords, type Running, type TestEnv } from '../helpers/cli.ts';
 
 type Client = 'mysql' | 'postgres';
 
@@ -30,47 +28,13 @@ async function serverEnv(client: Client, extra: Record<string, string> = {}): Pr
     DATABASE_URL: client === 'mysql' ? MYSQL_URL : POSTGRES_URL,
     DB_QUEUE_TABLE: `${table}_jobs`,
     DB_FAILED_TABLE: `${table}_failed`,
+    // Above the 16 MiB default limit: the 16 MB test is about what the columns hold.
+    QUEUE_MAX_PAYLOAD_BYTES: String(64 * 1024 * 1024),
     ...extra,
   });
   const migrated = await run(['migrate'], t);
   assert.equal(migrated.code, 0, migrated.stderr);
   return t;
-}
-
-function managerFor(client: Client, t: TestEnv): QueueManager {
-  const connection = { ...serverDatabaseConfig(client), table: t.env.DB_QUEUE_TABLE!, failedTable: t.env.DB_FAILED_TABLE! };
-  // Above the 16 MiB default limit: the 16 MB test is about what the columns hold.
-  return new QueueManager(defineConfig({ default: 'database', connections: { database: connection }, maxPayloadBytes: 64 * 1024 * 1024 }), fixtureProject);
-}
-
-async function dispatchMany(client: Client, t: TestEnv, jobFile: string, count: number, fields: Record<string, unknown> = {}): Promise<string[]> {
-  const manager = managerFor(client, t);
-  try {
-    const { default: JobClass } = await import(`../fixtures/project/app/jobs/${jobFile}`);
-    return await manager.push(Array.from({ length: count }, () => Object.assign(new JobClass(), fields)));
-  } finally {
-    await manager.close();
-  }
-}
-
-async function recorded(t: TestEnv, test: (lines: string[]) => boolean, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!test(records(t))) {
-    if (Date.now() > until) throw new Error(`gave up after ${ms} ms with ${records(t).length} record lines`);
-    await sleep(50);
-  }
-}
-
-/** Tracked's lines, by job: the pids that started and ended each run. */
-function runs(t: TestEnv) {
-  const starts = new Map<string, string[]>();
-  const ends = new Map<string, string[]>();
-  for (const line of records(t)) {
-    const [kind, id, , pid] = line.split(' ');
-    const into = kind === 'start' ? starts : ends;
-    into.set(id!, [...(into.get(id!) ?? []), pid!]);
-  }
-  return { starts, ends };
 }
 
 after(async () => {
@@ -93,7 +57,7 @@ for (const client of ['mysql', 'postgres'] as const) {
   describe(`database driver on ${name}`, { skip }, () => {
     it('4 worker processes drain 5,000 jobs: every job ran exactly once', async () => {
       const t = await serverEnv(client);
-      const ids = await dispatchMany(client, t, 'Record.ts', 5000);
+      const ids = await dispatchMany(t, 'Record.ts', 5000);
       const workers = Array.from({ length: 4 }, () => start(['work', '--concurrency', '8', '--stop-when-empty', '--sleep', '0.2'], t));
       const results = await Promise.all(workers.map((w) => w.done));
       for (const result of results) assert.equal(result.code, 0, result.stderr);
@@ -106,14 +70,14 @@ for (const client of ['mysql', 'postgres'] as const) {
 
     it('a worker SIGKILLed mid-job: the job runs again after its lease; nothing lost', async () => {
       const t = await serverEnv(client);
-      const [id] = await dispatchMany(client, t, 'Tracked.ts', 1, { ms: 30_000 });
-      const [other] = await dispatchMany(client, t, 'Record.ts', 1);
+      const [id] = await dispatchMany(t, 'Tracked.ts', 1, { ms: 30_000 });
+      const [other] = await dispatchMany(t, 'Record.ts', 1);
       const first = start(['work'], t);
-      await recorded(t, (lines) => lines.some((line) => line.startsWith('start')));
+      await untilRecords(t, (lines) => lines.some((line) => line.startsWith('start')));
       first.child.kill('SIGKILL');
       await first.done;
       const second = start(['work', '--sleep', '0.3'], t);
-      await recorded(t, (lines) => lines.filter((line) => line.startsWith('start')).length === 2, 20_000);
+      await untilRecords(t, (lines) => lines.filter((line) => line.startsWith('start')).length === 2, 20_000);
       second.child.kill('SIGINT');
       second.child.kill('SIGINT');
       await second.done;
@@ -124,7 +88,7 @@ for (const client of ['mysql', 'postgres'] as const) {
 
     it('rows written by hand with bad JSON or an unknown job go to failed storage with the reason', async () => {
       const t = await serverEnv(client);
-      const [good] = await dispatchMany(client, t, 'Record.ts', 1);
+      const [good] = await dispatchMany(t, 'Record.ts', 1);
       const driver = new DatabaseDriver('database', client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {}), { jobs: t.env.DB_QUEUE_TABLE!, failed: t.env.DB_FAILED_TABLE!, signals: 'unused' }, { autoMigrate: false });
       const unknown = JSON.stringify({ v: 1, id: randomUUID(), job: 'NoSuchJob', queue: 'default', data: {}, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
       await driver.push([
@@ -146,8 +110,8 @@ for (const client of ['mysql', 'postgres'] as const) {
       const restore = client === 'mysql' ? await raiseMaxAllowedPacket(64 * 1024 * 1024) : async () => {};
       try {
         const label = 'x'.repeat(16 * 1024 * 1024);
-        const [id] = await dispatchMany(client, t, 'Record.ts', 1, { label });
-        const manager = managerFor(client, t);
+        const [id] = await dispatchMany(t, 'Record.ts', 1, { label });
+        const manager = await managerFor(t);
         const driver = await manager.driver();
         const [reservation] = await driver.reserve(['default'], { count: 1, defaultTimeout: 60, leaseMargin: 30 });
         assert.ok(reservation);
@@ -178,13 +142,13 @@ for (const client of ['mysql', 'postgres'] as const) {
 describe('MariaDB restarted under running workers', { skip: await skipReason(serverDatabaseBackend('mysql')) }, () => {
   it('all 2,000 jobs run, none lost; a job in flight at the restart runs at most once more', async () => {
     const t = await serverEnv('mysql');
-    const ids = await dispatchMany('mysql', t, 'Tracked.ts', 2000, { ms: 10 });
+    const ids = await dispatchMany(t, 'Tracked.ts', 2000, { ms: 10 });
     const workers: Running[] = Array.from({ length: 2 }, () => start(['work', '--concurrency', '4', '--sleep', '0.2'], t));
-    await recorded(t, (lines) => lines.length >= 200);
+    await untilRecords(t, (lines) => lines.length >= 200);
     stopMariaDb();
     await sleep(2000);
     startMariaDb();
-    await recorded(t, () => runs(t).ends.size >= ids.length, 120_000);
+    await untilRecords(t, () => runs(t).ends.size >= ids.length, 120_000);
     for (const worker of workers) worker.child.kill('SIGTERM');
     const results = await Promise.all(workers.map((w) => w.done));
     for (const result of results) assert.equal(result.code, 0, 'the workers survived the restart');

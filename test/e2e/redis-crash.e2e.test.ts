@@ -12,9 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { deleteRedisPrefix, REDIS_URL, skipReason, redisBackend } from '../helpers/backends.ts';
-import { defineConfig } from '../../src/config/define.ts';
-import { QueueManager } from '../../src/queue/manager.ts';
-import { fixtureProject, logLines, records, start, testEnv, type Running, type TestEnv } from '../helpers/cli.ts';
+import { dispatchMany, logLines, managerFor, records, start, testEnv, trackedRuns as runs, untilRecords, type Running, type TestEnv } from '../helpers/cli.ts';
 
 const skip = await skipReason(redisBackend());
 const prefixes: string[] = [];
@@ -25,42 +23,6 @@ function redisEnv(extra: Record<string, string> = {}): TestEnv {
   return testEnv({ QUEUE_CONNECTION: 'redis', REDIS_URL, REDIS_PREFIX: prefix, ...extra });
 }
 
-function redisManager(t: TestEnv): QueueManager {
-  const connection = { driver: 'redis' as const, url: t.env.REDIS_URL!, prefix: t.env.REDIS_PREFIX! };
-  return new QueueManager(defineConfig({ default: 'redis', connections: { redis: connection } }), fixtureProject);
-}
-
-async function dispatchMany(t: TestEnv, jobFile: string, count: number, fields: Record<string, unknown> = {}): Promise<string[]> {
-  const manager = redisManager(t);
-  try {
-    const { default: JobClass } = await import(path.join(fixtureProject, 'app/jobs', jobFile));
-    return await manager.push(Array.from({ length: count }, () => Object.assign(new JobClass(), fields)));
-  } finally {
-    await manager.close();
-  }
-}
-
-/** Waits until the record file has `count` lines (a job wrote its line, not just the log). */
-async function recorded(t: TestEnv, count: number, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (records(t).length < count) {
-    if (Date.now() > until) throw new Error(`only ${records(t).length} of ${count} record lines after ${ms} ms`);
-    await sleep(20);
-  }
-}
-
-/** Parses Tracked's lines: which process started and ended each run. */
-function runs(t: TestEnv) {
-  const starts = new Map<string, string[]>();
-  const ends = new Map<string, string[]>();
-  for (const line of records(t)) {
-    const [kind, id, , pid] = line.split(' ');
-    const into = kind === 'start' ? starts : ends;
-    into.set(id!, [...(into.get(id!) ?? []), pid!]);
-  }
-  return { starts, ends };
-}
-
 describe('redis under crashes', { skip }, () => {
   after(async () => {
     for (const prefix of prefixes) await deleteRedisPrefix(prefix);
@@ -68,7 +30,7 @@ describe('redis under crashes', { skip }, () => {
 
   it('4 workers and 500 jobs due at the same moment: exactly 500 runs', async () => {
     const t = redisEnv();
-    const manager = redisManager(t);
+    const manager = await managerFor(t);
     const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
     const due = new Date(Date.now() + 2500);
     const ids = await manager.push(Array.from({ length: 500 }, () => new Record()), { delay: due });
@@ -87,12 +49,12 @@ describe('redis under crashes', { skip }, () => {
     const t = redisEnv();
     const [id] = await dispatchMany(t, 'Tracked.ts', 1, { ms: 30_000 });
     const first = start(['work', '--json'], t);
-    await recorded(t, 1);
+    await untilRecords(t, (lines) => lines.length >= 1, 15_000);
     first.child.kill('SIGKILL');
     await first.done;
     const killedAt = Date.now();
     const second = start(['work', '--sleep', '0.5'], t);
-    await recorded(t, 2);
+    await untilRecords(t, (lines) => lines.length >= 2, 15_000);
     const leaseWait = Date.now() - killedAt;
     assert.ok(leaseWait >= 1500, `taken over only after the lease (timeout 2 s + margin 1 s), after ${leaseWait} ms`);
     second.child.kill('SIGINT');

@@ -316,3 +316,24 @@ export async function workerOnSlowJob(t: TestEnv, ms: number): Promise<{ id: str
   await worker.waitFor('"msg":"started"');
   return { id: id!, worker };
 }
+
+/** Waits until the record file satisfies `test` (a job wrote its line, not just its log). */
+export async function untilRecords(t: TestEnv, test: (lines: string[]) => boolean, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!test(records(t))) {
+    if (Date.now() > until) throw new Error(`gave up after ${ms} ms with ${records(t).length} record lines`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Tracked's lines ("start|end <id> <attempt> <pid>"), by job: the pids that started and ended each run. */
+export function trackedRuns(t: TestEnv): { starts: Map<string, string[]>; ends: Map<string, string[]> } {
+  const starts = new Map<string, string[]>();
+  const ends = new Map<string, string[]>();
+  for (const line of records(t)) {
+    const [kind, id, , pid] = line.split(' ');
+    const into = kind === 'start' ? starts : ends;
+    into.set(id!, [...(into.get(id!) ?? []), pid!]);
+  }
+  return { starts, ends };
+}
