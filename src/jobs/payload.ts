@@ -35,7 +35,8 @@ export function sealPayload(envelope: Envelope, encrypted: boolean, rules: Paylo
   }
   if (rules.signed) sealed = sign(sealed, rules.keys!);
   const payload = encodeEnvelope(sealed);
-  const bytes = Buffer.byteLength(payload);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short payloads need no count.
+  const bytes = payload.length * 3 > rules.maxBytes ? Buffer.byteLength(payload) : payload.length;
   if (bytes > rules.maxBytes) {
     throw new QueueError('JOB_NOT_SERIALIZABLE', `${envelope.job}: the encoded job is ${bytes} bytes, over the limit of ${rules.maxBytes} (QUEUE_MAX_PAYLOAD_BYTES); store large data elsewhere and pass a reference`);
   }

@@ -125,6 +125,25 @@ export interface Driver {
   close(): Promise<void>;
 }
 
+/** What ackAndReserve() did: each ack's result, in order, and the jobs it leased. */
+export interface AckedAndReserved {
+  acked: boolean[];
+  reserved: Reservation[];
+}
+
+/**
+ * An optional ability: acknowledge finished jobs and reserve the next ones in one round trip, the
+ * way a busy worker turns over. With no queues it only acknowledges (in a batch); with no acks it
+ * is reserve().
+ */
+export interface AckAndReserve {
+  ackAndReserve(acks: readonly Reservation[], queues: string[], options: ReserveOptions): Promise<AckedAndReserved>;
+}
+
+export function canAckAndReserve(driver: Driver): driver is Driver & AckAndReserve {
+  return typeof (driver as Partial<AckAndReserve>).ackAndReserve === 'function';
+}
+
 /** An optional ability: a driver whose idle workers can block until a job may be ready. */
 export interface BlockingWait {
   /** Returns when a job may be ready on one of `queues`, or after at most `maxMs`. */

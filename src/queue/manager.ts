@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load.ts';
 import type { SyncConnection } from '../drivers/sync/SyncConnection.ts';
 import { projectRoot } from '../env.ts';
 import { QueueError } from '../errors.ts';
+import type { Envelope } from '../jobs/envelope.ts';
 import { payloadRules, sealPayload, type PayloadRules } from '../jobs/payload.ts';
 import type { Job, JobClass } from '../jobs/Job.ts';
 import { packJob } from '../jobs/pack.ts';
@@ -108,8 +109,8 @@ export class QueueManager {
   /** Stores jobs (or runs them, on sync) and returns their ids, in order. */
   async push(jobs: Job[], options: DispatchOptions = {}): Promise<string[]> {
     const registry = await this.registry();
-    const byConnection = new Map<string, StoredJob[]>();
-    const packed = jobs.map((job) => {
+    const byConnection = new Map<string, { stored: StoredJob[]; envelopes: Envelope[] }>();
+    const ids = jobs.map((job) => {
       const jobClass = job?.constructor as JobClass | undefined;
       const name = jobClass && registry.nameOf(jobClass);
       if (!name) {
@@ -118,16 +119,18 @@ export class QueueManager {
       const { envelope, delayMs } = packJob(job, name, options);
       const connection = this.connectionName(options.connection ?? jobClass.connection);
       const payload = sealPayload(envelope, jobClass.encrypted === true, this.payloads);
-      const stored: StoredJob = { id: envelope.id, queue: envelope.queue, payload, delayMs, timeout: envelope.timeout };
-      byConnection.set(connection, [...(byConnection.get(connection) ?? []), stored]);
-      return { envelope, connection };
+      let group = byConnection.get(connection);
+      if (!group) byConnection.set(connection, (group = { stored: [], envelopes: [] }));
+      group.stored.push({ id: envelope.id, queue: envelope.queue, payload, delayMs, timeout: envelope.timeout });
+      group.envelopes.push(envelope);
+      return envelope.id;
     });
-    for (const [name, stored] of byConnection) {
+    for (const [name, { stored, envelopes }] of byConnection) {
       const connection = await this.connection(name);
       if ('reserve' in connection) await connection.push(stored);
-      else for (const { envelope } of packed.filter((p) => p.connection === name)) await connection.run(envelope);
+      else for (const envelope of envelopes) await connection.run(envelope);
     }
-    return packed.map((p) => p.envelope.id);
+    return ids;
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,6 @@
  * that has any, run them, and after every step ask stopIfNecessary() whether to go on. Planned
  * stops are graceful: no new jobs, in-flight ones finish.
  */
-import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
@@ -11,6 +10,8 @@ import type { JobDefaults } from '../jobs/envelope.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import { canBlock, type Driver, type Reservation, type WorkerSignals } from '../queue/driver.ts';
+import { AckPipeline } from './acks.ts';
+import { Cancellation } from './attempt.ts';
 import { processReservation, type ProcessResult, type Processor } from './process.ts';
 import { stopIfNecessary, stopReason, type StopReason } from './stop.ts';
 import type { Watchdog } from './watchdog.ts';
@@ -42,7 +43,10 @@ const MAX_BACKEND_BACKOFF_MS = 30_000;
 
 export class Worker {
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly cancel = new AbortController();
+  /** Acks of done jobs still on their way to the backend (their slots are already free). */
+  private readonly recording = new Set<Promise<unknown>>();
+  private readonly acks: AckPipeline;
+  private readonly cancel = new Cancellation();
   private stopping: StopReason | null = null;
   private processed = 0;
   private pausedBySignal = false;
@@ -61,8 +65,7 @@ export class Worker {
     readonly options: WorkerOptions,
     private readonly log: Logger,
   ) {
-    // Every in-flight job listens to this one signal: --concurrency 50 means 50 listeners, not a leak.
-    setMaxListeners(0, this.cancel.signal);
+    this.acks = new AckPipeline(driver);
   }
 
   /** Take no new jobs; let in-flight ones finish. */
@@ -74,7 +77,7 @@ export class Worker {
   /** Stop at once: in-flight jobs are handed back to the queue. */
   stopNow(): void {
     this.stopping = stopReason('interrupted', 'stopped at once; in-flight jobs handed back');
-    this.cancel.abort(new Error('the worker was stopped at once'));
+    this.cancel.cancel(new Error('the worker was stopped at once'));
     this.wakeUp?.();
   }
 
@@ -97,11 +100,12 @@ export class Worker {
     this.startedAt = Date.now();
     const processor: Processor = {
       driver: this.driver,
+      ack: (reservation) => this.acks.ack(reservation),
       registry: this.registry,
       payloads: this.options.payloads ?? payloadRules({}),
       defaults: this.options.defaults,
       log: this.log,
-      cancel: this.cancel.signal,
+      cancel: this.cancel,
       watchdog: this.options.watchdog,
     };
     let backendFailures = 0;
@@ -125,7 +129,7 @@ export class Worker {
 
       let reservations: Reservation[];
       try {
-        reservations = await this.driver.reserve(queues, {
+        reservations = await this.acks.reserve(queues, {
           count: free,
           defaultTimeout: this.options.defaults.timeout,
           leaseMargin: this.options.leaseMargin,
@@ -156,16 +160,26 @@ export class Worker {
     }
 
     await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.recording]);
     return this.stopping ?? stopReason('signal', 'stopped');
   }
 
   private start(processor: Processor, reservation: Reservation): void {
+    const unrecorded = (error: unknown) => {
+      // The outcome could not be recorded (backend gone): the lease runs out and the job runs again.
+      this.log.error({ err: describeError(error), handle: reservation.handle }, `could not record a job's outcome: ${(error as Error).message}; it will run again after its lease`);
+    };
     const running: Promise<void> = processReservation(processor, reservation)
-      .then((result) => this.finished(result))
+      .then((result) => {
+        this.finished(result);
+        if (result.acked) {
+          const recording = result.acked.catch(unrecorded).finally(() => this.recording.delete(recording));
+          this.recording.add(recording);
+        }
+      })
       .catch((error) => {
-        // The outcome could not be recorded (backend gone): the lease runs out and the job runs again.
         this.processed += 1;
-        this.log.error({ err: describeError(error), handle: reservation.handle }, `could not record a job's outcome: ${(error as Error).message}; it will run again after its lease`);
+        unrecorded(error);
       })
       .finally(() => {
         this.inFlight.delete(running);

@@ -27,6 +27,37 @@ export function instantiate(jobClass: JobClass, jobName: string, data: Record<st
   return hydrate(job, data);
 }
 
+/**
+ * The worker's "stop at once" (a second SIGINT), heard by every running attempt. A set of callbacks
+ * rather than an AbortSignal: an EventTarget listener added and removed per job costs more than the
+ * job itself when jobs are trivial.
+ */
+export class Cancellation {
+  private readonly listeners = new Set<(reason: Error) => void>();
+  private why: Error | undefined;
+
+  get reason(): Error | undefined {
+    return this.why;
+  }
+
+  cancel(reason: Error): void {
+    if (this.why) return;
+    this.why = reason;
+    for (const listener of this.listeners) listener(reason);
+    this.listeners.clear();
+  }
+
+  /** Calls `listener` on cancel (at once if already cancelled); returns the function that stops listening. */
+  listen(listener: (reason: Error) => void): () => void {
+    if (this.why) {
+      listener(this.why);
+      return () => {};
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
 export interface AttemptContext {
   id: string;
   attempt: number;
@@ -34,55 +65,74 @@ export interface AttemptContext {
   connection: string;
   log: Logger;
   timeoutSeconds: number;
-  /** Aborted when the worker must give the job up at once (a second SIGINT). */
-  cancel?: AbortSignal;
+  /** Cancelled when the worker must give the job up at once (a second SIGINT). */
+  cancel?: Cancellation;
 }
 
-export async function runAttempt(job: Job, context: AttemptContext): Promise<AttemptResult> {
-  const controller = new AbortController();
-  // Built only when the timeout fires: an Error captures a stack, too dear to make for every job.
-  let timeout: JobTimeoutError | undefined;
-  const onCancel = () => controller.abort(context.cancel?.reason);
-  context.cancel?.addEventListener('abort', onCancel, { once: true });
-  const ctx: JobContext = {
-    id: context.id,
-    attempt: context.attempt,
-    queue: context.queue,
-    connection: context.connection,
-    signal: controller.signal,
-    log: context.log,
-  };
+/**
+ * Runs handle() and settles once: when it does, when it was cancelled (handed back at once), or
+ * ABORT_GRACE_MS after the timeout if it ignored its aborted signal (hung). The AbortController
+ * behind ctx.signal is made only if the job looks at it: most jobs never do.
+ */
+export function runAttempt(job: Job, context: AttemptContext): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    let controller: AbortController | undefined;
+    /** Why the attempt was aborted (its timeout, or the worker's cancel); built only when it happens. */
+    let abortedWith: Error | undefined;
+    let timeout: JobTimeoutError | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    let settled = false;
 
-  let timer: NodeJS.Timeout | undefined;
-  let graceTimer: NodeJS.Timeout | undefined;
-  const hung = new Promise<'hung'>((resolve) => {
-    timer = setTimeout(() => {
+    const abort = (reason: Error) => {
+      abortedWith ??= reason;
+      controller?.abort(reason);
+    };
+    const settle = (result: AttemptResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(graceTimer);
+      stopListening();
+      resolve(result);
+    };
+    const ctx: JobContext = {
+      id: context.id,
+      attempt: context.attempt,
+      queue: context.queue,
+      connection: context.connection,
+      log: context.log,
+      get signal() {
+        if (!controller) {
+          controller = new AbortController();
+          if (abortedWith) controller.abort(abortedWith);
+        }
+        return controller.signal;
+      },
+    };
+
+    const timer = setTimeout(() => {
       timeout = new JobTimeoutError(context.timeoutSeconds);
-      controller.abort(timeout);
-      graceTimer = setTimeout(() => resolve('hung'), ABORT_GRACE_MS);
+      abort(timeout);
+      graceTimer = setTimeout(() => settle({ ok: false, error: timeout!, timedOut: true, hung: true }), ABORT_GRACE_MS);
     }, context.timeoutSeconds * 1000);
+    // Told to stop at once: the job is handed back without waiting for it to settle.
+    const stopListening = context.cancel?.listen((reason) => {
+      if (timeout !== undefined) return; // past its timeout already: that outcome stands
+      abort(reason);
+      settle({ ok: false, error: reason, timedOut: false, hung: false });
+    }) ?? (() => {});
+
+    const failed = (error: unknown) => {
+      // A job that threw because its timeout aborted it timed out; so did one that finished late.
+      const timedOut = timeout !== undefined && abortedWith === timeout;
+      settle({ ok: false, error: timedOut ? timeout! : toError(error), timedOut, hung: false });
+    };
+    try {
+      Promise.resolve(job.handle(ctx)).then(() => (timeout !== undefined && abortedWith === timeout ? failed(timeout) : settle({ ok: true })), failed);
+    } catch (error) {
+      failed(error);
+    }
   });
-
-  // Told to stop at once: the job is handed back without waiting for it to settle.
-  const cancelled = new Promise<'cancelled'>((resolve) => controller.signal.addEventListener('abort', () => {
-    if (timeout === undefined || controller.signal.reason !== timeout) resolve('cancelled');
-  }, { once: true }));
-
-  try {
-    const outcome = await Promise.race([Promise.resolve().then(() => job.handle(ctx)).then(() => 'done' as const), hung, cancelled]);
-    if (outcome === 'hung') return { ok: false, error: timeout!, timedOut: true, hung: true };
-    if (outcome === 'cancelled') return { ok: false, error: toError(controller.signal.reason ?? 'cancelled'), timedOut: false, hung: false };
-    // A job that finished after its deadline still overran it.
-    if (timeout !== undefined && controller.signal.reason === timeout) return { ok: false, error: timeout, timedOut: true, hung: false };
-    return { ok: true };
-  } catch (error) {
-    const timedOut = timeout !== undefined && controller.signal.reason === timeout;
-    return { ok: false, error: timedOut ? timeout! : toError(error), timedOut, hung: false };
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(graceTimer);
-    context.cancel?.removeEventListener('abort', onCancel);
-  }
 }
 
 export function toError(value: unknown): Error {

@@ -10,7 +10,7 @@ import { openPayload, type PayloadRules } from '../jobs/payload.ts';
 import type { Job } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import type { Driver, Reservation } from '../queue/driver.ts';
-import { instantiate, runAttempt, toError } from './attempt.ts';
+import { instantiate, runAttempt, toError, type Cancellation } from './attempt.ts';
 import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry } from './settings.ts';
 import type { Watchdog } from './watchdog.ts';
 
@@ -27,16 +27,24 @@ export interface ProcessResult {
   outcome: Outcome;
   /** The job ignored its timeout and may still be running. */
   hung: boolean;
+  /**
+   * A done job's ack, still on its way: the job's slot is free at once, and this resolves when the
+   * backend has it (false: the lease had been taken over). Other outcomes are recorded before
+   * the result is.
+   */
+  acked?: Promise<boolean>;
 }
 
 export interface Processor {
   driver: Driver;
+  /** Acknowledges a done job (through the worker's ack pipeline, which may batch it). */
+  ack: (reservation: Reservation) => Promise<boolean>;
   registry: JobRegistry;
   /** How payloads are opened: size limit, signature, decryption. */
   payloads: PayloadRules;
   defaults: JobDefaults;
   log: Logger;
-  cancel: AbortSignal;
+  cancel: Cancellation;
   /** Catches jobs that block the event loop past their timeout (absent in tests and `sync`). */
   watchdog?: Watchdog;
 }
@@ -84,13 +92,15 @@ export async function processReservation(p: Processor, reservation: Reservation)
   const ms = Math.round(performance.now() - startedAt);
 
   if (result.ok) {
-    const acked = await p.driver.ack(reservation);
-    if (!acked) return lost(log, ms);
-    log.info({ ms, outcome: 'done' }, `done in ${ms}ms`);
-    return { outcome: { status: 'done' }, hung: false };
+    const acked = p.ack(reservation).then((ok) => {
+      if (ok) log.info({ ms, outcome: 'done' }, `done in ${ms}ms`);
+      else lost(log, ms);
+      return ok;
+    });
+    return { outcome: { status: 'done' }, hung: false, acked };
   }
 
-  if (p.cancel.aborted && !result.timedOut) {
+  if (p.cancel.reason !== undefined && !result.timedOut) {
     // Not the job's fault: give back the try this reservation counted.
     const released = await p.driver.release(reservation, 0, { refundAttempt: true });
     if (!released) return lost(log, ms);

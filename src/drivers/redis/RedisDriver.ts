@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { QueueError } from '../../errors.ts';
-import type { BlockingWait, Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
+import type { AckAndReserve, AckedAndReserved, BlockingWait, Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
 import { backendUnavailable } from '../../queue/unavailable.ts';
 import type { RedisTarget } from './connect.ts';
 import { RedisKeys, type QueueKeys } from './keys.ts';
@@ -17,8 +17,9 @@ const RESTART = 'restart';
 const PAUSED = 'paused:';
 /** A blocked worker wakes at least this often, so it notices a stop within about a second. */
 const MAX_BLOCK_MS = 1_000;
+const ACK_ONLY: ReserveOptions = { count: 0, defaultTimeout: 0, leaseMargin: 0 };
 
-export class RedisDriver implements Driver, BlockingWait {
+export class RedisDriver implements Driver, AckAndReserve, BlockingWait {
   readonly failed: RedisFailedStore;
   readonly keys: RedisKeys;
   private readonly client: Redis | Cluster;
@@ -26,6 +27,8 @@ export class RedisDriver implements Driver, BlockingWait {
   private lastError: Error | undefined;
   /** Per queue: when (local ms) a delayed job or a lease next comes due. */
   private readonly nextDue = new Map<string, number>();
+  /** Cluster only: queue names this client has already added to the set of queues. */
+  private readonly knownQueues = new Set<string>();
 
   constructor(
     readonly connection: string,
@@ -75,69 +78,121 @@ export class RedisDriver implements Driver, BlockingWait {
   async push(jobs: StoredJob[]): Promise<void> {
     if (jobs.length === 0) return;
     const byQueue = new Map<string, StoredJob[]>();
-    for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
-    const queues = [...byQueue.keys()];
+    for (const job of jobs) {
+      const group = byQueue.get(job.queue);
+      if (group) group.push(job);
+      else byQueue.set(job.queue, [job]);
+    }
     await this.call('push jobs', async () => {
-      await this.client.sadd(this.keys.queues, ...queues);
-      // One script for the whole bulk; a Cluster can only run a script on one slot, so there a bulk
-      // that spans queues is atomic per queue.
-      const groups = this.isCluster ? queues.map((queue) => [queue]) : [queues];
-      for (const group of groups) {
-        const keys = group.flatMap((queue) => {
-          const k = this.keys.queue(queue);
-          return [k.ready, k.delayed, k.jobs, k.timeouts, k.notify];
-        });
-        const args = group.flatMap((queue, index) =>
-          byQueue.get(queue)!.flatMap((job) => [
-            index + 1,
-            job.id,
-            job.payload ?? '',
-            Math.max(0, Math.round(job.delayMs)),
-            job.timeout === null ? '' : Math.ceil(job.timeout * 1000),
-          ]),
-        );
-        await this.client.queue_v1_push(keys.length, ...keys, ...args);
+      if (!this.isCluster) return void (await this.pushScript([...byQueue], this.keys.queues));
+      // A Cluster runs a script on one slot only: there a bulk that spans queues is atomic per queue,
+      // and the set of queue names (in its own slot) is written apart, once per name per process.
+      const unknown = [...byQueue.keys()].filter((queue) => !this.knownQueues.has(queue));
+      if (unknown.length > 0) {
+        await this.client.sadd(this.keys.queues, ...unknown);
+        for (const queue of unknown) this.knownQueues.add(queue);
       }
+      for (const group of byQueue) await this.pushScript([group]);
     });
   }
 
-  async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
-    const token = randomUUID();
-    for (const queue of queues) {
+  private async pushScript(groups: [string, StoredJob[]][], namesKey?: string): Promise<void> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const [queue] of groups) {
       const k = this.keys.queue(queue);
-      const reply = await this.call('reserve jobs', () =>
-        this.client.queue_v1_reserve(
-          k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts,
-          options.count, token, Math.ceil(options.defaultTimeout * 1000), Math.ceil(options.leaseMargin * 1000),
-        ),
-      );
-      const now = Number(reply[0]);
-      const next = Number(reply[1]);
-      if (next >= 0) this.nextDue.set(queue, Date.now() + (next - now));
-      else this.nextDue.delete(queue);
-      if (reply.length > 2) {
-        const reservations: Reservation[] = [];
-        for (let i = 2; i < reply.length; i += 4) {
-          const handle = String(reply[i]);
-          reservations.push({
-            handle,
-            queue,
-            // A list element without a stored payload was pushed by hand: it is its own payload.
-            payload: reply[i + 1] === null ? handle : String(reply[i + 1]),
-            attempts: Number(reply[i + 2]),
-            token,
-            leaseExpiresAt: Number(reply[i + 3]),
-          });
-        }
-        return reservations;
-      }
+      keys.push(k.ready, k.delayed, k.jobs, k.timeouts, k.notify);
+      args.push(queue);
     }
-    return [];
+    if (namesKey) keys.push(namesKey);
+    groups.forEach(([, group], index) => {
+      for (const job of group) {
+        args.push(index + 1, job.id, job.payload ?? '', Math.max(0, Math.round(job.delayMs)), job.timeout === null ? '' : Math.ceil(job.timeout * 1000));
+      }
+    });
+    await this.client.queue_v1_push(keys.length, ...keys, ...args);
+  }
+
+  async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
+    return (await this.ackAndReserve([], queues, options)).reserved;
   }
 
   async ack(r: Reservation): Promise<boolean> {
-    const k = this.keys.queue(r.queue);
-    return (await this.call('acknowledge a job', () => this.client.queue_v1_ack(k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, r.handle, r.token))) === 1;
+    return (await this.ackAndReserve([r], [], ACK_ONLY)).acked[0]!;
+  }
+
+  async ackAndReserve(acks: readonly Reservation[], queues: string[], options: ReserveOptions): Promise<AckedAndReserved> {
+    const what = queues.length === 0 || options.count === 0 ? 'acknowledge jobs' : 'reserve jobs';
+    return this.call(what, async () => {
+      if (!this.isCluster) return this.reserveScript(acks, queues, options);
+      // A Cluster runs a script on one slot only: one call per queue, each carrying that queue's acks.
+      const acked = new Array<boolean>(acks.length);
+      const pending = new Map<string, number[]>();
+      acks.forEach((ack, index) => {
+        const indexes = pending.get(ack.queue);
+        if (indexes) indexes.push(index);
+        else pending.set(ack.queue, [index]);
+      });
+      let reserved: Reservation[] = [];
+      const settle = async (queue: string, take: string[], count: number) => {
+        const indexes = pending.get(queue) ?? [];
+        pending.delete(queue);
+        const result = await this.reserveScript(indexes.map((i) => acks[i]!), take, { ...options, count });
+        indexes.forEach((i, k) => (acked[i] = result.acked[k]!));
+        return result.reserved;
+      };
+      for (const queue of queues) {
+        if (options.count > 0 && reserved.length === 0) reserved = await settle(queue, [queue], options.count);
+        else if (pending.has(queue)) await settle(queue, [], 0);
+      }
+      for (const queue of [...pending.keys()]) await settle(queue, [], 0);
+      return { acked, reserved };
+    });
+  }
+
+  /** One run of reserve.lua over the queues of `acks` and `queues` (all in one slot, or no Cluster). */
+  private async reserveScript(acks: readonly Reservation[], queues: string[], options: ReserveOptions): Promise<AckedAndReserved> {
+    const involved: string[] = [...queues];
+    const indexOf = (queue: string) => {
+      let index = involved.indexOf(queue);
+      if (index < 0) index = involved.push(queue) - 1;
+      return index + 1;
+    };
+    const args: (string | number)[] = [acks.length];
+    for (const ack of acks) args.push(indexOf(ack.queue), ack.handle, ack.token);
+    const token = options.count > 0 ? randomUUID() : '';
+    args.push(options.count, token, Math.ceil(options.defaultTimeout * 1000), Math.ceil(options.leaseMargin * 1000));
+    for (let i = 1; i <= queues.length; i += 1) args.push(i);
+    const keys: string[] = [];
+    for (const queue of involved) {
+      const k = this.keys.queue(queue);
+      keys.push(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts);
+    }
+
+    const reply = await this.client.queue_v1_reserve(keys.length, ...keys, ...args);
+    const acked = Array.from(String(reply[2] ?? ''), (flag) => flag === '1');
+    const reserved: Reservation[] = [];
+    for (let i = 3; i < reply.length; i += 5) {
+      const handle = String(reply[i + 1]);
+      reserved.push({
+        handle,
+        queue: involved[Number(reply[i]) - 1]!,
+        // A list element without a stored payload was pushed by hand: it is its own payload.
+        payload: reply[i + 2] === null ? handle : String(reply[i + 2]),
+        attempts: Number(reply[i + 3]),
+        token,
+        leaseExpiresAt: Number(reply[i + 4]),
+      });
+    }
+    if (options.count > 0) {
+      const now = Number(reply[0]);
+      const next = Number(reply[1]);
+      for (const queue of queues) {
+        if (next >= 0) this.nextDue.set(queue, Date.now() + (next - now));
+        else this.nextDue.delete(queue);
+      }
+    }
+    return { acked, reserved };
   }
 
   async release(r: Reservation, delaySeconds: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {

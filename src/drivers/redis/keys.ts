@@ -19,9 +19,21 @@
  * starting with '}') keeps all of its keys in one slot.
  */
 export class RedisKeys {
+  /** Built once per queue name: a busy worker asks for the same keys on every turn. */
+  private readonly byQueue = new Map<string, QueueKeys>();
+
   constructor(readonly prefix: string) {}
 
-  queue(name: string) {
+  queue(name: string): QueueKeys {
+    let keys = this.byQueue.get(name);
+    if (!keys) {
+      keys = this.build(name);
+      this.byQueue.set(name, keys);
+    }
+    return keys;
+  }
+
+  private build(name: string) {
     const base = `${this.prefix}:{${name.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}}`;
     return {
       ready: `${base}:ready`,
@@ -46,4 +58,4 @@ export class RedisKeys {
   }
 }
 
-export type QueueKeys = ReturnType<RedisKeys['queue']>;
+export type QueueKeys = ReturnType<RedisKeys['build']>;

@@ -10,8 +10,7 @@ export const SCRIPT_VERSION = 1;
 
 const SCRIPTS = {
   push: -1,
-  reserve: 7,
-  ack: 5,
+  reserve: -1,
   release: 6,
   fail: 7,
   retry: 7,
@@ -27,8 +26,7 @@ type Reply = string | number | null | Reply[];
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     queue_v1_push(numberOfKeys: number, ...args: (string | number)[]): Result<number, Context>;
-    queue_v1_reserve(...args: (string | number)[]): Result<Reply[], Context>;
-    queue_v1_ack(...args: (string | number)[]): Result<number, Context>;
+    queue_v1_reserve(numberOfKeys: number, ...args: (string | number)[]): Result<Reply[], Context>;
     queue_v1_release(...args: (string | number)[]): Result<number, Context>;
     queue_v1_fail(...args: (string | number)[]): Result<string | number, Context>;
     queue_v1_retry(...args: (string | number)[]): Result<number, Context>;

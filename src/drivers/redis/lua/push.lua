@@ -3,7 +3,10 @@
 -- KEYS, 5 per queue (queue i uses KEYS[5*(i-1)+1 .. 5*i]):
 --   ready (list of ids), delayed (zset id -> available at, ms), jobs (hash id -> payload),
 --   timeouts (hash id -> timeout ms, only for jobs that declare one), notify (list)
--- ARGV: per job, 5 values: queue index (1-based), id, payload, delay ms, timeout ms ('' for none)
+--   then, on a single Redis, the set of every queue name (in a Cluster it lives in another hash
+--   slot, so the client adds the names itself)
+-- ARGV: the queue names, one per queue; then per job, 5 values: queue index (1-based), id,
+--   payload, delay ms, timeout ms ('' for none)
 -- Returns the number of jobs stored.
 --
 -- Every argument is checked before the first write: Redis does not roll a script back, so an error
@@ -12,32 +15,54 @@
 -- @include now.lua
 -- @include notify.lua
 
-local queues = #KEYS / 5
-local n = #ARGV / 5
-if n ~= math.floor(n) then return redis.error_reply('ERR_ARGS push takes 5 arguments per job') end
+local queues = math.floor(#KEYS / 5)
+local names_key = (#KEYS % 5 == 1) and KEYS[#KEYS] or nil
+local n = (#ARGV - queues) / 5
+if n ~= math.floor(n) then return redis.error_reply('ERR_ARGS push takes the queue names, then 5 arguments per job') end
+-- Job j's values are ARGV[a(j) .. a(j) + 4].
+local function a(j) return queues + j * 5 + 1 end
 for j = 0, n - 1 do
-  local q = tonumber(ARGV[j * 5 + 1])
-  local delay = tonumber(ARGV[j * 5 + 4])
-  local timeout = ARGV[j * 5 + 5]
+  local q = tonumber(ARGV[a(j)])
+  local delay = tonumber(ARGV[a(j) + 3])
+  local timeout = ARGV[a(j) + 4]
   if not q or q < 1 or q > queues then return redis.error_reply('ERR_ARGS bad queue index') end
-  if ARGV[j * 5 + 2] == '' or ARGV[j * 5 + 3] == '' then return redis.error_reply('ERR_ARGS empty id or payload') end
+  if ARGV[a(j) + 1] == '' or ARGV[a(j) + 2] == '' then return redis.error_reply('ERR_ARGS empty id or payload') end
   if not delay or delay < 0 then return redis.error_reply('ERR_ARGS bad delay') end
   if timeout ~= '' and not tonumber(timeout) then return redis.error_reply('ERR_ARGS bad timeout') end
 end
 
+-- Each command takes many jobs at once (a bulk of 1,000 is four calls, not two thousand), in
+-- chunks that stay under Lua's limit on unpack().
+local function each_chunk(command, key, list)
+  for i = 1, #list, 4000 do redis.call(command, key, unpack(list, i, math.min(i + 3999, #list))) end
+end
+
 local now = now_ms()
-local woken = {}
+if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
+local writes = {}
+for q = 1, queues do writes[q] = { jobs = {}, timeouts = {}, ready = {}, delayed = {} } end
 for j = 0, n - 1 do
-  local base = (tonumber(ARGV[j * 5 + 1]) - 1) * 5
-  local id, payload, delay, timeout = ARGV[j * 5 + 2], ARGV[j * 5 + 3], tonumber(ARGV[j * 5 + 4]), ARGV[j * 5 + 5]
-  redis.call('HSET', KEYS[base + 3], id, payload)
-  if timeout ~= '' then redis.call('HSET', KEYS[base + 4], id, timeout) end
+  local w = writes[tonumber(ARGV[a(j)])]
+  local id, payload, delay, timeout = ARGV[a(j) + 1], ARGV[a(j) + 2], tonumber(ARGV[a(j) + 3]), ARGV[a(j) + 4]
+  w.jobs[#w.jobs + 1] = id
+  w.jobs[#w.jobs + 1] = payload
+  if timeout ~= '' then
+    w.timeouts[#w.timeouts + 1] = id
+    w.timeouts[#w.timeouts + 1] = timeout
+  end
   if delay > 0 then
-    redis.call('ZADD', KEYS[base + 2], now + delay, id)
+    w.delayed[#w.delayed + 1] = now + delay
+    w.delayed[#w.delayed + 1] = id
   else
-    redis.call('RPUSH', KEYS[base + 1], id)
-    woken[base] = (woken[base] or 0) + 1
+    w.ready[#w.ready + 1] = id
   end
 end
-for base, count in pairs(woken) do notify(KEYS[base + 5], count) end
+for q, w in ipairs(writes) do
+  local base = (q - 1) * 5
+  each_chunk('HSET', KEYS[base + 3], w.jobs)
+  each_chunk('HSET', KEYS[base + 4], w.timeouts)
+  each_chunk('ZADD', KEYS[base + 2], w.delayed)
+  each_chunk('RPUSH', KEYS[base + 1], w.ready)
+  notify(KEYS[base + 5], #w.ready)
+end
 return n
