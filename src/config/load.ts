@@ -1,12 +1,12 @@
 /**
- * Finds and loads config/queue.ts once per process. The file is TypeScript and is imported through
- * the tsx loader the binary registers; a project without one gets the built-in defaults.
+ * Finds and loads config/queue.ts once per process. The file is TypeScript, compiled on the fly
+ * (see modules/import.ts); a project without one gets the built-in defaults.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { loadEnv, projectRoot } from '../env.ts';
 import { QueueError } from '../errors.ts';
+import { importProjectModule } from '../modules/import.ts';
 import { defaultConfig } from './defaults.ts';
 import { defineConfig, type QueueConfig, type ResolvedConfig } from './define.ts';
 
@@ -30,7 +30,7 @@ async function importConfig(root: string): Promise<ResolvedConfig> {
   if (!file) return defaultConfig();
   let module: { default?: QueueConfig };
   try {
-    module = await import(pathToFileURL(file).href);
+    module = await importProjectModule(file, root);
   } catch (error) {
     if (error instanceof QueueError) throw error;
     throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)} could not be loaded: ${(error as Error).message}`, { cause: error });

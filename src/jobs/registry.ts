@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { QueueError } from '../errors.ts';
+import { importProjectModule } from '../modules/import.ts';
 import { isValidJobName } from './envelope.ts';
 import { isJobClass, type JobClass } from './Job.ts';
 
@@ -73,7 +73,7 @@ export async function discoverJobs(root: string, dir: string): Promise<JobRegist
   }
   for (const file of await listFiles(dir, registry.warnings, root)) {
     const relative = path.relative(root, file);
-    const jobClass = await importJobClass(file, relative);
+    const jobClass = await importJobClass(file, relative, root);
     const ownName = Object.hasOwn(jobClass, 'jobName') ? jobClass.jobName : undefined;
     if (ownName !== undefined && (typeof ownName !== 'string' || ownName.trim() === '')) {
       throw new QueueError('JOB_FILE_INVALID', `${relative}: static jobName must be a non-empty string`);
@@ -108,10 +108,10 @@ async function listFiles(dir: string, warnings: string[], root: string): Promise
   return files;
 }
 
-async function importJobClass(file: string, relative: string): Promise<JobClass> {
+async function importJobClass(file: string, relative: string, root: string): Promise<JobClass> {
   let module: { default?: unknown };
   try {
-    module = await import(pathToFileURL(file).href);
+    module = await importProjectModule(file, root);
   } catch (error) {
     const reason = (error as Error)?.message?.split('\n', 1)[0] ?? String(error);
     throw new QueueError('JOB_FILE_INVALID', `${relative} could not be loaded: ${reason}`, { cause: error });

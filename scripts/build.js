@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `npm run build`: compiles src/**\/*.ts to dist/**\/*.js (ESM, one output file per source file) and
+ * copies every other file under src (Lua scripts, stubs, the watchdog thread), so that code finding
+ * its assets through `import.meta.url` finds them at the same relative place under dist/.
+ *
+ * esbuild rather than tsc: it is a runtime dependency (it compiles the user's TypeScript jobs), so
+ * the build also works in an install without devDependencies (`npm ci --omit=dev` runs `prepare`),
+ * and it takes well under a second. Type-checking is `npm run typecheck`'s job, not the build's.
+ *
+ * The new tree is written beside dist/ and swapped in by rename, so a worker that starts during a
+ * build sees the old tree or the new one, never half of one.
+ */
+import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const repo = path.resolve(import.meta.dirname, '..');
+const src = path.join(repo, 'src');
+const dist = path.join(repo, 'dist');
+const next = path.join(repo, `.dist-${process.pid}`);
+const old = path.join(repo, `.dist-old-${process.pid}`);
+
+/** Every file under `dir`, as absolute paths. */
+function filesUnder(dir) {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+/**
+ * Every import stays an import (nothing is bundled); a relative `.ts` specifier becomes `.js`, the
+ * name of the file this build writes for it.
+ */
+const keepImports = {
+  name: 'keep-imports',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /.*/ }, (args) => {
+      if (args.kind === 'entry-point') return undefined;
+      const relative = args.path.startsWith('./') || args.path.startsWith('../');
+      return { path: relative ? args.path.replace(/\.ts$/, '.js') : args.path, external: true };
+    });
+  },
+};
+
+const files = filesUnder(src);
+const sources = files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
+rmSync(next, { recursive: true, force: true });
+try {
+  await build({
+    entryPoints: sources,
+    outdir: next,
+    outbase: src,
+    // Bundling mode only so that every import passes through keepImports; each is kept external.
+    bundle: true,
+    plugins: [keepImports],
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+  for (const file of files.filter((f) => !sources.includes(f))) {
+    const target = path.join(next, path.relative(src, file));
+    mkdirSync(path.dirname(target), { recursive: true });
+    copyFileSync(file, target);
+  }
+  writeFileSync(path.join(next, '.built'), `${new Date().toISOString()}\n`);
+  rmSync(old, { recursive: true, force: true });
+  try {
+    renameSync(dist, old);
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+  renameSync(next, dist);
+  rmSync(old, { recursive: true, force: true });
+} catch (error) {
+  rmSync(next, { recursive: true, force: true });
+  // esbuild has already printed its errors with file and line.
+  if (!error.errors) console.error(error);
+  process.exitCode = 1;
+}
