@@ -16,7 +16,7 @@ export function registerFailedList(program: Command, app: CliApp): void {
     const failed = await driver.failed.list({ queue: flags.queue, limit: flags.limit });
     if (flags.json) return printJson(failed.map((f) => ({ ...f, failedAt: new Date(f.failedAt).toISOString() })));
     if (failed.length === 0) return say('no failed jobs');
-    printTable(['id', 'connection', 'queue', 'job', 'failed at', 'error'], failed.map((f) => [
+    await printTable(['id', 'connection', 'queue', 'job', 'failed at', 'error'], failed.map((f) => [
       f.id, f.connection, f.queue, f.job ?? '(unreadable)', formatTime(f.failedAt), truncate(firstLine(f.error), 80),
     ]));
   });

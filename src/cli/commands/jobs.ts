@@ -22,7 +22,7 @@ export function registerJobs(program: Command, app: CliApp): void {
     if (flags.json) return printJson(rows);
     if (rows.length === 0) return say('no jobs found; create one with `queue make:job SendWelcomeEmail`');
     const worker = (value: unknown, fallback: unknown) => (value === null ? `${fallback} (worker)` : String(value));
-    printTable(['job', 'file', 'queue', 'max tries', 'timeout (s)', 'backoff (s)', 'encrypted'], rows.map((r) => [
+    await printTable(['job', 'file', 'queue', 'max tries', 'timeout (s)', 'backoff (s)', 'encrypted'], rows.map((r) => [
       r.name, r.file, r.queue, worker(r.maxTries, BUILT_IN_DEFAULTS.maxTries), worker(r.timeout, BUILT_IN_DEFAULTS.timeout), worker(r.backoff === null ? null : r.backoff.join(','), 0), r.encrypted ? 'yes' : 'no',
     ]));
   });

@@ -18,7 +18,7 @@ export function registerRecordTimeout(program: Command, app: CliApp): void {
   program.command('internal:record-timeout <file>', { hidden: true }).action(async (file: string) => {
     const record = JSON.parse(await readFile(file, 'utf8')) as TimeoutRecord;
     await rm(file, { force: true });
-    const log = createLogger({ json: true }).child({ jobId: record.jobId, job: record.job, queue: record.reservation.queue, attempt: record.reservation.attempts });
+    const log = (await createLogger({ json: true })).child({ jobId: record.jobId, job: record.job, queue: record.reservation.queue, attempt: record.reservation.attempts });
     app.logger = log;
     const manager = await app.queue();
     const driver = await manager.driver(record.connection);

@@ -18,6 +18,6 @@ export function registerStatus(program: Command, app: CliApp): void {
       say(`connection ${driver.connection}: no jobs`);
       return;
     }
-    printTable(['connection', 'queue', 'ready', 'delayed', 'reserved', 'failed'], stats.map((s) => [driver.connection, paused.has(s.queue) ? `${s.queue} (paused)` : s.queue, s.ready, s.delayed, s.reserved, s.failed]));
+    await printTable(['connection', 'queue', 'ready', 'delayed', 'reserved', 'failed'], stats.map((s) => [driver.connection, paused.has(s.queue) ? `${s.queue} (paused)` : s.queue, s.ready, s.delayed, s.reserved, s.failed]));
   });
 }

@@ -46,7 +46,7 @@ export function registerWork(program: Command, app: CliApp): void {
   examples(command, ['queue work', 'queue work --queue high,default --concurrency 10', 'queue work --stop-when-empty --max-tries 5 --backoff 10,60']);
 
   command.action(async (flags: WorkFlags) => {
-    const logger = createLogger({ json: flags.json, name: flags.name });
+    const logger = await createLogger({ json: flags.json, name: flags.name });
     app.logger = logger;
     const manager = await app.queue();
     const driver = await manager.driver(flags.connection);
