@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionConfig } from '../../src/config/define.ts';
 import type { FailedJob } from '../../src/queue/driver.ts';
+import { ensureBuilt } from './build.ts';
 import { deleteRedisPrefix, MYSQL_URL, POSTGRES_URL, redisBackend, REDIS_URL, serverDatabaseBackend, serverDatabaseConfig, skipReason } from './backends.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,6 +57,7 @@ export function testEnv(extra: Record<string, string> = {}, backend?: BackendNam
     // Server databases are not migrated on first use: do what a user does. A test that breaks the
     // configuration on purpose sees its error from the command it runs, not from here.
     try {
+      ensureBuilt();
       execFileSync(process.execPath, [BIN, 'migrate'], { cwd: fixtureProject, env: { ...process.env, ...env, ...extra }, stdio: 'ignore' });
     } catch {
       // Asserted by the test itself.
@@ -180,6 +182,7 @@ export interface Running {
 
 export function start(args: string[], t: TestEnv, options: { cwd?: string; direct?: boolean } = {}): Running {
   // direct: run bin/queue.js itself, so its shebang (and its flags) apply, as under a process manager.
+  ensureBuilt();
   const child = spawn(options.direct ? BIN : process.execPath, options.direct ? args : [BIN, ...args], {
     cwd: options.cwd ?? fixtureProject,
     env: { ...process.env, ...t.env, CI: process.env.CI ?? '' },

@@ -1,10 +1,11 @@
 /**
  * A private supervisord (nodaemon, its own temp dir, unix socket and log files) whose one program is
  * the SHIPPED supervisor/queue-worker.conf read from disk, pointed at a test queue: the same keys and
- * values except directory (the fixture project), command (this Node, this repo's bin/queue.js, the
- * test queue and flags), numprocs, user (removed: we run as root), stdout_logfile (in the temp dir)
- * and an added environment= line with the test's environment. Also the parsers and checks the
- * process-file tests share: an INI reader for both shipped files, and the timeouts jobs declare.
+ * values except directory (the fixture project), command (this repo's bin/queue.js, run by its
+ * shebang as the shipped command runs it, with the test queue and flags), numprocs, user (removed:
+ * we run as root), stdout_logfile (in the temp dir) and an added environment= line with the test's
+ * environment. Also the parsers and checks the process-file tests share: an INI reader for both
+ * shipped files, and the timeouts jobs declare.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -17,6 +18,7 @@ import { env as projectEnv } from '../../src/env.ts';
 import { BUILT_IN_DEFAULTS } from '../../src/jobs/envelope.ts';
 import type { FailedJob } from '../../src/queue/driver.ts';
 import { QueueManager } from '../../src/queue/manager.ts';
+import { ensureBuilt } from './build.ts';
 import { fixtureProject, logLines, managerFor, repoRoot, type TestEnv } from './cli.ts';
 
 export const SHIPPED_PROGRAM = path.join(repoRoot, 'supervisor/queue-worker.conf');
@@ -207,15 +209,19 @@ function environmentLine(values: Record<string, string>): string {
   return `environment=${pairs.join(',')}`;
 }
 
-/** The shipped command with this Node and repo, the test queue and extra flags (before --json). */
+/**
+ * The shipped command with this repo's bin/queue.js in place of the shipped one, run directly (its
+ * shebang starts node with its flags, as in production), the test queue and extra flags (before
+ * --json).
+ */
 function workerCommand(shipped: string, queue: string, flags: string[]): string {
   const words = shipped.split(/\s+/);
-  assert.deepEqual(words.slice(0, 4), ['/usr/bin/env', 'node', 'bin/queue.js', 'work'], `the shipped command runs queue work: ${shipped}`);
-  const rest = words.slice(4);
+  assert.ok(path.isAbsolute(words[0]!) && words[0]!.endsWith('/bin/queue.js') && words[1] === 'work', `the shipped command runs bin/queue.js work itself: ${shipped}`);
+  const rest = words.slice(2);
   const queueAt = rest.indexOf('--queue');
   assert.ok(queueAt >= 0 && rest.at(-1) === '--json', `the shipped command names a --queue and ends with --json: ${shipped}`);
   rest.splice(queueAt, 2, '--queue', queue);
-  return [process.execPath, BIN, 'work', ...rest.slice(0, -1), ...flags, '--json'].map(word).join(' ');
+  return [BIN, 'work', ...rest.slice(0, -1), ...flags, '--json'].map(word).join(' ');
 }
 
 /** The supervisord.conf of a private instance in `dir`, running the shipped program. */
@@ -264,6 +270,7 @@ function supervisordConf(dir: string, options: SupervisorOptions): { text: strin
 
 /** Starts a private supervisord running the shipped program; resolves once supervisorctl answers. */
 export async function startSupervisor(options: SupervisorOptions): Promise<Supervisor> {
+  ensureBuilt();
   const dir = mkdtempSync(path.join(tmpdir(), 'queue-sv-'));
   const { text, program, numprocs, stopwaitsecs } = supervisordConf(dir, options);
   const conf = path.join(dir, 'supervisord.conf');
@@ -329,7 +336,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       return all.length === numprocs && all.every((p) => p.state === 'RUNNING') && all.map((p) => p.pid!);
     }, ms),
     lives: () => parseLives(activityLog()),
-    isWorker: (pid) => isMarked(pid, dir) && readOr(`/proc/${pid}/cmdline`).split('\0').slice(1, 3).join(' ') === `${BIN} work`,
+    isWorker: (pid) => isMarked(pid, dir) && isWorkerCommand(readOr(`/proc/${pid}/cmdline`).split('\0')),
     logFiles: () => kept ? [] : readdirSync(dir).filter((file) => file !== 'supervisord.log' && /\.log(\.\d+)?$/.test(file)).map((file) => path.join(dir, file)),
     workerLog: () => (kept?.workers ?? supervisor.logFiles().map(readOr)).flatMap(logLines),
     async shutdown() {
@@ -390,6 +397,12 @@ export function parseLives(log: string): Life[] {
     }
   }
   return lives;
+}
+
+/** A worker's /proc cmdline: `node [flags from the shebang] <bin/queue.js> work ...`. */
+function isWorkerCommand(args: string[]): boolean {
+  const at = args.indexOf(BIN);
+  return at > 0 && args[at + 1] === 'work';
 }
 
 /** Whether a process carries this instance's marker (supervisord, its workers, their timeout recorders). */

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { repoRoot } from '../helpers/cli.ts';
 import { iniValue, longestJobTimeout, parseIni, SHIPPED_UNIT, shippedProgram, shippedUnit, type Ini } from '../helpers/supervisord.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'queue-process-files-'));
@@ -61,13 +62,13 @@ function seconds(value: string): number {
 
 describe('the systemd unit', () => {
   it('passes systemd-analyze verify, which does complain about a misspelt key', (t) => {
-    const shipped = verify(readShipped());
+    const shipped = verify(installedHere(readShipped()));
     if (!shipped) {
       t.skip('systemd-analyze is not installed; the strict parse below stands in for it');
       return;
     }
     assert.deepEqual(shipped, { code: 0, complaints: [] });
-    const broken = verify(readShipped().replace('KillSignal=', 'KilSignal='));
+    const broken = verify(installedHere(readShipped()).replace('KillSignal=', 'KilSignal='));
     assert.ok(broken!.complaints.some((line) => /Unknown key (name )?'KilSignal'/.test(line)), broken!.complaints.join('\n'));
   });
 
@@ -111,6 +112,17 @@ describe('stop timeouts', () => {
     assert.ok(stopwaitsecs > longest.seconds, `stop timeouts of ${stopwaitsecs}s must exceed ${longest.seconds}s, the timeout of ${longest.by}`);
   });
 
+  it('both run bin/queue.js itself, by its absolute path in the working directory, so its shebang flags apply', () => {
+    const { ini, section } = shippedProgram();
+    const unit = shippedUnit();
+    // supervisord looks a relative command up from its own directory, and systemd wants an absolute
+    // path; `node bin/queue.js` would drop the shebang's memory flags.
+    assert.equal(iniValue(ini, section, 'command').split(' ')[0], path.join(iniValue(ini, section, 'directory'), 'bin/queue.js'));
+    assert.equal(iniValue(unit, 'Service', 'ExecStart').split(' ')[0], path.join(iniValue(unit, 'Service', 'WorkingDirectory'), 'bin/queue.js'));
+    assert.match(readFileSync(path.join(repoRoot, 'bin/queue.js'), 'utf8').split('\n', 1)[0]!, /^#!\/usr\/bin\/env -S .*node --max-semi-space-size=1$/);
+    assert.ok(statSync(path.join(repoRoot, 'bin/queue.js')).mode & 0o111, 'bin/queue.js is executable');
+  });
+
   it('both files start the same worker command', () => {
     const { ini, section } = shippedProgram();
     const unitCommand = iniValue(shippedUnit(), 'Service', 'ExecStart').replace(/ --name \S+/, '');
@@ -120,4 +132,9 @@ describe('stop timeouts', () => {
 
 function readShipped(): string {
   return readFileSync(SHIPPED_UNIT, 'utf8');
+}
+
+/** The unit as installed for this checkout: its WorkingDirectory (so the path in ExecStart too) is the repo. */
+function installedHere(text: string): string {
+  return text.replaceAll(iniValue(parseIni(text, SHIPPED_UNIT), 'Service', 'WorkingDirectory'), repoRoot);
 }
