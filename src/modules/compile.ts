@@ -36,7 +36,7 @@ export async function compileModule(file: string, outfile: string, root: string,
           url = link(args.path);
         } catch (error) {
           // A dynamic import may be of something optional, inside a try: it fails when it runs, as it would have.
-          if (args.kind !== 'dynamic-import' && args.kind !== 'require-call') throw error;
+          if (args.kind !== 'dynamic-import' && args.kind !== 'require-call') return { errors: [{ text: (error as Error).message }] };
           url = null;
         }
         imports.set(args.path, url);
