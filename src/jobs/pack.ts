@@ -6,14 +6,36 @@ import { ENVELOPE_VERSION, LIMITS, resolveBackoff, validateSettings, type Envelo
 import type { Job, JobClass } from './Job.ts';
 import { encodeData } from './serialize.ts';
 
+interface ClassSettings {
+  /** The static fields they were made from: a class whose fields change gets them made again. */
+  from: [unknown, unknown, unknown];
+  maxTries: number | null;
+  timeout: number | null;
+  backoff: number[] | null;
+}
+
+/** Per class, its validated settings: a bulk of 1,000 jobs of one class resolves them once. */
+const classSettings = new WeakMap<JobClass, ClassSettings>();
+
+function settingsOf(jobClass: JobClass, name: string): ClassSettings {
+  const cached = classSettings.get(jobClass);
+  if (cached && cached.from[0] === jobClass.maxTries && cached.from[1] === jobClass.timeout && cached.from[2] === jobClass.backoff) return cached;
+  const settings: ClassSettings = {
+    from: [jobClass.maxTries, jobClass.timeout, jobClass.backoff],
+    maxTries: jobClass.maxTries ?? null,
+    timeout: jobClass.timeout ?? null,
+    backoff: resolveBackoff(jobClass.backoff, jobClass.maxTries),
+  };
+  validateSettings(name, settings);
+  classSettings.set(jobClass, settings);
+  return settings;
+}
+
 export function packJob(job: Job, name: string, options: DispatchOptions): { envelope: Envelope; delayMs: number } {
   const jobClass = job.constructor as JobClass;
   const queue = options.queue ?? jobClass.queue ?? 'default';
   validateQueueName(queue);
-  const maxTries = jobClass.maxTries ?? null;
-  const timeout = jobClass.timeout ?? null;
-  const backoff = resolveBackoff(jobClass.backoff, jobClass.maxTries);
-  validateSettings(name, { maxTries, timeout, backoff });
+  const { maxTries, timeout, backoff } = settingsOf(jobClass, name);
   const envelope: Envelope = {
     v: ENVELOPE_VERSION,
     id: randomUUID(),

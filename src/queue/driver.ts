@@ -125,23 +125,43 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-/** What ackAndReserve() did: each ack's result, in order, and the jobs it leased. */
-export interface AckedAndReserved {
+/** One turn of a worker that holds jobs ahead (see Holding). */
+export interface Turn {
+  /** Done jobs to remove. */
+  acks: readonly Reservation[];
+  /** Held jobs about to run: each now counts as a try and its lease grows to timeout + margin. */
+  starts: readonly Reservation[];
+  /** Held jobs given back untouched: ready again at the front of their queue, no try used. */
+  unholds: readonly Reservation[];
+  /** Queues to hold more jobs from, in priority order (none: hold nothing this turn). */
+  queues: string[];
+  /** `count`: how many to hold; `holdMs`: how long a held job's lease lasts before its start. */
+  options: ReserveOptions & { holdMs: number };
+}
+
+export interface TurnResult {
+  /** Per ack, in order: false when the lease had been taken over (nothing changed for that one). */
   acked: boolean[];
-  reserved: Reservation[];
+  /** Per start, in order: false when the hold had been lost (expired, or the queue was cleared). */
+  started: boolean[];
+  /** Newly held jobs; `attempts` is the try each will be once started. */
+  held: Reservation[];
 }
 
 /**
- * An optional ability: acknowledge finished jobs and reserve the next ones in one round trip, the
- * way a busy worker turns over. With no queues it only acknowledges (in a batch); with no acks it
- * is reserve().
+ * An optional ability: hold a few jobs ahead, so a busy worker never waits on a round trip between
+ * jobs. A held job is leased but not yet counted as a try (a worker killed while holding it costs
+ * it nothing); its start counts the try. `turn` sends one round trip carrying acks, starts, gives
+ * back and the next hold. `written` says its bytes already reached the operating system, so the
+ * starts in it take effect even if this process dies the next moment: only then may the caller run
+ * the started jobs before the result arrives.
  */
-export interface AckAndReserve {
-  ackAndReserve(acks: readonly Reservation[], queues: string[], options: ReserveOptions): Promise<AckedAndReserved>;
+export interface Holding {
+  turn(turn: Turn): { written: boolean; result: Promise<TurnResult> };
 }
 
-export function canAckAndReserve(driver: Driver): driver is Driver & AckAndReserve {
-  return typeof (driver as Partial<AckAndReserve>).ackAndReserve === 'function';
+export function canHold(driver: Driver): driver is Driver & Holding {
+  return typeof (driver as Partial<Holding>).turn === 'function';
 }
 
 /** An optional ability: a driver whose idle workers can block until a job may be ready. */

@@ -10,8 +10,8 @@ import type { JobDefaults } from '../jobs/envelope.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import { canBlock, type Driver, type Reservation, type WorkerSignals } from '../queue/driver.ts';
-import { AckPipeline } from './acks.ts';
 import { Cancellation } from './attempt.ts';
+import { jobSource, type JobSource } from './fetch.ts';
 import { processReservation, type ProcessResult, type Processor } from './process.ts';
 import { stopIfNecessary, stopReason, type StopReason } from './stop.ts';
 import type { Watchdog } from './watchdog.ts';
@@ -45,7 +45,7 @@ export class Worker {
   private readonly inFlight = new Set<Promise<void>>();
   /** Acks of done jobs still on their way to the backend (their slots are already free). */
   private readonly recording = new Set<Promise<unknown>>();
-  private readonly acks: AckPipeline;
+  private readonly source: JobSource;
   private readonly cancel = new Cancellation();
   private stopping: StopReason | null = null;
   private processed = 0;
@@ -65,7 +65,7 @@ export class Worker {
     readonly options: WorkerOptions,
     private readonly log: Logger,
   ) {
-    this.acks = new AckPipeline(driver);
+    this.source = jobSource(driver, { concurrency: options.concurrency, defaultTimeout: options.defaults.timeout, leaseMargin: options.leaseMargin }, log);
   }
 
   /** Take no new jobs; let in-flight ones finish. */
@@ -100,7 +100,7 @@ export class Worker {
     this.startedAt = Date.now();
     const processor: Processor = {
       driver: this.driver,
-      ack: (reservation) => this.acks.ack(reservation),
+      ack: (reservation, ms) => this.source.ack(reservation, ms),
       registry: this.registry,
       payloads: this.options.payloads ?? payloadRules({}),
       defaults: this.options.defaults,
@@ -123,17 +123,14 @@ export class Worker {
         continue;
       }
       if (queues.length === 0) {
+        this.source.giveBack();
         await this.idle(queues);
         continue;
       }
 
       let reservations: Reservation[];
       try {
-        reservations = await this.acks.reserve(queues, {
-          count: free,
-          defaultTimeout: this.options.defaults.timeout,
-          leaseMargin: this.options.leaseMargin,
-        });
+        reservations = await this.source.take(queues, free, this.budget());
         if (backendFailures > 0) this.log.info(`connection '${this.driver.connection}' is back`);
         backendFailures = 0;
       } catch (error) {
@@ -160,6 +157,7 @@ export class Worker {
     }
 
     await Promise.allSettled([...this.inFlight]);
+    await this.source.close();
     await Promise.allSettled([...this.recording]);
     return this.stopping ?? stopReason('signal', 'stopped');
   }
@@ -217,10 +215,14 @@ export class Worker {
   }
 
   private freeSlots(): number {
-    let free = this.options.concurrency - this.inFlight.size;
-    if (this.options.maxJobs !== undefined) free = Math.min(free, this.options.maxJobs - this.processed - this.inFlight.size);
-    if (this.options.once) free = Math.min(free, 1 - this.processed - this.inFlight.size);
-    return free;
+    return Math.min(this.options.concurrency - this.inFlight.size, this.budget());
+  }
+
+  /** How many more jobs this worker may start in all (--max-jobs, --once). */
+  private budget(): number {
+    const started = this.processed + this.inFlight.size;
+    if (this.options.once) return 1 - started;
+    return this.options.maxJobs === undefined ? Number.POSITIVE_INFINITY : this.options.maxJobs - started;
   }
 
   /** The queues to take from now, in priority order; undefined if the backend cannot be read. */

@@ -37,8 +37,8 @@ export interface ProcessResult {
 
 export interface Processor {
   driver: Driver;
-  /** Acknowledges a done job (through the worker's ack pipeline, which may batch it). */
-  ack: (reservation: Reservation) => Promise<boolean>;
+  /** Acknowledges a done job that ran for `ms` (through the worker's job source, which may batch it). */
+  ack: (reservation: Reservation, ms: number) => Promise<boolean>;
   registry: JobRegistry;
   /** How payloads are opened: size limit, signature, decryption. */
   payloads: PayloadRules;
@@ -92,7 +92,7 @@ export async function processReservation(p: Processor, reservation: Reservation)
   const ms = Math.round(performance.now() - startedAt);
 
   if (result.ok) {
-    const acked = p.ack(reservation).then((ok) => {
+    const acked = p.ack(reservation, ms).then((ok) => {
       if (ok) log.info({ ms, outcome: 'done' }, `done in ${ms}ms`);
       else lost(log, ms);
       return ok;

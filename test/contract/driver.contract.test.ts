@@ -7,24 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { isQueueError } from '../../src/errors.ts';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION } from '../../src/jobs/envelope.ts';
+import { decodeEnvelope } from '../../src/jobs/envelope.ts';
 import type { Driver, Failure, Reservation, ReserveOptions, StoredJob } from '../../src/queue/driver.ts';
 import { backends, skipReason, type Backend } from '../helpers/backends.ts';
+import { idOf, storedJob } from '../helpers/stored.ts';
 
 const LEASE: ReserveOptions = { count: 1, defaultTimeout: 60, leaseMargin: 30 };
 
-function job(queue = 'default', options: Partial<Pick<StoredJob, 'delayMs' | 'timeout'>> & { label?: string } = {}): StoredJob {
-  const id = randomUUID();
-  const timeout = options.timeout ?? null;
-  const payload = encodeEnvelope({
-    v: ENVELOPE_VERSION, id, job: 'Record', queue, data: { label: options.label ?? '' }, attempts: 0, maxTries: null, timeout, backoff: null, createdAt: Date.now(),
-  });
-  return { id, queue, payload, delayMs: options.delayMs ?? 0, timeout };
-}
-
-function idOf(reservation: Reservation): string {
-  return decodeEnvelope(reservation.payload).id;
-}
+const job = storedJob;
 
 function failure(reservation: Reservation, error = 'Error: boom\n    at handle (Job.ts:1:1)'): Failure {
   return { id: idOf(reservation), job: 'Record', payload: reservation.payload, error };

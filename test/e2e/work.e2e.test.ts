@@ -126,6 +126,23 @@ for (const backend of await e2eBackends()) {
       assert.deepEqual((await status(t)).queues, [], 'the finished job was acknowledged');
     });
 
+    it('SIGTERM while many quick jobs wait: nothing stays leased, and the next worker runs the rest once', async () => {
+      const t = backend.env();
+      const ids = await dispatchMany(t, 'Record.ts', 1500);
+      const worker = start(['work', '--concurrency', '4'], t);
+      await worker.waitFor('"outcome":"done"');
+      worker.child.kill('SIGTERM');
+      const result = await worker.done;
+      assert.equal(result.code, 0, result.stderr);
+      const after = (await status(t)).queues[0];
+      assert.equal(after?.reserved ?? 0, 0, 'jobs taken ahead were given back');
+      const ranFirst = ranIds(t).length;
+      assert.ok(ranFirst > 0 && ranFirst < ids.length, `the worker stopped part-way (${ranFirst} ran)`);
+      assert.equal(after?.ready, ids.length - ranFirst, 'every job not run is ready again');
+      assert.equal(await run(['work', '--stop-when-empty'], t).then((r) => r.code), 0);
+      assert.deepEqual([...ranIds(t)].sort(), [...ids].sort(), 'each job ran exactly once over both workers');
+    });
+
     it('a second SIGINT hands the in-flight job back at once', async () => {
       const t = backend.env();
       const { id, worker } = await workerOnSlowJob(t, 20_000);

@@ -6,20 +6,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { QueueError } from '../../errors.ts';
-import type { AckAndReserve, AckedAndReserved, BlockingWait, Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
+import type { BlockingWait, Driver, Holding, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
 import { backendUnavailable } from '../../queue/unavailable.ts';
 import type { RedisTarget } from './connect.ts';
 import { RedisKeys, type QueueKeys } from './keys.ts';
 import { RedisFailedStore } from './RedisFailedStore.ts';
-import { defineScripts } from './scripts.ts';
+import { defineScripts, type Reply } from './scripts.ts';
 
 const RESTART = 'restart';
 const PAUSED = 'paused:';
 /** A blocked worker wakes at least this often, so it notices a stop within about a second. */
 const MAX_BLOCK_MS = 1_000;
-const ACK_ONLY: ReserveOptions = { count: 0, defaultTimeout: 0, leaseMargin: 0 };
+const NOTHING_TO_TAKE: Turn['options'] = { count: 0, defaultTimeout: 0, leaseMargin: 0, holdMs: 0 };
 
-export class RedisDriver implements Driver, AckAndReserve, BlockingWait {
+export class RedisDriver implements Driver, Holding, BlockingWait {
   readonly failed: RedisFailedStore;
   readonly keys: RedisKeys;
   private readonly client: Redis | Cluster;
@@ -107,74 +107,107 @@ export class RedisDriver implements Driver, AckAndReserve, BlockingWait {
     if (namesKey) keys.push(namesKey);
     groups.forEach(([, group], index) => {
       for (const job of group) {
-        args.push(index + 1, job.id, job.payload ?? '', Math.max(0, Math.round(job.delayMs)), job.timeout === null ? '' : Math.ceil(job.timeout * 1000));
+        const timeout = job.timeout === null ? '' : Math.ceil(job.timeout * 1000);
+        args.push(`${index + 1},${Math.max(0, Math.round(job.delayMs))},${timeout},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`);
       }
     });
     await this.client.queue_v1_push(keys.length, ...keys, ...args);
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
-    return (await this.ackAndReserve([], queues, options)).reserved;
+    const { result } = this.turn({ acks: [], starts: [], unholds: [], queues, options: { ...options, holdMs: 0 } }, false);
+    return (await result).held;
   }
 
   async ack(r: Reservation): Promise<boolean> {
-    return (await this.ackAndReserve([r], [], ACK_ONLY)).acked[0]!;
+    const { result } = this.turn({ acks: [r], starts: [], unholds: [], queues: [], options: NOTHING_TO_TAKE });
+    return (await result).acked[0]!;
   }
 
-  async ackAndReserve(acks: readonly Reservation[], queues: string[], options: ReserveOptions): Promise<AckedAndReserved> {
-    const what = queues.length === 0 || options.count === 0 ? 'acknowledge jobs' : 'reserve jobs';
-    return this.call(what, async () => {
-      if (!this.isCluster) return this.reserveScript(acks, queues, options);
-      // A Cluster runs a script on one slot only: one call per queue, each carrying that queue's acks.
-      const acked = new Array<boolean>(acks.length);
-      const pending = new Map<string, number[]>();
-      acks.forEach((ack, index) => {
-        const indexes = pending.get(ack.queue);
-        if (indexes) indexes.push(index);
-        else pending.set(ack.queue, [index]);
-      });
-      let reserved: Reservation[] = [];
-      const settle = async (queue: string, take: string[], count: number) => {
-        const indexes = pending.get(queue) ?? [];
-        pending.delete(queue);
-        const result = await this.reserveScript(indexes.map((i) => acks[i]!), take, { ...options, count });
-        indexes.forEach((i, k) => (acked[i] = result.acked[k]!));
-        return result.reserved;
-      };
-      for (const queue of queues) {
-        if (options.count > 0 && reserved.length === 0) reserved = await settle(queue, [queue], options.count);
-        else if (pending.has(queue)) await settle(queue, [], 0);
+  /** One turn (turn.lua); with `hold` false the jobs taken count their try at once, as reserve() does. */
+  turn(turn: Turn, hold = true): { written: boolean; result: Promise<TurnResult> } {
+    const what = turn.queues.length > 0 && turn.options.count > 0 ? 'reserve jobs' : 'acknowledge jobs';
+    if (this.isCluster) return { written: false, result: this.call(what, () => this.clusterTurn(turn, hold)) };
+    const sent = this.turnScript(turn, hold);
+    // The bytes went out with the call, unless the client is queueing them (reconnecting) or the
+    // socket is backed up: then a start is not safe until Redis has answered.
+    const stream = (this.client as Redis).stream as { writableLength?: number } | undefined;
+    const written = (this.client as Redis).status === 'ready' && stream?.writableLength === 0;
+    return { written, result: this.call(what, () => sent) };
+  }
+
+  /**
+   * A Cluster runs a script on one slot only: one turn per queue, each carrying that queue's acks,
+   * starts and give-backs; the take goes to the queues in priority order until one has jobs.
+   */
+  private async clusterTurn(turn: Turn, hold: boolean): Promise<TurnResult> {
+    const result: TurnResult = { acked: new Array(turn.acks.length), started: new Array(turn.starts.length), held: [] };
+    const byQueue = new Map<string, { acks: number[]; starts: number[]; unholds: number[] }>();
+    const group = (queue: string) => {
+      let g = byQueue.get(queue);
+      if (!g) byQueue.set(queue, (g = { acks: [], starts: [], unholds: [] }));
+      return g;
+    };
+    turn.acks.forEach((r, i) => group(r.queue).acks.push(i));
+    turn.starts.forEach((r, i) => group(r.queue).starts.push(i));
+    turn.unholds.forEach((r, i) => group(r.queue).unholds.push(i));
+    const run = async (queue: string | undefined, take: boolean) => {
+      const g = (queue !== undefined && byQueue.get(queue)) || { acks: [], starts: [], unholds: [] };
+      if (queue !== undefined) byQueue.delete(queue);
+      const part = await this.turnScript({
+        acks: g.acks.map((i) => turn.acks[i]!),
+        starts: g.starts.map((i) => turn.starts[i]!),
+        unholds: g.unholds.map((i) => turn.unholds[i]!),
+        queues: take && queue !== undefined ? [queue] : [],
+        options: turn.options,
+      }, hold);
+      g.acks.forEach((i, k) => (result.acked[i] = part.acked[k]!));
+      g.starts.forEach((i, k) => (result.started[i] = part.started[k]!));
+      return part.held;
+    };
+    if (turn.options.count > 0) {
+      for (const queue of turn.queues) {
+        result.held = await run(queue, true);
+        if (result.held.length > 0) break;
       }
-      for (const queue of [...pending.keys()]) await settle(queue, [], 0);
-      return { acked, reserved };
-    });
+    }
+    await Promise.all([...byQueue.keys()].map((queue) => run(queue, false)));
+    return result;
   }
 
-  /** One run of reserve.lua over the queues of `acks` and `queues` (all in one slot, or no Cluster). */
-  private async reserveScript(acks: readonly Reservation[], queues: string[], options: ReserveOptions): Promise<AckedAndReserved> {
-    const involved: string[] = [...queues];
+  /** One run of turn.lua over the queues the turn touches (all in one slot, or no Cluster). */
+  private async turnScript(turn: Turn, hold: boolean): Promise<TurnResult> {
+    const { options } = turn;
+    const take = options.count > 0 ? turn.queues : [];
+    const involved = [...take];
     const indexOf = (queue: string) => {
       let index = involved.indexOf(queue);
       if (index < 0) index = involved.push(queue) - 1;
       return index + 1;
     };
-    const args: (string | number)[] = [acks.length];
-    for (const ack of acks) args.push(indexOf(ack.queue), ack.handle, ack.token);
-    const token = options.count > 0 ? randomUUID() : '';
-    args.push(options.count, token, Math.ceil(options.defaultTimeout * 1000), Math.ceil(options.leaseMargin * 1000));
-    for (let i = 1; i <= queues.length; i += 1) args.push(i);
+    const token = take.length > 0 ? randomUUID() : '';
+    const args: (string | number)[] = [
+      options.count, hold ? 1 : 0, token,
+      Math.ceil(options.defaultTimeout * 1000), Math.ceil(options.leaseMargin * 1000), Math.ceil(options.holdMs),
+      take.length,
+    ];
+    for (let i = 1; i <= take.length; i += 1) args.push(i);
+    for (const list of [turn.acks, turn.starts, turn.unholds]) {
+      args.push(list.length);
+      for (const r of list) args.push(indexOf(r.queue), r.handle, r.token);
+    }
     const keys: string[] = [];
     for (const queue of involved) {
       const k = this.keys.queue(queue);
-      keys.push(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts);
+      keys.push(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify);
     }
 
-    const reply = await this.client.queue_v1_reserve(keys.length, ...keys, ...args);
-    const acked = Array.from(String(reply[2] ?? ''), (flag) => flag === '1');
-    const reserved: Reservation[] = [];
-    for (let i = 3; i < reply.length; i += 5) {
+    const reply = await this.client.queue_v1_turn(keys.length, ...keys, ...args);
+    const flags = (value: Reply | undefined) => Array.from(String(value ?? ''), (flag) => flag === '1');
+    const held: Reservation[] = [];
+    for (let i = 4; i < reply.length; i += 5) {
       const handle = String(reply[i + 1]);
-      reserved.push({
+      held.push({
         handle,
         queue: involved[Number(reply[i]) - 1]!,
         // A list element without a stored payload was pushed by hand: it is its own payload.
@@ -184,15 +217,15 @@ export class RedisDriver implements Driver, AckAndReserve, BlockingWait {
         leaseExpiresAt: Number(reply[i + 4]),
       });
     }
-    if (options.count > 0) {
+    if (take.length > 0) {
       const now = Number(reply[0]);
       const next = Number(reply[1]);
-      for (const queue of queues) {
+      for (const queue of take) {
         if (next >= 0) this.nextDue.set(queue, Date.now() + (next - now));
         else this.nextDue.delete(queue);
       }
     }
-    return { acked, reserved };
+    return { acked: flags(reply[2]), started: flags(reply[3]), held };
   }
 
   async release(r: Reservation, delaySeconds: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {

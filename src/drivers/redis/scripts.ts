@@ -10,7 +10,7 @@ export const SCRIPT_VERSION = 1;
 
 const SCRIPTS = {
   push: -1,
-  reserve: -1,
+  turn: -1,
   release: 6,
   fail: 7,
   retry: 7,
@@ -21,12 +21,12 @@ const SCRIPTS = {
 
 export type ScriptName = keyof typeof SCRIPTS;
 
-type Reply = string | number | null | Reply[];
+export type Reply = string | number | null | Reply[];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     queue_v1_push(numberOfKeys: number, ...args: (string | number)[]): Result<number, Context>;
-    queue_v1_reserve(numberOfKeys: number, ...args: (string | number)[]): Result<Reply[], Context>;
+    queue_v1_turn(numberOfKeys: number, ...args: (string | number)[]): Result<Reply[], Context>;
     queue_v1_release(...args: (string | number)[]): Result<number, Context>;
     queue_v1_fail(...args: (string | number)[]): Result<string | number, Context>;
     queue_v1_retry(...args: (string | number)[]): Result<number, Context>;

@@ -5,8 +5,9 @@
 --   timeouts (hash id -> timeout ms, only for jobs that declare one), notify (list)
 --   then, on a single Redis, the set of every queue name (in a Cluster it lives in another hash
 --   slot, so the client adds the names itself)
--- ARGV: the queue names, one per queue; then per job, 5 values: queue index (1-based), id,
---   payload, delay ms, timeout ms ('' for none)
+-- ARGV: the queue names, one per queue; then one value per job:
+--   "<queue index>,<delay ms>,<timeout ms or nothing>,<length of id>:<id><payload>"
+--   (one argument per job rather than five: a bulk of 1,000 costs the client a fifth of the work)
 -- Returns the number of jobs stored.
 --
 -- Every argument is checked before the first write: Redis does not roll a script back, so an error
@@ -17,18 +18,31 @@
 
 local queues = math.floor(#KEYS / 5)
 local names_key = (#KEYS % 5 == 1) and KEYS[#KEYS] or nil
-local n = (#ARGV - queues) / 5
-if n ~= math.floor(n) then return redis.error_reply('ERR_ARGS push takes the queue names, then 5 arguments per job') end
--- Job j's values are ARGV[a(j) .. a(j) + 4].
-local function a(j) return queues + j * 5 + 1 end
-for j = 0, n - 1 do
-  local q = tonumber(ARGV[a(j)])
-  local delay = tonumber(ARGV[a(j) + 3])
-  local timeout = ARGV[a(j) + 4]
-  if not q or q < 1 or q > queues then return redis.error_reply('ERR_ARGS bad queue index') end
-  if ARGV[a(j) + 1] == '' or ARGV[a(j) + 2] == '' then return redis.error_reply('ERR_ARGS empty id or payload') end
-  if not delay or delay < 0 then return redis.error_reply('ERR_ARGS bad delay') end
-  if timeout ~= '' and not tonumber(timeout) then return redis.error_reply('ERR_ARGS bad timeout') end
+
+local writes = {}
+for q = 1, queues do writes[q] = { jobs = {}, timeouts = {}, ready = {}, delayed = {} } end
+local now = now_ms()
+for a = queues + 1, #ARGV do
+  local job = ARGV[a]
+  local q, delay, timeout, id_length, from = string.match(job, '^(%d+),(%d+),(%d*),(%d+):()')
+  q = tonumber(q)
+  if not q or q < 1 or q > queues then return redis.error_reply('ERR_ARGS bad job ' .. (a - queues)) end
+  local id_end = from + tonumber(id_length) - 1
+  if id_length == '0' or id_end >= #job then return redis.error_reply('ERR_ARGS empty id or payload') end
+  local id = string.sub(job, from, id_end)
+  local w = writes[q]
+  w.jobs[#w.jobs + 1] = id
+  w.jobs[#w.jobs + 1] = string.sub(job, id_end + 1)
+  if timeout ~= '' then
+    w.timeouts[#w.timeouts + 1] = id
+    w.timeouts[#w.timeouts + 1] = timeout
+  end
+  if delay ~= '0' then
+    w.delayed[#w.delayed + 1] = now + tonumber(delay)
+    w.delayed[#w.delayed + 1] = id
+  else
+    w.ready[#w.ready + 1] = id
+  end
 end
 
 -- Each command takes many jobs at once (a bulk of 1,000 is four calls, not two thousand), in
@@ -37,26 +51,7 @@ local function each_chunk(command, key, list)
   for i = 1, #list, 4000 do redis.call(command, key, unpack(list, i, math.min(i + 3999, #list))) end
 end
 
-local now = now_ms()
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
-local writes = {}
-for q = 1, queues do writes[q] = { jobs = {}, timeouts = {}, ready = {}, delayed = {} } end
-for j = 0, n - 1 do
-  local w = writes[tonumber(ARGV[a(j)])]
-  local id, payload, delay, timeout = ARGV[a(j) + 1], ARGV[a(j) + 2], tonumber(ARGV[a(j) + 3]), ARGV[a(j) + 4]
-  w.jobs[#w.jobs + 1] = id
-  w.jobs[#w.jobs + 1] = payload
-  if timeout ~= '' then
-    w.timeouts[#w.timeouts + 1] = id
-    w.timeouts[#w.timeouts + 1] = timeout
-  end
-  if delay > 0 then
-    w.delayed[#w.delayed + 1] = now + delay
-    w.delayed[#w.delayed + 1] = id
-  else
-    w.ready[#w.ready + 1] = id
-  end
-end
 for q, w in ipairs(writes) do
   local base = (q - 1) * 5
   each_chunk('HSET', KEYS[base + 3], w.jobs)
@@ -65,4 +60,4 @@ for q, w in ipairs(writes) do
   each_chunk('RPUSH', KEYS[base + 1], w.ready)
   notify(KEYS[base + 5], #w.ready)
 end
-return n
+return #ARGV - queues

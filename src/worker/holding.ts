@@ -1,0 +1,180 @@
+/**
+ * A job source that holds a few jobs ahead (drivers with the Holding ability: Redis). Without it a
+ * worker at concurrency 1 waits one round trip between every two jobs; with it, the next job is at
+ * hand when a slot frees, and the round trip that counts its try, carries the last job's ack and
+ * asks for more goes out while it runs.
+ *
+ * What keeps this safe:
+ * - A held job's try is not counted until it starts, so a worker killed while holding it costs it
+ *   nothing: it comes back after its short hold lease as if never taken.
+ * - A start is sent before the job runs, and the job runs before the answer only when the bytes are
+ *   already with the operating system (Holding.turn's `written`); a job that kills its worker at
+ *   once has still used up a try.
+ * - A held job is started only in the first half of its hold lease and otherwise given back, so no
+ *   lease can run out (and the job go to another worker) between our start and its arrival.
+ * - How far ahead to hold follows the work: beyond the next take, about as many jobs as finish in
+ *   one round trip (moving averages of both), at most concurrency + 32. Jobs slower than a round
+ *   trip are thus not held ahead at all, and a higher-priority queue waits behind at most that many.
+ */
+import type { Logger } from 'pino';
+import type { Driver, Holding, Reservation, TurnResult } from '../queue/driver.ts';
+import type { JobSource, SourceOptions } from './fetch.ts';
+
+interface Held {
+  reservation: Reservation;
+  /** Local ms: after this the job is given back instead of started (half its hold lease). */
+  startBy: number;
+}
+
+interface PendingAck {
+  reservation: Reservation;
+  resolve: (acked: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The shortest hold lease: a held job's worker needs time to start it. */
+const MIN_HOLD_MS = 2_000;
+/** Beyond one take of every slot, at most this many more are held. */
+const MAX_EXTRA_AHEAD = 32;
+/** Weight of the newest sample in the moving averages. */
+const SMOOTHING = 0.2;
+
+export class HoldingSource implements JobSource {
+  private held: Held[] = [];
+  private acks: PendingAck[] = [];
+  private unholds: Reservation[] = [];
+  /** The turn in flight that asked for more jobs, if any: at most one at a time. */
+  private refilling: Promise<void> | undefined;
+  /** The flush of acks and give-backs no turn has carried yet, if one is due. */
+  private flush: NodeJS.Immediate | undefined;
+  private readonly holdMs: number;
+  /** Moving averages, ms: a done job's run time, and a turn's round trip. Start by assuming slow jobs. */
+  private jobMs = 100;
+  private roundTripMs = 1;
+
+  constructor(
+    private readonly driver: Driver & Holding,
+    private readonly options: SourceOptions,
+    private readonly log: Logger,
+  ) {
+    this.holdMs = Math.max(options.leaseMargin * 1000, MIN_HOLD_MS);
+  }
+
+  async take(queues: string[], count: number, budget: number): Promise<Reservation[]> {
+    this.giveBackUnusable(queues);
+    if (this.held.length === 0) {
+      await (this.refilling ?? this.send([], queues, Math.min(budget, count + this.ahead())));
+      this.giveBackUnusable(queues);
+    }
+    const taken = this.held.splice(0, count).map((h) => h.reservation);
+    if (taken.length === 0) return [];
+    // Once half of what is held is gone, ask for another full helping (not just the shortfall: jobs
+    // keep finishing while the request travels), within what the worker will run.
+    const target = count + this.ahead();
+    const more = this.refilling || this.held.length > target / 2 ? 0 : Math.max(0, Math.min(budget - taken.length - this.held.length, target));
+    const { written, result } = this.turn(taken, more > 0 ? queues : [], more);
+    // The starts must be on record before the jobs run: wait for Redis unless they already left.
+    if (!written) await result;
+    return taken;
+  }
+
+  ack(reservation: Reservation, ms: number): Promise<boolean> {
+    this.jobMs += (ms - this.jobMs) * SMOOTHING;
+    return new Promise((resolve, reject) => {
+      this.acks.push({ reservation, resolve, reject });
+      this.flushSoon();
+    });
+  }
+
+  giveBack(): void {
+    this.giveBackUnusable([]);
+  }
+
+  async close(): Promise<void> {
+    await this.refilling?.catch(() => {});
+    this.unholds.push(...this.held.map((h) => h.reservation));
+    this.held = [];
+    if (this.acks.length > 0 || this.unholds.length > 0) {
+      await this.turn([], [], 0).result.catch((error) => {
+        this.log.warn({ err: (error as Error).message }, `could not give back held jobs: ${(error as Error).message}; they return to the queue when their hold lease runs out`);
+      });
+    }
+  }
+
+  /** How many jobs to hold beyond the next take: about as many as finish in one round trip. */
+  private ahead(): number {
+    const perRoundTrip = Math.round((this.roundTripMs * this.options.concurrency) / Math.max(this.jobMs, 0.001));
+    return Math.min(perRoundTrip, this.options.concurrency + MAX_EXTRA_AHEAD);
+  }
+
+  /** Held jobs of queues no longer taken from (paused), or past half their hold, go back. */
+  private giveBackUnusable(queues: string[]): void {
+    if (this.held.length === 0) return;
+    const now = Date.now();
+    const keep: Held[] = [];
+    for (const h of this.held) {
+      if (h.startBy > now && queues.includes(h.reservation.queue)) keep.push(h);
+      else this.unholds.push(h.reservation);
+    }
+    this.held = keep;
+    if (this.unholds.length > 0) this.flushSoon();
+  }
+
+  /** A turn asking for `count` more jobs; resolves when they are held. */
+  private send(starts: Reservation[], queues: string[], count: number): Promise<void> {
+    return this.turn(starts, queues, count).result.then(() => {});
+  }
+
+  /** One round trip: the given starts, every pending ack and give-back, and maybe a take. */
+  private turn(starts: Reservation[], queues: string[], count: number): { written: boolean; result: Promise<TurnResult> } {
+    const acks = this.acks;
+    const unholds = this.unholds;
+    this.acks = [];
+    this.unholds = [];
+    // This turn carries them: a flush planned for them would carry the next job's ack alone instead.
+    clearImmediate(this.flush);
+    this.flush = undefined;
+    const sentAt = Date.now();
+    const clock = performance.now();
+    const { written, result } = this.driver.turn({
+      acks: acks.map((p) => p.reservation),
+      starts,
+      unholds,
+      queues: count > 0 ? queues : [],
+      options: { count, defaultTimeout: this.options.defaultTimeout, leaseMargin: this.options.leaseMargin, holdMs: this.holdMs },
+    });
+    const settled = result.then(
+      (outcome) => {
+        this.roundTripMs += (performance.now() - clock - this.roundTripMs) * SMOOTHING;
+        acks.forEach((p, i) => p.resolve(outcome.acked[i] === true));
+        outcome.started.forEach((ok, i) => {
+          if (!ok) this.log.warn({ jobId: starts[i]!.handle, queue: starts[i]!.queue }, 'a held job lost its hold before it started (was the queue cleared?); it may run twice');
+        });
+        // Counted from before the request left: the hold lease cannot have started earlier.
+        for (const reservation of outcome.held) this.held.push({ reservation, startBy: sentAt + this.holdMs / 2 });
+        return outcome;
+      },
+      (error: unknown) => {
+        for (const p of acks) p.reject(error);
+        // Held jobs whose give-back failed come back by themselves when their hold lease runs out.
+        throw error;
+      },
+    );
+    // Whoever waits on this sees its failure; the acks have theirs. Nobody else must be told.
+    settled.catch(() => {});
+    if (count > 0) {
+      const refill = settled.then(() => {}).finally(() => {
+        if (this.refilling === refill) this.refilling = undefined;
+      });
+      refill.catch(() => {});
+      this.refilling = refill;
+    }
+    return { written, result: settled };
+  }
+
+  /** Acks and give-backs that no turn carried within this turn of the event loop go on their own. */
+  private flushSoon(): void {
+    // A failure reaches each ack's own promise; nothing is left to report here.
+    this.flush ??= setImmediate(() => void this.turn([], [], 0).result.catch(() => {}));
+  }
+}

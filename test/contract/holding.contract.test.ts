@@ -1,0 +1,140 @@
+/**
+ * The Holding ability (drivers that let a worker hold jobs ahead: Redis). What a worker relies on:
+ * a held job is leased but its try is not counted until it starts; a start counts it and gives
+ * the lease its full length; a give-back returns the job untouched to the front of its queue; a
+ * holder killed mid-hold costs the job nothing; acks and starts with a stale token change nothing.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { canHold, type Driver, type Holding, type Reservation, type Turn } from '../../src/queue/driver.ts';
+import { redisBackend, skipReason } from '../helpers/backends.ts';
+import { idOf, storedJob } from '../helpers/stored.ts';
+
+const SETTINGS = { defaultTimeout: 60, leaseMargin: 30 };
+
+type HoldingDriver = Driver & Holding;
+
+async function turn(driver: HoldingDriver, parts: Partial<Turn> & { count?: number; holdMs?: number }) {
+  const { written, result } = driver.turn({
+    acks: parts.acks ?? [],
+    starts: parts.starts ?? [],
+    unholds: parts.unholds ?? [],
+    queues: parts.queues ?? ['default'],
+    options: { count: parts.count ?? 0, holdMs: parts.holdMs ?? 30_000, ...SETTINGS },
+  });
+  return { written, ...(await result) };
+}
+
+const hold = (driver: HoldingDriver, count: number, holdMs?: number, queues?: string[]) => turn(driver, { count, holdMs, queues });
+
+describe('holding jobs ahead: redis', async () => {
+  const backend = redisBackend();
+  const skip = await skipReason(backend);
+  const open: Driver[] = [];
+  const fresh = async (): Promise<HoldingDriver> => {
+    const driver = await backend.create();
+    open.push(driver);
+    assert.ok(canHold(driver), 'the redis driver can hold jobs');
+    return driver;
+  };
+  const sibling = async (): Promise<HoldingDriver> => {
+    const driver = await backend.sibling();
+    open.push(driver);
+    return driver as HoldingDriver;
+  };
+  before(async () => {
+    if (!skip) await fresh();
+  });
+  after(async () => {
+    await Promise.all(open.map((d) => d.close()));
+    await backend.cleanup();
+  });
+
+  it('a held job is leased to its holder, and its try counts only when it starts', { skip }, async () => {
+    const d = await fresh();
+    const [a, b] = [storedJob(), storedJob()];
+    await d.push([a, b]);
+    const { held, written } = await hold(d, 2);
+    assert.equal(written, true, 'on a single Redis the bytes leave with the call');
+    assert.deepEqual(held.map(idOf), [a.id, b.id]);
+    assert.deepEqual(held.map((r) => r.attempts), [1, 1], 'each will be its first try');
+    assert.deepEqual(await (await sibling()).reserve(['default'], { count: 5, ...SETTINGS }), [], 'no other worker gets a held job');
+    assert.equal((await d.stats())[0]?.reserved, 2);
+
+    const { started } = await turn(d, { starts: [held[0]!] });
+    assert.deepEqual(started, [true]);
+    const { acked } = await turn(d, { acks: [held[0]!], unholds: [held[1]!] });
+    assert.deepEqual(acked, [true]);
+    const [again] = await d.reserve(['default'], { count: 1, ...SETTINGS });
+    assert.equal(idOf(again!), b.id, 'the job given back is ready again');
+    assert.equal(again!.attempts, 1, 'holding it used no try');
+  });
+
+  it('a holder that dies costs its held jobs nothing: they come back after the hold lease, tries unchanged', { skip }, async () => {
+    const d = await fresh();
+    const a = storedJob();
+    await d.push([a]);
+    const [first] = await d.reserve(['default'], { count: 1, ...SETTINGS, leaseMargin: 0.2, defaultTimeout: 0.1 });
+    assert.equal(first!.attempts, 1);
+    await sleep(400); // that worker died: its lease runs out
+    const { held } = await hold(await sibling(), 1, 300);
+    assert.equal(held[0]!.attempts, 2, 'the one real try is counted');
+    await sleep(450); // the holder died too, before starting it
+    const [back] = await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS });
+    assert.equal(idOf(back!), a.id);
+    assert.equal(back!.attempts, 2, 'the hold cost nothing');
+  });
+
+  it('a start gives the lease its full length: the job is not handed out when the hold lease would have ended', { skip }, async () => {
+    const d = await fresh();
+    await d.push([storedJob()]);
+    const { held } = await hold(d, 1, 300);
+    assert.deepEqual((await turn(d, { starts: held })).started, [true]);
+    await sleep(450);
+    assert.deepEqual(await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS }), [], 'the started job is still ours');
+    assert.deepEqual((await turn(d, { acks: held })).acked, [true]);
+  });
+
+  it('a start, ack or give-back with a lost hold changes nothing', { skip }, async () => {
+    const d = await fresh();
+    const a = storedJob();
+    await d.push([a]);
+    const { held } = await hold(d, 1, 200);
+    await sleep(350);
+    const [taken] = await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS });
+    assert.equal(idOf(taken!), a.id, 'another worker took the job once the hold lease ran out');
+    const stale: Reservation = held[0]!;
+    const result = await turn(d, { starts: [stale], acks: [stale], unholds: [stale] });
+    assert.deepEqual(result.started, [false]);
+    assert.deepEqual(result.acked, [false]);
+    assert.equal(await d.size('default'), 1, 'the job is still there, leased to the other worker');
+    assert.equal((await d.stats())[0]?.reserved, 1);
+  });
+
+  it('one turn carries acks, starts and a take, across queues, and takes from the first queue that has jobs', { skip }, async () => {
+    const d = await fresh();
+    const [low1, low2, high] = [storedJob('low'), storedJob('low'), storedJob('high')];
+    await d.push([low1, low2]);
+    const first = await hold(d, 2, undefined, ['high', 'low']);
+    assert.deepEqual(first.held.map(idOf), [low1.id, low2.id]);
+    await d.push([high]);
+    const second = await turn(d, { starts: first.held, count: 5, queues: ['high', 'low'] });
+    assert.deepEqual(second.started, [true, true]);
+    assert.deepEqual(second.held.map(idOf), [high.id], 'the higher queue first');
+    const third = await turn(d, { acks: [...first.held, ...second.held], queues: [] });
+    assert.deepEqual(third.acked, [true, true, true], 'a held job given up unstarted can still be acked by its holder');
+    assert.deepEqual(await d.stats(), []);
+  });
+
+  it('a give-back puts the job back at the front of its queue', { skip }, async () => {
+    const d = await fresh();
+    const [a, b] = [storedJob(), storedJob()];
+    await d.push([a, b]);
+    const { held } = await hold(d, 1);
+    assert.equal(idOf(held[0]!), a.id);
+    await turn(d, { unholds: held });
+    const [next] = await d.reserve(['default'], { count: 1, ...SETTINGS });
+    assert.equal(idOf(next!), a.id, 'it keeps its place');
+  });
+});

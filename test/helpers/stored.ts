@@ -1,0 +1,18 @@
+/** Jobs as a driver stores them (the envelope, encoded), for the driver-level suites. */
+import { randomUUID } from 'node:crypto';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION } from '../../src/jobs/envelope.ts';
+import type { Reservation, StoredJob } from '../../src/queue/driver.ts';
+
+export function storedJob(queue = 'default', options: Partial<Pick<StoredJob, 'delayMs' | 'timeout'>> & { label?: string } = {}): StoredJob {
+  const id = randomUUID();
+  const timeout = options.timeout ?? null;
+  const payload = encodeEnvelope({
+    v: ENVELOPE_VERSION, id, job: 'Record', queue, data: { label: options.label ?? '' }, attempts: 0, maxTries: null, timeout, backoff: null, createdAt: Date.now(),
+  });
+  return { id, queue, payload, delayMs: options.delayMs ?? 0, timeout };
+}
+
+/** The job id inside a reservation's payload. */
+export function idOf(reservation: Reservation): string {
+  return decodeEnvelope(reservation.payload).id;
+}
