@@ -1,7 +1,7 @@
-/** Child processes: `queue work` (and the memory worker) with a clean environment, and their id files. */
+/** Child processes: `queue work` with a clean environment, and their id files. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { BenchFailure, PROJECT_DIR, REPO_DIR } from './common.ts';
+import { BenchFailure, PROJECT_DIR, QUEUE_BIN, REPO_DIR } from './common.ts';
 
 /** Variables the bench sets itself: inherited values would point a child at the wrong backend. */
 const OWNED = /^(QUEUE_|DB_|DATABASE_URL$|REDIS_|BENCH_)/;
@@ -22,8 +22,18 @@ export interface Child {
   stderr(): string;
 }
 
+/** `node <args>`. */
 export function startChild(label: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, args, { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnChild(label, process.execPath, args, env);
+}
+
+/** `bin/queue.js <args>` run by itself, as a process manager runs it: its shebang's node flags apply. */
+export function startQueue(label: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  return spawnChild(label, QUEUE_BIN, args, env);
+}
+
+function spawnChild(label: string, command: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(command, args, { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
