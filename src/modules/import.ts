@@ -167,6 +167,6 @@ function writeAtomically(target: string, text: string, root: string): void {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
     const folder = path.relative(root, path.dirname(target));
-    throw new Error(`cannot write the compiled file to ${folder} (${code}); make that folder writable for this user, or run \`queue jobs\` once where it is writable (at deploy time) so the compiled files are there and up to date`, { cause: error });
+    throw new Error(`cannot write the compiled file to ${folder} (${code}); make that folder writable for this user, or run \`queue jobs\` once after each deploy as a user who can write it, so that it is up to date`, { cause: error });
   }
 }
