@@ -27,13 +27,20 @@ export function instantiate(jobClass: JobClass, jobName: string, data: Record<st
   return hydrate(job, data);
 }
 
+/** The method by which a listener hears the worker's "stop at once" (a symbol: a job sees none of it). */
+export const onCancel = Symbol('onCancel');
+
+export interface CancelListener {
+  [onCancel](reason: Error): void;
+}
+
 /**
- * The worker's "stop at once" (a second SIGINT), heard by every running attempt. A set of callbacks
+ * The worker's "stop at once" (a second SIGINT), heard by every running attempt. A set of listeners
  * rather than an AbortSignal: an EventTarget listener added and removed per job costs more than the
  * job itself when jobs are trivial.
  */
 export class Cancellation {
-  private readonly listeners = new Set<(reason: Error) => void>();
+  private readonly listeners = new Set<CancelListener>();
   private why: Error | undefined;
 
   get reason(): Error | undefined {
@@ -43,18 +50,18 @@ export class Cancellation {
   cancel(reason: Error): void {
     if (this.why) return;
     this.why = reason;
-    for (const listener of this.listeners) listener(reason);
+    for (const listener of this.listeners) listener[onCancel](reason);
     this.listeners.clear();
   }
 
-  /** Calls `listener` on cancel (at once if already cancelled); returns the function that stops listening. */
-  listen(listener: (reason: Error) => void): () => void {
-    if (this.why) {
-      listener(this.why);
-      return () => {};
-    }
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** `listener` hears the cancel (at once if it already happened) until it stops listening. */
+  listen(listener: CancelListener): void {
+    if (this.why) listener[onCancel](this.why);
+    else this.listeners.add(listener);
+  }
+
+  stopListening(listener: CancelListener): void {
+    this.listeners.delete(listener);
   }
 }
 
@@ -67,72 +74,120 @@ export interface AttemptContext {
   timeoutSeconds: number;
   /** Cancelled when the worker must give the job up at once (a second SIGINT). */
   cancel?: Cancellation;
+  /**
+   * Called the moment the attempt settles, before anything else can run: the watchdog must stop
+   * watching a job that has finished even if another job blocks the event loop right after.
+   */
+  onSettled?: () => void;
 }
 
 /**
  * Runs handle() and settles once: when it does, when it was cancelled (handed back at once), or
- * ABORT_GRACE_MS after the timeout if it ignored its aborted signal (hung). The AbortController
- * behind ctx.signal is made only if the job looks at it: most jobs never do.
+ * ABORT_GRACE_MS after the timeout if it ignored its aborted signal (hung).
  */
 export function runAttempt(job: Job, context: AttemptContext): Promise<AttemptResult> {
-  return new Promise((resolve) => {
-    let controller: AbortController | undefined;
-    /** Why the attempt was aborted (its timeout, or the worker's cancel); built only when it happens. */
-    let abortedWith: Error | undefined;
-    let timeout: JobTimeoutError | undefined;
-    let graceTimer: NodeJS.Timeout | undefined;
-    let settled = false;
+  return new Attempt(context).run(job);
+}
 
-    const abort = (reason: Error) => {
-      abortedWith ??= reason;
-      controller?.abort(reason);
-    };
-    const settle = (result: AttemptResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(graceTimer);
-      stopListening();
-      resolve(result);
-    };
-    const ctx: JobContext = {
-      id: context.id,
-      attempt: context.attempt,
-      queue: context.queue,
-      connection: context.connection,
-      log: context.log,
-      get signal() {
-        if (!controller) {
-          controller = new AbortController();
-          if (abortedWith) controller.abort(abortedWith);
-        }
-        return controller.signal;
-      },
-    };
+/**
+ * One attempt, and the JobContext its job sees. Its state is private (#) so a job can reach none of
+ * it. The AbortController behind `signal` is made only if the job looks at it: most jobs never do,
+ * and at thousands of jobs a second every allocation shows.
+ */
+class Attempt implements JobContext, CancelListener {
+  readonly id: string;
+  readonly attempt: number;
+  readonly queue: string;
+  readonly connection: string;
+  readonly log: Logger;
+  #timeoutSeconds: number;
+  #cancel: Cancellation | undefined;
+  #controller: AbortController | undefined;
+  /** Why the attempt was aborted (its timeout, or the worker's cancel); built only when it happens. */
+  #abortedWith: Error | undefined;
+  #timeout: JobTimeoutError | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #resolve: ((result: AttemptResult) => void) | undefined;
+  #onSettled: (() => void) | undefined;
 
-    const timer = setTimeout(() => {
-      timeout = new JobTimeoutError(context.timeoutSeconds);
-      abort(timeout);
-      graceTimer = setTimeout(() => settle({ ok: false, error: timeout!, timedOut: true, hung: true }), ABORT_GRACE_MS);
-    }, context.timeoutSeconds * 1000);
-    // Told to stop at once: the job is handed back without waiting for it to settle.
-    const stopListening = context.cancel?.listen((reason) => {
-      if (timeout !== undefined) return; // past its timeout already: that outcome stands
-      abort(reason);
-      settle({ ok: false, error: reason, timedOut: false, hung: false });
-    }) ?? (() => {});
+  constructor(context: AttemptContext) {
+    this.id = context.id;
+    this.attempt = context.attempt;
+    this.queue = context.queue;
+    this.connection = context.connection;
+    this.log = context.log;
+    this.#timeoutSeconds = context.timeoutSeconds;
+    this.#cancel = context.cancel;
+    this.#onSettled = context.onSettled;
+  }
 
-    const failed = (error: unknown) => {
-      // A job that threw because its timeout aborted it timed out; so did one that finished late.
-      const timedOut = timeout !== undefined && abortedWith === timeout;
-      settle({ ok: false, error: timedOut ? timeout! : toError(error), timedOut, hung: false });
-    };
-    try {
-      Promise.resolve(job.handle(ctx)).then(() => (timeout !== undefined && abortedWith === timeout ? failed(timeout) : settle({ ok: true })), failed);
-    } catch (error) {
-      failed(error);
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortedWith) this.#controller.abort(this.#abortedWith);
     }
-  });
+    return this.#controller.signal;
+  }
+
+  run(job: Job): Promise<AttemptResult> {
+    const done = new Promise<AttemptResult>((resolve) => (this.#resolve = resolve));
+    this.#timer = setTimeout(Attempt.#timeUp, this.#timeoutSeconds * 1000, this);
+    this.#cancel?.listen(this);
+    try {
+      Promise.resolve(job.handle(this)).then(() => this.#finished(), (error: unknown) => this.#failed(error));
+    } catch (error) {
+      this.#failed(error);
+    }
+    return done;
+  }
+
+  /** Told to stop at once: the job is handed back without waiting for it to settle. */
+  [onCancel](reason: Error): void {
+    if (this.#timeout !== undefined) return; // past its timeout already: that outcome stands
+    this.#abort(reason);
+    this.#settle({ ok: false, error: reason, timedOut: false, hung: false });
+  }
+
+  /** The timeout: abort, then give the job ABORT_GRACE_MS to notice before calling it hung. */
+  static #timeUp(attempt: Attempt): void {
+    const timeout = new JobTimeoutError(attempt.#timeoutSeconds);
+    attempt.#timeout = timeout;
+    attempt.#abort(timeout);
+    attempt.#graceTimer = setTimeout(() => attempt.#settle({ ok: false, error: timeout, timedOut: true, hung: true }), ABORT_GRACE_MS);
+  }
+
+  #abort(reason: Error): void {
+    this.#abortedWith ??= reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** A job that finished after its deadline still overran it. */
+  #finished(): void {
+    if (this.#timedOut()) this.#failed(this.#timeout);
+    else this.#settle({ ok: true });
+  }
+
+  /** A job that threw because its timeout aborted it timed out. */
+  #failed(error: unknown): void {
+    const timedOut = this.#timedOut();
+    this.#settle({ ok: false, error: timedOut ? this.#timeout! : toError(error), timedOut, hung: false });
+  }
+
+  #timedOut(): boolean {
+    return this.#timeout !== undefined && this.#abortedWith === this.#timeout;
+  }
+
+  #settle(result: AttemptResult): void {
+    const resolve = this.#resolve;
+    if (!resolve) return;
+    this.#resolve = undefined;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#graceTimer);
+    this.#cancel?.stopListening(this);
+    this.#onSettled?.();
+    resolve(result);
+  }
 }
 
 export function toError(value: unknown): Error {

@@ -88,7 +88,8 @@ export async function processReservation(p: Processor, reservation: Reservation)
     log,
     timeoutSeconds: settings.timeout,
     cancel: p.cancel,
-  }).finally(unwatch);
+    onSettled: unwatch,
+  });
   const ms = Math.round(performance.now() - startedAt);
 
   if (result.ok) {

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
+import type { Logger } from 'pino';
 import type { Reservation } from '../queue/driver.ts';
 import type { JobDefaults } from '../jobs/envelope.ts';
 
@@ -15,6 +16,12 @@ const HEARTBEAT_MS = 250;
 const STALE_MS = 1_500;
 /** Past its timeout, how long a job may go on before the watchdog steps in. */
 export const WATCHDOG_GRACE_MS = 1_000;
+/**
+ * From a job's timeout to its timeout being on record when it blocks the event loop: the grace,
+ * the stale heartbeat, and a recorder process starting. A lease margin shorter than this lets
+ * another worker take the job first; it is then retried as if its worker had crashed.
+ */
+export const WATCHDOG_RECORD_SECONDS = 5;
 
 /** What `queue internal:record-timeout` needs to settle a timed-out job. */
 export interface TimeoutRecord {
@@ -34,34 +41,71 @@ export interface TimeoutRecord {
 const SLOT_BYTES = 16 * 1024;
 const SLOT_SIZE = 16 + SLOT_BYTES;
 
+/** A watchdog thread that dies more often than this is not started again. */
+const MAX_RESTARTS = 3;
+
+interface Slot {
+  header: Float64Array;
+  note: Uint8Array;
+}
+
 export class Watchdog {
-  private readonly thread: Thread;
+  private thread: Thread;
   private readonly memory: SharedArrayBuffer;
   private readonly heartbeat: Float64Array;
+  /** Views of each slot, made once: a job's note is then one encode into shared memory. */
+  private readonly slots: Slot[];
   private readonly free: number[];
   private readonly encoder = new TextEncoder();
   private readonly timer: NodeJS.Timeout;
   private nextKey = 0;
+  private restarts = 0;
+  private stopped = false;
 
-  constructor(root: string, slots: number) {
+  constructor(
+    private readonly root: string,
+    slots: number,
+    private readonly log: Logger,
+  ) {
     this.memory = new SharedArrayBuffer(8 + slots * SLOT_SIZE);
     this.heartbeat = new Float64Array(this.memory, 0, 1);
+    this.slots = Array.from({ length: slots }, (_, i) => ({
+      header: new Float64Array(this.memory, 8 + i * SLOT_SIZE, 2),
+      note: new Uint8Array(this.memory, 8 + i * SLOT_SIZE + 16, SLOT_BYTES),
+    }));
     this.free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
     this.beat();
-    this.thread = new Thread(new URL('./watchdog-thread.js', import.meta.url), {
+    this.thread = this.startThread();
+    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+  }
+
+  private startThread(): Thread {
+    const thread = new Thread(new URL('./watchdog-thread.js', import.meta.url), {
       workerData: {
         memory: this.memory,
-        slots,
+        slots: this.slots.length,
         slotBytes: SLOT_BYTES,
         bin: fileURLToPath(new URL('../../bin/queue.js', import.meta.url)),
-        cwd: root,
+        cwd: this.root,
         staleMs: STALE_MS,
         pollMs: 200,
       },
     });
-    this.thread.unref();
-    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
-    this.timer.unref();
+    thread.unref();
+    // Without a listener a thread's error would end this process; the notes in shared memory
+    // survive it, so a new thread simply carries on watching.
+    thread.on('error', (error) => {
+      if (this.stopped) return;
+      this.restarts += 1;
+      if (this.restarts > MAX_RESTARTS) {
+        this.log.error({ err: error.message }, `the watchdog thread failed ${this.restarts} times (${error.message}); jobs that block the event loop are no longer stopped at their timeout`);
+        return;
+      }
+      this.log.error({ err: error.message }, `the watchdog thread failed (${error.message}); starting it again`);
+      this.thread = this.startThread();
+    });
+    return thread;
   }
 
   private beat(): void {
@@ -71,20 +115,20 @@ export class Watchdog {
   /** Starts watching one attempt; returns the function that stops watching it. */
   watch(record: TimeoutRecord): () => void {
     const deadline = Date.now() + record.timeoutSeconds * 1000 + WATCHDOG_GRACE_MS;
-    const slot = this.free.pop();
-    if (slot !== undefined) {
-      const offset = 8 + slot * SLOT_SIZE;
-      const header = new Float64Array(this.memory, offset, 2);
-      const { written, read } = this.encoder.encodeInto(JSON.stringify(record), new Uint8Array(this.memory, offset + 16, SLOT_BYTES));
-      if (read !== undefined && written !== undefined && written < SLOT_BYTES) {
-        header[1] = written;
-        header[0] = deadline;
+    const note = JSON.stringify(record);
+    const index = this.free.pop();
+    if (index !== undefined) {
+      const slot = this.slots[index]!;
+      const { read, written } = this.encoder.encodeInto(note, slot.note);
+      if (read === note.length) {
+        slot.header[1] = written;
+        slot.header[0] = deadline;
         return () => {
-          header[0] = 0;
-          this.free.push(slot);
+          slot.header[0] = 0;
+          this.free.push(index);
         };
       }
-      this.free.push(slot);
+      this.free.push(index);
     }
     const key = (this.nextKey += 1);
     this.thread.postMessage({ type: 'start', key, deadline, request: record });
@@ -92,6 +136,7 @@ export class Watchdog {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.thread.terminate();
   }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { BUILT_IN_DEFAULTS } from '../../jobs/envelope.ts';
 import { installSignalHandlers } from '../../worker/signals.ts';
-import { Watchdog } from '../../worker/watchdog.ts';
+import { Watchdog, WATCHDOG_RECORD_SECONDS } from '../../worker/watchdog.ts';
 import { Worker } from '../../worker/Worker.ts';
 import type { CliApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
@@ -52,6 +52,9 @@ export function registerWork(program: Command, app: CliApp): void {
     const driver = await manager.driver(flags.connection);
     const registry = await manager.registry();
     for (const warning of registry.warnings) logger.warn(warning);
+    if (manager.config.leaseMargin < WATCHDOG_RECORD_SECONDS) {
+      logger.warn(`leaseMargin is ${manager.config.leaseMargin}s: a job that blocks the event loop is retried as if its worker crashed, without a timeout on record (that takes about ${WATCHDOG_RECORD_SECONDS}s; see config/queue.ts)`);
+    }
 
     const worker = new Worker(driver, registry, {
       queues: flags.queue,
@@ -71,7 +74,7 @@ export function registerWork(program: Command, app: CliApp): void {
       },
       leaseMargin: manager.config.leaseMargin,
       payloads: manager.payloads,
-      watchdog: new Watchdog(manager.root, flags.concurrency),
+      watchdog: new Watchdog(manager.root, flags.concurrency, logger),
     }, logger);
 
     const removeHandlers = installSignalHandlers(worker, logger);
