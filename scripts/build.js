@@ -13,9 +13,10 @@
  */
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const repo = path.resolve(import.meta.dirname, '..');
+const repo = fileURLToPath(new URL('..', import.meta.url));
 const src = path.join(repo, 'src');
 const dist = path.join(repo, 'dist');
 const next = path.join(repo, `.dist-${process.pid}`);
@@ -23,9 +24,11 @@ const old = path.join(repo, `.dist-old-${process.pid}`);
 
 /** Every file under `dir`, as absolute paths. */
 function filesUnder(dir) {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.join(entry.parentPath, entry.name));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return filesUnder(full);
+    return entry.isFile() ? [full] : [];
+  });
 }
 
 /**

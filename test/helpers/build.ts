@@ -23,8 +23,9 @@ export function ensureBuilt(): void {
 /** The latest mtime of any file or folder under `dir` (a folder's changes when a file is removed). */
 function newestChange(dir: string): number {
   let newest = statSync(dir).mtimeMs;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestChange(full) : statSync(full).mtimeMs);
   }
   return newest;
 }
