@@ -57,6 +57,8 @@ export async function compileModule(file: string, outfile: string, root: string,
       format: 'esm',
       platform: 'node',
       target: 'node20',
+      // Kept as written: without it esbuild drops `with { type: 'json' }`, which Node requires.
+      supported: { 'import-attributes': true },
       keepNames: true,
       charset: 'utf8',
       sourcemap: 'external',

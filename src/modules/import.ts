@@ -23,7 +23,7 @@ import { compileModule, stopCompiler, type CompiledModule, type Link } from './c
 import { ownPackage, resolveImport } from './resolve.ts';
 
 /** Bump when the compiled output changes shape, so old cache files are compiled again. */
-const FORMAT = 1;
+const FORMAT = 2;
 const HEADER = '// queue-compiled ';
 const TYPESCRIPT = /\.m?ts$/;
 

@@ -82,6 +82,24 @@ describe('importCompiled (the binary: no TypeScript loader)', () => {
     assert.equal(module.answer, 42);
   });
 
+  it('compiles TypeScript-only syntax and keeps import attributes (JSON modules need them)', async () => {
+    const root = project({
+      'app/jobs/_data.json': '{"greeting": "hi"}\n',
+      'app/jobs/_typed.ts': [
+        "import data from './_data.json' with { type: 'json' };",
+        "enum Color { Red = 'red' }",
+        'class Greeter {',
+        '  constructor(private readonly name: string) {}',
+        '  greet(): string { return `${data.greeting} ${this.name} ${Color.Red}`; }',
+        '}',
+        "export const greeting = new Greeter('ada').greet();",
+        '',
+      ].join('\n'),
+    });
+    const module = await importCompiled(path.join(root, 'app/jobs/_typed.ts'), root);
+    assert.equal(module.greeting, 'hi ada red');
+  });
+
   it('resolves packages from the original file, so they load from the project and are the same copy', async () => {
     const root = project({ 'app/jobs/Logs.ts': "export { default as pino } from 'pino';\nexport { Kysely } from 'kysely';\n" });
     // The project has no node_modules of its own: link this repo's, as an installed project has it.
