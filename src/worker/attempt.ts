@@ -70,7 +70,8 @@ export interface AttemptContext {
   attempt: number;
   queue: string;
   connection: string;
-  log: Logger;
+  /** The job's logger, asked for only if the job uses ctx.log. */
+  log: () => Logger;
   timeoutSeconds: number;
   /** Cancelled when the worker must give the job up at once (a second SIGINT). */
   cancel?: Cancellation;
@@ -99,7 +100,7 @@ class Attempt implements JobContext, CancelListener {
   readonly attempt: number;
   readonly queue: string;
   readonly connection: string;
-  readonly log: Logger;
+  #log: () => Logger;
   #timeoutSeconds: number;
   #cancel: Cancellation | undefined;
   #controller: AbortController | undefined;
@@ -116,10 +117,14 @@ class Attempt implements JobContext, CancelListener {
     this.attempt = context.attempt;
     this.queue = context.queue;
     this.connection = context.connection;
-    this.log = context.log;
+    this.#log = context.log;
     this.#timeoutSeconds = context.timeoutSeconds;
     this.#cancel = context.cancel;
     this.#onSettled = context.onSettled;
+  }
+
+  get log(): Logger {
+    return this.#log();
   }
 
   get signal(): AbortSignal {

@@ -43,8 +43,9 @@ export class HoldingSource implements JobSource {
   private held: Held[] = [];
   private acks: PendingAck[] = [];
   private unholds: Reservation[] = [];
-  /** The turn in flight that asked for more jobs, if any: at most one at a time. */
-  private refilling: Promise<void> | undefined;
+  /** Turns in flight that asked for more jobs, and how many jobs they asked for in all. */
+  private readonly refills = new Set<Promise<void>>();
+  private requested = 0;
   /** The flush of acks and give-backs no turn has carried yet, if one is due. */
   private flush: NodeJS.Immediate | undefined;
   private readonly holdMs: number;
@@ -63,15 +64,19 @@ export class HoldingSource implements JobSource {
   async take(queues: string[], count: number, budget: number): Promise<Reservation[]> {
     this.giveBackUnusable(queues);
     if (this.held.length === 0) {
-      await (this.refilling ?? this.send([], queues, Math.min(budget, count + this.ahead())));
+      // Nothing at hand: make a request unless some are on their way, then wait until jobs arrive
+      // or every request has come back (empty: the queues are).
+      if (this.refills.size === 0) await this.send([], queues, Math.min(budget, count + this.ahead()));
+      while (this.held.length === 0 && this.refills.size > 0) await Promise.race(this.refills);
       this.giveBackUnusable(queues);
     }
     const taken = this.held.splice(0, count).map((h) => h.reservation);
     if (taken.length === 0) return [];
-    // Once half of what is held is gone, ask for another full helping (not just the shortfall: jobs
-    // keep finishing while the request travels), within what the worker will run.
+    // Keep what is held and on its way at the next take plus what finishes in a round trip, within
+    // what the worker will run; small top-ups wait until they are worth a take of their own.
     const target = count + this.ahead();
-    const more = this.refilling || this.held.length > target / 2 ? 0 : Math.max(0, Math.min(budget - taken.length - this.held.length, target));
+    const shortfall = Math.min(budget - taken.length, target) - this.held.length - this.requested;
+    const more = shortfall >= Math.max(1, target / 4) ? shortfall : 0;
     const { written, result } = this.turn(taken, more > 0 ? queues : [], more);
     // The starts must be on record before the jobs run: wait for Redis unless they already left.
     if (!written) await result;
@@ -91,7 +96,7 @@ export class HoldingSource implements JobSource {
   }
 
   async close(): Promise<void> {
-    await this.refilling?.catch(() => {});
+    await Promise.allSettled(this.refills);
     this.unholds.push(...this.held.map((h) => h.reservation));
     this.held = [];
     if (this.acks.length > 0 || this.unholds.length > 0) {
@@ -163,11 +168,13 @@ export class HoldingSource implements JobSource {
     // Whoever waits on this sees its failure; the acks have theirs. Nobody else must be told.
     settled.catch(() => {});
     if (count > 0) {
-      const refill = settled.then(() => {}).finally(() => {
-        if (this.refilling === refill) this.refilling = undefined;
+      this.requested += count;
+      const refill: Promise<void> = settled.then(() => {}).finally(() => {
+        this.requested -= count;
+        this.refills.delete(refill);
       });
       refill.catch(() => {});
-      this.refilling = refill;
+      this.refills.add(refill);
     }
     return { written, result: settled };
   }

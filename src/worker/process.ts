@@ -59,15 +59,18 @@ export async function processReservation(p: Processor, reservation: Reservation)
     // The raw bytes are kept as they were: a payload that fails its checks is evidence.
     return rejectUnrunnable(p, reservation, null, null, `invalid payload: ${(error as Error).message}`);
   }
-  const log = p.log.child({ jobId: envelope.id, job: envelope.job, queue: reservation.queue, attempt: reservation.attempts });
+  // Made when first needed: at a level that hides the start and end lines, most jobs never need it.
+  let child: Logger | undefined;
+  const jobLog = () => (child ??= p.log.child({ jobId: envelope.id, job: envelope.job, queue: reservation.queue, attempt: reservation.attempts }));
+  const info = p.log.isLevelEnabled('info');
   const registered = p.registry.get(envelope.job);
   if (!registered) {
-    return rejectUnrunnable(p, reservation, envelope, log, `unknown job '${envelope.job}': no class with that name in this worker's app/jobs`);
+    return rejectUnrunnable(p, reservation, envelope, jobLog(), `unknown job '${envelope.job}': no class with that name in this worker's app/jobs`);
   }
   const settings = settingsFor(envelope, p.defaults);
   if (hasExceededTries(reservation.attempts, settings)) {
     return rejectUnrunnable(
-      p, reservation, envelope, log,
+      p, reservation, envelope, jobLog(),
       `attempted ${reservation.attempts} times, more than maxTries ${settings.maxTries}: an earlier attempt timed out or its worker died`,
     );
   }
@@ -75,17 +78,17 @@ export async function processReservation(p: Processor, reservation: Reservation)
   try {
     job = instantiate(registered.jobClass, envelope.job, data);
   } catch (error) {
-    return rejectUnrunnable(p, reservation, envelope, log, `cannot build ${envelope.job}: ${(error as Error).message}`);
+    return rejectUnrunnable(p, reservation, envelope, jobLog(), `cannot build ${envelope.job}: ${(error as Error).message}`);
   }
 
-  log.info('started');
-  const unwatch = p.watchdog?.watch({ connection: p.driver.connection, reservation, jobId: envelope.id, job: envelope.job, timeoutSeconds: settings.timeout, defaults: p.defaults });
+  if (info) jobLog().info('started');
+  const unwatch = p.watchdog?.watch({ reservation, jobId: envelope.id, job: envelope.job, timeoutSeconds: settings.timeout });
   const result = await runAttempt(job, {
     id: envelope.id,
     attempt: reservation.attempts,
     queue: reservation.queue,
     connection: p.driver.connection,
-    log,
+    log: jobLog,
     timeoutSeconds: settings.timeout,
     cancel: p.cancel,
     onSettled: unwatch,
@@ -94,8 +97,8 @@ export async function processReservation(p: Processor, reservation: Reservation)
 
   if (result.ok) {
     const acked = p.ack(reservation, ms).then((ok) => {
-      if (ok) log.info({ ms, outcome: 'done' }, `done in ${ms}ms`);
-      else lost(log, ms);
+      if (!ok) lost(jobLog(), ms);
+      else if (info) jobLog().info({ ms, outcome: 'done' }, `done in ${ms}ms`);
       return ok;
     });
     return { outcome: { status: 'done' }, hung: false, acked };
@@ -104,12 +107,12 @@ export async function processReservation(p: Processor, reservation: Reservation)
   if (p.cancel.reason !== undefined && !result.timedOut) {
     // Not the job's fault: give back the try this reservation counted.
     const released = await p.driver.release(reservation, 0, { refundAttempt: true });
-    if (!released) return lost(log, ms);
-    log.warn({ ms, outcome: 'handed-back' }, 'handed back unfinished: the worker is stopping at once');
+    if (!released) return lost(jobLog(), ms);
+    jobLog().warn({ ms, outcome: 'handed-back' }, 'handed back unfinished: the worker is stopping at once');
     return { outcome: { status: 'handed-back' }, hung: result.hung };
   }
 
-  const outcome = await settleFailedAttempt(p, reservation, envelope, result.error, result.timedOut, job, log, ms);
+  const outcome = await settleFailedAttempt(p, reservation, envelope, result.error, result.timedOut, job, jobLog(), ms);
   return { outcome, hung: result.hung };
 }
 

@@ -5,12 +5,12 @@
 // short-lived `queue internal:record-timeout` process that records the timeout with the job's own
 // lease token, and SIGKILL this process, so its supervisor starts a clean one.
 import { spawn } from 'node:child_process';
-import { writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { memory, slots, slotBytes, bin, cwd, staleMs, pollMs } = workerData;
+const { memory, slots, slotBytes, bin, cwd, staleMs, pollMs, worker, separator } = workerData;
 const heartbeat = new Float64Array(memory, 0, 1);
 const decoder = new TextDecoder();
 /** Notes too large for a shared slot arrive by message. */
@@ -20,6 +20,24 @@ parentPort.on('message', (message) => {
   if (message.type === 'start') posted.set(message.key, message);
   else if (message.type === 'end') posted.delete(message.key);
 });
+
+/** A note from shared memory (see watchdog.ts): the fields in order, the payload taking the rest. */
+function readNote(note) {
+  const fields = [];
+  let from = 0;
+  for (let i = 0; i < 8; i += 1) {
+    const end = note.indexOf(separator, from);
+    fields.push(note.slice(from, end));
+    from = end + separator.length;
+  }
+  const [jobId, job, timeoutSeconds, handle, queue, attempts, token, leaseExpiresAt] = fields;
+  return {
+    jobId,
+    job,
+    timeoutSeconds: Number(timeoutSeconds),
+    reservation: { handle, queue, attempts: Number(attempts), token, leaseExpiresAt: Number(leaseExpiresAt), payload: note.slice(from) },
+  };
+}
 
 setInterval(() => {
   const now = Date.now();
@@ -31,13 +49,15 @@ setInterval(() => {
     if (deadline > 0 && now > deadline) {
       // Copy out of shared memory before decoding: TextDecoder refuses shared views.
       const bytes = new Uint8Array(memory, offset + 16, length).slice();
-      overdue.push({ key: `s${slot}`, deadline, request: JSON.parse(decoder.decode(bytes)) });
+      overdue.push({ deadline, request: readNote(decoder.decode(bytes)) });
     }
   }
   if (overdue.length === 0) return;
   for (const job of overdue) {
-    const file = path.join(tmpdir(), `queue-timeout-${process.pid}-${job.key}.json`);
-    writeFileSync(file, JSON.stringify(job.request));
+    // A directory only this user can enter, under a name no one can guess: the recorder trusts
+    // what it reads there.
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'queue-timeout-')), 'record.json');
+    writeFileSync(file, JSON.stringify({ ...worker, ...job.request }));
     const recorder = spawn(process.execPath, [bin, 'internal:record-timeout', file], { cwd, detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
     recorder.unref();
     log(job, `job ${job.request.jobId} (${job.request.job}) blocked the event loop past its ${job.request.timeoutSeconds}s timeout: recording the timeout and ending this worker process`);

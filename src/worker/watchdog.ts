@@ -33,11 +33,17 @@ export interface TimeoutRecord {
   defaults: JobDefaults;
 }
 
+/** What a running job's note holds; the connection and the defaults are the worker's, sent once. */
+export type WatchedJob = Omit<TimeoutRecord, 'connection' | 'defaults'>;
+
 /**
  * Shared memory layout: [heartbeat f64][slot 0][slot 1]..., each slot [deadline f64][length f64]
- * [SLOT_BYTES of JSON]. A running job's note costs an encode into its slot (a few microseconds);
- * postMessage, ten times dearer, is kept for notes too large for a slot.
+ * [SLOT_BYTES of the note]. A note is the job's fields joined by NOTE_SEPARATOR, payload last (the
+ * payload can hold anything, so it takes the rest), written with one encode into the slot: no JSON,
+ * which would escape every quote of the payload. postMessage, ten times dearer, is kept for notes
+ * too large for a slot. watchdog-thread.js reads them back.
  */
+const NOTE_SEPARATOR = '\u001f';
 const SLOT_BYTES = 16 * 1024;
 const SLOT_SIZE = 16 + SLOT_BYTES;
 
@@ -65,6 +71,7 @@ export class Watchdog {
   constructor(
     private readonly root: string,
     slots: number,
+    private readonly worker: Pick<TimeoutRecord, 'connection' | 'defaults'>,
     private readonly log: Logger,
   ) {
     this.memory = new SharedArrayBuffer(8 + slots * SLOT_SIZE);
@@ -90,6 +97,8 @@ export class Watchdog {
         cwd: this.root,
         staleMs: STALE_MS,
         pollMs: 200,
+        worker: this.worker,
+        separator: NOTE_SEPARATOR,
       },
     });
     thread.unref();
@@ -113,9 +122,10 @@ export class Watchdog {
   }
 
   /** Starts watching one attempt; returns the function that stops watching it. */
-  watch(record: TimeoutRecord): () => void {
+  watch(record: WatchedJob): () => void {
     const deadline = Date.now() + record.timeoutSeconds * 1000 + WATCHDOG_GRACE_MS;
-    const note = JSON.stringify(record);
+    const r = record.reservation;
+    const note = [record.jobId, record.job, record.timeoutSeconds, r.handle, r.queue, r.attempts, r.token, r.leaseExpiresAt, r.payload].join(NOTE_SEPARATOR);
     const index = this.free.pop();
     if (index !== undefined) {
       const slot = this.slots[index]!;

@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { JobTimeoutError } from '../../errors.ts';
 import { openPayload } from '../../jobs/payload.ts';
@@ -17,7 +18,8 @@ import { createLogger } from '../logger.ts';
 export function registerRecordTimeout(program: Command, app: CliApp): void {
   program.command('internal:record-timeout <file>', { hidden: true }).action(async (file: string) => {
     const record = JSON.parse(await readFile(file, 'utf8')) as TimeoutRecord;
-    await rm(file, { force: true });
+    // The watchdog made the file's folder for this record alone.
+    await rm(path.dirname(file), { recursive: true, force: true });
     const log = (await createLogger({ json: true })).child({ jobId: record.jobId, job: record.job, queue: record.reservation.queue, attempt: record.reservation.attempts });
     app.logger = log;
     const manager = await app.queue();

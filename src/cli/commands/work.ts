@@ -56,6 +56,11 @@ export function registerWork(program: Command, app: CliApp): void {
       logger.warn(`leaseMargin is ${manager.config.leaseMargin}s: a job that blocks the event loop is retried as if its worker crashed, without a timeout on record (that takes about ${WATCHDOG_RECORD_SECONDS}s; see config/queue.ts)`);
     }
 
+    const defaults = {
+      timeout: flags.timeout ?? BUILT_IN_DEFAULTS.timeout,
+      maxTries: flags.maxTries ?? BUILT_IN_DEFAULTS.maxTries,
+      backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
+    };
     const worker = new Worker(driver, registry, {
       queues: flags.queue,
       concurrency: flags.concurrency,
@@ -67,14 +72,10 @@ export function registerWork(program: Command, app: CliApp): void {
       once: flags.once === true,
       stopWhenEmpty: flags.stopWhenEmpty === true,
       name: flags.name ?? `worker-${process.pid}`,
-      defaults: {
-        timeout: flags.timeout ?? BUILT_IN_DEFAULTS.timeout,
-        maxTries: flags.maxTries ?? BUILT_IN_DEFAULTS.maxTries,
-        backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
-      },
+      defaults,
       leaseMargin: manager.config.leaseMargin,
       payloads: manager.payloads,
-      watchdog: new Watchdog(manager.root, flags.concurrency, logger),
+      watchdog: new Watchdog(manager.root, flags.concurrency, { connection: driver.connection, defaults }, logger),
     }, logger);
 
     const removeHandlers = installSignalHandlers(worker, logger);

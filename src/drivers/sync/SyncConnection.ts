@@ -26,7 +26,7 @@ export class SyncConnection {
     for (let attempt = 1; ; attempt += 1) {
       const job = instantiate(jobClass, envelope.job, decodeData(envelope.data));
       const log = this.log.child({ jobId: envelope.id, job: envelope.job, queue: envelope.queue, attempt });
-      const result = await runAttempt(job, { id: envelope.id, attempt, queue: envelope.queue, connection: this.connection, log, timeoutSeconds: settings.timeout });
+      const result = await runAttempt(job, { id: envelope.id, attempt, queue: envelope.queue, connection: this.connection, log: () => log, timeoutSeconds: settings.timeout });
       if (result.ok) return;
       if (shouldRetry(result.error, attempt, settings) && !result.hung) continue;
       await callFailedHook(job, result.error, log);

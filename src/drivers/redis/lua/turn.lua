@@ -39,44 +39,87 @@ local take_from = {}
 for p = 1, tonumber(ARGV[7]) do take_from[p] = tonumber(ARGV[7 + p]) end
 local at = 8 + #take_from
 
--- Calls `change(qi, id)` for each (queue index, id, token) group whose token is current; returns
--- one '1' or '0' per group.
-local function each_owned(change)
-  local n = tonumber(ARGV[at])
-  local flags = {}
-  for g = 0, n - 1 do
-    local qi, id, owner = tonumber(ARGV[at + 1 + g * 3]), ARGV[at + 2 + g * 3], ARGV[at + 3 + g * 3]
-    if redis.call('HGET', key(qi, TOKENS), id) == owner then
-      change(qi, id)
-      flags[g + 1] = '1'
-    else
-      flags[g + 1] = '0'
+-- One command for many ids (a turn at concurrency 50 carries fifty acks and fifty starts: a call
+-- per job each would be most of its cost), in chunks under Lua's limit on unpack(); the replies
+-- of a reading command are joined. Pairs stay whole: the chunk size is even.
+local function batch(command, key_name, args)
+  local out = {}
+  for i = 1, #args, 4000 do
+    local reply = redis.call(command, key_name, unpack(args, i, math.min(i + 3999, #args)))
+    if type(reply) == 'table' then
+      for _, value in ipairs(reply) do out[#out + 1] = value end
     end
   end
+  return out
+end
+
+-- Reads the next list of (queue index, id, token) triples. Returns the ids whose token is still
+-- the job's current one, grouped by queue index, and one flag per triple: '1' owned, '0' not.
+local function owned()
+  local n = tonumber(ARGV[at])
+  local by_queue = {}
+  for g = 0, n - 1 do
+    local qi = tonumber(ARGV[at + 1 + g * 3])
+    local q = by_queue[qi]
+    if not q then
+      q = { ids = {}, owners = {}, positions = {} }
+      by_queue[qi] = q
+    end
+    q.ids[#q.ids + 1] = ARGV[at + 2 + g * 3]
+    q.owners[#q.owners + 1] = ARGV[at + 3 + g * 3]
+    q.positions[#q.positions + 1] = g + 1
+  end
   at = at + 1 + n * 3
-  return table.concat(flags)
+  local flags, mine = {}, {}
+  for qi, q in pairs(by_queue) do
+    local current = batch('HMGET', key(qi, TOKENS), q.ids)
+    local ids = {}
+    for i, id in ipairs(q.ids) do
+      if current[i] == q.owners[i] then
+        ids[#ids + 1] = id
+        flags[q.positions[i]] = '1'
+      else
+        flags[q.positions[i]] = '0'
+      end
+    end
+    if #ids > 0 then mine[qi] = ids end
+  end
+  return mine, table.concat(flags)
 end
 
-local acked = each_owned(function(qi, id)
-  redis.call('ZREM', key(qi, RESERVED), id)
-  for k = JOBS, TIMEOUTS do redis.call('HDEL', key(qi, k), id) end
-end)
-
-local function full_lease(qi, id)
-  return now + (tonumber(redis.call('HGET', key(qi, TIMEOUTS), id)) or default_timeout) + margin
+-- now + the job's own timeout (or the default) + margin, per id, as ZADD's score-member pairs.
+local function full_leases(qi, ids)
+  local timeouts = batch('HMGET', key(qi, TIMEOUTS), ids)
+  local pairs_ = {}
+  for i, id in ipairs(ids) do
+    pairs_[#pairs_ + 1] = now + (tonumber(timeouts[i]) or default_timeout) + margin
+    pairs_[#pairs_ + 1] = id
+  end
+  return pairs_
 end
 
-local started = each_owned(function(qi, id)
-  redis.call('HINCRBY', key(qi, ATTEMPTS), id, 1)
-  redis.call('ZADD', key(qi, RESERVED), full_lease(qi, id), id)
-end)
+local acks, acked = owned()
+for qi, ids in pairs(acks) do
+  batch('ZREM', key(qi, RESERVED), ids)
+  for k = JOBS, TIMEOUTS do batch('HDEL', key(qi, k), ids) end
+end
 
-each_owned(function(qi, id)
-  redis.call('ZREM', key(qi, RESERVED), id)
-  redis.call('HDEL', key(qi, TOKENS), id)
-  redis.call('LPUSH', key(qi, READY), id)
-  notify(key(qi, NOTIFY), 1)
-end)
+local starts, started = owned()
+for qi, ids in pairs(starts) do
+  for _, id in ipairs(ids) do redis.call('HINCRBY', key(qi, ATTEMPTS), id, 1) end
+  batch('ZADD', key(qi, RESERVED), full_leases(qi, ids))
+end
+
+local unholds = owned()
+for qi, ids in pairs(unholds) do
+  batch('ZREM', key(qi, RESERVED), ids)
+  batch('HDEL', key(qi, TOKENS), ids)
+  -- LPUSH puts its last argument first: push in reverse to keep their order at the front.
+  local reversed = {}
+  for i = #ids, 1, -1 do reversed[#reversed + 1] = ids[i] end
+  batch('LPUSH', key(qi, READY), reversed)
+  notify(key(qi, NOTIFY), #ids)
+end
 
 local reply = { now, -1, acked, started }
 if count == 0 then return reply end
@@ -106,23 +149,34 @@ for _, qi in ipairs(take_from) do
 
   local ids = redis.call('LPOP', key(qi, READY), count)
   if ids then
-    for _, id in ipairs(ids) do
-      local tries, lease
-      if hold then
-        tries = (tonumber(redis.call('HGET', key(qi, ATTEMPTS), id)) or 0) + 1
-        lease = now + hold_ms
-      else
-        tries = redis.call('HINCRBY', key(qi, ATTEMPTS), id, 1)
-        lease = full_lease(qi, id)
+    local tries, leases = {}, {}
+    if hold then
+      -- Leased for hold_ms, its try not counted: the start counts it.
+      local counted = batch('HMGET', key(qi, ATTEMPTS), ids)
+      for i, id in ipairs(ids) do
+        tries[i] = (tonumber(counted[i]) or 0) + 1
+        leases[#leases + 1] = now + hold_ms
+        leases[#leases + 1] = id
       end
-      redis.call('HSET', key(qi, TOKENS), id, token)
-      redis.call('ZADD', key(qi, RESERVED), lease, id)
-      consider(lease)
+    else
+      for i, id in ipairs(ids) do tries[i] = redis.call('HINCRBY', key(qi, ATTEMPTS), id, 1) end
+      leases = full_leases(qi, ids)
+    end
+    local owners = {}
+    for _, id in ipairs(ids) do
+      owners[#owners + 1] = id
+      owners[#owners + 1] = token
+    end
+    batch('HSET', key(qi, TOKENS), owners)
+    batch('ZADD', key(qi, RESERVED), leases)
+    local payloads = batch('HMGET', key(qi, JOBS), ids)
+    for i, id in ipairs(ids) do
+      consider(leases[i * 2 - 1])
       reply[#reply + 1] = qi
       reply[#reply + 1] = id
-      reply[#reply + 1] = redis.call('HGET', key(qi, JOBS), id)
-      reply[#reply + 1] = tries
-      reply[#reply + 1] = lease
+      reply[#reply + 1] = payloads[i]
+      reply[#reply + 1] = tries[i]
+      reply[#reply + 1] = leases[i * 2 - 1]
     end
     break
   end
