@@ -49,11 +49,17 @@ export async function importProjectModule(file: string, root: string): Promise<R
   return importCompiled(file, root);
 }
 
+/**
+ * Whether project TypeScript may be imported as it is: the process imports .ts files itself, and a
+ * job's `import { Job } from 'queue'` would reach this running copy of the library. A process that
+ * runs dist/ with tsx registered (the benchmark) has tsx resolve 'queue' to src/: there the job
+ * would extend another Job class, so it is compiled instead, with 'queue' pointed here.
+ */
 async function importsTypeScript(): Promise<boolean> {
   if (nativeTypeScript === undefined) {
     try {
       await import(new URL('./probe.mts', import.meta.url).href);
-      nativeTypeScript = true;
+      nativeTypeScript = import.meta.resolve(ownPackage().name) === ownPackage().index;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
       nativeTypeScript = false;

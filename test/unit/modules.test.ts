@@ -13,6 +13,7 @@ import { Job } from '../../src/index.ts';
 import { discoverJobs } from '../../src/jobs/registry.ts';
 import { cacheDirectory, importCompiled, importProjectModule } from '../../src/modules/import.ts';
 import { ownPackage, resolveImport } from '../../src/modules/resolve.ts';
+import { ensureBuilt } from '../helpers/build.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { queueError } from '../helpers/errors.ts';
 
@@ -147,6 +148,17 @@ describe('importProjectModule under tsx', () => {
     const viaLoader = await importProjectModule(file, root);
     const direct = await import(pathToFileURL(file).href);
     assert.equal(viaLoader.default, direct.default);
+  });
+
+  it("compiles them instead when tsx would give 'queue' another copy than the running one (the built library loaded under tsx)", async () => {
+    ensureBuilt();
+    const built = (await import(new URL('../../dist/jobs/registry.js', import.meta.url).href)) as typeof import('../../src/jobs/registry.ts');
+    const { Job: BuiltJob } = (await import(new URL('../../dist/index.js', import.meta.url).href)) as typeof import('../../src/index.ts');
+    const root = project({ 'app/jobs/Twice.ts': job('Twice') });
+    const registry = await built.discoverJobs(root, path.join(root, 'app/jobs'));
+    const twice = registry.require('Twice').jobClass;
+    assert.ok(twice.prototype instanceof BuiltJob, 'the job extends the Job of the running (built) copy');
+    assert.ok(!(twice.prototype instanceof Job));
   });
 });
 

@@ -3,19 +3,22 @@
  * connection named `bench`, pushes in chunks, and one in-process Worker that drains the queue.
  */
 import pino from 'pino';
-import { defineConfig, type ConnectionConfig } from '../../../src/config/define.ts';
+import type { ConnectionConfig } from '../../../src/config/define.ts';
 import type { Job, JobClass } from '../../../src/jobs/Job.ts';
 import type { JobRegistry } from '../../../src/jobs/registry.ts';
 import type { Driver } from '../../../src/queue/driver.ts';
-import { QueueManager } from '../../../src/queue/manager.ts';
-import { Worker, type WorkerOptions } from '../../../src/worker/Worker.ts';
+import type { QueueManager as Manager } from '../../../src/queue/manager.ts';
+import type { Worker as WorkerType, WorkerOptions } from '../../../src/worker/Worker.ts';
+import { defineConfig, QueueManager, Watchdog, Worker } from './built.ts';
 import { setRunHook } from '../project/sink.ts';
 import { BenchFailure, PROJECT_DIR, QUEUE, elapsedSince, verifyExactlyOnce } from './common.ts';
 
 type NoopJob = Job & { i: number; t: number };
 
+const silent = pino({ level: 'silent' });
+
 export interface Ours {
-  manager: QueueManager;
+  manager: Manager;
   driver: Driver;
   registry: JobRegistry;
   /** A Noop with its payload set (`t`: performance.now() for latency runs, else 0). */
@@ -69,9 +72,22 @@ export function workerOptions(concurrency: number, overrides: Partial<WorkerOpti
   };
 }
 
-/** A silent in-process Worker that opens payloads by the manager's rules, as `queue work` does. */
-export function newWorker(ours: Ours, options: WorkerOptions): Worker {
-  return new Worker(ours.driver, ours.registry, { payloads: ours.manager.payloads, ...options }, pino({ level: 'silent' }));
+/**
+ * A silent in-process Worker set up as `queue work` sets one up: payloads opened by the manager's
+ * rules, and a watchdog thread that every job reports to. Stop it with stopWorker().
+ */
+export function newWorker(ours: Ours, options: WorkerOptions): WorkerType {
+  const watchdog = new Watchdog(ours.manager.root, options.concurrency, { connection: ours.driver.connection, defaults: options.defaults }, silent);
+  return new Worker(ours.driver, ours.registry, { payloads: ours.manager.payloads, watchdog, ...options }, silent);
+}
+
+/** Runs a worker from newWorker() to its stop, then ends its watchdog thread (as `queue work` does). */
+export async function runWorker(worker: WorkerType): Promise<Awaited<ReturnType<WorkerType['run']>>> {
+  try {
+    return await worker.run();
+  } finally {
+    await worker.options.watchdog?.stop();
+  }
 }
 
 /**
@@ -84,7 +100,7 @@ export async function drainOurs(ours: Ours, label: string, pushed: string[], con
   try {
     const worker = newWorker(ours, workerOptions(concurrency));
     const start = performance.now();
-    const reason = await worker.run();
+    const reason = await runWorker(worker);
     const ms = elapsedSince(start);
     if (reason.code !== 'empty') throw new BenchFailure(`${label}: the worker stopped with '${reason.code}' (${reason.message})`);
     verifyExactlyOnce(label, pushed, ran);

@@ -10,7 +10,7 @@ import { stopReason } from '../../../src/worker/stop.ts';
 import { setRunHook } from '../project/sink.ts';
 import { BenchFailure, QUEUE, elapsedSince, verifyExactlyOnce } from './common.ts';
 import { Pickups, sampleLatency, type LatencyPlan } from './latency.ts';
-import { drainOurs, expectEmpty, newWorker, openOurs, pushOurs, workerOptions, type Ours } from './ours.ts';
+import { drainOurs, expectEmpty, newWorker, openOurs, pushOurs, runWorker, workerOptions, type Ours } from './ours.ts';
 
 export interface RedisContender {
   readonly name: 'ours' | 'bullmq';
@@ -73,7 +73,7 @@ export const ourRedis: RedisContender = {
     setRunHook(pickups.record);
     // An idle worker as `queue work` runs it: the default 3 s sleep, so it blocks on its notify list.
     const worker = newWorker(ours, workerOptions(1, { sleep: 3, stopWhenEmpty: false }));
-    const running = worker.run();
+    const running = runWorker(worker);
     try {
       return await sampleLatency('ours: pick-up latency', pickups, plan, async (t, i) => (await ours.manager.push([ours.job(i, t)]))[0]!);
     } finally {
