@@ -15,6 +15,8 @@ interface Pending {
 export class AckBatcher {
   private pending: Pending[] = [];
   private flushing = false;
+  private whenIdle: Promise<void> = Promise.resolve();
+  private becameIdle: () => void = () => {};
 
   constructor(
     private readonly deleteOwned: (rows: OwnedRow[]) => Promise<Set<number>>,
@@ -27,6 +29,7 @@ export class AckBatcher {
       this.pending.push({ row, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
+        this.whenIdle = new Promise((resolve) => (this.becameIdle = resolve));
         // Acks made in the same tick go in the first batch too.
         queueMicrotask(() => void this.flush());
       }
@@ -44,5 +47,16 @@ export class AckBatcher {
       }
     }
     this.flushing = false;
+    this.becameIdle();
+  }
+
+  /** Whether acks are waiting or being committed. */
+  get busy(): boolean {
+    return this.flushing;
+  }
+
+  /** Resolves once every ack made so far is committed (or failed). */
+  idle(): Promise<void> {
+    return this.whenIdle;
   }
 }

@@ -23,10 +23,6 @@ export interface Child {
 }
 
 /** `node <args>`. */
-export function startChild(label: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  return spawnChild(label, process.execPath, args, env);
-}
-
 /** `bin/queue.js <args>` run by itself, as a process manager runs it: its shebang's node flags apply. */
 export function startQueue(label: string, args: string[], env: NodeJS.ProcessEnv): Child {
   return spawnChild(label, QUEUE_BIN, args, env);

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DatabaseConnectionConfig, ServerDatabaseConnectionConfig } from '../../../src/config/define.ts';
-import { DatabaseDriver } from '../../../src/drivers/database/DatabaseDriver.ts';
+import type { DatabaseDriver } from '../../../src/drivers/database/DatabaseDriver.ts';
 import { mysqlDialect } from '../../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../../src/drivers/database/dialects/postgres.ts';
 import { MYSQL_URL, POSTGRES_URL } from '../../helpers/backends.ts';
-import { childEnv, expectExit0, readRecords, startChild, summarizeLogs } from './children.ts';
-import { BenchFailure, QUEUE, QUEUE_BIN, elapsedSince, progress, verifyExactlyOnce } from './common.ts';
+import { childEnv, expectExit0, readRecords, startQueue, summarizeLogs } from './children.ts';
+import { BenchFailure, QUEUE, elapsedSince, progress, verifyExactlyOnce } from './common.ts';
 import { drainOurs, leftAfterRun, openOurs, pushOurs, type Ours } from './ours.ts';
 
 export type SqlBackend = 'sqlite' | 'mariadb' | 'postgres';
@@ -64,8 +64,10 @@ async function withLoadedTables<T>(backend: SqlBackend, n: number, work: (ours: 
   const setup = setupFor(backend);
   const ours = await openOurs(setup.config);
   try {
-    if (!(ours.driver instanceof DatabaseDriver)) throw new BenchFailure(`${backend}: the connection did not open a DatabaseDriver`);
-    await ours.driver.migrate();
+    // The driver is the built one (see built.ts), so it is not an instance of src/'s class.
+    const driver = ours.driver as Partial<DatabaseDriver>;
+    if (typeof driver.migrate !== 'function') throw new BenchFailure(`${backend}: the connection did not open a database driver`);
+    await driver.migrate();
     const pushed = await pushOurs(ours, n);
     return await work(ours, pushed, setup);
   } finally {
@@ -98,9 +100,10 @@ export function sqlProcesses(backend: SqlBackend, n: number, concurrency: number
   return withLoadedTables(backend, n, async (ours, pushed, setup) => {
     const label = `${backend}: ${PROCESSES} processes c=${concurrency}`;
     const files = Array.from({ length: PROCESSES }, (_, i) => path.join(setup.dir, `ids-${i}.txt`));
-    const args = [QUEUE_BIN, 'work', '--stop-when-empty', '--concurrency', String(concurrency), '--queue', QUEUE];
+    const args = ['work', '--stop-when-empty', '--concurrency', String(concurrency), '--queue', QUEUE];
     const start = performance.now();
-    const children = files.map((file) => startChild(label, args, childEnv({ ...setup.env, BENCH_RECORD_FILE: file })));
+    // bin/queue.js itself, as a process manager runs it (its shebang's flags apply).
+    const children = files.map((file) => startQueue(label, args, childEnv({ ...setup.env, BENCH_RECORD_FILE: file })));
     await Promise.all(children.map((child) => child.exited));
     const ms = elapsedSince(start);
     const logs = summarizeLogs(children);

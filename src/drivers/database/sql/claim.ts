@@ -50,7 +50,10 @@ export async function claimReturning(db: Kysely<Tables>, table: string, p: Claim
 
 /**
  * MySQL and MariaDB have no UPDATE ... RETURNING: in one transaction, SELECT ... FOR UPDATE SKIP
- * LOCKED the rows (and the clock), then lease them by id.
+ * LOCKED the rows (and the clock), then lease them by id. The UPDATE names the primary key as its
+ * index: once the ids are a large part of a small table (a queue near its end) the optimizer
+ * prefers scanning the whole table, which locks every row until commit, and every other worker's
+ * claim then skips them all and finds nothing.
  */
 export async function claimSelectForUpdate(
   db: Kysely<Tables>,
@@ -74,11 +77,11 @@ export async function claimSelectForUpdate(
       .execute();
     if (picked.length === 0) return [];
     const at = Number(picked[0]!.now_ms);
-    await trx
-      .updateTable(jobs)
-      .set({ attempts: sql`attempts + 1`, reserved_by: p.token, available_at: sql`${at} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}` })
-      .where('id', 'in', picked.map((row) => row.id))
-      .execute();
+    await sql`
+      update ${sql.table(jobs)} force index (primary)
+      set attempts = attempts + 1, reserved_by = ${p.token}, available_at = ${at} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}
+      where id in (${sql.join(picked.map((row) => row.id))})
+    `.execute(trx);
     return normalize(picked.map((row) => ({
       ...row,
       attempts: Number(row.attempts) + 1,

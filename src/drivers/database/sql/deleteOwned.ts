@@ -5,7 +5,7 @@
  *
  * Parameters: (id, token) pairs. DELETE ... WHERE (id, reserved_by) IN ((?, ?), ...) RETURNING id.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { OwnedRow } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
 
@@ -21,7 +21,9 @@ export async function deleteOwnedReturning(db: Kysely<Tables>, table: string, ro
 /**
  * MySQL and MariaDB: lock the rows by primary key only (a row-value IN is not served by the primary
  * key there, and the wider scan deadlocks with concurrent claims), keep those still held by our
- * tokens, delete them: one transaction, one commit.
+ * tokens, delete them: one transaction, one commit. Both statements name the primary key as their
+ * index: for a large part of a small table the optimizer would scan it all, locking every row, and
+ * the claims of every worker (this one's next claim included) would skip them all and find nothing.
  */
 export async function deleteOwnedLocking(
   table: string,
@@ -31,9 +33,11 @@ export async function deleteOwnedLocking(
   const jobs = table as 'queue_jobs';
   const tokens = new Map(rows.map((row) => [row.id, row.token]));
   return transaction(async (trx) => {
-    const locked = await trx.selectFrom(jobs).select(['id', 'reserved_by']).where('id', 'in', [...tokens.keys()]).forUpdate().execute();
+    const { rows: locked } = await sql<{ id: number; reserved_by: string | null }>`
+      select id, reserved_by from ${sql.table(jobs)} force index (primary) where id in (${sql.join([...tokens.keys()])}) for update
+    `.execute(trx);
     const ids = locked.filter((row) => tokens.get(Number(row.id)) === row.reserved_by).map((row) => Number(row.id));
-    if (ids.length > 0) await trx.deleteFrom(jobs).where('id', 'in', ids).execute();
+    if (ids.length > 0) await sql`delete ${sql.table(jobs)} from ${sql.table(jobs)} force index (primary) where id in (${sql.join(ids)})`.execute(trx);
     return new Set(ids);
   });
 }
