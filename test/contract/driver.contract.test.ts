@@ -340,5 +340,22 @@ for (const makeBackend of backends) {
       assert.equal(seen.length, 200);
       assert.equal(new Set(seen).size, 200);
     });
+
+    it("a reserve made while the last batch's acks commit still finds the ready jobs, down to the last", { skip }, async () => {
+      const d = await fresh();
+      await d.push(Array.from({ length: 1000 }, () => job()));
+      // A busy worker: the jobs it just finished are acknowledged while it reserves the next ones.
+      let batch = await d.reserve(['default'], { ...LEASE, count: 50 });
+      for (let left = 950; left > 0; left -= 50) {
+        const acking = batch.map((r) => d.ack(r));
+        await new Promise((resolve) => setImmediate(resolve));
+        const next = await d.reserve(['default'], { ...LEASE, count: 50 });
+        assert.ok((await Promise.all(acking)).every(Boolean));
+        assert.equal(next.length, 50, `with ${left} jobs ready`);
+        batch = next;
+      }
+      await Promise.all(batch.map((r) => d.ack(r)));
+      assert.equal(await d.size('default'), 0);
+    });
   });
 }
