@@ -20,8 +20,12 @@ function vmRssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
-/** RSS (MB) of `queue work` on Redis after it has started and sat idle for `idleMs`. */
-export async function idleRss(idleMs = 2_000): Promise<number> {
+/**
+ * RSS (MB) of one `queue work` process on Redis, read at each of `atMs` (ms of idling after it
+ * says it has started). V8 trims a new process's heap and flushes its start-up code only after
+ * some seconds of idling, so an early reading shows start-up, a later one the settled worker.
+ */
+export async function idleRss(atMs: number[]): Promise<number[]> {
   const prefix = `bench-idle-${randomUUID().slice(0, 8)}`;
   const label = 'idle worker RSS';
   // At info level the worker says when it has started; an idle worker logs nothing more.
@@ -32,8 +36,14 @@ export async function idleRss(idleMs = 2_000): Promise<number> {
     void child.exited.then(() => (exitedEarly = true));
     await waitFor(label, () => child.stdout().includes('worker started') || exitedEarly, 60_000, () => child.output());
     if (exitedEarly) throw new BenchFailure(`${label}: the worker exited at start-up:\n${child.output()}`);
-    await delay(idleMs);
-    return vmRssBytes(child.process.pid!) / MB;
+    const readings: number[] = [];
+    let idled = 0;
+    for (const at of atMs) {
+      await delay(at - idled);
+      idled = at;
+      readings.push(vmRssBytes(child.process.pid!) / MB);
+    }
+    return readings;
   } finally {
     child.process.kill('SIGTERM');
     await expectExit0(label, child);
