@@ -13,7 +13,7 @@
  * - A held job is started only in the first half of its hold lease and otherwise given back, so no
  *   lease can run out (and the job go to another worker) between our start and its arrival.
  * - How far ahead to hold follows the work: beyond the next take, about as many jobs as finish in
- *   one round trip (moving averages of both), at most concurrency + 32. Jobs slower than a round
+ *   one round trip (moving averages of both), at most 4 per slot + 64. Jobs slower than a round
  *   trip are thus not held ahead at all, and a higher-priority queue waits behind at most that many.
  */
 import type { Logger } from 'pino';
@@ -34,8 +34,9 @@ interface PendingAck {
 
 /** The shortest hold lease: a held job's worker needs time to start it. */
 const MIN_HOLD_MS = 2_000;
-/** Beyond one take of every slot, at most this many more are held. */
-const MAX_EXTRA_AHEAD = 32;
+/** Beyond the next take, at most this many jobs per slot, and this many more, are held. */
+const MAX_AHEAD_PER_SLOT = 4;
+const MAX_EXTRA_AHEAD = 64;
 /** Weight of the newest sample in the moving averages. */
 const SMOOTHING = 0.2;
 
@@ -109,7 +110,7 @@ export class HoldingSource implements JobSource {
   /** How many jobs to hold beyond the next take: about as many as finish in one round trip. */
   private ahead(): number {
     const perRoundTrip = Math.round((this.roundTripMs * this.options.concurrency) / Math.max(this.jobMs, 0.001));
-    return Math.min(perRoundTrip, this.options.concurrency + MAX_EXTRA_AHEAD);
+    return Math.min(perRoundTrip, MAX_AHEAD_PER_SLOT * this.options.concurrency + MAX_EXTRA_AHEAD);
   }
 
   /** Held jobs of queues no longer taken from (paused), or past half their hold, go back. */

@@ -93,10 +93,11 @@ export async function processReservation(p: Processor, reservation: Reservation)
     cancel: p.cancel,
     onSettled: unwatch,
   });
-  const ms = Math.round(performance.now() - startedAt);
+  const elapsed = performance.now() - startedAt;
+  const ms = Math.round(elapsed);
 
   if (result.ok) {
-    const acked = p.ack(reservation, ms).then((ok) => {
+    const acked = p.ack(reservation, elapsed).then((ok) => {
       if (!ok) lost(jobLog(), ms);
       else if (info) jobLog().info({ ms, outcome: 'done' }, `done in ${ms}ms`);
       return ok;
