@@ -1,7 +1,9 @@
 /**
- * The worker loop: reserve as many jobs as there are free slots from the first non-paused queue
- * that has any, run them, and after every step ask stopIfNecessary() whether to go on. Planned
- * stops are graceful: no new jobs, in-flight ones finish.
+ * The worker loop: take as many jobs as there are free slots from the first non-paused queue that
+ * has any (through its job source, fetch.ts), run them, and after every step ask stopIfNecessary()
+ * whether to go on. A slot is free once its job has finished; the ack follows in the background.
+ * Planned stops are graceful: no new jobs, in-flight ones finish, and every ack lands before run()
+ * returns.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';

@@ -67,7 +67,7 @@ export class HoldingSource implements JobSource {
     if (this.held.length === 0) {
       // Nothing at hand: make a request unless some are on their way, then wait until jobs arrive
       // or every request has come back (empty: the queues are).
-      if (this.refills.size === 0) await this.send([], queues, Math.min(budget, count + this.ahead()));
+      if (this.refills.size === 0) await this.askFor(queues, Math.min(budget, count + this.ahead()));
       while (this.held.length === 0 && this.refills.size > 0) await Promise.race(this.refills);
       this.giveBackUnusable(queues);
     }
@@ -127,8 +127,8 @@ export class HoldingSource implements JobSource {
   }
 
   /** A turn asking for `count` more jobs; resolves when they are held. */
-  private send(starts: Reservation[], queues: string[], count: number): Promise<void> {
-    return this.turn(starts, queues, count).result.then(() => {});
+  private askFor(queues: string[], count: number): Promise<void> {
+    return this.turn([], queues, count).result.then(() => {});
   }
 
   /** One round trip: the given starts, every pending ack and give-back, and maybe a take. */
