@@ -22,7 +22,7 @@ import type { JobSource, SourceOptions } from './fetch.ts';
 
 interface Held {
   reservation: Reservation;
-  /** Local ms: after this the job is given back instead of started (half its hold lease). */
+  /** performance.now() ms: after this the job is given back instead of started (half its hold lease). */
   startBy: number;
 }
 
@@ -116,7 +116,7 @@ export class HoldingSource implements JobSource {
   /** Held jobs of queues no longer taken from (paused), or past half their hold, go back. */
   private giveBackUnusable(queues: string[]): void {
     if (this.held.length === 0) return;
-    const now = Date.now();
+    const now = performance.now();
     const keep: Held[] = [];
     for (const h of this.held) {
       if (h.startBy > now && queues.includes(h.reservation.queue)) keep.push(h);
@@ -140,8 +140,9 @@ export class HoldingSource implements JobSource {
     // This turn carries them: a flush planned for them would carry the next job's ack alone instead.
     clearImmediate(this.flush);
     this.flush = undefined;
-    const sentAt = Date.now();
-    const clock = performance.now();
+    // One monotonic clock for round trips and hold deadlines: a wall clock that jumps could start a
+    // held job after its hold ran out.
+    const sentAt = performance.now();
     const { written, result } = this.driver.turn({
       acks: acks.map((p) => p.reservation),
       starts,
@@ -151,7 +152,7 @@ export class HoldingSource implements JobSource {
     });
     const settled = result.then(
       (outcome) => {
-        this.roundTripMs += (performance.now() - clock - this.roundTripMs) * SMOOTHING;
+        this.roundTripMs += (performance.now() - sentAt - this.roundTripMs) * SMOOTHING;
         acks.forEach((p, i) => p.resolve(outcome.acked[i] === true));
         outcome.started.forEach((ok, i) => {
           if (!ok) this.log.warn({ jobId: starts[i]!.handle, queue: starts[i]!.queue }, 'a held job lost its hold before it started (was the queue cleared?); it may run twice');

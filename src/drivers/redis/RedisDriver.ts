@@ -115,7 +115,8 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
-    const { result } = this.turn({ acks: [], starts: [], unholds: [], queues, options: { ...options, holdMs: 0 } }, false);
+    // No hold: the jobs taken count their try at once.
+    const { result } = this.turn({ acks: [], starts: [], unholds: [], queues, options: { ...options, holdMs: 0 } });
     return (await result).held;
   }
 
@@ -124,11 +125,11 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     return (await result).acked[0]!;
   }
 
-  /** One turn (turn.lua); with `hold` false the jobs taken count their try at once, as reserve() does. */
-  turn(turn: Turn, hold = true): { written: boolean; result: Promise<TurnResult> } {
+  /** One turn (turn.lua); with `holdMs` 0 the jobs taken count their try at once, as reserve() does. */
+  turn(turn: Turn): { written: boolean; result: Promise<TurnResult> } {
     const what = turn.queues.length > 0 && turn.options.count > 0 ? 'reserve jobs' : 'acknowledge jobs';
-    if (this.isCluster) return { written: false, result: this.call(what, () => this.clusterTurn(turn, hold)) };
-    const sent = this.turnScript(turn, hold);
+    if (this.isCluster) return { written: false, result: this.call(what, () => this.clusterTurn(turn)) };
+    const sent = this.turnScript(turn);
     // The bytes went out with the call, unless the client is queueing them (reconnecting) or the
     // socket is backed up: then a start is not safe until Redis has answered.
     const stream = (this.client as Redis).stream as { writableLength?: number } | undefined;
@@ -140,7 +141,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
    * A Cluster runs a script on one slot only: one turn per queue, each carrying that queue's acks,
    * starts and give-backs; the take goes to the queues in priority order until one has jobs.
    */
-  private async clusterTurn(turn: Turn, hold: boolean): Promise<TurnResult> {
+  private async clusterTurn(turn: Turn): Promise<TurnResult> {
     const result: TurnResult = { acked: new Array(turn.acks.length), started: new Array(turn.starts.length), held: [] };
     const byQueue = new Map<string, { acks: number[]; starts: number[]; unholds: number[] }>();
     const group = (queue: string) => {
@@ -151,16 +152,16 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     turn.acks.forEach((r, i) => group(r.queue).acks.push(i));
     turn.starts.forEach((r, i) => group(r.queue).starts.push(i));
     turn.unholds.forEach((r, i) => group(r.queue).unholds.push(i));
-    const run = async (queue: string | undefined, take: boolean) => {
-      const g = (queue !== undefined && byQueue.get(queue)) || { acks: [], starts: [], unholds: [] };
-      if (queue !== undefined) byQueue.delete(queue);
+    const run = async (queue: string, take: boolean) => {
+      const g = byQueue.get(queue) ?? { acks: [], starts: [], unholds: [] };
+      byQueue.delete(queue);
       const part = await this.turnScript({
         acks: g.acks.map((i) => turn.acks[i]!),
         starts: g.starts.map((i) => turn.starts[i]!),
         unholds: g.unholds.map((i) => turn.unholds[i]!),
-        queues: take && queue !== undefined ? [queue] : [],
+        queues: take ? [queue] : [],
         options: turn.options,
-      }, hold);
+      });
       g.acks.forEach((i, k) => (result.acked[i] = part.acked[k]!));
       g.starts.forEach((i, k) => (result.started[i] = part.started[k]!));
       return part.held;
@@ -176,7 +177,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
   }
 
   /** One run of turn.lua over the queues the turn touches (all in one slot, or no Cluster). */
-  private async turnScript(turn: Turn, hold: boolean): Promise<TurnResult> {
+  private async turnScript(turn: Turn): Promise<TurnResult> {
     const { options } = turn;
     const take = options.count > 0 ? turn.queues : [];
     const involved = [...take];
@@ -187,7 +188,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     };
     const token = take.length > 0 ? randomUUID() : '';
     const args: (string | number)[] = [
-      options.count, hold ? 1 : 0, token,
+      options.count, options.holdMs > 0 ? 1 : 0, token,
       Math.ceil(options.defaultTimeout * 1000), Math.ceil(options.leaseMargin * 1000), Math.ceil(options.holdMs),
       take.length,
     ];
