@@ -15,6 +15,10 @@
  * - How far ahead to hold follows the work: beyond the next take, about as many jobs as finish in
  *   one round trip (moving averages of both), at most 4 per slot + 64. Jobs slower than a round
  *   trip are thus not held ahead at all, and a higher-priority queue waits behind at most that many.
+ * - A turn that fails (the connection dropped, Redis is away) is not the end of what it carried:
+ *   its acks, give-backs and the starts of jobs already running go again in the next turn (each is
+ *   safe to apply twice, see turn.lua), and held jobs it was to start before running them are held
+ *   again. An ack's promise settles when a turn that carries it is answered.
  */
 import type { Logger } from 'pino';
 import type { Driver, Holding, Reservation, TurnResult } from '../queue/driver.ts';
@@ -39,16 +43,25 @@ const MAX_AHEAD_PER_SLOT = 4;
 const MAX_EXTRA_AHEAD = 64;
 /** Weight of the newest sample in the moving averages. */
 const SMOOTHING = 0.2;
+/** After a failed turn, what it carried goes again within this long even if the worker takes nothing. */
+const RETRY_MS = 1_000;
+/** A stopping worker tries this often, this far apart, to send its last acks and give-backs. */
+const CLOSE_ATTEMPTS = 3;
+const CLOSE_RETRY_MS = 500;
 
 export class HoldingSource implements JobSource {
   private held: Held[] = [];
   private acks: PendingAck[] = [];
   private unholds: Reservation[] = [];
+  /** Starts of running jobs whose turn failed: sent again with the next turn. */
+  private restarts: Reservation[] = [];
   /** Turns in flight that asked for more jobs, and how many jobs they asked for in all. */
   private readonly refills = new Set<Promise<void>>();
   private requested = 0;
   /** The flush of acks and give-backs no turn has carried yet, if one is due. */
   private flush: NodeJS.Immediate | undefined;
+  /** A flush of what a failed turn carried, if no turn carries it sooner. */
+  private retry: NodeJS.Timeout | undefined;
   private readonly holdMs: number;
   /** Moving averages, ms: a done job's run time, and a turn's round trip. Start by assuming slow jobs. */
   private jobMs = 100;
@@ -71,7 +84,8 @@ export class HoldingSource implements JobSource {
       while (this.held.length === 0 && this.refills.size > 0) await Promise.race(this.refills);
       this.giveBackUnusable(queues);
     }
-    const taken = this.held.splice(0, count).map((h) => h.reservation);
+    const takenHeld = this.held.splice(0, count);
+    const taken = takenHeld.map((h) => h.reservation);
     if (taken.length === 0) return [];
     // Keep what is held and on its way at the next take plus what finishes in a round trip, within
     // what the worker will run; small top-ups wait until they are worth a take of their own.
@@ -80,7 +94,15 @@ export class HoldingSource implements JobSource {
     const more = shortfall >= Math.max(1, target / 4) ? shortfall : 0;
     const { written, result } = this.turn(taken, more > 0 ? queues : [], more);
     // The starts must be on record before the jobs run: wait for Redis unless they already left.
-    if (!written) await result;
+    if (!written) {
+      try {
+        await result;
+      } catch (error) {
+        // Not started, not run: still held (or their hold runs out), for the next take to try again.
+        this.held.unshift(...takenHeld);
+        throw error;
+      }
+    }
     return taken;
   }
 
@@ -100,11 +122,28 @@ export class HoldingSource implements JobSource {
     await Promise.allSettled(this.refills);
     this.unholds.push(...this.held.map((h) => h.reservation));
     this.held = [];
-    if (this.acks.length > 0 || this.unholds.length > 0) {
-      await this.turn([], [], 0).result.catch((error) => {
-        this.log.warn({ err: (error as Error).message }, `could not give back held jobs: ${(error as Error).message}; they return to the queue when their hold lease runs out`);
-      });
+    clearTimeout(this.retry);
+    for (let attempt = 1; this.pending; attempt += 1) {
+      try {
+        await this.turn([], [], 0).result;
+      } catch (error) {
+        if (attempt < CLOSE_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, CLOSE_RETRY_MS));
+          continue;
+        }
+        const message = (error as Error).message;
+        if (this.unholds.length > 0) this.log.warn({ err: message }, `could not give back held jobs: ${message}; they return to the queue when their hold lease runs out`);
+        for (const p of this.acks.splice(0)) p.reject(error);
+        this.unholds = [];
+        this.restarts = [];
+      }
     }
+    clearTimeout(this.retry);
+  }
+
+  /** Whether acks, give-backs or starts wait for a turn. */
+  private get pending(): boolean {
+    return this.acks.length > 0 || this.unholds.length > 0 || this.restarts.length > 0;
   }
 
   /** How many jobs to hold beyond the next take: about as many as finish in one round trip. */
@@ -131,21 +170,28 @@ export class HoldingSource implements JobSource {
     return this.turn([], queues, count).result.then(() => {});
   }
 
-  /** One round trip: the given starts, every pending ack and give-back, and maybe a take. */
+  /**
+   * One round trip: the given starts, every pending ack, give-back and start to send again, and
+   * maybe a take. If it fails, what it carried is pending again (see the header), except the given
+   * starts of a turn whose bytes had not left: those jobs were not run, and the caller holds them again.
+   */
   private turn(starts: Reservation[], queues: string[], count: number): { written: boolean; result: Promise<TurnResult> } {
     const acks = this.acks;
     const unholds = this.unholds;
+    const restarts = this.restarts;
     this.acks = [];
     this.unholds = [];
+    this.restarts = [];
     // This turn carries them: a flush planned for them would carry the next job's ack alone instead.
     clearImmediate(this.flush);
     this.flush = undefined;
     // One monotonic clock for round trips and hold deadlines: a wall clock that jumps could start a
     // held job after its hold ran out.
     const sentAt = performance.now();
+    const allStarts = restarts.length > 0 ? [...restarts, ...starts] : starts;
     const { written, result } = this.driver.turn({
       acks: acks.map((p) => p.reservation),
-      starts,
+      starts: allStarts,
       unholds,
       queues: count > 0 ? queues : [],
       options: { count, defaultTimeout: this.options.defaultTimeout, leaseMargin: this.options.leaseMargin, holdMs: this.holdMs },
@@ -155,19 +201,25 @@ export class HoldingSource implements JobSource {
         this.roundTripMs += (performance.now() - sentAt - this.roundTripMs) * SMOOTHING;
         acks.forEach((p, i) => p.resolve(outcome.acked[i] === true));
         outcome.started.forEach((ok, i) => {
-          if (!ok) this.log.warn({ jobId: starts[i]!.handle, queue: starts[i]!.queue }, 'a held job lost its hold before it started (was the queue cleared?); it may run twice');
+          if (!ok) this.log.warn({ jobId: allStarts[i]!.handle, queue: allStarts[i]!.queue }, 'a held job lost its hold before it started (was the queue cleared?); it may run twice');
         });
         // Counted from before the request left: the hold lease cannot have started earlier.
         for (const reservation of outcome.held) this.held.push({ reservation, startBy: sentAt + this.holdMs / 2 });
         return outcome;
       },
       (error: unknown) => {
-        for (const p of acks) p.reject(error);
-        // Held jobs whose give-back failed come back by themselves when their hold lease runs out.
+        this.acks.unshift(...acks);
+        this.unholds.unshift(...unholds);
+        this.restarts.unshift(...restarts, ...(written ? starts : []));
+        // The next take carries them; an idle or paused worker makes no take, so try again soon.
+        if (this.pending) this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          if (this.pending) this.flushSoon();
+        }, RETRY_MS);
         throw error;
       },
     );
-    // Whoever waits on this sees its failure; the acks have theirs. Nobody else must be told.
+    // Whoever waits on this sees its failure; what it carried is pending again. Nobody else must be told.
     settled.catch(() => {});
     if (count > 0) {
       this.requested += count;

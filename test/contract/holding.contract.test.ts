@@ -127,6 +127,33 @@ describe('holding jobs ahead: redis', async () => {
     assert.deepEqual(await d.stats(), []);
   });
 
+  it('a turn sent twice (a re-send after a dropped connection lost its answer) holds the same jobs and counts each start once', { skip }, async () => {
+    const d = await fresh();
+    const [a, b, c] = [storedJob(), storedJob(), storedJob()];
+    await d.push([a, b, c]);
+    // ioredis sends a command again when its connection drops before the answer: the script runs
+    // twice with the same arguments, and only the second answer arrives.
+    const client = (d as unknown as { client: Record<string, (...args: unknown[]) => Promise<unknown>> }).client;
+    const once = client.queue_v2_turn!.bind(client);
+    client.queue_v2_turn = async (...args: unknown[]) => {
+      await once(...args);
+      return once(...args);
+    };
+    const { held } = await hold(d, 2);
+    assert.deepEqual(held.map(idOf), [a.id, b.id], 'the same two jobs, not two more');
+    assert.deepEqual(held.map((r) => r.attempts), [1, 1]);
+    assert.deepEqual((await turn(d, { starts: held })).started, [true, true]);
+    assert.deepEqual((await turn(d, { acks: [held[0]!] })).acked, [true], 'an ack sent twice is done');
+    assert.deepEqual((await turn(d, { unholds: [], acks: [] })).acked, []);
+    client.queue_v2_turn = once;
+    const [rest] = await (await sibling()).reserve(['default'], { count: 5, ...SETTINGS });
+    assert.equal(idOf(rest!), c.id, 'the third job was never taken');
+    const released = held[1]!;
+    assert.equal(await d.release(released, 0), true);
+    const [back] = await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS });
+    assert.equal(back!.attempts, 2, 'its start counted one try, not two');
+  });
+
   it('a give-back puts the job back at the front of its queue', { skip }, async () => {
     const d = await fresh();
     const [a, b] = [storedJob(), storedJob()];

@@ -29,6 +29,8 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
   private readonly nextDue = new Map<string, number>();
   /** Cluster only: queue names this client has already added to the set of queues. */
   private readonly knownQueues = new Set<string>();
+  /** Names this client's `took` keys (see turn.lua): one per client and queue. */
+  private readonly clientId = randomUUID();
 
   constructor(
     readonly connection: string,
@@ -111,7 +113,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
         args.push(`${index + 1},${Math.max(0, Math.round(job.delayMs))},${timeout},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`);
       }
     });
-    await this.client.queue_v1_push(keys.length, ...keys, ...args);
+    await this.client.queue_v2_push(keys.length, ...keys, ...args);
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
@@ -195,15 +197,16 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     for (let i = 1; i <= take.length; i += 1) args.push(i);
     for (const list of [turn.acks, turn.starts, turn.unholds]) {
       args.push(list.length);
-      for (const r of list) args.push(indexOf(r.queue), r.handle, r.token);
+      // A start carries the try it is: a second run of the script sets the count again, rather than adding one.
+      for (const r of list) args.push(indexOf(r.queue), r.handle, r.token, ...(list === turn.starts ? [r.attempts] : []));
     }
     const keys: string[] = [];
     for (const queue of involved) {
       const k = this.keys.queue(queue);
-      keys.push(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify);
+      keys.push(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify, k.took(this.clientId));
     }
 
-    const reply = await this.client.queue_v1_turn(keys.length, ...keys, ...args);
+    const reply = await this.client.queue_v2_turn(keys.length, ...keys, ...args);
     const flags = (value: Reply | undefined) => Array.from(String(value ?? ''), (flag) => flag === '1');
     const held: Reservation[] = [];
     for (let i = 4; i < reply.length; i += 5) {
@@ -233,14 +236,14 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     const k = this.keys.queue(r.queue);
     const delay = Math.max(0, Math.round(delaySeconds * 1000));
     const refund = options.refundAttempt ? 1 : 0;
-    return (await this.call('release a job', () => this.client.queue_v1_release(k.ready, k.delayed, k.reserved, k.tokens, k.notify, k.attempts, r.handle, r.token, delay, refund))) === 1;
+    return (await this.call('release a job', () => this.client.queue_v2_release(k.ready, k.delayed, k.reserved, k.tokens, k.notify, k.attempts, k.jobs, r.handle, r.token, delay, refund))) === 1;
   }
 
   async fail(r: Reservation, failure: Failure): Promise<boolean> {
     const k = this.keys.queue(r.queue);
     const record = JSON.stringify({ connection: this.connection, queue: r.queue, job: failure.job, payload: failure.payload, error: failure.error });
     const stored = await this.call('fail a job', () =>
-      this.client.queue_v1_fail(k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt, r.handle, r.token, failure.id ?? randomUUID(), randomUUID(), record),
+      this.client.queue_v2_fail(k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt, r.handle, r.token, failure.id ?? randomUUID(), randomUUID(), record),
     );
     return stored !== 0;
   }
@@ -258,7 +261,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
       const queues = (await this.client.smembers(this.keys.queues)).sort();
       const stats = await Promise.all(queues.map(async (queue) => {
         const k = this.keys.queue(queue);
-        const [ready, delayed, reserved, failed] = (await this.client.queue_v1_stats(k.ready, k.delayed, k.reserved, k.failed)).map(Number);
+        const [ready, delayed, reserved, failed] = (await this.client.queue_v2_stats(k.ready, k.delayed, k.reserved, k.failed)).map(Number);
         return { queue, ready: ready!, delayed: delayed!, reserved: reserved!, failed: failed! };
       }));
       return stats.filter((s) => s.ready + s.delayed + s.reserved + s.failed > 0);
@@ -267,7 +270,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
 
   async clear(queue: string): Promise<number> {
     const k = this.keys.queue(queue);
-    return this.call('clear a queue', () => this.client.queue_v1_clear(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify));
+    return this.call('clear a queue', () => this.client.queue_v2_clear(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.once(randomUUID())));
   }
 
   /** Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second). */

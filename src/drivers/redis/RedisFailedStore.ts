@@ -3,6 +3,7 @@
  * (newest first by ZREVRANGE; one record by HGET). Listing across queues merges the queues named in
  * `<prefix>:queues`.
  */
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { QueueError } from '../../errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
@@ -80,7 +81,7 @@ export class RedisFailedStore implements FailedStore {
     let deleted = 0;
     for (const queue of await this.queues()) {
       const k = this.keys.queue(queue);
-      deleted += await this.call('delete failed jobs', () => this.client.queue_v1_flush(k.failed, k.failedAt, olderThanMs === undefined ? 'all' : Math.round(olderThanMs)));
+      deleted += await this.call('delete failed jobs', () => this.client.queue_v2_flush(k.failed, k.failedAt, k.once(randomUUID()), olderThanMs === undefined ? 'all' : Math.round(olderThanMs)));
     }
     return deleted;
   }
@@ -111,7 +112,7 @@ export class RedisFailedStore implements FailedStore {
       const k = this.keys.queue(queue);
       await this.call('retry failed jobs', async () => {
         await this.client.sadd(this.keys.queues, queue);
-        await this.client.queue_v1_retry(k.failed, k.failedAt, k.ready, k.jobs, k.attempts, k.timeouts, k.notify, ...items.flatMap((item) => item.args));
+        await this.client.queue_v2_retry(k.failed, k.failedAt, k.ready, k.jobs, k.attempts, k.timeouts, k.notify, k.once(randomUUID()), ...items.flatMap((item) => item.args));
       });
       moved.push(...items.map((item) => item.record.id));
     }

@@ -12,6 +12,8 @@
  *   <prefix>:{<queue>}:failed      hash    record id -> failed record (JSON)
  *   <prefix>:{<queue>}:failed_at   zset    record id -> when it failed (ms)
  *   <prefix>:{<queue>}:notify      list    wake-up markers for blocked workers
+ *   <prefix>:{<queue>}:took:<client>  string  a client's last take, for a re-sent turn (expires with the hold)
+ *   <prefix>:{<queue>}:once:<call>    string  the reply of one clear, retry or flush, for a re-sent call (1 h)
  *   <prefix>:queues                set     every queue name ever pushed to
  *   <prefix>:signals               hash    restart -> ms; paused:<queue> -> ms
  *
@@ -36,6 +38,8 @@ export class RedisKeys {
   private build(name: string) {
     const base = `${this.prefix}:{${name.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}}`;
     return {
+      took: (client: string) => `${base}:took:${client}`,
+      once: (call: string) => `${base}:once:${call}`,
       ready: `${base}:ready`,
       delayed: `${base}:delayed`,
       reserved: `${base}:reserved`,

@@ -1,21 +1,21 @@
 /**
  * Loads the Lua scripts once per client, through ioredis defineCommand, under versioned names
- * (`queue_v1_reserve`): a new version of a script gets a new name and a new SHA, so workers of two
+ * (`queue_v2_reserve`): a new version of a script gets a new name and a new SHA, so workers of two
  * releases never run each other's scripts. `-- @include x.lua` lines pull in lua/includes/x.lua.
  */
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
 
-export const SCRIPT_VERSION = 1;
+export const SCRIPT_VERSION = 2;
 
 const SCRIPTS = {
   push: -1,
   turn: -1,
-  release: 6,
+  release: 7,
   fail: 7,
-  retry: 7,
+  retry: 8,
   clear: 8,
-  flush: 2,
+  flush: 3,
   stats: 4,
 } as const;
 
@@ -25,14 +25,14 @@ export type Reply = string | number | null | Reply[];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    queue_v1_push(numberOfKeys: number, ...args: (string | number)[]): Result<number, Context>;
-    queue_v1_turn(numberOfKeys: number, ...args: (string | number)[]): Result<Reply[], Context>;
-    queue_v1_release(...args: (string | number)[]): Result<number, Context>;
-    queue_v1_fail(...args: (string | number)[]): Result<string | number, Context>;
-    queue_v1_retry(...args: (string | number)[]): Result<number, Context>;
-    queue_v1_clear(...args: (string | number)[]): Result<number, Context>;
-    queue_v1_flush(...args: (string | number)[]): Result<number, Context>;
-    queue_v1_stats(...args: (string | number)[]): Result<number[], Context>;
+    queue_v2_push(numberOfKeys: number, ...args: (string | number)[]): Result<number, Context>;
+    queue_v2_turn(numberOfKeys: number, ...args: (string | number)[]): Result<Reply[], Context>;
+    queue_v2_release(...args: (string | number)[]): Result<number, Context>;
+    queue_v2_fail(...args: (string | number)[]): Result<string | number, Context>;
+    queue_v2_retry(...args: (string | number)[]): Result<number, Context>;
+    queue_v2_clear(...args: (string | number)[]): Result<number, Context>;
+    queue_v2_flush(...args: (string | number)[]): Result<number, Context>;
+    queue_v2_stats(...args: (string | number)[]): Result<number[], Context>;
   }
 }
 

@@ -1,9 +1,25 @@
--- clear: deletes every job of one queue (ready, delayed and reserved); failed records stay.
+-- clear: deletes the jobs waiting on one queue: ready, delayed, and those whose lease ran out (their
+-- worker died). Jobs a worker holds or runs are left to it; failed records stay.
 --
--- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, tokens, timeouts (hashes), notify (list)
+-- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, tokens, timeouts (hashes),
+--       once (string: this call's reply, see once.lua)
 -- ARGV: none
--- Returns the number of jobs deleted. Workers still running a deleted job find their lease gone.
+-- Returns the number of jobs deleted.
+--
+-- One script, so a worker never takes a job this clear counted: a queue of a million jobs blocks
+-- Redis for about a second while it runs.
 
-local n = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])
-redis.call('DEL', unpack(KEYS))
-return n
+-- @include now.lua
+-- @include once.lua
+-- @include batch.lua
+
+return once(KEYS[8], function()
+  local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do ids[#ids + 1] = id end
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_ms())
+  redis.call('DEL', KEYS[1], KEYS[2])
+  batch('ZREM', KEYS[3], expired)
+  for _, id in ipairs(expired) do ids[#ids + 1] = id end
+  for k = 4, 7 do batch('HDEL', KEYS[k], ids) end
+  return #ids
+end)

@@ -12,9 +12,14 @@
 --
 -- Every argument is checked before the first write: Redis does not roll a script back, so an error
 -- half-way through would leave half a bulk behind.
+--
+-- Safe to run twice: ioredis sends a script again when a dropped connection lost its reply, and a
+-- job whose id already has a payload is not stored again (a second list entry would run it twice,
+-- at the same time).
 
 -- @include now.lua
 -- @include notify.lua
+-- @include batch.lua
 
 local queues = math.floor(#KEYS / 5)
 local names_key = (#KEYS % 5 == 1) and KEYS[#KEYS] or nil
@@ -45,19 +50,42 @@ for a = queues + 1, #ARGV do
   end
 end
 
--- Each command takes many jobs at once (a bulk of 1,000 is four calls, not two thousand), in
--- chunks that stay under Lua's limit on unpack().
-local function each_chunk(command, key, list)
-  for i = 1, #list, 4000 do redis.call(command, key, unpack(list, i, math.min(i + 3999, #list))) end
+-- Drops from a queue's writes every job whose id already has a payload: this push ran before.
+local function skip_stored(jobs_key, w)
+  local ids = {}
+  for i = 1, #w.jobs, 2 do ids[#ids + 1] = w.jobs[i] end
+  local known = batch('HMGET', jobs_key, ids)
+  local any = false
+  for i = 1, #ids do if known[i] then any = true end end
+  if not any then return end
+  local skip = {}
+  for i, id in ipairs(ids) do if known[i] then skip[id] = true end end
+  local function keep(list, id_at)
+    local kept = {}
+    for i = 1, #list, 2 do
+      if not skip[list[i + id_at]] then
+        kept[#kept + 1] = list[i]
+        kept[#kept + 1] = list[i + 1]
+      end
+    end
+    return kept
+  end
+  w.jobs, w.timeouts, w.delayed = keep(w.jobs, 0), keep(w.timeouts, 0), keep(w.delayed, 1)
+  local ready = {}
+  for _, id in ipairs(w.ready) do if not skip[id] then ready[#ready + 1] = id end end
+  w.ready = ready
 end
 
+local stored = 0
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
 for q, w in ipairs(writes) do
   local base = (q - 1) * 5
-  each_chunk('HSET', KEYS[base + 3], w.jobs)
-  each_chunk('HSET', KEYS[base + 4], w.timeouts)
-  each_chunk('ZADD', KEYS[base + 2], w.delayed)
-  each_chunk('RPUSH', KEYS[base + 1], w.ready)
+  skip_stored(KEYS[base + 3], w)
+  stored = stored + #w.jobs / 2
+  batch('HSET', KEYS[base + 3], w.jobs)
+  batch('HSET', KEYS[base + 4], w.timeouts)
+  batch('ZADD', KEYS[base + 2], w.delayed)
+  batch('RPUSH', KEYS[base + 1], w.ready)
   notify(KEYS[base + 5], #w.ready)
 end
-return #ARGV - queues
+return stored

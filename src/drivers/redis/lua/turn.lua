@@ -3,13 +3,15 @@
 -- up to `count` jobs from the first of its queues that has any. Plain reserve() and ack() are
 -- turns too (a take with `hold` 0, and a turn of acks alone).
 --
--- KEYS, 8 per queue (queue i uses KEYS[8*(i-1)+1 .. 8*i]):
+-- KEYS, 9 per queue (queue i uses KEYS[9*(i-1)+1 .. 9*i]):
 --   ready (list), delayed (zset id -> available at, ms), reserved (zset id -> lease expiry, ms),
 --   jobs (hash id -> payload), attempts (hash id -> tries counted), tokens (hash id -> lease
---   token), timeouts (hash id -> the job's own timeout, ms), notify (list)
+--   token), timeouts (hash id -> the job's own timeout, ms), notify (list), took (string: this
+--   client's last take, see below)
 -- ARGV: count, hold (1: hold the jobs taken, 0: count their try now), token, default timeout ms,
 --       lease margin ms, hold ms; n, then n queue indexes to take from, in priority order;
---       n acks, n x (queue index, id, token); n starts, n x (...); n unholds, n x (...)
+--       n acks, n x (queue index, id, token); n starts, n x (queue index, id, token, the try it
+--       is); n unholds, n x (queue index, id, token)
 -- Returns { now, next, acked, started, qi1, id1, payload1, attempts1, lease1, qi2, ... }:
 --   now      the Redis clock (ms);
 --   next     the earliest time (ms) a delayed job or a lease comes due on the queues looked at
@@ -25,12 +27,22 @@
 -- (false in the reply stands for "none") and the worker decides what it is. Due delayed jobs and
 -- expired leases of a queue move back to its ready list before it is looked at, in this same
 -- script, so there is no separate reaper to race with.
+--
+-- Safe to run twice (ioredis sends a script again when a dropped connection lost its reply):
+--   - an ack or a start whose job is gone (no token, no payload) was done by the first run: '1';
+--   - a start sets the try count to the try it is, rather than adding one;
+--   - a give-back finds its token gone and changes nothing;
+--   - a take writes what it took, under its token, to the first take queue's `took` key (one key
+--     per client and queue, kept for the hold), and a second run with the same token hands out
+--     those jobs again instead of taking more. Two takes of one client in flight at once can
+--     lose the first one's reply for good: its jobs come back when their hold runs out.
 
 -- @include now.lua
 -- @include notify.lua
+-- @include batch.lua
 
-local function key(qi, n) return KEYS[(qi - 1) * 8 + n] end
-local READY, DELAYED, RESERVED, JOBS, ATTEMPTS, TOKENS, TIMEOUTS, NOTIFY = 1, 2, 3, 4, 5, 6, 7, 8
+local function key(qi, n) return KEYS[(qi - 1) * 9 + n] end
+local READY, DELAYED, RESERVED, JOBS, ATTEMPTS, TOKENS, TIMEOUTS, NOTIFY, TOOK = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 local now = now_ms()
 local count, hold, token = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3]
@@ -39,50 +51,42 @@ local take_from = {}
 for p = 1, tonumber(ARGV[7]) do take_from[p] = tonumber(ARGV[7 + p]) end
 local at = 8 + #take_from
 
--- One command for many ids (a turn at concurrency 50 carries fifty acks and fifty starts: a call
--- per job each would be most of its cost), in chunks under Lua's limit on unpack(); the replies
--- of a reading command are joined. Pairs stay whole: the chunk size is even.
-local function batch(command, key_name, args)
-  local out = {}
-  for i = 1, #args, 4000 do
-    local reply = redis.call(command, key_name, unpack(args, i, math.min(i + 3999, #args)))
-    if type(reply) == 'table' then
-      for _, value in ipairs(reply) do out[#out + 1] = value end
-    end
-  end
-  return out
-end
-
--- Reads the next list of (queue index, id, token) triples. Returns the ids whose token is still
--- the job's current one, grouped by queue index, and one flag per triple: '1' owned, '0' not.
-local function owned()
+-- Reads the next list of (queue index, id, token[, extra]) groups of `width` values. Returns the
+-- groups whose token is still the job's current one, by queue index, and one flag per group: '1'
+-- owned, or done already when `gone_is_done` and the job has neither token nor payload; '0' not.
+local function owned(width, gone_is_done)
   local n = tonumber(ARGV[at])
   local by_queue = {}
   for g = 0, n - 1 do
-    local qi = tonumber(ARGV[at + 1 + g * 3])
+    local base = at + 1 + g * width
+    local qi = tonumber(ARGV[base])
     local q = by_queue[qi]
     if not q then
-      q = { ids = {}, owners = {}, positions = {} }
+      q = { ids = {}, owners = {}, extras = {}, positions = {} }
       by_queue[qi] = q
     end
-    q.ids[#q.ids + 1] = ARGV[at + 2 + g * 3]
-    q.owners[#q.owners + 1] = ARGV[at + 3 + g * 3]
+    q.ids[#q.ids + 1] = ARGV[base + 1]
+    q.owners[#q.owners + 1] = ARGV[base + 2]
+    if width > 3 then q.extras[#q.extras + 1] = ARGV[base + 3] end
     q.positions[#q.positions + 1] = g + 1
   end
-  at = at + 1 + n * 3
+  at = at + 1 + n * width
   local flags, mine = {}, {}
   for qi, q in pairs(by_queue) do
     local current = batch('HMGET', key(qi, TOKENS), q.ids)
-    local ids = {}
+    local ids, extras = {}, {}
     for i, id in ipairs(q.ids) do
       if current[i] == q.owners[i] then
         ids[#ids + 1] = id
+        extras[#extras + 1] = q.extras[i]
+        flags[q.positions[i]] = '1'
+      elseif gone_is_done and not current[i] and redis.call('HEXISTS', key(qi, JOBS), id) == 0 then
         flags[q.positions[i]] = '1'
       else
         flags[q.positions[i]] = '0'
       end
     end
-    if #ids > 0 then mine[qi] = ids end
+    if #ids > 0 then mine[qi] = { ids = ids, extras = extras } end
   end
   return mine, table.concat(flags)
 end
@@ -98,20 +102,26 @@ local function full_leases(qi, ids)
   return pairs_
 end
 
-local acks, acked = owned()
-for qi, ids in pairs(acks) do
-  batch('ZREM', key(qi, RESERVED), ids)
-  for k = JOBS, TIMEOUTS do batch('HDEL', key(qi, k), ids) end
+local acks, acked = owned(3, true)
+for qi, q in pairs(acks) do
+  batch('ZREM', key(qi, RESERVED), q.ids)
+  for k = JOBS, TIMEOUTS do batch('HDEL', key(qi, k), q.ids) end
 end
 
-local starts, started = owned()
-for qi, ids in pairs(starts) do
-  for _, id in ipairs(ids) do redis.call('HINCRBY', key(qi, ATTEMPTS), id, 1) end
-  batch('ZADD', key(qi, RESERVED), full_leases(qi, ids))
+local starts, started = owned(4, true)
+for qi, q in pairs(starts) do
+  local tries = {}
+  for i, id in ipairs(q.ids) do
+    tries[#tries + 1] = id
+    tries[#tries + 1] = q.extras[i]
+  end
+  batch('HSET', key(qi, ATTEMPTS), tries)
+  batch('ZADD', key(qi, RESERVED), full_leases(qi, q.ids))
 end
 
-local unholds = owned()
-for qi, ids in pairs(unholds) do
+local unholds = owned(3, false)
+for qi, q in pairs(unholds) do
+  local ids = q.ids
   batch('ZREM', key(qi, RESERVED), ids)
   batch('HDEL', key(qi, TOKENS), ids)
   -- LPUSH puts its last argument first: push in reverse to keep their order at the front.
@@ -142,6 +152,43 @@ local function due_head(zset, ready, tokens)
   return head and tonumber(head)
 end
 
+-- Hands out jobs `ids` of queue `qi` (already leased to `token`): 5 values each in the reply.
+local function hand_out(qi, ids, tries, leases)
+  local payloads = batch('HMGET', key(qi, JOBS), ids)
+  for i, id in ipairs(ids) do
+    consider(leases[i])
+    reply[#reply + 1] = qi
+    reply[#reply + 1] = id
+    reply[#reply + 1] = payloads[i]
+    reply[#reply + 1] = tries[i]
+    reply[#reply + 1] = leases[i]
+  end
+end
+
+-- A second run of a take: hand out again what the first run took and still holds for this token.
+local took_key = #take_from > 0 and key(take_from[1], TOOK)
+local took = took_key and redis.call('GET', took_key)
+if took and string.sub(took, 1, #token + 1) == token .. '|' then
+  local qi, list = string.match(took, '^[^|]*|(%d+)|(.*)$')
+  qi = tonumber(qi)
+  -- JSON: an id pushed by hand is its own payload and may hold any character.
+  local ids = cjson.decode(list)
+  local current = batch('HMGET', key(qi, TOKENS), ids)
+  local mine = {}
+  for i, id in ipairs(ids) do if current[i] == token then mine[#mine + 1] = id end end
+  if #mine > 0 then
+    local counted = batch('HMGET', key(qi, ATTEMPTS), mine)
+    local tries, leases = {}, {}
+    for i, id in ipairs(mine) do
+      tries[i] = (tonumber(counted[i]) or 0) + (hold and 1 or 0)
+      leases[i] = tonumber(redis.call('ZSCORE', key(qi, RESERVED), id))
+    end
+    hand_out(qi, mine, tries, leases)
+  end
+  reply[2] = next_due
+  return reply
+end
+
 for _, qi in ipairs(take_from) do
   consider(due_head(key(qi, DELAYED), key(qi, READY), nil))
   -- An expired lease: its worker died or hung. The job is ready again; its token is void.
@@ -149,35 +196,29 @@ for _, qi in ipairs(take_from) do
 
   local ids = redis.call('LPOP', key(qi, READY), count)
   if ids then
-    local tries, leases = {}, {}
+    local tries, pairs_ = {}, {}
     if hold then
       -- Leased for hold_ms, its try not counted: the start counts it.
       local counted = batch('HMGET', key(qi, ATTEMPTS), ids)
       for i, id in ipairs(ids) do
         tries[i] = (tonumber(counted[i]) or 0) + 1
-        leases[#leases + 1] = now + hold_ms
-        leases[#leases + 1] = id
+        pairs_[#pairs_ + 1] = now + hold_ms
+        pairs_[#pairs_ + 1] = id
       end
     else
       for i, id in ipairs(ids) do tries[i] = redis.call('HINCRBY', key(qi, ATTEMPTS), id, 1) end
-      leases = full_leases(qi, ids)
+      pairs_ = full_leases(qi, ids)
     end
-    local owners = {}
-    for _, id in ipairs(ids) do
+    local owners, leases = {}, {}
+    for i, id in ipairs(ids) do
       owners[#owners + 1] = id
       owners[#owners + 1] = token
+      leases[i] = pairs_[i * 2 - 1]
     end
     batch('HSET', key(qi, TOKENS), owners)
-    batch('ZADD', key(qi, RESERVED), leases)
-    local payloads = batch('HMGET', key(qi, JOBS), ids)
-    for i, id in ipairs(ids) do
-      consider(leases[i * 2 - 1])
-      reply[#reply + 1] = qi
-      reply[#reply + 1] = id
-      reply[#reply + 1] = payloads[i]
-      reply[#reply + 1] = tries[i]
-      reply[#reply + 1] = leases[i * 2 - 1]
-    end
+    batch('ZADD', key(qi, RESERVED), pairs_)
+    redis.call('SET', took_key, token .. '|' .. qi .. '|' .. cjson.encode(ids), 'PX', math.max(1000, hold and hold_ms or (default_timeout + margin)))
+    hand_out(qi, ids, tries, leases)
     break
   end
 end
