@@ -6,6 +6,10 @@
  * Delivery is at-least-once. reserve() hands out leases that expire at now + timeout + margin;
  * a reservation carries an ownership token, and ack/release/fail by a holder whose lease was taken
  * over change nothing and return false.
+ *
+ * Every operation that changes state may be applied twice with the same arguments (a client sends
+ * it again when a dropped connection lost its answer) and takes effect once: a second push of a job
+ * id stores nothing, a second ack, release or fail of one reservation answers as the first did.
  */
 
 /** A job ready to be stored: the encoded envelope plus what the backend indexes. */
@@ -99,11 +103,11 @@ export interface FailedStore {
 
 export interface Driver {
   readonly connection: string;
-  /** Stores jobs: one round trip, all-or-nothing. */
+  /** Stores jobs: one round trip, all-or-nothing. A job whose id is already stored is skipped. */
   push(jobs: StoredJob[]): Promise<void>;
   /** Takes up to `count` jobs from the first of `queues` that has any (a priority list). */
   reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]>;
-  /** The job is done: remove it. False if the lease was lost. */
+  /** The job is done: remove it. False if the lease was lost (a job already gone counts as done). */
   ack(reservation: Reservation): Promise<boolean>;
   /**
    * Puts the job back, available after `delaySeconds`. False if the lease was lost. With
@@ -115,7 +119,10 @@ export interface Driver {
   /** Jobs not yet done on a queue: ready, delayed and reserved. */
   size(queue: string): Promise<number>;
   stats(): Promise<QueueStats[]>;
-  /** Deletes every job waiting on a queue (not its failed records). Returns how many. */
+  /**
+   * Deletes the jobs waiting on a queue: ready, delayed, or whose lease ran out. Never a job a
+   * worker holds or runs, nor failed records. Returns how many.
+   */
   clear(queue: string): Promise<number>;
   readonly failed: FailedStore;
   signals(): Promise<WorkerSignals>;

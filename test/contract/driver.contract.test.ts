@@ -290,6 +290,50 @@ for (const makeBackend of backends) {
       assert.equal(await d.size('b'), 1);
     });
 
+    it('clear deletes waiting jobs only: a reserved job stays with its worker, an expired lease goes', { skip }, async () => {
+      const d = await fresh();
+      await d.push([job('a', { timeout: 0.2 }), job('a'), job('a'), job('a', { delayMs: 60_000 })]);
+      const expiring = (await reserveOne(d, ['a'], { leaseMargin: 0 }))!;
+      const running = (await reserveOne(d, ['a']))!;
+      await sleep(300);
+      assert.equal(await d.clear('a'), 3, 'the ready job, the delayed one and the one whose lease ran out');
+      assert.equal(await d.size('a'), 1, 'the running job is still there');
+      assert.equal(await d.ack(running), true, 'and its worker finishes it');
+      assert.equal(await d.ack(expiring), true, 'a job gone altogether counts as done');
+      assert.equal(await d.clear('a'), 0);
+    });
+
+    it('an operation sent twice (a re-send after a dropped connection lost its answer) takes effect once', { skip }, async () => {
+      const d = await fresh();
+      const pushed = job();
+      await d.push([pushed]);
+      await d.push([pushed]);
+      assert.equal(await d.size('default'), 1, 'a push sent twice stores one job');
+      const first = (await reserveOne(d))!;
+      assert.equal(await reserveOne(d), undefined, 'and hands it out once');
+
+      assert.equal(await d.release(first, 0, { refundAttempt: true }), true);
+      assert.equal(await d.release(first, 0, { refundAttempt: true }), true, 'a release sent twice says done');
+      const second = (await reserveOne(d))!;
+      assert.equal(second.attempts, 1, 'and refunds one try, not two');
+      assert.equal(await d.release(second, 0), true);
+      assert.equal(await d.release(second, 0), true);
+      const third = (await reserveOne(d))!;
+      assert.equal(third.attempts, 2);
+      assert.equal(await reserveOne(d), undefined, 'released once: one job to hand out');
+
+      assert.equal(await d.fail(third, failure(third)), true);
+      assert.equal(await d.fail(third, failure(third)), true, 'a fail sent twice says stored, so the failed() hook runs');
+      assert.equal((await d.failed.list()).length, 1, 'one record');
+
+      const other = job();
+      await d.push([other]);
+      const r = (await reserveOne(d))!;
+      assert.equal(await d.ack(r), true);
+      assert.equal(await d.ack(r), true, 'an ack sent twice says done');
+      assert.equal(await d.size('default'), 0);
+    });
+
     it('restart and pause signals are shared by every worker of the connection', { skip }, async () => {
       const d = await fresh();
       const other = await backend.sibling();

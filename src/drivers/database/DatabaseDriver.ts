@@ -10,7 +10,7 @@ import { QueueError } from '../../errors.ts';
 import type { Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
 import { backendUnavailable } from '../../queue/unavailable.ts';
 import { AckBatcher } from './AckBatcher.ts';
-import type { SqlDialect } from './dialects/dialect.ts';
+import type { OwnedRow, SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
 import type { TableNames, Tables } from './schema.ts';
@@ -24,6 +24,9 @@ const INSERT_CHUNK = 500;
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
 const MAX_CONFLICT_RETRIES = 8;
+
+/** Room left in a statement for its SQL text and one row's other columns. */
+const STATEMENT_OVERHEAD_BYTES = 64 * 1024;
 
 /** Deadlock or lock-wait timeout (MySQL 1213, 1205), deadlock or serialization failure (PostgreSQL). */
 function isConflict(error: unknown): boolean {
@@ -50,7 +53,7 @@ export class DatabaseDriver implements Driver {
   ) {
     this.db = dialect.connect();
     this.failed = new DatabaseFailedStore(connection, tables, dialect, (what, work) => this.call(what, work));
-    this.acks = new AckBatcher((rows) => this.dialect.deleteOwned(this.db, this.tables.jobs, rows));
+    this.acks = new AckBatcher((rows) => this.deleteOwned(rows));
   }
 
   private get jobs() {
@@ -80,7 +83,15 @@ export class DatabaseDriver implements Driver {
         throw error;
       });
       await this.prepared;
-      return await this.retryingConflicts(() => work(this.db));
+      try {
+        return await this.retryingConflicts(() => work(this.db));
+      } catch (error) {
+        // One connection of the pool was cut (a server-side kill, an idle timeout, a proxy restart):
+        // the pool opens another, so try once more. Every operation here is safe to run twice
+        // (see push, ack, release and fail); if the server itself is gone, this fails too.
+        if (!isConnectionLoss(error)) throw error;
+        return await this.retryingConflicts(() => work(this.db));
+      }
     } catch (error) {
       throw this.translate(what, error);
     }
@@ -106,13 +117,18 @@ export class DatabaseDriver implements Driver {
     if (this.dialect.isMissingTable(error)) {
       return new QueueError('BACKEND_UNAVAILABLE', `the queue tables of connection '${this.connection}' do not exist; run \`queue migrate\``, { cause: error });
     }
-    const { code, message } = error as { code?: string; message?: string };
-    if ((code && UNREACHABLE.has(code)) || /connect|terminat|closed state|Connection lost|server has gone away/i.test(message ?? '')) {
+    if (isConnectionLoss(error)) {
+      const { code, message } = error as { code?: string; message?: string };
       return backendUnavailable(what, this.dialect.client, this.connection, this.dialect.describe, message || code || 'connection lost', error);
     }
     return error;
   }
 
+  /**
+   * Stores jobs in one transaction. A job whose id is already stored is skipped, so a push sent
+   * again (the connection dropped before its answer) stores nothing twice. Statements carry at most
+   * INSERT_CHUNK rows and, on MySQL, stay under the server's max_allowed_packet.
+   */
   async push(jobs: StoredJob[]): Promise<void> {
     if (jobs.length === 0) return;
     const now = this.dialect.now();
@@ -127,14 +143,41 @@ export class DatabaseDriver implements Driver {
       created_at: now,
     }));
     await this.call('push jobs', async (db) => {
-      if (rows.length <= INSERT_CHUNK) {
-        await db.insertInto(this.jobs).values(rows).execute();
+      const chunks = this.statementsFor(jobs);
+      const insert = (into: Kysely<Tables>, [from, to]: [number, number]) => this.dialect.skipStoredIds(into.insertInto(this.jobs).values(rows.slice(from, to))).execute();
+      if (chunks.length === 1) {
+        await insert(db, chunks[0]!);
         return;
       }
       await this.dialect.writeTransaction(db, async (trx) => {
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto(this.jobs).values(rows.slice(i, i + INSERT_CHUNK)).execute();
+        for (const chunk of chunks) await insert(trx, chunk);
       });
     });
+  }
+
+  /** [from, to) row ranges, one INSERT each: at most INSERT_CHUNK rows, and within the statement limit. */
+  private statementsFor(jobs: StoredJob[]): [number, number][] {
+    const limit = this.dialect.statementBytes === undefined ? Number.POSITIVE_INFINITY : this.dialect.statementBytes - STATEMENT_OVERHEAD_BYTES;
+    const chunks: [number, number][] = [];
+    let from = 0;
+    let bytes = 0;
+    jobs.forEach((job, i) => {
+      const size = limit === Number.POSITIVE_INFINITY ? 0 : escapedBytes(job.payload);
+      if (size > limit) {
+        throw new QueueError(
+          'JOB_NOT_SERIALIZABLE',
+          `job ${job.id} is ${size} bytes as sent, over what one statement may carry on ${this.dialect.client} connection '${this.connection}' (${this.dialect.describe}: max_allowed_packet is ${this.dialect.statementBytes}); raise max_allowed_packet on the server, or lower QUEUE_MAX_PAYLOAD_BYTES to match`,
+        );
+      }
+      if (i > from && (i - from >= INSERT_CHUNK || bytes + size > limit)) {
+        chunks.push([from, i]);
+        from = i;
+        bytes = 0;
+      }
+      bytes += size;
+    });
+    chunks.push([from, jobs.length]);
+    return chunks;
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
@@ -167,29 +210,52 @@ export class DatabaseDriver implements Driver {
     return [];
   }
 
+  /**
+   * Deletes the rows still leased to these tokens. A row that is gone altogether counts as done as
+   * well: an ack sent again after its answer was lost finds it deleted by the first.
+   */
+  private async deleteOwned(rows: OwnedRow[]): Promise<Set<number>> {
+    const deleted = await this.dialect.deleteOwned(this.db, this.tables.jobs, rows);
+    const kept = rows.filter((row) => !deleted.has(row.id)).map((row) => row.id);
+    if (kept.length > 0) {
+      const present = await this.db.selectFrom(this.jobs).select('id').where('id', 'in', kept).execute();
+      const still = new Set(present.map((row) => Number(row.id)));
+      for (const id of kept) if (!still.has(id)) deleted.add(id);
+    }
+    return deleted;
+  }
+
   ack(reservation: Reservation): Promise<boolean> {
     return this.call('acknowledge a job', () => this.acks.ack({ id: Number(reservation.handle), token: reservation.token }));
   }
 
+  /** Safe to run twice: a row with no lease left was put back already (by the first run), which counts. */
   async release(reservation: Reservation, delaySeconds: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
-    const result = await this.call('release a job', (db) =>
-      db
+    const id = Number(reservation.handle);
+    return this.call('release a job', async (db) => {
+      const result = await db
         .updateTable(this.jobs)
         .set({
           available_at: sql<number>`${this.dialect.now()} + ${Math.round(delaySeconds * 1000)}`,
           reserved_by: null,
           ...(options.refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
         })
-        .where('id', '=', Number(reservation.handle))
+        .where('id', '=', id)
         .where('reserved_by', '=', reservation.token)
-        .executeTakeFirst(),
-    );
-    return Number(result.numUpdatedRows) > 0;
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) > 0) return true;
+      const row = await db.selectFrom(this.jobs).select('reserved_by').where('id', '=', id).executeTakeFirst();
+      return row !== undefined && row.reserved_by === null;
+    });
   }
 
+  /**
+   * Safe to run twice: when the lease is gone and the job with it, a failed record that is exactly
+   * this one was stored by a first run whose answer was lost, which counts.
+   */
   async fail(reservation: Reservation, failure: Failure): Promise<boolean> {
-    return this.call('fail a job', (db) =>
-      this.dialect.writeTransaction(db, async (trx) => {
+    return this.call('fail a job', async (db) => {
+      const stored = await this.dialect.writeTransaction(db, async (trx) => {
         // The record first, then the removal: nothing is deleted without a terminal record.
         const id = await this.failed.insert(trx, reservation.queue, failure);
         const removed = await trx.deleteFrom(this.jobs).where('id', '=', Number(reservation.handle)).where('reserved_by', '=', reservation.token).executeTakeFirst();
@@ -199,8 +265,11 @@ export class DatabaseDriver implements Driver {
           return false;
         }
         return true;
-      }),
-    );
+      });
+      if (stored || failure.id === null) return stored;
+      const job = await db.selectFrom(this.jobs).select('id').where('id', '=', Number(reservation.handle)).executeTakeFirst();
+      return job === undefined && (await this.failed.holds(db, failure));
+    });
   }
 
   async size(queue: string): Promise<number> {
@@ -234,8 +303,19 @@ export class DatabaseDriver implements Driver {
     return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
   }
 
+  /**
+   * Deletes the waiting rows of a queue: not leased, or whose lease ran out (their worker died).
+   * Leased rows are locked by the claim that took them, so the two never overlap: a row is either
+   * deleted here or run by its worker.
+   */
   async clear(queue: string): Promise<number> {
-    const result = await this.call('clear a queue', (db) => db.deleteFrom(this.jobs).where('queue', '=', queue).executeTakeFirst());
+    const result = await this.call('clear a queue', (db) =>
+      db
+        .deleteFrom(this.jobs)
+        .where('queue', '=', queue)
+        .where((eb) => eb.or([eb('reserved_by', 'is', null), eb('available_at', '<=', this.dialect.now())]))
+        .executeTakeFirst(),
+    );
     return Number(result.numDeletedRows);
   }
 
@@ -280,4 +360,23 @@ export class DatabaseDriver implements Driver {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/** A lost or refused connection (mysql2, pg, Node's sockets), as opposed to an error of the statement. */
+function isConnectionLoss(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return (code !== undefined && UNREACHABLE.has(code)) || /connect|terminat|closed state|Connection lost|server has gone away/i.test(message ?? '');
+}
+
+/**
+ * What a payload weighs in a MySQL statement: mysql2 escapes quotes, backslashes and control
+ * characters with a backslash each, and JSON is full of quotes.
+ */
+function escapedBytes(payload: string): number {
+  let escapes = 0;
+  for (let i = 0; i < payload.length; i += 1) {
+    const c = payload.charCodeAt(i);
+    if (c === 34 || c === 39 || c === 92 || c < 32 || c === 26) escapes += 1;
+  }
+  return Buffer.byteLength(payload) + escapes;
 }

@@ -34,6 +34,13 @@ export class DatabaseFailedStore implements FailedStore {
     return id;
   }
 
+  /** Whether this very failure is on record (stored by a first run whose answer was lost). */
+  async holds(db: Kysely<Tables>, failure: Failure): Promise<boolean> {
+    if (failure.id === null) return false;
+    const row = await db.selectFrom(this.table).select('id').where('id', '=', failure.id).where('exception', '=', failure.error).where('payload', '=', failure.payload).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async list({ queue, limit }: { queue?: string; limit?: number } = {}): Promise<FailedJob[]> {
     const rows = await this.call('list failed jobs', (db) => {
       let query = db.selectFrom(this.table).selectAll().orderBy('failed_at', 'desc').orderBy('id');

@@ -55,9 +55,26 @@ function createQueueTables(t: TableNames, dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * One row per job id: a push sent again after its reply was lost (a dropped connection) stores
+ * nothing twice, and a job can be found by its id. Rows written by hand may have no id (NULLs never
+ * collide).
+ */
+function uniqueJobIds(t: TableNames): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex(`${t.jobs}_job_id`).unique().on(t.jobs).column('job_id').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex(`${t.jobs}_job_id`).execute();
+    },
+  };
+}
+
 export function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
   return {
     '001_create_queue_tables': createQueueTables(tables, dialect),
+    '002_unique_job_ids': uniqueJobIds(tables),
   };
 }
 

@@ -1,5 +1,5 @@
 /** What differs between the SQL databases the database driver runs on. */
-import type { Kysely, RawBuilder } from 'kysely';
+import type { InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from 'kysely';
 import type { DatabaseClient } from '../../../config/define.ts';
 import type { Tables } from '../schema.ts';
 import type { ClaimedRow, ClaimParams } from '../sql/claim.ts';
@@ -29,4 +29,13 @@ export interface SqlDialect {
   readonly tableSuffix?: RawBuilder<unknown>;
   /** True when the error says the queue tables are missing. */
   isMissingTable(error: unknown): boolean;
+  /** The insert, made to skip rows whose job_id is already stored (a push sent twice stores nothing twice). */
+  skipStoredIds(insert: JobsInsert): JobsInsert;
+  /**
+   * The most bytes one statement may carry once its values are escaped (MySQL's max_allowed_packet,
+   * read by checkServer), or undefined where no limit is near a job's size.
+   */
+  statementBytes?: number;
 }
+
+export type JobsInsert = InsertQueryBuilder<Tables, 'queue_jobs', InsertResult>;

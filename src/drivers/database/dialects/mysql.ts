@@ -38,9 +38,10 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
       return new Kysely<Tables>({ dialect: new MysqlDialect({ pool }) });
     },
     async checkServer(db) {
-      const { rows } = await sql<{ v: string }>`select version() as v`.execute(db);
+      const { rows } = await sql<{ v: string; packet: number | string }>`select version() as v, @@max_allowed_packet as packet`.execute(db);
       const problem = mysqlSkipLockedProblem(rows[0]?.v ?? '');
       if (problem) throw new QueueError('BACKEND_UNAVAILABLE', problem);
+      dialect.statementBytes = Number(rows[0]?.packet) || undefined;
     },
     writeTransaction: (db, work) => db.transaction().execute(work),
     now: () => sql<number>`cast(round(unix_timestamp(now(3)) * 1000) as signed)`,
@@ -52,6 +53,8 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
       return deleteOwnedLocking(table, rows, (work) => this.writeTransaction(db, work));
     },
     isMissingTable: (error) => (error as { errno?: number })?.errno === 1146,
+    // ON DUPLICATE KEY UPDATE of nothing: INSERT IGNORE would also turn real errors into warnings.
+    skipStoredIds: (insert) => insert.onDuplicateKeyUpdate({ job_id: sql`job_id` }),
   };
   return dialect;
 }

@@ -26,8 +26,12 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
         connectionTimeoutMillis: 5_000,
         idleTimeoutMillis: 30_000,
       });
-      // An idle client that loses its server emits here; without a listener the process would crash.
+      // A client that loses its server (a terminated backend, a restart, a proxy or idle timeout)
+      // emits 'error', and without a listener that ends the process. The pool listens only while a
+      // client is idle; a checked-out one gets its own listener, for good: its query fails with
+      // the same error, and the pool drops the client when it comes back.
       pool.on('error', onPoolError);
+      pool.on('connect', (client) => client.on('error', ignoreCheckedOutError));
       return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
     },
     async checkServer(db) {
@@ -41,9 +45,13 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
       return claimReturning(db, table, params, this.now(), true);
     },
     deleteOwned: deleteOwnedReturning,
+    skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
     isMissingTable: (error) => (error as { code?: string })?.code === '42P01',
   };
 }
+
+/** The query that was running fails with this error too, and reports it; there is nothing more to do. */
+function ignoreCheckedOutError(): void {}
 
 /** Why a server (by server_version_num) cannot run the claim, or undefined when it can. */
 export function postgresSkipLockedProblem(versionNum: number): string | undefined {

@@ -53,6 +53,7 @@ export function sqliteDialect(filename: string): SqlDialect {
       return claimReturning(db, table, params, this.now(), false);
     },
     deleteOwned: deleteOwnedReturning,
+    skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
     isMissingTable: (error) => /no such table/.test((error as Error)?.message ?? ''),
   };
 }
