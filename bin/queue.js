@@ -10,13 +10,24 @@
 // get its own). See test/e2e/memory.e2e.test.ts. The cost is a few more, shorter collections.
 import { existsSync } from 'node:fs';
 
+// A process manager may stop a worker the moment it has started it. Until the worker listens for
+// itself, a stop signal is noted here instead of ending the process (exit 143), and handed over.
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'];
+const early = [];
+const note = (signal) => early.push(signal);
+if (process.argv.slice(2).find((arg) => !arg.startsWith('-')) === 'work') for (const signal of STOP_SIGNALS) process.on(signal, note);
+const takeEarlySignals = () => {
+  for (const signal of STOP_SIGNALS) process.off(signal, note);
+  return early.splice(0);
+};
+
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('error: queue is not built (dist/cli/main.js is missing); run `npm run build` (or `npm ci`, which builds it)\n');
   process.exitCode = 1;
 } else {
   const { main } = await import(entry.href);
-  const code = await main(process.argv);
+  const code = await main(process.argv, { takeEarlySignals });
   // A job that ignored its timeout may still hold the event loop: leave anyway, but only once what
   // was written to stdout and stderr has gone out (on a pipe those writes are asynchronous).
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

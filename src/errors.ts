@@ -51,11 +51,40 @@ export function isQueueError(error: unknown, code?: ErrorCode): error is QueueEr
 
 /** The first line of an error, for tables and one-line CLI output. */
 export function firstLine(text: string): string {
-  const line = text.split('\n', 1)[0] ?? '';
+  const line = String(text).split('\n', 1)[0] ?? '';
   return line.trim();
 }
 
+/** Message and stack of anything thrown, for records and logs. Never throws, whatever was thrown. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
-  return String(error);
+  try {
+    if (error instanceof Error) return String(error.stack ?? `${error.name}: ${error.message}`);
+  } catch {
+    // A getter on the error threw: describe it as a value instead.
+  }
+  return printable(error);
+}
+
+/**
+ * Anything thrown, as an Error: job code can throw a string, an object, even a value with no
+ * prototype whose String() throws (`Object.create(null)`), and none of that may crash the worker.
+ */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : `non-Error thrown: ${printable(value)}`);
+}
+
+/** A value as text: JSON where it can be, else String(), else its type. Never throws. */
+function printable(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {
+    // Circular, a BigInt, or a toJSON that throws.
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

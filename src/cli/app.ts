@@ -12,6 +12,12 @@ export class CliApp {
   logger: Logger | undefined;
   readonly root = projectRoot();
 
+  /**
+   * `takeEarlySignals`: stop signals the binary noted before the worker listened for them (and stops
+   * noting); `queue work` replays them once its own handlers are in place.
+   */
+  constructor(readonly takeEarlySignals: () => NodeJS.Signals[] = () => []) {}
+
   queue(): Promise<QueueManager> {
     this.manager ??= QueueManager.fromProject(this.root, this.logger).then((manager) => {
       useQueueManager(manager);

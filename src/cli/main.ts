@@ -7,8 +7,8 @@ import { describeError, QueueError } from '../errors.ts';
 import { CliApp } from './app.ts';
 import { registerCommands } from './commands/index.ts';
 
-export async function main(argv: string[]): Promise<number> {
-  const app = new CliApp();
+export async function main(argv: string[], options: { takeEarlySignals?: () => NodeJS.Signals[] } = {}): Promise<number> {
+  const app = new CliApp(options.takeEarlySignals);
   const program = new Command('queue')
     .description('A Laravel-style job queue for TypeScript: dispatch jobs, run workers, inspect and retry failures.')
     .option('--verbose', 'print the stack trace with errors')

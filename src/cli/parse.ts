@@ -1,10 +1,10 @@
 /** Flag value parsers: a bad value is a one-line usage error that names the flag, nothing changed. */
 import { InvalidArgumentError } from 'commander';
 
+/** Seconds as people write them: digits, maybe a fraction (`30`, `2.5`); not `0x10`, `1e17` or ` 5`. */
 export function seconds(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected seconds >= 0, got '${value}'`);
-  return n;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new InvalidArgumentError(`expected seconds like 30 or 2.5, got '${value}'`);
+  return Number(value);
 }
 
 export function positiveSeconds(value: string): number {
@@ -18,6 +18,15 @@ export function positiveInt(value: string): number {
     throw new InvalidArgumentError(`expected a whole number >= 1, got '${value}'`);
   }
   return Number(value);
+}
+
+/** A parser of whole numbers from 1 to `max`. */
+export function intUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const n = positiveInt(value);
+    if (n > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}, got '${value}'`);
+    return n;
+  };
 }
 
 export function secondsList(value: string): number[] {

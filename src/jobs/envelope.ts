@@ -50,6 +50,8 @@ export const LIMITS = {
   backoffSteps: 100,
   attempts: 1_000_000,
   nameLength: 255,
+  /** Ten years: a later job is a mistake (or a schedule's business), and every backend stores it exactly. */
+  delaySeconds: 10 * 365 * 24 * 3600,
 } as const;
 
 /** Job names are registry keys (`billing/ChargeCard`), never module paths. */

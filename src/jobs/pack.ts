@@ -51,20 +51,29 @@ export function packJob(job: Job, name: string, options: DispatchOptions): { env
   return { envelope, delayMs: delayMs(options.delay) };
 }
 
+/**
+ * A queue name a worker can take: `queue work --queue a,b` splits on commas and trims spaces, so a
+ * name with a comma, or with spaces at either end, could be stored but never consumed.
+ */
 export function validateQueueName(queue: unknown): asserts queue is string {
-  if (typeof queue !== 'string' || queue.length === 0 || queue.length > LIMITS.nameLength) {
-    throw new QueueError('INVALID_ARGUMENT', `queue name must be 1 to ${LIMITS.nameLength} characters (got ${JSON.stringify(queue)})`);
-  }
+  const bad = (why: string) => new QueueError('INVALID_ARGUMENT', `queue name ${JSON.stringify(queue)} ${why}`);
+  if (typeof queue !== 'string' || queue.length === 0 || queue.length > LIMITS.nameLength) throw bad(`must be 1 to ${LIMITS.nameLength} characters`);
+  if (queue.includes(',')) throw bad('has a comma: workers take a comma-separated list of queues (--queue a,b), so no worker could take it; use another name');
+  if (queue.trim() !== queue) throw bad('starts or ends with a space: workers trim the names they are given, so no worker could take it');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(queue)) throw bad('has a control character; use letters, digits and punctuation');
 }
 
-function delayMs(delay: number | Date | undefined): number {
+/** Milliseconds from now, from seconds or a Date: within LIMITS.delaySeconds, the one rule for every backend. */
+export function delayMs(delay: number | Date | undefined): number {
   if (delay === undefined) return 0;
-  if (delay instanceof Date) {
-    if (Number.isNaN(delay.getTime())) throw new QueueError('INVALID_ARGUMENT', 'delay is an invalid Date');
-    return Math.max(0, delay.getTime() - Date.now());
-  }
-  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+  const ms = delay instanceof Date ? delay.getTime() - Date.now() : typeof delay === 'number' ? delay * 1000 : Number.NaN;
+  if (delay instanceof Date && Number.isNaN(ms)) throw new QueueError('INVALID_ARGUMENT', 'delay is an invalid Date');
+  if (!Number.isFinite(ms) || (typeof delay === 'number' && delay < 0)) {
     throw new QueueError('INVALID_ARGUMENT', `delay must be seconds >= 0 or a Date (got ${String(delay)})`);
   }
-  return delay * 1000;
+  if (ms > LIMITS.delaySeconds * 1000) {
+    throw new QueueError('INVALID_ARGUMENT', `delay must be at most ${LIMITS.delaySeconds} seconds (ten years; got ${delay instanceof Date ? delay.toISOString() : String(delay)})`);
+  }
+  return Math.max(0, ms);
 }

@@ -89,6 +89,8 @@ export class Worker {
   }
 
   resume(): void {
+    // SIGCONT also follows every SIGSTOP (Ctrl-Z and fg): only a pause is worth a line.
+    if (!this.pausedBySignal) return;
     this.pausedBySignal = false;
     this.log.info('resumed (SIGCONT)');
     this.wakeUp?.();

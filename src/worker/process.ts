@@ -4,13 +4,13 @@
  * driver's one atomic step), and only then is the class's failed() hook called, best effort.
  */
 import type { Logger } from 'pino';
-import { describeError, firstLine } from '../errors.ts';
+import { describeError, firstLine, toError } from '../errors.ts';
 import { encodeEnvelope, type Envelope, type JobDefaults } from '../jobs/envelope.ts';
 import { openPayload, type PayloadRules } from '../jobs/payload.ts';
 import type { Job } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import type { Driver, Reservation } from '../queue/driver.ts';
-import { instantiate, runAttempt, toError, type Cancellation } from './attempt.ts';
+import { instantiate, runAttempt, type Cancellation } from './attempt.ts';
 import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry } from './settings.ts';
 import type { Watchdog } from './watchdog.ts';
 
@@ -67,18 +67,21 @@ export async function processReservation(p: Processor, reservation: Reservation)
   if (!registered) {
     return rejectUnrunnable(p, reservation, envelope, jobLog(), `unknown job '${envelope.job}': no class with that name in this worker's app/jobs`);
   }
-  const settings = settingsFor(envelope, p.defaults);
-  if (hasExceededTries(reservation.attempts, settings)) {
-    return rejectUnrunnable(
-      p, reservation, envelope, jobLog(),
-      `attempted ${reservation.attempts} times, more than maxTries ${settings.maxTries}: an earlier attempt timed out or its worker died`,
-    );
-  }
   let job: Job;
   try {
     job = instantiate(registered.jobClass, envelope.job, data);
   } catch (error) {
     return rejectUnrunnable(p, reservation, envelope, jobLog(), `cannot build ${envelope.job}: ${(error as Error).message}`);
+  }
+  const settings = settingsFor(envelope, p.defaults);
+  if (hasExceededTries(reservation.attempts, settings)) {
+    // Its last try ended without a word (its worker died, lost its connection or its ack, or was
+    // killed at a timeout): it has failed for good all the same, so its failed() hook runs.
+    return rejectUnrunnable(
+      p, reservation, envelope, jobLog(),
+      `attempted ${reservation.attempts} times, more than maxTries ${settings.maxTries}: an earlier attempt timed out or its worker died`,
+      job,
+    );
   }
 
   if (info) jobLog().info('started');
@@ -91,6 +94,8 @@ export async function processReservation(p: Processor, reservation: Reservation)
     log: jobLog,
     timeoutSeconds: settings.timeout,
     cancel: p.cancel,
+    clock: p.watchdog,
+    file: registered.file,
     onSettled: unwatch,
   });
   const elapsed = performance.now() - startedAt;
@@ -149,8 +154,11 @@ export async function settleFailedAttempt(
   return { status: 'failed', error, timedOut };
 }
 
-/** A payload that can never run goes straight to failed storage, raw bytes and reason kept. */
-async function rejectUnrunnable(p: Processor, reservation: Reservation, envelope: Envelope | null, log: Logger | null, reason: string): Promise<ProcessResult> {
+/**
+ * A job that will not run goes straight to failed storage, with the reason (and, for a payload that
+ * does not open, its raw bytes). A job whose class could be built has its failed() hook called.
+ */
+async function rejectUnrunnable(p: Processor, reservation: Reservation, envelope: Envelope | null, log: Logger | null, reason: string, job?: Job): Promise<ProcessResult> {
   const logger = log ?? p.log.child({ queue: reservation.queue, handle: reservation.handle });
   const stored = await p.driver.fail(reservation, {
     id: envelope?.id ?? null,
@@ -160,6 +168,7 @@ async function rejectUnrunnable(p: Processor, reservation: Reservation, envelope
   });
   if (!stored) return lost(logger, 0);
   logger.error({ outcome: 'failed', err: reason }, `failed without running: ${reason}`);
+  if (job) await callFailedHook(job, new Error(reason), logger);
   return { outcome: { status: 'failed', error: reason, timedOut: false }, hung: false };
 }
 

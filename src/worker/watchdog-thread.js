@@ -10,8 +10,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { memory, slots, slotBytes, bin, cwd, staleMs, pollMs, worker, separator } = workerData;
+const { memory, slots, slotBytes, bin, cwd, staleMs, pollMs, freezeMs, headerBytes, slotHeaderBytes, worker, separator } = workerData;
 const heartbeat = new Float64Array(memory, 0, 1);
+// Written here only: how long the whole process has been frozen (see watchdog.ts).
+const frozen = new Float64Array(memory, 8, 1);
+let lastPoll = performance.now();
+/** Date.now() when the process last came out of a freeze: the main thread gets staleMs from then to beat. */
+let resumedAt = 0;
 const decoder = new TextDecoder();
 /** Notes too large for a shared slot arrive by message. */
 const posted = new Map();
@@ -40,15 +45,28 @@ function readNote(note) {
 }
 
 setInterval(() => {
+  // This thread not having run for far longer than its poll means the whole process was stopped
+  // (SIGSTOP, a paused container, a frozen VM): that time is no job's, and the main thread has not
+  // had a chance to beat since. A thread that merely waited for a busy CPU is counted the same way,
+  // which only ever gives jobs more time.
+  const polled = performance.now();
+  const gap = polled - lastPoll - pollMs;
+  lastPoll = polled;
   const now = Date.now();
-  if (now - heartbeat[0] < staleMs) return;
-  const overdue = [...posted.values()].filter((job) => now > job.deadline);
+  if (gap > freezeMs) {
+    frozen[0] += gap;
+    resumedAt = now;
+    return;
+  }
+  if (now - Math.max(heartbeat[0], resumedAt) < staleMs) return;
+  const frozenNow = frozen[0];
+  const overdue = [...posted.values()].filter((job) => now > job.deadline + (frozenNow - job.frozenAtStart));
   for (let slot = 0; slot < slots; slot += 1) {
-    const offset = 8 + slot * (16 + slotBytes);
-    const [deadline, length] = new Float64Array(memory, offset, 2);
-    if (deadline > 0 && now > deadline) {
+    const offset = headerBytes + slot * (slotHeaderBytes + slotBytes);
+    const [deadline, length, frozenAtStart] = new Float64Array(memory, offset, 3);
+    if (deadline > 0 && now > deadline + (frozenNow - frozenAtStart)) {
       // Copy out of shared memory before decoding: TextDecoder refuses shared views.
-      const bytes = new Uint8Array(memory, offset + 16, length).slice();
+      const bytes = new Uint8Array(memory, offset + slotHeaderBytes, length).slice();
       overdue.push({ deadline, request: readNote(decoder.decode(bytes)) });
     }
   }

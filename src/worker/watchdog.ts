@@ -10,10 +10,19 @@ import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Reservation } from '../queue/driver.ts';
 import type { JobDefaults } from '../jobs/envelope.ts';
+import type { FreezeClock } from './attempt.ts';
 
 /** Heartbeat period; the main thread counts as stuck after STALE_MS without one. */
 const HEARTBEAT_MS = 250;
 const STALE_MS = 1_500;
+/**
+ * The watchdog thread looks every POLL_MS; when it finds it has not run for FREEZE_MS longer than
+ * that, the whole process was stopped (SIGSTOP, a paused container, a frozen VM), not blocked by a
+ * job, and that time counts for no job. The main thread, when it has not run for FREEZE_MS, waits
+ * for the thread to measure before it calls a job late.
+ */
+const POLL_MS = 200;
+const FREEZE_MS = 1_000;
 /** Past its timeout, how long a job may go on before the watchdog steps in. */
 export const WATCHDOG_GRACE_MS = 1_000;
 /**
@@ -37,15 +46,17 @@ export interface TimeoutRecord {
 export type WatchedJob = Omit<TimeoutRecord, 'connection' | 'defaults'>;
 
 /**
- * Shared memory layout: [heartbeat f64][slot 0][slot 1]..., each slot [deadline f64][length f64]
- * [SLOT_BYTES of the note]. A note is the job's fields joined by NOTE_SEPARATOR, payload last (the
+ * Shared memory layout: [heartbeat f64][frozen ms f64][slot 0][slot 1]..., each slot [deadline f64]
+ * [length f64][frozen ms at the job's start f64][SLOT_BYTES of the note]. A note is the job's fields joined by NOTE_SEPARATOR, payload last (the
  * payload can hold anything, so it takes the rest), written with one encode into the slot: no JSON,
  * which would escape every quote of the payload. postMessage, ten times dearer, is kept for notes
  * too large for a slot. watchdog-thread.js reads them back.
  */
 const NOTE_SEPARATOR = '\u001f';
 const SLOT_BYTES = 16 * 1024;
-const SLOT_SIZE = 16 + SLOT_BYTES;
+const HEADER_BYTES = 16;
+const SLOT_HEADER_BYTES = 24;
+const SLOT_SIZE = SLOT_HEADER_BYTES + SLOT_BYTES;
 
 /** A watchdog thread that dies more often than this is not started again. */
 const MAX_RESTARTS = 3;
@@ -55,10 +66,14 @@ interface Slot {
   note: Uint8Array;
 }
 
-export class Watchdog {
+export class Watchdog implements FreezeClock {
   private thread: Thread;
   private readonly memory: SharedArrayBuffer;
   private readonly heartbeat: Float64Array;
+  /** Written by the watchdog thread: the ms this process has spent frozen. */
+  private readonly frozen: Float64Array;
+  /** performance.now() of this thread's last heartbeat. */
+  private lastBeat = performance.now();
   /** Views of each slot, made once: a job's note is then one encode into shared memory. */
   private readonly slots: Slot[];
   private readonly free: number[];
@@ -74,11 +89,12 @@ export class Watchdog {
     private readonly worker: Pick<TimeoutRecord, 'connection' | 'defaults'>,
     private readonly log: Logger,
   ) {
-    this.memory = new SharedArrayBuffer(8 + slots * SLOT_SIZE);
+    this.memory = new SharedArrayBuffer(HEADER_BYTES + slots * SLOT_SIZE);
     this.heartbeat = new Float64Array(this.memory, 0, 1);
+    this.frozen = new Float64Array(this.memory, 8, 1);
     this.slots = Array.from({ length: slots }, (_, i) => ({
-      header: new Float64Array(this.memory, 8 + i * SLOT_SIZE, 2),
-      note: new Uint8Array(this.memory, 8 + i * SLOT_SIZE + 16, SLOT_BYTES),
+      header: new Float64Array(this.memory, HEADER_BYTES + i * SLOT_SIZE, 3),
+      note: new Uint8Array(this.memory, HEADER_BYTES + i * SLOT_SIZE + SLOT_HEADER_BYTES, SLOT_BYTES),
     }));
     this.free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
     this.beat();
@@ -96,7 +112,10 @@ export class Watchdog {
         bin: fileURLToPath(new URL('../../bin/queue.js', import.meta.url)),
         cwd: this.root,
         staleMs: STALE_MS,
-        pollMs: 200,
+        pollMs: POLL_MS,
+        freezeMs: FREEZE_MS,
+        headerBytes: HEADER_BYTES,
+        slotHeaderBytes: SLOT_HEADER_BYTES,
         worker: this.worker,
         separator: NOTE_SEPARATOR,
       },
@@ -119,6 +138,15 @@ export class Watchdog {
 
   private beat(): void {
     this.heartbeat[0] = Date.now();
+    this.lastBeat = performance.now();
+  }
+
+  frozenMs(): number {
+    return this.frozen[0]!;
+  }
+
+  mayHaveJustResumed(): boolean {
+    return performance.now() - this.lastBeat > FREEZE_MS;
   }
 
   /** Starts watching one attempt; returns the function that stops watching it. */
@@ -132,6 +160,7 @@ export class Watchdog {
       const { read, written } = this.encoder.encodeInto(note, slot.note);
       if (read === note.length) {
         slot.header[1] = written;
+        slot.header[2] = this.frozenMs();
         slot.header[0] = deadline;
         return () => {
           slot.header[0] = 0;
@@ -141,7 +170,7 @@ export class Watchdog {
       this.free.push(index);
     }
     const key = (this.nextKey += 1);
-    this.thread.postMessage({ type: 'start', key, deadline, request: record });
+    this.thread.postMessage({ type: 'start', key, deadline, frozenAtStart: this.frozenMs(), request: record });
     return () => this.thread.postMessage({ type: 'end', key });
   }
 

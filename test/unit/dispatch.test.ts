@@ -64,6 +64,17 @@ describe('dispatch() and Queue', () => {
     await assert.rejects(dispatch(new Record(), { connection: 'nope' }), queueError('CONNECTION_UNKNOWN', "'nope'"));
   });
 
+  it('refuses queue names no worker could take and delays past ten years, on every path', async () => {
+    for (const queue of ['a,b', ' a', 'a ', 'tab\there']) {
+      await assert.rejects(dispatch(new Record(), { queue }), queueError('INVALID_ARGUMENT', `queue name ${JSON.stringify(queue)}`));
+      await assert.rejects(Queue.bulk([new Record()], { queue }), queueError('INVALID_ARGUMENT', 'queue name'));
+    }
+    for (const delay of [1e17, 1e300, Infinity, Number.NaN, new Date(Date.now() + 11 * 365 * 24 * 3600 * 1000), new Date('nope')]) {
+      await assert.rejects(dispatch(new Record(), { delay }), queueError('INVALID_ARGUMENT', 'delay'));
+    }
+    assert.ok(await dispatch(new Record(), { delay: 9 * 365 * 24 * 3600, queue: 'far' }), 'nine years is fine');
+  });
+
   it('the sync connection runs the job inside dispatch()', async () => {
     const before = await Queue.size('default');
     await dispatch(new Record(), { connection: 'sync' });

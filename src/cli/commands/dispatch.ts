@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { QueueError } from '../../errors.ts';
 import type { CliApp } from '../app.ts';
@@ -7,17 +8,23 @@ import { seconds } from '../parse.ts';
 
 export function registerDispatch(program: Command, app: CliApp): void {
   const command = withConnection(program.command('dispatch <job>').description('dispatch a job from the shell; prints its id'))
-    .option('-d, --data <json>', 'the job\'s fields as a JSON object', '{}')
+    .option('-d, --data <json>', 'the job\'s fields as a JSON object; @file reads it from a file, - from stdin', '{}')
     .option('-q, --queue <name>', 'the queue (default: the job\'s own)')
     .option('--delay <seconds>', 'make the job available after this many seconds', seconds);
-  examples(command, ['queue dispatch SendWelcomeEmail --data \'{"userId": 42, "email": "ada@example.com"}\'', 'queue dispatch GenerateReport --queue reports --delay 60']);
+  examples(command, [
+    'queue dispatch SendWelcomeEmail --data \'{"userId": 42, "email": "ada@example.com"}\'',
+    'queue dispatch GenerateReport --queue reports --delay 60',
+    'queue dispatch ImportRows --data @rows.json',
+    'cat rows.json | queue dispatch ImportRows --data -',
+  ]);
 
   command.action(async (name: string, flags: { data: string; queue?: string; delay?: number; connection?: string }) => {
+    const [text, from] = await dataText(flags.data);
     let data: unknown;
     try {
-      data = JSON.parse(flags.data);
+      data = JSON.parse(text);
     } catch (error) {
-      throw new QueueError('INVALID_ARGUMENT', `--data is not valid JSON (${(error as Error).message}); pass an object like '{"userId": 1}'`);
+      throw new QueueError('INVALID_ARGUMENT', `${from} is not valid JSON (${(error as Error).message}); pass an object like '{"userId": 1}'`);
     }
     if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new QueueError('INVALID_ARGUMENT', '--data must be a JSON object of the job\'s fields');
     const manager = await app.queue();
@@ -34,6 +41,27 @@ export function registerDispatch(program: Command, app: CliApp): void {
     const [id] = await manager.push([job], { queue: flags.queue, delay: flags.delay, connection: flags.connection });
     say(id!);
   });
+}
+
+/**
+ * The text of --data, and how to name it in errors: inline, `@file` (an argument is limited by the
+ * operating system; a file is not), or `-` for stdin.
+ */
+async function dataText(value: string): Promise<[string, string]> {
+  if (value === '-') return [await readStream(process.stdin), '--data from stdin'];
+  if (!value.startsWith('@')) return [value, '--data'];
+  const file = value.slice(1);
+  try {
+    return [await readFile(file, 'utf8'), `--data file ${file}`];
+  } catch (error) {
+    throw new QueueError('INVALID_ARGUMENT', `cannot read --data file ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give the path of a JSON file after @`);
+  }
+}
+
+async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** JSON has no Date or BigInt: a field that defaults to one takes a string or number for it. */

@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
 import { BUILT_IN_DEFAULTS } from '../../jobs/envelope.ts';
 import { installSignalHandlers } from '../../worker/signals.ts';
+import { installStrayHandlers } from '../../worker/strays.ts';
 import { Watchdog, WATCHDOG_RECORD_SECONDS } from '../../worker/watchdog.ts';
 import { Worker } from '../../worker/Worker.ts';
 import type { CliApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
-import { positiveInt, positiveSeconds, queueList, seconds, secondsList } from '../parse.ts';
+import { intUpTo, positiveInt, positiveSeconds, queueList, seconds, secondsList } from '../parse.ts';
 import { examples, withConnection } from '../help.ts';
+
+/** Jobs one process may run at once: each slot holds a lease and a watchdog note (16 KB of shared memory). */
+const MAX_CONCURRENCY = 1_000;
 
 interface WorkFlags {
   connection?: string;
@@ -29,7 +33,7 @@ interface WorkFlags {
 export function registerWork(program: Command, app: CliApp): void {
   const command = withConnection(program.command('work').description('run a worker that processes jobs until told to stop'))
     .option('-q, --queue <names>', 'queues in priority order, comma-separated', queueList, ['default'])
-    .option('--concurrency <n>', 'jobs run at once in this process', positiveInt, 1)
+    .option('--concurrency <n>', `jobs run at once in this process (at most ${MAX_CONCURRENCY})`, intUpTo(MAX_CONCURRENCY), 1)
     .option('--max-jobs <n>', 'exit 0 after this many jobs', positiveInt)
     .option('--max-time <seconds>', 'exit 0 after running this long', positiveSeconds)
     .option('--sleep <seconds>', 'wait this long when no job is ready', seconds, 3)
@@ -79,9 +83,16 @@ export function registerWork(program: Command, app: CliApp): void {
     }, logger);
 
     const removeHandlers = installSignalHandlers(worker, logger);
+    for (const signal of app.takeEarlySignals()) process.emit(signal, signal);
+    const removeStrays = installStrayHandlers(logger, registry.all().map((job) => job.file));
     logger.info({ connection: driver.connection, queues: flags.queue, concurrency: flags.concurrency }, `worker started on ${driver.connection}: ${flags.queue.join(', ')}`);
-    const reason = await worker.run();
-    removeHandlers();
+    let reason;
+    try {
+      reason = await worker.run();
+    } finally {
+      removeStrays();
+      removeHandlers();
+    }
     await worker.options.watchdog?.stop();
     logger.info({ reason: reason.code, exitCode: reason.exitCode, processed: worker.jobsProcessed }, `worker stopped: ${reason.message} (exit ${reason.exitCode})`);
     process.exitCode = reason.exitCode;
