@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -75,7 +76,9 @@ for (const backend of await e2eBackends()) {
       const t = backend.env();
       await dispatchMany(t, 'Record.ts', 1);
       await assertRefused(t, [
-        [['work', '--sleep', 'abc'], /--sleep.*'abc'.*seconds >= 0/],
+        [['work', '--sleep', 'abc'], /--sleep.*expected seconds like 30 or 2\.5, got 'abc'/],
+        [['work', '--sleep', '0x10'], /--sleep.*got '0x10'/],
+        [['work', '--concurrency', '100000000'], /--concurrency.*expected a whole number from 1 to 1000, got '100000000'/],
         [['work', '--max-jobs', '-1'], /--max-jobs.*'-1'.*whole number >= 1/],
         [['work', '--max-jobs', '2.5'], /--max-jobs/],
         [['work', '--concurrency', '0'], /--concurrency/],
@@ -103,8 +106,29 @@ for (const backend of await e2eBackends()) {
         [['dispatch', 'Record', '--data', '[1,2]'], /--data must be a JSON object/],
         [['dispatch', 'Record', '--data', '{"nope":1}'], /Record has no field 'nope'; its fields are: label/],
         [['dispatch', 'Record', '--delay', '-5'], /--delay/],
+        [['dispatch', 'Record', '--delay', '1e17'], /--delay.*got '1e17'/],
+        [['dispatch', 'Record', '--delay', '0x10'], /--delay.*got '0x10'/],
+        [['dispatch', 'Record', '--delay', '100000000000000000'], /^error: delay must be at most 315360000 seconds \(ten years; got 100000000000000000\)$/],
+        [['dispatch', 'Record', '--queue', 'x,y'], /^error: queue name "x,y" has a comma: workers take a comma-separated list of queues/],
+        [['dispatch', 'Record', '--queue', ' x'], /^error: queue name " x" starts or ends with a space/],
+        [['dispatch', 'Record', '--queue', 'x '], /^error: queue name "x " starts or ends with a space/],
+        [['dispatch', 'Record', '--data', '@/no/such/file.json'], /^error: cannot read --data file \/no\/such\/file\.json \(ENOENT\)/],
       ]);
       assert.deepEqual((await status(t)).queues, [], 'nothing was dispatched');
+    });
+
+    it('--data takes a file (@file) or stdin (-), for fields too large for one argument', async () => {
+      const t = backend.env();
+      const label = 'x'.repeat(3 * 1024 * 1024);
+      const file = path.join(t.dir, 'data.json');
+      writeFileSync(file, JSON.stringify({ label }));
+      const fromFile = await run(['dispatch', 'Record', '--data', `@${file}`], t);
+      assert.equal(fromFile.code, 0, fromFile.stderr);
+      const fromStdin = await run(['dispatch', 'Record', '--data', '-'], t, { input: JSON.stringify({ label: 'from stdin' }) });
+      assert.equal(fromStdin.code, 0, fromStdin.stderr);
+      const worked = await run(['work', '--stop-when-empty'], t);
+      assert.equal(worked.code, 0, worked.stderr);
+      assert.deepEqual(records(t).map((line) => line.split(' ').slice(2).join(' ').length).sort((a, b) => a - b), ['from stdin'.length, label.length]);
     });
 
     it('unknown failed ids', async () => {

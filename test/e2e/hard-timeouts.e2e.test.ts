@@ -47,6 +47,23 @@ describe('hard timeouts', () => {
     assert.deepEqual(new Set(ran), new Set(others));
   });
 
+  it('a worker frozen for 8 s (SIGSTOP, then SIGCONT) with healthy jobs running records no timeout and is not killed', async () => {
+    const t = testEnv({ QUEUE_LEASE_MARGIN: '30' });
+    // Four jobs of 4 s under a 5 s timeout, frozen 1 s in: by the wall clock they ran 13 s.
+    const ids = await dispatchMany(t, 'Sleepy.ts', 4, { ms: 4000 });
+    const worker = start(['work', '--concurrency', '4', '--timeout', '5', '--sleep', '0.2', '--stop-when-empty'], t);
+    await until(() => records(t).filter((line) => line.endsWith(' start')).length === 4);
+    await sleep(1000);
+    worker.child.kill('SIGSTOP');
+    await sleep(8000);
+    worker.child.kill('SIGCONT');
+    const result = await worker.done;
+    assert.equal(result.code, 0, `not killed, stopped when empty:\n${result.stdout}`);
+    assert.deepEqual(new Set(records(t).filter((line) => line.endsWith(' end')).map((line) => line.split(' ')[0])), new Set(ids), 'every job ran to its end');
+    assert.deepEqual(await failedList(t), [], 'no timeout recorded');
+    assert.doesNotMatch(result.stdout, /blocked the event loop|timed out|released/);
+  });
+
   it('a job that ignores its signal but yields is caught in-process: recorded, and the worker exits 3', async () => {
     const t = testEnv();
     const [hung] = await dispatchMany(t, 'Hang.ts', 1);
@@ -66,6 +83,20 @@ describe('signals', () => {
     const result = await worker.done;
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(records(t), [`${id} 1 start`, `${id} 1 end`]);
+  });
+
+  it('SIGTERM in the first moments of a worker, before it listens for signals itself, still exits 0', async () => {
+    const t = testEnv();
+    await dispatchMany(t, 'Record.ts', 1);
+    // From the binary's first line on: Node itself takes about 120 ms to start here, and a signal before that ends it.
+    for (const ms of [250, 400, 600]) {
+      const worker = start(['work', '--sleep', '0.2'], t);
+      await sleep(ms);
+      worker.child.kill('SIGTERM');
+      const result = await worker.done;
+      assert.equal(result.code, 0, `SIGTERM ${ms} ms after the start: ${result.signal ?? ''} ${result.stderr}`);
+      assert.match(result.stdout, /worker stopped: SIGTERM received \(exit 0\)/);
+    }
   });
 
   it('a second SIGINT hands the job back without using up a try', async () => {

@@ -3,16 +3,12 @@
  * Redis server itself going away under a running worker.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { deleteRedisPrefix, REDIS_URL, skipReason, redisBackend } from '../helpers/backends.ts';
 import { dispatchMany, logLines, managerFor, records, start, testEnv, trackedRuns as runs, untilRecords, type Running, type TestEnv } from '../helpers/cli.ts';
+import { privateRedis } from '../helpers/servers.ts';
 
 const skip = await skipReason(redisBackend());
 const prefixes: string[] = [];
@@ -120,56 +116,7 @@ describe('redis under crashes', { skip }, () => {
       assert.equal(result.code, 0, 'the worker never crashed');
       assert.deepEqual(records(t).map((line) => line.split(' ')[0]), [before, afterRestart]);
     } finally {
-      await server.stop();
-      server.cleanup();
+      await server.cleanup();
     }
   });
 });
-
-/** A redis-server of our own on a free loopback port, that the test can stop and start again. */
-async function privateRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'queue-redis-'));
-  let child: ChildProcess | undefined;
-  const server = {
-    port,
-    async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-      for (let i = 0; i < 50; i += 1) {
-        if (await canConnect(port)) return;
-        await sleep(100);
-      }
-      throw new Error(`redis-server on port ${port} did not start`);
-    },
-    async stop() {
-      if (!child || child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
-  await server.start();
-  return server;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  const { Socket } = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-    socket.connect(port, '127.0.0.1');
-  });
-}

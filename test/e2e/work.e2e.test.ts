@@ -5,11 +5,13 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { dispatchMany, e2eBackends, failedList, fixtureProject, logLines, managerFor, ranIds, records, run, runOk, start, status, stopReasonOf, workerOnSlowJob } from '../helpers/cli.ts';
 
+/** Job names by file under `folder` of the fixture's app/jobs (top level, or one subfolder). */
+const jobsIn = (folder: string) => readdirSync(path.join(fixtureProject, 'app/jobs', folder))
+  .filter((file) => file.endsWith('.ts') && !file.startsWith('_'))
+  .map((file) => path.posix.join(folder, file.slice(0, -'.ts'.length)));
+
 /** The job names the registry should find in the fixture project: every job file, and nested/Named's jobName. */
-const fixtureJobs = [
-  ...readdirSync(path.join(fixtureProject, 'app/jobs')).filter((file) => file.endsWith('.ts') && !file.startsWith('_')).map((file) => file.slice(0, -'.ts'.length)),
-  'custom-name',
-].sort();
+const fixtureJobs = [...jobsIn(''), ...jobsIn('misbehaves'), 'custom-name'].sort();
 
 for (const backend of await e2eBackends()) {
   describe(`queue work (${backend.name})`, { skip: backend.skip }, () => {

@@ -3,6 +3,7 @@
  * the backends: each test gets its own SQLite file, and on Redis its own key prefix.
  */
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -180,14 +181,24 @@ export interface Running {
   done: Promise<RunResult>;
 }
 
-export function start(args: string[], t: TestEnv, options: { cwd?: string; direct?: boolean } = {}): Running {
+/**
+ * Processes start() made that are still running. A test that fails half-way leaves none behind:
+ * they are killed once the file's tests are over (else the test process would wait for them).
+ */
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+export function start(args: string[], t: TestEnv, options: { cwd?: string; direct?: boolean; input?: string } = {}): Running {
   // direct: run bin/queue.js itself, so its shebang (and its flags) apply, as under a process manager.
   ensureBuilt();
   const child = spawn(options.direct ? BIN : process.execPath, options.direct ? args : [BIN, ...args], {
     cwd: options.cwd ?? fixtureProject,
     env: { ...process.env, ...t.env, CI: process.env.CI ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
   const waiters: { test: (s: string) => boolean; resolve: () => void }[] = [];
@@ -202,7 +213,11 @@ export function start(args: string[], t: TestEnv, options: { cwd?: string; direc
   };
   child.stdout!.on('data', (chunk) => { stdout += chunk; check(); });
   child.stderr!.on('data', (chunk) => { stderr += chunk; check(); });
-  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  children.add(child);
+  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => {
+    children.delete(child);
+    resolve({ code, signal, stdout, stderr });
+  }));
   return {
     child,
     output: () => stdout + stderr,
@@ -222,7 +237,7 @@ export function start(args: string[], t: TestEnv, options: { cwd?: string; direc
   };
 }
 
-export function run(args: string[], t: TestEnv, options: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(args: string[], t: TestEnv, options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   const running = start(args, t, options);
   const timer = setTimeout(() => running.child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
   return running.done.finally(() => clearTimeout(timer));

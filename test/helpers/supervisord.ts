@@ -13,11 +13,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineConfig } from '../../src/config/define.ts';
 import { env as projectEnv } from '../../src/env.ts';
 import { BUILT_IN_DEFAULTS } from '../../src/jobs/envelope.ts';
 import type { FailedJob } from '../../src/queue/driver.ts';
-import { QueueManager } from '../../src/queue/manager.ts';
 import { ensureBuilt } from './build.ts';
 import { fixtureProject, logLines, managerFor, repoRoot, type TestEnv } from './cli.ts';
 
@@ -460,19 +458,9 @@ export function runsOf(lines: string[]): Map<string, Run[]> {
   return runs;
 }
 
-/**
- * A QueueManager on the test's storage: SQLite or Redis as cli.ts's managerFor() has them, or the
- * MySQL/MariaDB tables named by DB_CONNECTION=mysql, DATABASE_URL and DB_QUEUE_TABLE / DB_FAILED_TABLE.
- */
-export async function queueFor(t: TestEnv): Promise<QueueManager> {
-  if (t.env.DB_CONNECTION !== 'mysql') return managerFor(t);
-  const database = { driver: 'database' as const, client: 'mysql' as const, url: t.env.DATABASE_URL!, table: t.env.DB_QUEUE_TABLE!, failedTable: t.env.DB_FAILED_TABLE!, pool: 4 };
-  return new QueueManager(defineConfig({ default: 'database', connections: { database } }), fixtureProject);
-}
-
 /** Dispatches one fixture job per entry of `fields` onto `queue` (in bulks of 2,000); returns their ids. */
 export async function dispatchTo(t: TestEnv, queue: string, jobFile: string, fields: Record<string, unknown>[]): Promise<string[]> {
-  const manager = await queueFor(t);
+  const manager = await managerFor(t);
   try {
     const { default: JobClass } = await import(path.join(fixtureProject, 'app/jobs', jobFile));
     const ids: string[] = [];
@@ -487,7 +475,7 @@ export async function dispatchTo(t: TestEnv, queue: string, jobFile: string, fie
 
 /** Jobs still waiting, delayed or reserved on `queue`, and its failed records. */
 export async function queueState(t: TestEnv, queue: string): Promise<{ size: number; failed: FailedJob[] }> {
-  const manager = await queueFor(t);
+  const manager = await managerFor(t);
   try {
     const driver = await manager.driver();
     return { size: await driver.size(queue), failed: await driver.failed.list({ queue, limit: 1_000_000 }) };

@@ -1,20 +1,22 @@
 /**
  * Soak: 4 workers under the shipped supervisord program (--concurrency 4), 20,000 jobs of mixed
- * kinds, and a worker SIGKILLed every 2 seconds while they run, on SQLite, Redis and MariaDB. At the
- * end every job is done or in failed storage with its reason, none is lost, and every job that ran
- * more than once was explained: by its own failed attempts, or because it was in flight in a process
- * that was killed (by the test, or by its own watchdog: a job blocked the event loop).
+ * kinds, and a worker SIGKILLed every 2 seconds while they run, on SQLite, Redis, MariaDB and
+ * PostgreSQL. At the end every job is done or in failed storage with its reason, none is lost, every
+ * job that ran more than once was explained (by its own failed attempts, or because it was in flight
+ * in a process that was killed: by the test, or by its own watchdog when a job blocked the event
+ * loop), and failed() ran exactly once for each failed job.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
+import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
 import type { FailedJob } from '../../src/queue/driver.ts';
 import type { SoakKind } from '../fixtures/project/app/jobs/Soak.ts';
-import { deleteRedisPrefix, MYSQL_URL, REDIS_URL, redisBackend, serverDatabaseBackend, serverDatabaseConfig, skipReason } from '../helpers/backends.ts';
-import { records, runOk, testEnv, type TestEnv } from '../helpers/cli.ts';
-import { dispatchTo, queueFor, queueState, runsOf, startSupervisor, supervisordSkip, type Run, type Supervisor } from '../helpers/supervisord.ts';
+import { deleteRedisPrefix, MYSQL_URL, POSTGRES_URL, REDIS_URL, redisBackend, serverDatabaseBackend, serverDatabaseConfig, skipReason } from '../helpers/backends.ts';
+import { managerFor, records, runOk, testEnv, type TestEnv } from '../helpers/cli.ts';
+import { dispatchTo, queueState, runsOf, startSupervisor, supervisordSkip, type Run, type Supervisor } from '../helpers/supervisord.ts';
 
 /** SOAK_JOBS runs a shorter (or longer) soak by hand; the suite runs 20,000. */
 const TOTAL = Number(process.env.SOAK_JOBS ?? 20_000);
@@ -41,7 +43,33 @@ interface SoakBackend {
 }
 
 const redisPrefixes: string[] = [];
-const mariadbTables: string[] = [];
+
+/** A soak on its own tables of the shared MariaDB or PostgreSQL server. */
+function serverDatabase(name: string, client: 'mysql' | 'postgres', url: string, skip: string | undefined): SoakBackend {
+  const tables: string[] = [];
+  return {
+    name,
+    skip,
+    async env() {
+      const table = `soak_${randomUUID().slice(0, 8)}`;
+      tables.push(table);
+      const t = testEnv({ ...ENV, DB_CONNECTION: client, DATABASE_URL: url, DB_QUEUE_TABLE: `${table}_jobs`, DB_FAILED_TABLE: `${table}_failed` });
+      await runOk(['migrate'], t);
+      return t;
+    },
+    async cleanup() {
+      const config = serverDatabaseConfig(client);
+      const db = (client === 'mysql' ? mysqlDialect(config) : postgresDialect(config, () => {})).connect();
+      try {
+        for (const table of tables.splice(0)) {
+          for (const name of ['jobs', 'failed', 'signals', 'jobs_migrations', 'jobs_migrations_lock']) await db.schema.dropTable(`${table}_${name}`).ifExists().execute();
+        }
+      } finally {
+        await db.destroy();
+      }
+    },
+  };
+}
 
 const backends: SoakBackend[] = [
   { name: 'sqlite', skip: undefined, env: async () => testEnv(ENV, 'sqlite'), cleanup: async () => {} },
@@ -57,27 +85,8 @@ const backends: SoakBackend[] = [
       for (const prefix of redisPrefixes.splice(0)) await deleteRedisPrefix(prefix);
     },
   },
-  {
-    name: 'mariadb',
-    skip: await skipReason(serverDatabaseBackend('mysql')),
-    async env() {
-      const table = `soak_${randomUUID().slice(0, 8)}`;
-      mariadbTables.push(table);
-      const t = testEnv({ ...ENV, DB_CONNECTION: 'mysql', DATABASE_URL: MYSQL_URL, DB_QUEUE_TABLE: `${table}_jobs`, DB_FAILED_TABLE: `${table}_failed` });
-      await runOk(['migrate'], t);
-      return t;
-    },
-    async cleanup() {
-      const db = mysqlDialect(serverDatabaseConfig('mysql')).connect();
-      try {
-        for (const table of mariadbTables.splice(0)) {
-          for (const name of ['jobs', 'failed', 'signals', 'jobs_migrations', 'jobs_migrations_lock']) await db.schema.dropTable(`${table}_${name}`).ifExists().execute();
-        }
-      } finally {
-        await db.destroy();
-      }
-    },
-  },
+  serverDatabase('mariadb', 'mysql', MYSQL_URL, await skipReason(serverDatabaseBackend('mysql'))),
+  serverDatabase('postgres', 'postgres', POSTGRES_URL, await skipReason(serverDatabaseBackend('postgres'))),
 ];
 
 /** The kinds of the TOTAL jobs, shuffled. */
@@ -91,10 +100,10 @@ function mixedKinds(): SoakKind[] {
   return kinds;
 }
 
-/** Waits for the queue to drain, SIGKILLing a random running worker every KILL_EVERY_MS; returns the pids killed. */
-async function drainUnderKills(t: TestEnv, sv: Supervisor, startedAt: number): Promise<Set<number>> {
-  const killed = new Set<number>();
-  const manager = await queueFor(t);
+/** Waits for the queue to drain, SIGKILLing a random running worker every KILL_EVERY_MS; returns the pids killed, with when. */
+async function drainUnderKills(t: TestEnv, sv: Supervisor, startedAt: number): Promise<Map<number, number>> {
+  const killed = new Map<number, number>();
+  const manager = await managerFor(t);
   try {
     const driver = await manager.driver();
     let nextKill = Date.now() + KILL_EVERY_MS;
@@ -109,7 +118,7 @@ async function drainUnderKills(t: TestEnv, sv: Supervisor, startedAt: number): P
       if (victim === undefined) continue;
       try {
         process.kill(victim, 'SIGKILL');
-        killed.add(victim);
+        killed.set(victim, Date.now());
       } catch {
         // It ended on its own meanwhile (its watchdog, or a planned exit).
       }
@@ -145,12 +154,12 @@ for (const backend of backends) {
       const t = await backend.env();
       const kinds = mixedKinds();
       const sv = await startSupervisor({ t, queue: QUEUE, numprocs: 4, flags: ['--concurrency', '4', '--sleep', '0.5'] });
-      let killed: Set<number>;
+      let killed: Map<number, number>;
       let ids: string[];
       const startedAt = Date.now();
       try {
         await sv.allRunning(60_000);
-        ids = await dispatchTo(t, QUEUE, 'Soak.ts', kinds.map((kind) => ({ kind })));
+        ids = await dispatchTo(t, QUEUE, 'Soak.ts', kinds.map((kind, i) => ({ kind, ref: String(i) })));
         killed = await drainUnderKills(t, sv, startedAt);
       } finally {
         await sv.shutdown();
@@ -164,7 +173,8 @@ for (const backend of backends) {
       // Every process that died by SIGKILL was killed by the test or by its own watchdog.
       const watchdog = sv.workerLog().filter((line) => /blocked the event loop/.test(String(line.msg)));
       const watchdogPids = new Set(watchdog.map((line) => line.pid as number));
-      const cutShort = new Set([...killed, ...watchdogPids]);
+      const cutShort = new Set([...killed.keys(), ...watchdogPids]);
+      const killTimes = [...killed.values(), ...watchdog.map((line) => line.time as number)];
       const lastWords = (pid: number) => sv.workerLog().filter((line) => line.pid === pid).slice(-5).map((line) => JSON.stringify(line)).join('\n');
       for (const { name, pid, end } of sv.lives()) {
         if (end?.signal === 'SIGKILL') assert.ok(cutShort.has(pid), `${name} (pid ${pid}) was SIGKILLed (${end.how}) by neither the test nor its watchdog${blockingIn.has(pid) ? ', though a blocking job ran in it' : ''}; its last log lines:\n${lastWords(pid)}`);
@@ -200,6 +210,26 @@ for (const backend of backends) {
         assert.ok(jobRuns.filter((run) => run.ended === 'throw' || run.ended === 'abort').length <= 3, `${kind} job ${id}: no more own failures than maxTries`);
       }
       assert.ok([...failed.keys()].every((id) => kindOf.has(id)), 'no failed record for a job this test did not dispatch');
+
+      // failed() ran once for every job that failed for good, whatever ended its last try, and never
+      // for a done one. It runs in the worker that recorded the failure, just after: a worker killed
+      // in that moment (between the record and the hook) is the one way to miss it, so a miss must
+      // have a kill right at its failure time.
+      const hooks = count(records(t).filter((line) => line.startsWith('failed-hook ')).map((line) => ids[Number(line.split(' ')[1])]!));
+      let missedAtKill = 0;
+      for (const id of ids) {
+        const calls = hooks[id] ?? 0;
+        const failure = failed.get(id);
+        const what = `${kindOf.get(id)} job ${id} (${failure?.error.split('\n')[0] ?? 'done'})`;
+        if (!failure || calls === 1) {
+          assert.equal(calls, failure ? 1 : 0, `${what}: failed() ran ${calls} times`);
+          continue;
+        }
+        assert.equal(calls, 0, `${what}: failed() ran ${calls} times`);
+        const killedThen = killTimes.some((at) => at >= failure.failedAt - 200 && at <= failure.failedAt + 1_000);
+        assert.ok(killedThen, `${what}: failed() never ran, and no worker was killed when it failed`);
+        missedAtKill += 1;
+      }
       assert.ok(killed.size >= 3, `the test killed workers (${killed.size})`);
       assert.ok([...watchdogPids].some((pid) => blockingIn.has(pid)), 'the watchdog ended a process whose job blocked the event loop');
 
@@ -207,7 +237,7 @@ for (const backend of backends) {
       const falseAlarms = [...watchdogPids].filter((pid) => !blockingIn.has(pid)).length;
       console.log(`# soak ${backend.name}: ${TOTAL} jobs in ${wallSeconds.toFixed(1)} s | done ${done.length} (${format(count(done))}) | failed ${failed.size} (${format(failedBy)})`
         + ` | kills: test ${killed.size}, watchdog ${watchdogPids.size} (${falseAlarms} of them in a process that ran no blocking job)`
-        + ` | ran more than once after a kill: ${rerunAfterKill} jobs`);
+        + ` | ran more than once after a kill: ${rerunAfterKill} jobs | failed() ran once for ${failed.size - missedAtKill} failed jobs, never for ${missedAtKill} whose worker was killed as it recorded the failure`);
     });
   });
 }
