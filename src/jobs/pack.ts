@@ -38,7 +38,7 @@ export function packJob(job: Job, name: string, options: DispatchOptions): { env
   const { maxTries, timeout, backoff } = settingsOf(jobClass, name);
   const envelope: Envelope = {
     v: ENVELOPE_VERSION,
-    id: randomUUID(),
+    id: jobId(),
     job: name,
     queue,
     data: encodeData(job, name),
@@ -55,6 +55,16 @@ export function packJob(job: Job, name: string, options: DispatchOptions): { env
  * A queue name a worker can take: `queue work --queue a,b` splits on commas and trims spaces, so a
  * name with a comma, or with spaces at either end, could be stored but never consumed.
  */
+/**
+ * A job id: a version 7 UUID, whose first 48 bits are the time in ms, so ids dispatched together sit
+ * together in a database index (a random v4 id touches a random index page on every insert and
+ * delete: SQLite at concurrency 50 ran at half speed with an index of v4 ids). The rest is random.
+ */
+export function jobId(): string {
+  const time = Date.now().toString(16).padStart(12, '0');
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${randomUUID().slice(15)}`;
+}
+
 export function validateQueueName(queue: unknown): asserts queue is string {
   const bad = (why: string) => new QueueError('INVALID_ARGUMENT', `queue name ${JSON.stringify(queue)} ${why}`);
   if (typeof queue !== 'string' || queue.length === 0 || queue.length > LIMITS.nameLength) throw bad(`must be 1 to ${LIMITS.nameLength} characters`);

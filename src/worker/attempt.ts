@@ -39,8 +39,11 @@ export function instantiate(jobClass: JobClass, jobName: string, data: Record<st
  */
 const scope = new AsyncLocalStorage<Attempt>();
 let scoped = Number(process.versions.node.split('.')[0]) >= 24;
-/** Attempts whose handle() has not settled, oldest first. */
-const running = new Set<Attempt>();
+/**
+ * Attempts whose handle() has not settled, as a list linked through the attempts themselves: a Set
+ * of them cost the worker measurably more CPU per job at concurrency 50 than this does.
+ */
+let newestRunning: Attempt | undefined;
 
 /** From now on, attempts run in a scope that strays can be traced to. */
 export function traceStrays(): void {
@@ -63,10 +66,13 @@ export function attemptInScope(): StrayListener | undefined {
   return scope.getStore();
 }
 
-/** The attempts running now. */
-export function runningAttempts(): Iterable<StrayListener> {
-  return running;
+/** The attempts running now, newest first. */
+export function* runningAttempts(): Iterable<StrayListener> {
+  for (let attempt = newestRunning; attempt; attempt = olderThan(attempt)) yield attempt;
 }
+
+/** Reads an attempt's private link (set in the class's static block: a job's context exposes no other). */
+let olderThan: (attempt: Attempt) => Attempt | undefined;
 
 /** The method by which a listener hears the worker's "stop at once" (a symbol: a job sees none of it). */
 export const onCancel = Symbol('onCancel');
@@ -177,6 +183,9 @@ class Attempt implements JobContext, CancelListener, StrayListener {
   #clock: FreezeClock | undefined;
   /** The clock's frozen time already added to this attempt's timeout. */
   #frozenCounted = 0;
+  /** Neighbours in the list of running attempts. */
+  #newer: Attempt | undefined;
+  #older: Attempt | undefined;
 
   constructor(context: AttemptContext) {
     this.id = context.id;
@@ -195,6 +204,10 @@ class Attempt implements JobContext, CancelListener, StrayListener {
     return this.#log();
   }
 
+  static {
+    olderThan = (attempt) => attempt.#older;
+  }
+
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
@@ -208,7 +221,9 @@ class Attempt implements JobContext, CancelListener, StrayListener {
     this.#frozenCounted = this.#clock?.frozenMs() ?? 0;
     this.#timer = setTimeout(Attempt.#timeUp, this.#timeoutSeconds * 1000, this);
     this.#cancel?.listen(this);
-    running.add(this);
+    this.#older = newestRunning;
+    if (newestRunning) newestRunning.#newer = this;
+    newestRunning = this;
     try {
       const handled = scoped ? scope.run(this, Attempt.#handle, job, this) : Attempt.#handle(job, this);
       Promise.resolve(handled).then(() => this.#finished(), (error: unknown) => this.#failed(error));
@@ -286,7 +301,10 @@ class Attempt implements JobContext, CancelListener, StrayListener {
     const resolve = this.#resolve;
     if (!resolve) return;
     this.#resolve = undefined;
-    running.delete(this);
+    if (this.#newer) this.#newer.#older = this.#older;
+    else newestRunning = this.#older;
+    if (this.#older) this.#older.#newer = this.#newer;
+    this.#newer = this.#older = undefined;
     clearTimeout(this.#timer);
     clearTimeout(this.#graceTimer);
     this.#cancel?.stopListening(this);

@@ -25,11 +25,14 @@ describe('dispatch() and Queue', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('dispatch() stores a job and returns its UUID', async () => {
+  it('dispatch() stores a job and returns its UUID (version 7: it starts with the time)', async () => {
     const job = new Record();
     job.label = 'one';
+    const before = Date.now();
     const id = await dispatch(job);
-    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const ms = Number.parseInt(id.replace('-', '').slice(0, 12), 16);
+    assert.ok(ms >= before && ms <= Date.now(), 'its first 48 bits are the time of dispatch');
     assert.equal(await Queue.size('default'), 1);
   });
 
