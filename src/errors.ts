@@ -45,6 +45,11 @@ export class JobTimeoutError extends Error {
   }
 }
 
+/** The one message for failed-record ids that are not on record. */
+export function failedJobNotFound(ids: readonly string[]): QueueError {
+  return new QueueError('FAILED_JOB_NOT_FOUND', `no failed job with id ${ids.join(', ')}; nothing was retried (see queue failed:list)`);
+}
+
 export function isQueueError(error: unknown, code?: ErrorCode): error is QueueError {
   return error instanceof QueueError && (code === undefined || error.code === code);
 }

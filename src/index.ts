@@ -1,9 +1,9 @@
 /** The public API: what application code and config files import. */
 export { Job, type JobContext, type JobData, type Backoff } from './jobs/Job.ts';
 export { dispatch, Queue } from './queue/dispatch.ts';
-export type { DispatchOptions } from './queue/types.ts';
+export type { DispatchOptions } from './jobs/settings.ts';
 export { defineConfig, type QueueConfig } from './config/define.ts';
 export { env } from './env.ts';
 export { databaseFromEnv, redisFromEnv, securityFromEnv } from './config/defaults.ts';
 export { QueueError, UnrecoverableError, JobTimeoutError, type ErrorCode } from './errors.ts';
-export type { Driver, Reservation, FailedJob, QueueStats } from './queue/driver.ts';
+export type { Driver, Reservation, FailedJob, QueueStats } from './contract/driver.ts';

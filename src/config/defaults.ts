@@ -3,7 +3,8 @@
  * `database` connection on an SQLite file under the project, so nothing needs a server.
  */
 import { env } from '../env.ts';
-import { defineConfig, type DatabaseConnectionConfig, type RedisConnectionConfig, type ResolvedConfig } from './define.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../jobs/payload.ts';
+import { DEFAULT_REDIS_PREFIX, DEFAULT_TABLES, defineConfig, type DatabaseConnectionConfig, type RedisConnectionConfig, type ResolvedConfig } from './define.ts';
 
 export function defaultConfig(): ResolvedConfig {
   return defineConfig({
@@ -31,14 +32,14 @@ export function redisFromEnv(): RedisConnectionConfig {
     password: env.optional('REDIS_PASSWORD'),
     tls: env.bool('REDIS_TLS', false),
     cluster: cluster ? cluster.split(',').map((node) => node.trim()) : undefined,
-    prefix: env.string('REDIS_PREFIX', 'queue'),
+    prefix: env.string('REDIS_PREFIX', DEFAULT_REDIS_PREFIX),
   };
 }
 
 /** The database connection as DB_CONNECTION and the DB_* variables (or DATABASE_URL) describe it. */
 export function databaseFromEnv(): DatabaseConnectionConfig {
   const client = env.oneOf('DB_CONNECTION', ['sqlite', 'mysql', 'postgres'] as const, 'sqlite');
-  const tables = { table: env.string('DB_QUEUE_TABLE', 'queue_jobs'), failedTable: env.string('DB_FAILED_TABLE', 'queue_failed_jobs') };
+  const tables = { table: env.string('DB_QUEUE_TABLE', DEFAULT_TABLES.table), failedTable: env.string('DB_FAILED_TABLE', DEFAULT_TABLES.failedTable) };
   if (client === 'sqlite') return { driver: 'database', client, filename: env.string('DB_DATABASE', 'storage/queue.sqlite'), ...tables };
   const url = env.url('DATABASE_URL', client === 'mysql' ? ['mysql:', 'mariadb:'] : ['postgres:', 'postgresql:']);
   return {
@@ -60,6 +61,6 @@ export function securityFromEnv(): { appKey?: string; signed: boolean; maxPayloa
   return {
     appKey: env.optional('APP_KEY'),
     signed: env.bool('QUEUE_SIGNED', false),
-    maxPayloadBytes: env.int('QUEUE_MAX_PAYLOAD_BYTES', 16 * 1024 * 1024, { min: 1024 }),
+    maxPayloadBytes: env.int('QUEUE_MAX_PAYLOAD_BYTES', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024 }),
   };
 }

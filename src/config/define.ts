@@ -6,6 +6,12 @@
 import { QueueError } from '../errors.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, payloadRules } from '../jobs/payload.ts';
 
+/** The tables of a database connection that names none (DB_QUEUE_TABLE, DB_FAILED_TABLE). */
+export const DEFAULT_TABLES = { table: 'queue_jobs', failedTable: 'queue_failed_jobs' } as const;
+
+/** The first part of every Redis key of a connection that names none (REDIS_PREFIX). */
+export const DEFAULT_REDIS_PREFIX = 'queue';
+
 export interface SqliteConnectionConfig {
   driver: 'database';
   client: 'sqlite';
@@ -47,7 +53,7 @@ export interface RedisConnectionConfig {
   tls?: boolean;
   /** Cluster seed nodes as host:port; when set, the connection is a Redis Cluster. */
   cluster?: string[];
-  /** The first part of every key (default 'queue'); no braces. */
+  /** The first part of every key (default DEFAULT_REDIS_PREFIX, 'queue'); no braces. */
   prefix?: string;
 }
 

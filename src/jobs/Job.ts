@@ -4,10 +4,10 @@
  * instance's own enumerable fields, minus `#private` ones and those whose name starts with `_`.
  */
 import type { Logger } from 'pino';
-import type { DispatchOptions } from '../queue/types.ts';
+import { QueueError } from '../errors.ts';
+import type { Backoff, DispatchOptions } from './settings.ts';
 
-/** Seconds to wait before retry n: one number, one per retry (the last repeats), or a function. */
-export type Backoff = number | readonly number[] | ((attempt: number) => number);
+export type { Backoff } from './settings.ts';
 
 export interface JobContext {
   /** The job's id, as returned by dispatch(). */
@@ -54,9 +54,21 @@ export abstract class Job {
   static async dispatch<T extends Job>(this: new () => T, data: JobData<T> = {}, options: DispatchOptions = {}): Promise<string> {
     const job = new this();
     Object.assign(job, data);
-    const { dispatch } = await import('../queue/dispatch.ts');
-    return dispatch(job, options);
+    if (!dispatcher) throw new QueueError('INVALID_ARGUMENT', "Job.dispatch() needs dispatch() from the package: import { Job } from 'queue' rather than from its files");
+    return dispatcher(job, options);
   }
+}
+
+type Dispatcher = (job: Job, options: DispatchOptions) => Promise<string>;
+let dispatcher: Dispatcher | undefined;
+
+/**
+ * Hands Job.dispatch() the queue's dispatch(), which lives a layer above the job model (importing
+ * it here would make the model depend on everything that stores jobs). queue/dispatch.ts calls this
+ * when it is loaded, as the package's entry point does.
+ */
+export function provideDispatcher(dispatch: Dispatcher): void {
+  dispatcher = dispatch;
 }
 
 export function isJobClass(value: unknown): value is JobClass {

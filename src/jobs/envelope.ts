@@ -7,7 +7,7 @@
  *    "maxTries":3,"timeout":30,"backoff":[10,60],"createdAt":1763800000000}
  */
 import { QueueError } from '../errors.ts';
-import type { Backoff } from './Job.ts';
+import { isBackoff, isInt, isNumber, LIMITS } from './settings.ts';
 
 export const ENVELOPE_VERSION = 1;
 
@@ -33,52 +33,12 @@ export interface Envelope {
   sig?: string;
 }
 
-/** Settings the worker applies to jobs whose class declares none. */
-export interface JobDefaults {
-  maxTries: number;
-  timeout: number;
-  backoff: number[];
-}
-
-export const BUILT_IN_DEFAULTS: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
-
-export const LIMITS = {
-  maxTries: 1_000,
-  /** One week: longer jobs belong in a batch of smaller ones. */
-  timeoutSeconds: 7 * 24 * 3600,
-  backoffSeconds: 30 * 24 * 3600,
-  backoffSteps: 100,
-  attempts: 1_000_000,
-  nameLength: 255,
-  /** Ten years: a later job is a mistake (or a schedule's business), and every backend stores it exactly. */
-  delaySeconds: 10 * 365 * 24 * 3600,
-} as const;
-
 /** Job names are registry keys (`billing/ChargeCard`), never module paths. */
 const JOB_NAME = /^(?!.*\.\.)(?!\/)[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
 
 /** Letters, digits, '_', '-', '.' and '/' (between folders); never '..', ':' or a leading '/'. */
 export function isValidJobName(name: string): boolean {
   return name.length <= LIMITS.nameLength && JOB_NAME.test(name);
-}
-const QUEUE_NAME_MAX = LIMITS.nameLength;
-
-/** Turns a class's `static backoff` into the list of seconds the envelope stores. */
-export function resolveBackoff(backoff: Backoff | undefined, maxTries: number | undefined): number[] | null {
-  if (backoff === undefined) return null;
-  if (typeof backoff === 'number') return [backoff];
-  if (typeof backoff === 'function') {
-    // A function cannot travel in a payload: evaluate it for every retry the job can have.
-    const retries = Math.min(Math.max((maxTries ?? BUILT_IN_DEFAULTS.maxTries) - 1, 1), LIMITS.backoffSteps);
-    return Array.from({ length: retries }, (_, i) => backoff(i + 1));
-  }
-  return [...backoff];
-}
-
-/** Seconds to wait after failed attempt n (1-based) before the next try. */
-export function backoffDelay(backoff: readonly number[], attempt: number): number {
-  if (backoff.length === 0) return 0;
-  return backoff[Math.min(Math.max(attempt, 1), backoff.length) - 1] ?? 0;
 }
 
 export function encodeEnvelope(envelope: Envelope): string {
@@ -100,13 +60,13 @@ export function decodeEnvelope(raw: string, maxBytes = Number.POSITIVE_INFINITY)
   return validateEnvelope(value);
 }
 
-export function validateEnvelope(value: unknown): Envelope {
+function validateEnvelope(value: unknown): Envelope {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid('is not a JSON object');
   const e = value as Record<string, unknown>;
   if (e.v !== ENVELOPE_VERSION) throw invalid(`has version ${JSON.stringify(e.v)}; this worker reads version ${ENVELOPE_VERSION}`);
   if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 64) throw invalid('has no valid id');
   if (typeof e.job !== 'string' || !isValidJobName(e.job)) throw invalid('has no valid job name');
-  if (typeof e.queue !== 'string' || e.queue.length === 0 || e.queue.length > QUEUE_NAME_MAX) throw invalid('has no valid queue');
+  if (typeof e.queue !== 'string' || e.queue.length === 0 || e.queue.length > LIMITS.nameLength) throw invalid('has no valid queue');
   if (e.enc !== undefined) {
     if (e.enc !== 'aes-256-gcm') throw invalid(`has an unknown cipher ${JSON.stringify(e.enc)}`);
     if (typeof e.data !== 'string') throw invalid('is encrypted but its data is not a string');
@@ -120,25 +80,6 @@ export function validateEnvelope(value: unknown): Envelope {
   if (e.backoff !== null && !isBackoff(e.backoff)) throw invalid('has an invalid backoff');
   if (!isNumber(e.createdAt, 0, 8.64e15)) throw invalid('has an invalid createdAt');
   return e as unknown as Envelope;
-}
-
-export function validateSettings(jobName: string, settings: { maxTries: number | null; timeout: number | null; backoff: number[] | null }): void {
-  const bad = (what: string) => new QueueError('JOB_NOT_SERIALIZABLE', `${jobName}: ${what}`);
-  if (settings.maxTries !== null && !isInt(settings.maxTries, 1, LIMITS.maxTries)) throw bad(`maxTries must be a whole number from 1 to ${LIMITS.maxTries}`);
-  if (settings.timeout !== null && !isNumber(settings.timeout, 0.001, LIMITS.timeoutSeconds)) throw bad(`timeout must be seconds > 0 and <= ${LIMITS.timeoutSeconds}`);
-  if (settings.backoff !== null && !isBackoff(settings.backoff)) throw bad(`backoff must be seconds >= 0 (at most ${LIMITS.backoffSteps} steps)`);
-}
-
-function isBackoff(value: unknown): value is number[] {
-  return Array.isArray(value) && value.length <= LIMITS.backoffSteps && value.every((s) => isNumber(s, 0, LIMITS.backoffSeconds));
-}
-
-function isInt(value: unknown, min: number, max: number): value is number {
-  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
-}
-
-function isNumber(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
 }
 
 function invalid(reason: string): QueueError {

@@ -14,7 +14,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, ti
 import { QueueError } from '../errors.ts';
 import type { Envelope } from './envelope.ts';
 
-export const CIPHER = 'aes-256-gcm';
+const CIPHER = 'aes-256-gcm';
 
 export interface Keyring {
   encryption: Buffer;

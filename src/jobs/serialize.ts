@@ -11,7 +11,7 @@ import { QueueError } from '../errors.ts';
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Deeper data is refused both ways: a hostile payload must not overflow the worker's stack. */
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 
 /** Keys that must never be assigned onto an object we build: they reach prototypes. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

@@ -3,13 +3,13 @@
  * built on first use from the project's config/queue.ts; `await Queue.close()` lets a script exit.
  */
 import { QueueError } from '../errors.ts';
-import type { Job } from '../jobs/Job.ts';
+import { provideDispatcher, type Job } from '../jobs/Job.ts';
+import type { DispatchOptions } from '../jobs/settings.ts';
 import { QueueManager } from './manager.ts';
-import type { DispatchOptions } from './types.ts';
 
 let shared: Promise<QueueManager> | undefined;
 
-export function queueManager(): Promise<QueueManager> {
+function queueManager(): Promise<QueueManager> {
   shared ??= QueueManager.fromProject().catch((error) => {
     shared = undefined;
     throw error;
@@ -27,6 +27,8 @@ export async function dispatch(job: Job, options: DispatchOptions = {}): Promise
   const [id] = await (await queueManager()).push([job], options);
   return id!;
 }
+
+provideDispatcher(dispatch);
 
 export const Queue = {
   push(job: Job, options: DispatchOptions = {}): Promise<string> {

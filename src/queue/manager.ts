@@ -1,25 +1,21 @@
 /**
- * Connection name -> driver, opened lazily on first use and reused; also the one place that turns
- * job instances into stored envelopes. The CLI makes one per process; dispatch() in application
- * code uses a default one built from the project's config/queue.ts.
+ * Connection name -> connection (connections.ts), opened lazily on first use and reused; also the
+ * one place that turns job instances into stored envelopes. The CLI makes one per process;
+ * dispatch() in application code uses a default one built from the project's config/queue.ts.
  */
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ConnectionConfig, DatabaseConnectionConfig, ResolvedConfig } from '../config/define.ts';
-import type { SqlDialect } from '../drivers/database/dialects/dialect.ts';
+import type { ConnectionConfig, ResolvedConfig } from '../config/define.ts';
 import { loadConfig } from '../config/load.ts';
-import type { SyncConnection } from '../drivers/sync/SyncConnection.ts';
+import type { Driver } from '../contract/driver.ts';
 import { projectRoot } from '../env.ts';
 import { QueueError } from '../errors.ts';
-import type { Envelope } from '../jobs/envelope.ts';
-import { payloadRules, sealPayload, type PayloadRules } from '../jobs/payload.ts';
 import type { Job, JobClass } from '../jobs/Job.ts';
 import { packJob } from '../jobs/pack.ts';
+import { payloadRules, sealPayload, type PayloadRules } from '../jobs/payload.ts';
 import { discoverJobs, type JobRegistry } from '../jobs/registry.ts';
-import type { Driver, StoredJob } from './driver.ts';
-import type { DispatchOptions } from './types.ts';
-
-type Connection = Driver | SyncConnection;
+import { timeoutMsOf, type DispatchOptions } from '../jobs/settings.ts';
+import { inlineConnection, storingConnection, type Connection, type PackedJob } from './connections.ts';
 
 export class QueueManager {
   private readonly connections = new Map<string, Promise<Connection>>();
@@ -66,50 +62,28 @@ export class QueueManager {
 
   /** A connection that stores jobs (every one but `sync`). */
   async driver(name?: string): Promise<Driver> {
-    const connection = await this.connection(name);
-    if (!('reserve' in connection)) {
-      throw new QueueError('INVALID_ARGUMENT', `connection '${connection.connection}' runs jobs inline at dispatch and has no stored jobs; name a database or redis connection`);
-    }
-    return connection;
+    return (await this.connection(name)).driver();
   }
 
   private async open(name: string, config: ConnectionConfig): Promise<Connection> {
     switch (config.driver) {
       case 'sync': {
-        const { SyncConnection } = await import('../drivers/sync/SyncConnection.ts');
-        return new SyncConnection(name, () => this.registry(), this.log);
+        const { InlineRunner } = await import('../running/inline.ts');
+        return inlineConnection(new InlineRunner(name, () => this.registry(), this.log));
       }
-      case 'redis': {
-        const { RedisDriver } = await import('../drivers/redis/RedisDriver.ts');
-        const { redisTarget } = await import('../drivers/redis/connect.ts');
-        return new RedisDriver(name, redisTarget(config), config.prefix ?? 'queue');
-      }
+      case 'redis':
+        return storingConnection((await import('../drivers/redis/open.ts')).openRedis(name, config));
       case 'database': {
-        const { DatabaseDriver } = await import('../drivers/database/DatabaseDriver.ts');
-        const table = config.table ?? 'queue_jobs';
-        const tables = { jobs: table, failed: config.failedTable ?? 'queue_failed_jobs', signals: `${table.replace(/_jobs$/, '')}_signals` };
-        return new DatabaseDriver(name, await this.sqlDialect(name, config), tables, { autoMigrate: config.client === 'sqlite' });
+        const onIdleClientError = (error: Error) => this.log.warn({ connection: name, err: error.message }, `database connection '${name}' lost an idle client: ${error.message}`);
+        return storingConnection(await (await import('../drivers/database/open.ts')).openDatabase(name, config, this.root, onIdleClientError));
       }
-    }
-  }
-
-  private async sqlDialect(name: string, config: DatabaseConnectionConfig): Promise<SqlDialect> {
-    switch (config.client) {
-      case 'sqlite':
-        return (await import('../drivers/database/dialects/sqlite.ts')).sqliteDialect(path.resolve(this.root, config.filename));
-      case 'mysql':
-        return (await import('../drivers/database/dialects/mysql.ts')).mysqlDialect(config);
-      case 'postgres':
-        return (await import('../drivers/database/dialects/postgres.ts')).postgresDialect(config, (error) => {
-          this.log.warn({ connection: name, err: error.message }, `database connection '${name}' lost an idle client: ${error.message}`);
-        });
     }
   }
 
   /** Stores jobs (or runs them, on sync) and returns their ids, in order. */
   async push(jobs: Job[], options: DispatchOptions = {}): Promise<string[]> {
     const registry = await this.registry();
-    const byConnection = new Map<string, { stored: StoredJob[]; envelopes: Envelope[] }>();
+    const byConnection = new Map<string, PackedJob[]>();
     const ids = jobs.map((job) => {
       const jobClass = job?.constructor as JobClass | undefined;
       const name = jobClass && registry.nameOf(jobClass);
@@ -120,25 +94,17 @@ export class QueueManager {
       const connection = this.connectionName(options.connection ?? jobClass.connection);
       const payload = sealPayload(envelope, jobClass.encrypted === true, this.payloads);
       let group = byConnection.get(connection);
-      if (!group) byConnection.set(connection, (group = { stored: [], envelopes: [] }));
-      group.stored.push({ id: envelope.id, queue: envelope.queue, payload, delayMs, timeout: envelope.timeout });
-      group.envelopes.push(envelope);
+      if (!group) byConnection.set(connection, (group = []));
+      group.push({ envelope, stored: { id: envelope.id, queue: envelope.queue, payload, delayMs, timeoutMs: timeoutMsOf(envelope) } });
       return envelope.id;
     });
-    for (const [name, { stored, envelopes }] of byConnection) {
-      const connection = await this.connection(name);
-      if ('reserve' in connection) await connection.push(stored);
-      else for (const envelope of envelopes) await connection.run(envelope);
-    }
+    for (const [name, packed] of byConnection) await (await this.connection(name)).dispatch(packed);
     return ids;
   }
 
   async close(): Promise<void> {
     const open = [...this.connections.values()];
     this.connections.clear();
-    await Promise.allSettled(open.map(async (opening) => {
-      const connection = await opening;
-      if ('close' in connection) await connection.close();
-    }));
+    await Promise.allSettled(open.map(async (opening) => (await opening).close()));
   }
 }

@@ -1,22 +1,24 @@
 /**
  * The worker loop: take as many jobs as there are free slots from the first non-paused queue that
- * has any (through its job source, fetch.ts), run them, and after every step ask stopIfNecessary()
+ * has any (through its job source, job-source.ts), run them, and after every step ask stopIfNecessary()
  * whether to go on. A slot is free once its job has finished; the ack follows in the background.
  * Planned stops are graceful: no new jobs, in-flight ones finish, and every ack lands before run()
  * returns.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { canBlock, canHold, type Driver, type Reservation, type WorkerSignals } from '../contract/driver.ts';
 import { describeError } from '../errors.ts';
-import type { JobDefaults } from '../jobs/envelope.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
-import { canBlock, type Driver, type Reservation, type WorkerSignals } from '../queue/driver.ts';
-import { Cancellation } from './attempt.ts';
-import { jobSource, type JobSource } from './fetch.ts';
-import { processReservation, type ProcessResult, type Processor } from './process.ts';
+import type { JobDefaults } from '../jobs/settings.ts';
+import { Cancellation } from '../running/attempt.ts';
+import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
+import type { Watchdog } from '../running/watchdog.ts';
+import { HoldingSource } from './holding-source.ts';
+import type { JobSource } from './job-source.ts';
+import { ReservingSource } from './reserving-source.ts';
 import { stopIfNecessary, stopReason, type StopReason } from './stop.ts';
-import type { Watchdog } from './watchdog.ts';
 
 export interface WorkerOptions {
   queues: string[];
@@ -30,8 +32,8 @@ export interface WorkerOptions {
   memory?: number;
   once: boolean;
   stopWhenEmpty: boolean;
-  name: string;
   defaults: JobDefaults;
+  /** Seconds added to a job's timeout to make its lease. */
   leaseMargin: number;
   /** How payloads are opened (default: no APP_KEY, unsigned, 16 MiB). */
   payloads?: PayloadRules;
@@ -67,7 +69,8 @@ export class Worker {
     readonly options: WorkerOptions,
     private readonly log: Logger,
   ) {
-    this.source = jobSource(driver, { concurrency: options.concurrency, defaultTimeout: options.defaults.timeout, leaseMargin: options.leaseMargin }, log);
+    const sourceOptions = { concurrency: options.concurrency, defaultTimeoutMs: options.defaults.timeout * 1000, leaseMarginMs: options.leaseMargin * 1000 };
+    this.source = canHold(driver) ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
   }
 
   /** Take no new jobs; let in-flight ones finish. */
@@ -102,7 +105,7 @@ export class Worker {
 
   async run(): Promise<StopReason> {
     this.startedAt = Date.now();
-    const processor: Processor = {
+    const context: RunContext = {
       driver: this.driver,
       ack: (reservation, ms) => this.source.ack(reservation, ms),
       registry: this.registry,
@@ -153,7 +156,7 @@ export class Worker {
         await this.idle(queues);
         continue;
       }
-      for (const reservation of reservations) this.start(processor, reservation);
+      for (const reservation of reservations) this.start(context, reservation);
       if (this.options.rest > 0) await this.sleep(this.options.rest * 1000);
       // A synchronous backend (better-sqlite3) settles every await as a microtask: without a turn
       // of the event loop now and then, signals (SIGTERM) would wait until the queue is empty.
@@ -166,12 +169,12 @@ export class Worker {
     return this.stopping ?? stopReason('signal', 'stopped');
   }
 
-  private start(processor: Processor, reservation: Reservation): void {
+  private start(context: RunContext, reservation: Reservation): void {
     const unrecorded = (error: unknown) => {
       // The outcome could not be recorded (backend gone): the lease runs out and the job runs again.
       this.log.error({ err: describeError(error), handle: reservation.handle }, `could not record a job's outcome: ${(error as Error).message}; it will run again after its lease`);
     };
-    const running: Promise<void> = processReservation(processor, reservation)
+    const running: Promise<void> = runReservation(context, reservation)
       .then((result) => {
         this.finished(result);
         if (result.acked) {
@@ -190,7 +193,7 @@ export class Worker {
     this.inFlight.add(running);
   }
 
-  private finished(result: ProcessResult): void {
+  private finished(result: RunResult): void {
     if (result.outcome.status !== 'handed-back') this.processed += 1;
     if (result.hung) {
       this.stop(stopReason('hung-job', 'a job ignored its timeout and may still be running; exiting so a fresh process takes over'));

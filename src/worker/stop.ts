@@ -10,7 +10,7 @@ export interface StopReason {
   message: string;
 }
 
-export const EXIT_CODES: Record<StopReasonCode, number> = {
+const EXIT_CODES: Record<StopReasonCode, number> = {
   signal: 0,
   restart: 0,
   'max-jobs': 0,

@@ -8,11 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { isQueueError } from '../../src/errors.ts';
 import { decodeEnvelope } from '../../src/jobs/envelope.ts';
-import type { Driver, Failure, Reservation, ReserveOptions, StoredJob } from '../../src/queue/driver.ts';
+import type { Driver, Failure, Reservation, ReserveOptions, StoredJob } from '../../src/contract/driver.ts';
 import { backends, skipReason, type Backend } from '../helpers/backends.ts';
 import { idOf, storedJob } from '../helpers/stored.ts';
 
-const LEASE: ReserveOptions = { count: 1, defaultTimeout: 60, leaseMargin: 30 };
+const LEASE: ReserveOptions = { count: 1, defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 };
 
 const job = storedJob;
 
@@ -107,7 +107,7 @@ for (const makeBackend of backends) {
       const d = await fresh();
       await d.push([job()]);
       const r1 = (await reserveOne(d))!;
-      assert.equal(await d.release(r1, 0.4), true);
+      assert.equal(await d.release(r1, 400), true);
       assert.equal(await reserveOne(d), undefined, 'not before its backoff');
       await sleep(500);
       const r2 = await reserveOne(d);
@@ -137,11 +137,11 @@ for (const makeBackend of backends) {
       const d = await fresh();
       const other = await backend.sibling();
       open.push(other);
-      await d.push([job('default', { timeout: 0.3 })]);
-      const stale = (await reserveOne(d, ['default'], { leaseMargin: 0 }))!;
+      await d.push([job('default', { timeoutMs: 300 })]);
+      const stale = (await reserveOne(d, ['default'], { leaseMarginMs: 0 }))!;
       assert.equal(await reserveOne(other), undefined, 'not while the lease is live');
       await sleep(450);
-      const fresh2 = (await reserveOne(other, ['default'], { leaseMargin: 30 }))!;
+      const fresh2 = (await reserveOne(other, ['default'], { leaseMarginMs: 30_000 }))!;
       assert.ok(fresh2, 'an expired lease makes the job available');
       assert.equal(fresh2.attempts, 2);
       assert.notEqual(fresh2.token, stale.token);
@@ -157,7 +157,7 @@ for (const makeBackend of backends) {
     it('the default timeout sizes the lease of jobs that declare none', { skip }, async () => {
       const d = await fresh();
       await d.push([job()]);
-      const r = (await reserveOne(d, ['default'], { defaultTimeout: 0.2, leaseMargin: 0 }))!;
+      const r = (await reserveOne(d, ['default'], { defaultTimeoutMs: 200, leaseMarginMs: 0 }))!;
       await sleep(350);
       const again = await reserveOne(d);
       assert.ok(again, 'lease of 0.2s ran out');
@@ -216,7 +216,7 @@ for (const makeBackend of backends) {
       assert.equal(await d.size('a'), 2);
       assert.equal((await d.failed.list()).length, 1);
 
-      const garbage: StoredJob = { id: randomUUID(), queue: 'g', payload: 'not json', delayMs: 0, timeout: null };
+      const garbage: StoredJob = { id: randomUUID(), queue: 'g', payload: 'not json', delayMs: 0, timeoutMs: null };
       await d.push([garbage]);
       const r = (await reserveOne(d, ['g']))!;
       await d.fail(r, { id: null, job: null, payload: r.payload, error: 'invalid payload: not JSON' });
@@ -292,8 +292,8 @@ for (const makeBackend of backends) {
 
     it('clear deletes waiting jobs only: a reserved job stays with its worker, an expired lease goes', { skip }, async () => {
       const d = await fresh();
-      await d.push([job('a', { timeout: 0.2 }), job('a'), job('a'), job('a', { delayMs: 60_000 })]);
-      const expiring = (await reserveOne(d, ['a'], { leaseMargin: 0 }))!;
+      await d.push([job('a', { timeoutMs: 200 }), job('a'), job('a'), job('a', { delayMs: 60_000 })]);
+      const expiring = (await reserveOne(d, ['a'], { leaseMarginMs: 0 }))!;
       const running = (await reserveOne(d, ['a']))!;
       await sleep(300);
       assert.equal(await d.clear('a'), 3, 'the ready job, the delayed one and the one whose lease ran out');

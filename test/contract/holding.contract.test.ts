@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { canHold, type Driver, type Holding, type Reservation, type Turn } from '../../src/queue/driver.ts';
+import { canHold, type Driver, type Holding, type Reservation, type Turn } from '../../src/contract/driver.ts';
 import { redisBackend, skipReason } from '../helpers/backends.ts';
 import { idOf, storedJob } from '../helpers/stored.ts';
 
-const SETTINGS = { defaultTimeout: 60, leaseMargin: 30 };
+const SETTINGS = { defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 };
 
 type HoldingDriver = Driver & Holding;
 
@@ -19,7 +19,7 @@ async function turn(driver: HoldingDriver, parts: Partial<Turn> & { count?: numb
   const { written, result } = driver.turn({
     acks: parts.acks ?? [],
     starts: parts.starts ?? [],
-    unholds: parts.unholds ?? [],
+    giveBacks: parts.giveBacks ?? [],
     queues: parts.queues ?? ['default'],
     options: { count: parts.count ?? 0, holdMs: parts.holdMs ?? 30_000, ...SETTINGS },
   });
@@ -64,7 +64,7 @@ describe('holding jobs ahead: redis', async () => {
 
     const { started } = await turn(d, { starts: [held[0]!] });
     assert.deepEqual(started, [true]);
-    const { acked } = await turn(d, { acks: [held[0]!], unholds: [held[1]!] });
+    const { acked } = await turn(d, { acks: [held[0]!], giveBacks: [held[1]!] });
     assert.deepEqual(acked, [true]);
     const [again] = await d.reserve(['default'], { count: 1, ...SETTINGS });
     assert.equal(idOf(again!), b.id, 'the job given back is ready again');
@@ -75,7 +75,7 @@ describe('holding jobs ahead: redis', async () => {
     const d = await fresh();
     const a = storedJob();
     await d.push([a]);
-    const [first] = await d.reserve(['default'], { count: 1, ...SETTINGS, leaseMargin: 0.2, defaultTimeout: 0.1 });
+    const [first] = await d.reserve(['default'], { count: 1, ...SETTINGS, leaseMarginMs: 200, defaultTimeoutMs: 100 });
     assert.equal(first!.attempts, 1);
     await sleep(400); // that worker died: its lease runs out
     const { held } = await hold(await sibling(), 1, 300);
@@ -105,7 +105,7 @@ describe('holding jobs ahead: redis', async () => {
     const [taken] = await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS });
     assert.equal(idOf(taken!), a.id, 'another worker took the job once the hold lease ran out');
     const stale: Reservation = held[0]!;
-    const result = await turn(d, { starts: [stale], acks: [stale], unholds: [stale] });
+    const result = await turn(d, { starts: [stale], acks: [stale], giveBacks: [stale] });
     assert.deepEqual(result.started, [false]);
     assert.deepEqual(result.acked, [false]);
     assert.equal(await d.size('default'), 1, 'the job is still there, leased to the other worker');
@@ -144,7 +144,7 @@ describe('holding jobs ahead: redis', async () => {
     assert.deepEqual(held.map((r) => r.attempts), [1, 1]);
     assert.deepEqual((await turn(d, { starts: held })).started, [true, true]);
     assert.deepEqual((await turn(d, { acks: [held[0]!] })).acked, [true], 'an ack sent twice is done');
-    assert.deepEqual((await turn(d, { unholds: [], acks: [] })).acked, []);
+    assert.deepEqual((await turn(d, { giveBacks: [], acks: [] })).acked, []);
     client.queue_v2_turn = once;
     const [rest] = await (await sibling()).reserve(['default'], { count: 5, ...SETTINGS });
     assert.equal(idOf(rest!), c.id, 'the third job was never taken');
@@ -160,7 +160,7 @@ describe('holding jobs ahead: redis', async () => {
     await d.push([a, b]);
     const { held } = await hold(d, 1);
     assert.equal(idOf(held[0]!), a.id);
-    await turn(d, { unholds: held });
+    await turn(d, { giveBacks: held });
     const [next] = await d.reserve(['default'], { count: 1, ...SETTINGS });
     assert.equal(idOf(next!), a.id, 'it keeps its place');
   });

@@ -92,8 +92,8 @@ for (const client of ['mysql', 'postgres'] as const) {
       const driver = new DatabaseDriver('database', client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {}), { jobs: t.env.DB_QUEUE_TABLE!, failed: t.env.DB_FAILED_TABLE!, signals: 'unused' }, { autoMigrate: false });
       const unknown = JSON.stringify({ v: 1, id: randomUUID(), job: 'NoSuchJob', queue: 'default', data: {}, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
       await driver.push([
-        { id: randomUUID(), queue: 'default', payload: '{not json', delayMs: 0, timeout: null },
-        { id: randomUUID(), queue: 'default', payload: unknown, delayMs: 0, timeout: null },
+        { id: randomUUID(), queue: 'default', payload: '{not json', delayMs: 0, timeoutMs: null },
+        { id: randomUUID(), queue: 'default', payload: unknown, delayMs: 0, timeoutMs: null },
       ]);
       await driver.close();
       const result = await run(['work', '--stop-when-empty'], t);
@@ -115,7 +115,7 @@ for (const client of ['mysql', 'postgres'] as const) {
         const [id] = await dispatchMany(t, 'Record.ts', 1, { label });
         const manager = await managerFor(t);
         const driver = await manager.driver();
-        const [reservation] = await driver.reserve(['default'], { count: 1, defaultTimeout: 60, leaseMargin: 30 });
+        const [reservation] = await driver.reserve(['default'], { count: 1, defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 });
         assert.ok(reservation);
         assert.ok(reservation.payload.length > 16 * 1024 * 1024);
         assert.equal(JSON.parse(reservation.payload).data.label.length, label.length);
@@ -187,7 +187,7 @@ describe('MariaDB of the test\'s own', { skip: await skipReason(serverDatabaseBa
         assert.equal(await driver.size('default'), 4, 'nothing of the refused one was stored');
         await manager.push([job('small')]);
         assert.equal(await driver.size('default'), 5, 'the next small dispatch works');
-        const taken = await driver.reserve(['default'], { count: 10, defaultTimeout: 60, leaseMargin: 30 });
+        const taken = await driver.reserve(['default'], { count: 10, defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 });
         assert.deepEqual(taken.slice(0, 4).map((r) => JSON.parse(r.payload).id), ids);
       } finally {
         await manager.close();

@@ -14,7 +14,7 @@ import { hostilePayload, random } from '../helpers/hostile.ts';
 /** Writes payloads straight into storage, as anyone who can write to Redis or the table could. */
 async function storeRaw(t: TestEnv, payloads: string[]): Promise<void> {
   const manager = await managerFor(t);
-  await (await manager.driver()).push(payloads.map((payload) => ({ id: randomUUID(), queue: 'default', payload, delayMs: 0, timeout: null })));
+  await (await manager.driver()).push(payloads.map((payload) => ({ id: randomUUID(), queue: 'default', payload, delayMs: 0, timeoutMs: null })));
   await manager.close();
 }
 
@@ -22,7 +22,7 @@ async function storeRaw(t: TestEnv, payloads: string[]): Promise<void> {
 async function storedPayload(t: TestEnv): Promise<string> {
   const manager = await managerFor(t);
   const driver = await manager.driver();
-  const [reservation] = await driver.reserve(['default'], { count: 1, defaultTimeout: 60, leaseMargin: 30 });
+  const [reservation] = await driver.reserve(['default'], { count: 1, defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 });
   assert.ok(reservation);
   await driver.release(reservation, 0, { refundAttempt: true });
   await manager.close();

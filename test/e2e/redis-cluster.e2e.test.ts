@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { env } from '../../src/env.ts';
-import type { QueueStats } from '../../src/queue/driver.ts';
+import type { QueueStats } from '../../src/contract/driver.ts';
 import { logLines, records, run, start, testEnv, type TestEnv } from '../helpers/cli.ts';
 import { redisCli, redisClusterUnavailable, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 

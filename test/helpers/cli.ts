@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionConfig } from '../../src/config/define.ts';
-import type { FailedJob } from '../../src/queue/driver.ts';
+import type { FailedJob } from '../../src/contract/driver.ts';
 import { ensureBuilt } from './build.ts';
 import { deleteRedisPrefix, MYSQL_URL, POSTGRES_URL, redisBackend, REDIS_URL, serverDatabaseBackend, serverDatabaseConfig, skipReason } from './backends.ts';
 

@@ -1,15 +1,15 @@
 /** Jobs as a driver stores them (the envelope, encoded), for the driver-level suites. */
 import { randomUUID } from 'node:crypto';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION } from '../../src/jobs/envelope.ts';
-import type { Reservation, StoredJob } from '../../src/queue/driver.ts';
+import type { Reservation, StoredJob } from '../../src/contract/driver.ts';
 
-export function storedJob(queue = 'default', options: Partial<Pick<StoredJob, 'delayMs' | 'timeout'>> & { label?: string } = {}): StoredJob {
+export function storedJob(queue = 'default', options: Partial<Pick<StoredJob, 'delayMs' | 'timeoutMs'>> & { label?: string } = {}): StoredJob {
   const id = randomUUID();
-  const timeout = options.timeout ?? null;
+  const timeoutMs = options.timeoutMs ?? null;
   const payload = encodeEnvelope({
-    v: ENVELOPE_VERSION, id, job: 'Record', queue, data: { label: options.label ?? '' }, attempts: 0, maxTries: null, timeout, backoff: null, createdAt: Date.now(),
+    v: ENVELOPE_VERSION, id, job: 'Record', queue, data: { label: options.label ?? '' }, attempts: 0, maxTries: null, timeout: timeoutMs === null ? null : timeoutMs / 1000, backoff: null, createdAt: Date.now(),
   });
-  return { id, queue, payload, delayMs: options.delayMs ?? 0, timeout };
+  return { id, queue, payload, delayMs: options.delayMs ?? 0, timeoutMs };
 }
 
 /** The job id inside a reservation's payload. */

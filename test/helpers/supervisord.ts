@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { env as projectEnv } from '../../src/env.ts';
-import { BUILT_IN_DEFAULTS } from '../../src/jobs/envelope.ts';
-import type { FailedJob } from '../../src/queue/driver.ts';
+import { BUILT_IN_DEFAULTS } from '../../src/jobs/settings.ts';
+import type { FailedJob } from '../../src/contract/driver.ts';
 import { ensureBuilt } from './build.ts';
 import { fixtureProject, logLines, managerFor, repoRoot, type TestEnv } from './cli.ts';
 

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
-import type { FailedJob } from '../../src/queue/driver.ts';
+import type { FailedJob } from '../../src/contract/driver.ts';
 import type { SoakKind } from '../fixtures/project/app/jobs/Soak.ts';
 import { deleteRedisPrefix, MYSQL_URL, POSTGRES_URL, REDIS_URL, redisBackend, serverDatabaseBackend, serverDatabaseConfig, skipReason } from '../helpers/backends.ts';
 import { managerFor, records, runOk, testEnv, type TestEnv } from '../helpers/cli.ts';

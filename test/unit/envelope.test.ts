@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { QueueError } from '../../src/errors.ts';
-import { backoffDelay, decodeEnvelope, encodeEnvelope, resolveBackoff, withFreshTries, type Envelope } from '../../src/jobs/envelope.ts';
+import { decodeEnvelope, encodeEnvelope, withFreshTries, type Envelope } from '../../src/jobs/envelope.ts';
 import { queueError } from '../helpers/errors.ts';
 
 function valid(): Envelope {
@@ -97,46 +97,7 @@ describe('decodeEnvelope', () => {
   });
 });
 
-describe('resolveBackoff', () => {
-  it('turns a number into a one-step list', () => {
-    assert.deepEqual(resolveBackoff(5, 3), [5]);
-  });
 
-  it('copies a list, so later changes to the class do not leak in', () => {
-    const steps = [1, 2, 3];
-    const resolved = resolveBackoff(steps, 4);
-    assert.deepEqual(resolved, [1, 2, 3]);
-    steps.push(99);
-    assert.deepEqual(resolved, [1, 2, 3]);
-  });
-
-  it('evaluates a function once for each of the maxTries - 1 retries', () => {
-    const calls: number[] = [];
-    const resolved = resolveBackoff((attempt) => { calls.push(attempt); return attempt * 10; }, 4);
-    assert.deepEqual(resolved, [10, 20, 30]);
-    assert.deepEqual(calls, [1, 2, 3]);
-  });
-
-  it('evaluates a function for the default 3 tries when maxTries is not declared', () => {
-    assert.deepEqual(resolveBackoff((attempt) => attempt, undefined), [1, 2]);
-  });
-
-  it('returns null when the class declares no backoff', () => {
-    assert.equal(resolveBackoff(undefined, 3), null);
-  });
-});
-
-describe('backoffDelay', () => {
-  it('uses one value per retry and repeats the last', () => {
-    const steps = [10, 60, 300];
-    assert.deepEqual([1, 2, 3, 4, 10].map((attempt) => backoffDelay(steps, attempt)), [10, 60, 300, 300, 300]);
-  });
-
-  it('returns 0 for an empty list', () => {
-    assert.equal(backoffDelay([], 1), 0);
-    assert.equal(backoffDelay([], 5), 0);
-  });
-});
 
 describe('withFreshTries', () => {
   it('resets attempts to 0 and keeps the id and data', () => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UnrecoverableError } from '../../src/errors.ts';
-import type { JobDefaults } from '../../src/jobs/envelope.ts';
-import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobSettings } from '../../src/worker/settings.ts';
+import { hasExceededTries, resolveBackoff, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type JobSettings } from '../../src/jobs/settings.ts';
 import { stopIfNecessary, type StopCheck } from '../../src/worker/stop.ts';
 
 const defaults: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
@@ -99,3 +98,44 @@ describe('stopIfNecessary', () => {
 function pick(reason: ReturnType<typeof stopIfNecessary>): { code: string; exitCode: number } | null {
   return reason && { code: reason.code, exitCode: reason.exitCode };
 }
+
+describe('resolveBackoff', () => {
+  it('turns a number into a one-step list', () => {
+    assert.deepEqual(resolveBackoff(5, 3), [5]);
+  });
+
+  it('copies a list, so later changes to the class do not leak in', () => {
+    const steps = [1, 2, 3];
+    const resolved = resolveBackoff(steps, 4);
+    assert.deepEqual(resolved, [1, 2, 3]);
+    steps.push(99);
+    assert.deepEqual(resolved, [1, 2, 3]);
+  });
+
+  it('evaluates a function once for each of the maxTries - 1 retries', () => {
+    const calls: number[] = [];
+    const resolved = resolveBackoff((attempt) => { calls.push(attempt); return attempt * 10; }, 4);
+    assert.deepEqual(resolved, [10, 20, 30]);
+    assert.deepEqual(calls, [1, 2, 3]);
+  });
+
+  it('evaluates a function for the default 3 tries when maxTries is not declared', () => {
+    assert.deepEqual(resolveBackoff((attempt) => attempt, undefined), [1, 2]);
+  });
+
+  it('returns null when the class declares no backoff', () => {
+    assert.equal(resolveBackoff(undefined, 3), null);
+  });
+});
+
+describe('retryDelaySeconds', () => {
+  it('uses one value per retry and repeats the last', () => {
+    const steps = [10, 60, 300];
+    assert.deepEqual([1, 2, 3, 4, 10].map((attempt) => retryDelaySeconds(attempt, { ...defaults, backoff: steps })), [10, 60, 300, 300, 300]);
+  });
+
+  it('returns 0 for an empty list', () => {
+    assert.equal(retryDelaySeconds(1, { ...defaults, backoff: [] }), 0);
+    assert.equal(retryDelaySeconds(5, { ...defaults, backoff: [] }), 0);
+  });
+});

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BUILT_IN_DEFAULTS, resolveBackoff } from '../../jobs/envelope.ts';
+import { BUILT_IN_DEFAULTS, declaredSettings } from '../../jobs/settings.ts';
 import type { CliApp } from '../app.ts';
 import { examples } from '../help.ts';
 import { printJson, printTable, say } from '../output.ts';
@@ -10,15 +10,10 @@ export function registerJobs(program: Command, app: CliApp): void {
   command.action(async (flags: { json?: boolean }) => {
     const registry = await (await app.queue()).registry();
     for (const warning of registry.warnings) process.stderr.write(`warning: ${warning}\n`);
-    const rows = registry.all().map(({ name, jobClass, file }) => ({
-      name,
-      file,
-      queue: jobClass.queue ?? 'default',
-      maxTries: jobClass.maxTries ?? null,
-      timeout: jobClass.timeout ?? null,
-      backoff: resolveBackoff(jobClass.backoff, jobClass.maxTries),
-      encrypted: jobClass.encrypted === true,
-    }));
+    const rows = registry.all().map(({ name, jobClass, file }) => {
+      const { queue, maxTries, timeout, backoff } = declaredSettings(jobClass, name);
+      return { name, file, queue, maxTries, timeout, backoff, encrypted: jobClass.encrypted === true };
+    });
     if (flags.json) return printJson(rows);
     if (rows.length === 0) return say('no jobs found; create one with `queue make:job SendWelcomeEmail`');
     const worker = (value: unknown, fallback: unknown) => (value === null ? `${fallback} (worker)` : String(value));

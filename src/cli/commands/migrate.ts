@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { canMigrate } from '../../contract/driver.ts';
 import type { CliApp } from '../app.ts';
 import { examples, withConnection } from '../help.ts';
 import { say, withSpinner } from '../output.ts';
@@ -8,12 +9,11 @@ export function registerMigrate(program: Command, app: CliApp): void {
   examples(command, ['queue migrate', 'queue migrate --connection database']);
   command.action(async (flags: { connection?: string }) => {
     const driver = await (await app.queue()).driver(flags.connection);
-    if (!('migrate' in driver) || typeof driver.migrate !== 'function') {
+    if (!canMigrate(driver)) {
       say(`connection '${driver.connection}' keeps no tables: nothing to migrate`);
       return;
     }
-    const migrate = driver.migrate as () => Promise<{ applied: string[] }>;
-    const { applied } = await withSpinner('migrating', () => migrate.call(driver));
+    const { applied } = await withSpinner('migrating', () => driver.migrate());
     say(applied.length ? `applied: ${applied.join(', ')}` : 'nothing to migrate: the tables are up to date');
   });
 }

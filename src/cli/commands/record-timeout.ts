@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import { JobTimeoutError } from '../../errors.ts';
 import { openPayload } from '../../jobs/payload.ts';
 import type { Job } from '../../jobs/Job.ts';
-import { instantiate } from '../../worker/attempt.ts';
-import { settleFailedAttempt } from '../../worker/process.ts';
-import type { TimeoutRecord } from '../../worker/watchdog.ts';
+import { instantiate } from '../../running/attempt.ts';
+import { settleFailedAttempt } from '../../running/run-reservation.ts';
+import type { TimeoutRecord } from '../../running/watchdog.ts';
 import type { CliApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { BUILT_IN_DEFAULTS } from '../../jobs/envelope.ts';
+import { BUILT_IN_DEFAULTS, workerDefaults } from '../../jobs/settings.ts';
 import { installSignalHandlers } from '../../worker/signals.ts';
-import { installStrayHandlers } from '../../worker/strays.ts';
-import { Watchdog, WATCHDOG_RECORD_SECONDS } from '../../worker/watchdog.ts';
+import { installStrayHandlers } from '../../running/strays.ts';
+import { Watchdog, WATCHDOG_RECORD_SECONDS } from '../../running/watchdog.ts';
 import { Worker } from '../../worker/Worker.ts';
 import type { CliApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
@@ -60,11 +60,7 @@ export function registerWork(program: Command, app: CliApp): void {
       logger.warn(`leaseMargin is ${manager.config.leaseMargin}s: a job that blocks the event loop is retried as if its worker crashed, without a timeout on record (that takes about ${WATCHDOG_RECORD_SECONDS}s; see config/queue.ts)`);
     }
 
-    const defaults = {
-      timeout: flags.timeout ?? BUILT_IN_DEFAULTS.timeout,
-      maxTries: flags.maxTries ?? BUILT_IN_DEFAULTS.maxTries,
-      backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
-    };
+    const defaults = workerDefaults({ timeout: flags.timeout, maxTries: flags.maxTries, backoff: flags.backoff });
     const worker = new Worker(driver, registry, {
       queues: flags.queue,
       concurrency: flags.concurrency,
@@ -75,7 +71,6 @@ export function registerWork(program: Command, app: CliApp): void {
       memory: flags.memory,
       once: flags.once === true,
       stopWhenEmpty: flags.stopWhenEmpty === true,
-      name: flags.name ?? `worker-${process.pid}`,
       defaults,
       leaseMargin: manager.config.leaseMargin,
       payloads: manager.payloads,

@@ -5,28 +5,29 @@
  * dialect's clock: the database server's own on MySQL and PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
-import type { Driver, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../queue/driver.ts';
-import { backendUnavailable } from '../../queue/unavailable.ts';
+import type { Driver, Failure, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
+import { pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
+import { backendUnavailable } from '../../contract/unavailable.ts';
 import { AckBatcher } from './AckBatcher.ts';
-import type { OwnedRow, SqlDialect } from './dialects/dialect.ts';
+import type { SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
 import type { TableNames, Tables } from './schema.ts';
+import { clearWaiting } from './sql/clear.ts';
+import { withGoneRows } from './sql/deleteOwned.ts';
+import { failOwned } from './sql/fail.ts';
+import { insertJobs } from './sql/insertJobs.ts';
+import { releaseOwned } from './sql/release.ts';
+import { deleteSignal, readSignals, setSignal } from './sql/signals.ts';
+import { countByQueue } from './sql/stats.ts';
 
-const RESTART = 'restart';
-const PAUSED = 'paused:';
-/** Rows per INSERT: under SQLite's bound-parameter limit; a bulk is still one transaction. */
-const INSERT_CHUNK = 500;
 
 /** Error codes that mean "the server is not there (now)", from mysql2, pg and Node's sockets. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
 const MAX_CONFLICT_RETRIES = 8;
-
-/** Room left in a statement for its SQL text and one row's other columns. */
-const STATEMENT_OVERHEAD_BYTES = 64 * 1024;
 
 /** Deadlock or lock-wait timeout (MySQL 1213, 1205), deadlock or serialization failure (PostgreSQL). */
 function isConflict(error: unknown): boolean {
@@ -39,7 +40,7 @@ export interface DatabaseDriverOptions {
   autoMigrate: boolean;
 }
 
-export class DatabaseDriver implements Driver {
+export class DatabaseDriver implements Driver, Migrating {
   readonly failed: DatabaseFailedStore;
   private readonly db: Kysely<Tables>;
   private readonly acks: AckBatcher;
@@ -53,18 +54,14 @@ export class DatabaseDriver implements Driver {
   ) {
     this.db = dialect.connect();
     this.failed = new DatabaseFailedStore(connection, tables, dialect, (what, work) => this.call(what, work));
-    this.acks = new AckBatcher((rows) => this.deleteOwned(rows));
+    this.acks = new AckBatcher(async (rows) => withGoneRows(this.db, tables.jobs, rows, await dialect.deleteOwned(this.db, tables.jobs, rows)));
   }
 
   private get jobs() {
     return this.tables.jobs as 'queue_jobs';
   }
 
-  private get signalTable() {
-    return this.tables.signals as 'queue_signals';
-  }
-
-  /** Creates or updates the tables. Idempotent. */
+  /** Creates or updates the tables. Idempotent (the Migrating ability). */
   migrate(): Promise<MigrationResult> {
     return this.call('migrate', async () => {
       await this.dialect.checkServer(this.db);
@@ -125,59 +122,12 @@ export class DatabaseDriver implements Driver {
   }
 
   /**
-   * Stores jobs in one transaction. A job whose id is already stored is skipped, so a push sent
-   * again (the connection dropped before its answer) stores nothing twice. Statements carry at most
-   * INSERT_CHUNK rows and, on MySQL, stay under the server's max_allowed_packet.
+   * Stores jobs in one transaction (sql/insertJobs.ts). A job whose id is already stored is skipped,
+   * so a push sent again (the connection dropped before its answer) stores nothing twice.
    */
   async push(jobs: StoredJob[]): Promise<void> {
     if (jobs.length === 0) return;
-    const now = this.dialect.now();
-    const rows = jobs.map((job) => ({
-      job_id: job.id,
-      queue: job.queue,
-      payload: job.payload,
-      attempts: 0,
-      timeout_ms: job.timeout === null ? null : Math.ceil(job.timeout * 1000),
-      available_at: sql<number>`${now} + ${Math.max(0, Math.round(job.delayMs))}`,
-      reserved_by: null,
-      created_at: now,
-    }));
-    await this.call('push jobs', async (db) => {
-      const chunks = this.statementsFor(jobs);
-      const insert = (into: Kysely<Tables>, [from, to]: [number, number]) => this.dialect.skipStoredIds(into.insertInto(this.jobs).values(rows.slice(from, to))).execute();
-      if (chunks.length === 1) {
-        await insert(db, chunks[0]!);
-        return;
-      }
-      await this.dialect.writeTransaction(db, async (trx) => {
-        for (const chunk of chunks) await insert(trx, chunk);
-      });
-    });
-  }
-
-  /** [from, to) row ranges, one INSERT each: at most INSERT_CHUNK rows, and within the statement limit. */
-  private statementsFor(jobs: StoredJob[]): [number, number][] {
-    const limit = this.dialect.statementBytes === undefined ? Number.POSITIVE_INFINITY : this.dialect.statementBytes - STATEMENT_OVERHEAD_BYTES;
-    const chunks: [number, number][] = [];
-    let from = 0;
-    let bytes = 0;
-    jobs.forEach((job, i) => {
-      const size = limit === Number.POSITIVE_INFINITY ? 0 : escapedBytes(job.payload);
-      if (size > limit) {
-        throw new QueueError(
-          'JOB_NOT_SERIALIZABLE',
-          `job ${job.id} is ${size} bytes as sent, over what one statement may carry on ${this.dialect.client} connection '${this.connection}' (${this.dialect.describe}: max_allowed_packet is ${this.dialect.statementBytes}); raise max_allowed_packet on the server, or lower QUEUE_MAX_PAYLOAD_BYTES to match`,
-        );
-      }
-      if (i > from && (i - from >= INSERT_CHUNK || bytes + size > limit)) {
-        chunks.push([from, i]);
-        from = i;
-        bytes = 0;
-      }
-      bytes += size;
-    });
-    chunks.push([from, jobs.length]);
-    return chunks;
+    await this.call('push jobs', (db) => insertJobs(db, this.tables.jobs, jobs, this.dialect, this.connection));
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
@@ -200,8 +150,8 @@ export class DatabaseDriver implements Driver {
         queue,
         count: options.count,
         token,
-        defaultTimeoutMs: Math.ceil(options.defaultTimeout * 1000),
-        marginMs: Math.ceil(options.leaseMargin * 1000),
+        defaultTimeoutMs: Math.ceil(options.defaultTimeoutMs),
+        marginMs: Math.ceil(options.leaseMarginMs),
       });
       if (rows.length > 0) {
         return rows.map((row) => ({ handle: String(row.id), queue: row.queue, payload: row.payload, attempts: row.attempts, token, leaseExpiresAt: row.available_at }));
@@ -210,66 +160,16 @@ export class DatabaseDriver implements Driver {
     return [];
   }
 
-  /**
-   * Deletes the rows still leased to these tokens. A row that is gone altogether counts as done as
-   * well: an ack sent again after its answer was lost finds it deleted by the first.
-   */
-  private async deleteOwned(rows: OwnedRow[]): Promise<Set<number>> {
-    const deleted = await this.dialect.deleteOwned(this.db, this.tables.jobs, rows);
-    const kept = rows.filter((row) => !deleted.has(row.id)).map((row) => row.id);
-    if (kept.length > 0) {
-      const present = await this.db.selectFrom(this.jobs).select('id').where('id', 'in', kept).execute();
-      const still = new Set(present.map((row) => Number(row.id)));
-      for (const id of kept) if (!still.has(id)) deleted.add(id);
-    }
-    return deleted;
-  }
-
   ack(reservation: Reservation): Promise<boolean> {
     return this.call('acknowledge a job', () => this.acks.ack({ id: Number(reservation.handle), token: reservation.token }));
   }
 
-  /** Safe to run twice: a row with no lease left was put back already (by the first run), which counts. */
-  async release(reservation: Reservation, delaySeconds: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
-    const id = Number(reservation.handle);
-    return this.call('release a job', async (db) => {
-      const result = await db
-        .updateTable(this.jobs)
-        .set({
-          available_at: sql<number>`${this.dialect.now()} + ${Math.round(delaySeconds * 1000)}`,
-          reserved_by: null,
-          ...(options.refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
-        })
-        .where('id', '=', id)
-        .where('reserved_by', '=', reservation.token)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) > 0) return true;
-      const row = await db.selectFrom(this.jobs).select('reserved_by').where('id', '=', id).executeTakeFirst();
-      return row !== undefined && row.reserved_by === null;
-    });
+  release(reservation: Reservation, delayMs: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
+    return this.call('release a job', (db) => releaseOwned(db, this.tables.jobs, this.dialect.now(), Number(reservation.handle), reservation.token, delayMs, options.refundAttempt === true));
   }
 
-  /**
-   * Safe to run twice: when the lease is gone and the job with it, a failed record that is exactly
-   * this one was stored by a first run whose answer was lost, which counts.
-   */
-  async fail(reservation: Reservation, failure: Failure): Promise<boolean> {
-    return this.call('fail a job', async (db) => {
-      const stored = await this.dialect.writeTransaction(db, async (trx) => {
-        // The record first, then the removal: nothing is deleted without a terminal record.
-        const id = await this.failed.insert(trx, reservation.queue, failure);
-        const removed = await trx.deleteFrom(this.jobs).where('id', '=', Number(reservation.handle)).where('reserved_by', '=', reservation.token).executeTakeFirst();
-        if (Number(removed.numDeletedRows) === 0) {
-          // The lease was taken over: the other holder decides this job's fate.
-          await trx.deleteFrom(this.tables.failed as 'queue_failed_jobs').where('id', '=', id).execute();
-          return false;
-        }
-        return true;
-      });
-      if (stored || failure.id === null) return stored;
-      const job = await db.selectFrom(this.jobs).select('id').where('id', '=', Number(reservation.handle)).executeTakeFirst();
-      return job === undefined && (await this.failed.holds(db, failure));
-    });
+  fail(reservation: Reservation, failure: Failure): Promise<boolean> {
+    return this.call('fail a job', (db) => failOwned(db, this.tables.jobs, this.dialect, Number(reservation.handle), reservation.token, this.failed.recordsOf(reservation.queue, failure)));
   }
 
   async size(queue: string): Promise<number> {
@@ -278,23 +178,8 @@ export class DatabaseDriver implements Driver {
   }
 
   async stats(): Promise<QueueStats[]> {
-    const now = this.dialect.now();
-    const rows = await this.call('read queue stats', (db) =>
-      db
-        .selectFrom(this.jobs)
-        .select((eb) => [
-          'queue',
-          eb.fn.sum<number>(eb.case().when('available_at', '<=', now).then(1).else(0).end()).as('ready'),
-          eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is', null)])).then(1).else(0).end()).as('delayed'),
-          eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is not', null)])).then(1).else(0).end()).as('reserved'),
-        ])
-        .groupBy('queue')
-        .execute(),
-    );
-    const byQueue = new Map<string, QueueStats>();
-    for (const row of rows) {
-      byQueue.set(row.queue, { queue: row.queue, ready: Number(row.ready), delayed: Number(row.delayed), reserved: Number(row.reserved), failed: 0 });
-    }
+    const counts = await this.call('read queue stats', (db) => countByQueue(db, this.tables.jobs, this.dialect.now()));
+    const byQueue = new Map<string, QueueStats>(counts.map((c) => [c.queue, { ...c, failed: 0 }]));
     for (const { queue, failed } of await this.failed.countByQueue()) {
       const stats = byQueue.get(queue) ?? { queue, ready: 0, delayed: 0, reserved: 0, failed: 0 };
       stats.failed = failed;
@@ -303,58 +188,24 @@ export class DatabaseDriver implements Driver {
     return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
   }
 
-  /**
-   * Deletes the waiting rows of a queue: not leased, or whose lease ran out (their worker died).
-   * Leased rows are locked by the claim that took them, so the two never overlap: a row is either
-   * deleted here or run by its worker.
-   */
-  async clear(queue: string): Promise<number> {
-    const result = await this.call('clear a queue', (db) =>
-      db
-        .deleteFrom(this.jobs)
-        .where('queue', '=', queue)
-        .where((eb) => eb.or([eb('reserved_by', 'is', null), eb('available_at', '<=', this.dialect.now())]))
-        .executeTakeFirst(),
-    );
-    return Number(result.numDeletedRows);
+  clear(queue: string): Promise<number> {
+    return this.call('clear a queue', (db) => clearWaiting(db, this.tables.jobs, this.dialect.now(), queue));
   }
 
-  async signals(): Promise<WorkerSignals> {
-    return this.call('read worker signals', async (db) => {
-      const [rows, clock] = await Promise.all([
-        db.selectFrom(this.signalTable).select(['name', 'value']).execute(),
-        sql<{ now: number }>`select ${this.dialect.now()} as now`.execute(db),
-      ]);
-      let restartRequestedAt: number | null = null;
-      const paused: string[] = [];
-      for (const row of rows) {
-        if (row.name === RESTART) restartRequestedAt = Number(row.value);
-        else if (row.name.startsWith(PAUSED)) paused.push(row.name.slice(PAUSED.length));
-      }
-      return { now: Number(clock.rows[0]!.now), restartRequestedAt, paused: paused.sort() };
-    });
+  signals(): Promise<WorkerSignals> {
+    return this.call('read worker signals', (db) => readSignals(db, this.tables.signals, this.dialect));
   }
 
-  requestRestart(): Promise<void> {
-    return this.setSignal(RESTART);
+  async requestRestart(): Promise<void> {
+    await this.call('request a restart', (db) => setSignal(db, this.tables.signals, this.dialect, RESTART_SIGNAL));
   }
 
-  pause(queue: string): Promise<void> {
-    return this.setSignal(PAUSED + queue);
+  async pause(queue: string): Promise<void> {
+    await this.call('pause a queue', (db) => setSignal(db, this.tables.signals, this.dialect, pausedSignal(queue)));
   }
 
   async resume(queue: string): Promise<void> {
-    await this.call('resume a queue', (db) => db.deleteFrom(this.signalTable).where('name', '=', PAUSED + queue).execute());
-  }
-
-  /** Upsert without dialect-specific syntax: delete and insert in one transaction. */
-  private async setSignal(name: string): Promise<void> {
-    await this.call('set a worker signal', (db) =>
-      this.dialect.writeTransaction(db, async (trx) => {
-        await trx.deleteFrom(this.signalTable).where('name', '=', name).execute();
-        await trx.insertInto(this.signalTable).values({ name, value: this.dialect.now() }).execute();
-      }),
-    );
+    await this.call('resume a queue', (db) => deleteSignal(db, this.tables.signals, pausedSignal(queue)));
   }
 
   async close(): Promise<void> {
@@ -366,17 +217,4 @@ export class DatabaseDriver implements Driver {
 function isConnectionLoss(error: unknown): boolean {
   const { code, message } = error as { code?: string; message?: string };
   return (code !== undefined && UNREACHABLE.has(code)) || /connect|terminat|closed state|Connection lost|server has gone away/i.test(message ?? '');
-}
-
-/**
- * What a payload weighs in a MySQL statement: mysql2 escapes quotes, backslashes and control
- * characters with a backslash each, and JSON is full of quotes.
- */
-function escapedBytes(payload: string): number {
-  let escapes = 0;
-  for (let i = 0; i < payload.length; i += 1) {
-    const c = payload.charCodeAt(i);
-    if (c === 34 || c === 39 || c === 92 || c < 32 || c === 26) escapes += 1;
-  }
-  return Buffer.byteLength(payload) + escapes;
 }

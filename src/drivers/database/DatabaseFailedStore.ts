@@ -1,11 +1,13 @@
 /** Failed jobs of the database driver: rows of `queue_failed_jobs`, newest first. */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { QueueError } from '../../errors.ts';
+import { failedJobNotFound } from '../../errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
-import type { FailedJob, FailedStore, Failure } from '../../queue/driver.ts';
+import { timeoutMsOf } from '../../jobs/settings.ts';
+import type { FailedJob, FailedStore, Failure } from '../../contract/driver.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import type { FailedJobsTable, TableNames, Tables } from './schema.ts';
+import type { FailedRecords } from './sql/fail.ts';
 
 type Call = <T>(what: string, work: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
 
@@ -21,8 +23,17 @@ export class DatabaseFailedStore implements FailedStore {
     return this.tables.failed as 'queue_failed_jobs';
   }
 
+  /** How sql/fail.ts stores, and finds again, the record of one failure of a job of `queue`. */
+  recordsOf(queue: string, failure: Failure): FailedRecords {
+    return {
+      table: this.table,
+      insert: (trx) => this.insert(trx, queue, failure),
+      holds: (db) => this.holds(db, failure),
+    };
+  }
+
   /** Inserts a record inside the caller's transaction; returns its id. */
-  async insert(trx: Kysely<Tables>, queue: string, failure: Failure): Promise<string> {
+  private async insert(trx: Kysely<Tables>, queue: string, failure: Failure): Promise<string> {
     let id = failure.id ?? randomUUID();
     // A payload can claim any id (or a job can fail twice if a lease was lost): never overwrite.
     const taken = await trx.selectFrom(this.table).select('id').where('id', '=', id).executeTakeFirst();
@@ -35,7 +46,7 @@ export class DatabaseFailedStore implements FailedStore {
   }
 
   /** Whether this very failure is on record (stored by a first run whose answer was lost). */
-  async holds(db: Kysely<Tables>, failure: Failure): Promise<boolean> {
+  private async holds(db: Kysely<Tables>, failure: Failure): Promise<boolean> {
     if (failure.id === null) return false;
     const row = await db.selectFrom(this.table).select('id').where('id', '=', failure.id).where('exception', '=', failure.error).where('payload', '=', failure.payload).executeTakeFirst();
     return row !== undefined;
@@ -91,7 +102,7 @@ export class DatabaseFailedStore implements FailedStore {
       if (expected) {
         const found = new Set(rows.map((row) => row.id));
         const missing = expected.filter((id) => !found.has(id));
-        if (missing.length > 0) throw new QueueError('FAILED_JOB_NOT_FOUND', `no failed job with id ${missing.join(', ')}; nothing was retried (see queue failed:list)`);
+        if (missing.length > 0) throw failedJobNotFound(missing);
       }
       const now = this.dialect.now();
       for (const row of rows) {
@@ -103,7 +114,7 @@ export class DatabaseFailedStore implements FailedStore {
             queue: row.queue,
             payload: encodeEnvelope(envelope),
             attempts: 0,
-            timeout_ms: envelope.timeout === null ? null : Math.ceil(envelope.timeout * 1000),
+            timeout_ms: timeoutMsOf(envelope),
             available_at: now,
             reserved_by: null,
             created_at: now,

@@ -71,7 +71,7 @@ function uniqueJobIds(t: TableNames): Migration {
   };
 }
 
-export function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
+function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
   return {
     '001_create_queue_tables': createQueueTables(tables, dialect),
     '002_unique_job_ids': uniqueJobIds(tables),

@@ -3,6 +3,7 @@
  * comparisons in the claim query are plain integer range scans on one index.
  */
 import type { Generated } from 'kysely';
+import { DEFAULT_TABLES, type DatabaseConnectionConfig } from '../../config/define.ts';
 
 export interface JobsTable {
   /** Storage order: FIFO ties are broken by it. */
@@ -51,4 +52,10 @@ export interface TableNames {
   jobs: string;
   failed: string;
   signals: string;
+}
+
+/** A connection's tables: as configured, or the defaults; the signals table is named after the jobs table. */
+export function tableNames(config: Pick<DatabaseConnectionConfig, 'table' | 'failedTable'>): TableNames {
+  const jobs = config.table ?? DEFAULT_TABLES.table;
+  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, signals: `${jobs.replace(/_jobs$/, '')}_signals` };
 }

@@ -5,20 +5,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { QueueError } from '../../errors.ts';
+import { failedJobNotFound } from '../../errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
-import type { FailedJob, FailedStore } from '../../queue/driver.ts';
+import { timeoutMsOf } from '../../jobs/settings.ts';
+import type { FailedJob, FailedStore, Failure } from '../../contract/driver.ts';
 import type { RedisKeys } from './keys.ts';
+import { runScript } from './scripts.ts';
 
 type Call = <T>(what: string, work: () => Promise<T>) => Promise<T>;
 
-interface StoredRecord {
-  connection: string;
-  queue: string;
-  job: string | null;
-  payload: string;
-  error: string;
-}
+/** A record as stored in the failed hash: a FailedJob but for its id (the hash field) and failedAt (the zset score). */
+type StoredRecord = Omit<FailedJob, 'id' | 'failedAt'>;
 
 export class RedisFailedStore implements FailedStore {
   constructor(
@@ -33,6 +30,12 @@ export class RedisFailedStore implements FailedStore {
     return this.call('list queues', async () => (await this.client.smembers(this.keys.queues)).sort());
   }
 
+  /** The JSON fail.lua stores for a failure of a job of `queue`. */
+  encodeRecord(queue: string, failure: Failure): string {
+    const record: StoredRecord = { connection: this.connection, queue, job: failure.job, payload: failure.payload, error: failure.error };
+    return JSON.stringify(record);
+  }
+
   /** The newest `limit` records of one queue. */
   private async newest(queue: string, limit: number): Promise<FailedJob[]> {
     const k = this.keys.queue(queue);
@@ -45,7 +48,7 @@ export class RedisFailedStore implements FailedStore {
 
   private toFailedJob(id: string, json: string, failedAt: number): FailedJob {
     const record = JSON.parse(json) as StoredRecord;
-    return { id, connection: record.connection ?? this.connection, queue: record.queue, job: record.job, payload: record.payload, error: record.error, failedAt };
+    return { ...record, id, connection: record.connection ?? this.connection, failedAt };
   }
 
   async list({ queue, limit }: { queue?: string; limit?: number } = {}): Promise<FailedJob[]> {
@@ -81,7 +84,7 @@ export class RedisFailedStore implements FailedStore {
     let deleted = 0;
     for (const queue of await this.queues()) {
       const k = this.keys.queue(queue);
-      deleted += await this.call('delete failed jobs', () => this.client.queue_v2_flush(k.failed, k.failedAt, k.once(randomUUID()), olderThanMs === undefined ? 'all' : Math.round(olderThanMs)));
+      deleted += await this.call('delete failed jobs', () => runScript<number>(this.client, 'flush', [k.failed, k.failedAt, k.once(randomUUID())], [olderThanMs === undefined ? 'all' : Math.round(olderThanMs)]));
     }
     return deleted;
   }
@@ -90,7 +93,7 @@ export class RedisFailedStore implements FailedStore {
     const unique = [...new Set(ids)];
     const found = await Promise.all(unique.map((id) => this.locate(id)));
     const missing = unique.filter((_, i) => !found[i]);
-    if (missing.length > 0) throw new QueueError('FAILED_JOB_NOT_FOUND', `no failed job with id ${missing.join(', ')}; nothing was retried (see queue failed:list)`);
+    if (missing.length > 0) throw failedJobNotFound(missing);
     return this.moveBack(found.map((f) => f!.record));
   }
 
@@ -104,7 +107,7 @@ export class RedisFailedStore implements FailedStore {
     const byQueue = new Map<string, { record: FailedJob; args: (string | number)[] }[]>();
     for (const record of records) {
       const envelope = withFreshTries(record.payload, record.id);
-      const args = [record.id, envelope.id, encodeEnvelope(envelope), envelope.timeout === null ? '' : Math.ceil(envelope.timeout * 1000)];
+      const args = [record.id, envelope.id, encodeEnvelope(envelope), timeoutMsOf(envelope) ?? ''];
       byQueue.set(record.queue, [...(byQueue.get(record.queue) ?? []), { record, args }]);
     }
     const moved: string[] = [];
@@ -112,7 +115,7 @@ export class RedisFailedStore implements FailedStore {
       const k = this.keys.queue(queue);
       await this.call('retry failed jobs', async () => {
         await this.client.sadd(this.keys.queues, queue);
-        await this.client.queue_v2_retry(k.failed, k.failedAt, k.ready, k.jobs, k.attempts, k.timeouts, k.notify, k.once(randomUUID()), ...items.flatMap((item) => item.args));
+        await runScript(this.client, 'retry', [k.failed, k.failedAt, k.ready, k.jobs, k.attempts, k.timeouts, k.notify, k.once(randomUUID())], items.flatMap((item) => item.args));
       });
       moved.push(...items.map((item) => item.record.id));
     }

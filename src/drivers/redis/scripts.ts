@@ -1,40 +1,19 @@
 /**
  * Loads the Lua scripts once per client, through ioredis defineCommand, under versioned names
- * (`queue_v2_reserve`): a new version of a script gets a new name and a new SHA, so workers of two
+ * (`queue_v2_turn`): a new version of a script gets a new name and a new SHA, so workers of two
  * releases never run each other's scripts. `-- @include x.lua` lines pull in lua/includes/x.lua.
+ * Every script takes its keys first; runScript counts them, so no count is kept anywhere else.
  */
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis, Result } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
-export const SCRIPT_VERSION = 2;
+const SCRIPT_VERSION = 2;
 
-const SCRIPTS = {
-  push: -1,
-  turn: -1,
-  release: 7,
-  fail: 7,
-  retry: 8,
-  clear: 8,
-  flush: 3,
-  stats: 4,
-} as const;
+const SCRIPTS = ['push', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats'] as const;
 
-export type ScriptName = keyof typeof SCRIPTS;
+export type ScriptName = (typeof SCRIPTS)[number];
 
 export type Reply = string | number | null | Reply[];
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    queue_v2_push(numberOfKeys: number, ...args: (string | number)[]): Result<number, Context>;
-    queue_v2_turn(numberOfKeys: number, ...args: (string | number)[]): Result<Reply[], Context>;
-    queue_v2_release(...args: (string | number)[]): Result<number, Context>;
-    queue_v2_fail(...args: (string | number)[]): Result<string | number, Context>;
-    queue_v2_retry(...args: (string | number)[]): Result<number, Context>;
-    queue_v2_clear(...args: (string | number)[]): Result<number, Context>;
-    queue_v2_flush(...args: (string | number)[]): Result<number, Context>;
-    queue_v2_stats(...args: (string | number)[]): Result<number[], Context>;
-  }
-}
 
 function source(name: string): string {
   const text = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
@@ -43,10 +22,17 @@ function source(name: string): string {
 
 const sources = new Map<ScriptName, string>();
 
+const commandName = (name: ScriptName) => `queue_v${SCRIPT_VERSION}_${name}`;
+
 export function defineScripts(client: Redis | Cluster): void {
-  for (const [name, numberOfKeys] of Object.entries(SCRIPTS) as [ScriptName, number][]) {
+  for (const name of SCRIPTS) {
     if (!sources.has(name)) sources.set(name, source(name));
-    const options = numberOfKeys >= 0 ? { numberOfKeys, lua: sources.get(name)! } : { lua: sources.get(name)! };
-    client.defineCommand(`queue_v${SCRIPT_VERSION}_${name}`, options);
+    client.defineCommand(commandName(name), { lua: sources.get(name)! });
   }
+}
+
+/** Runs one script with its keys and arguments. */
+export function runScript<T = Reply>(client: Redis | Cluster, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
+  const command = (client as unknown as Record<string, (...values: (string | number)[]) => Promise<T>>)[commandName(name)]!;
+  return command.call(client, keys.length, ...keys, ...args);
 }

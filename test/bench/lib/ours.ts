@@ -6,7 +6,7 @@ import pino from 'pino';
 import type { ConnectionConfig } from '../../../src/config/define.ts';
 import type { Job, JobClass } from '../../../src/jobs/Job.ts';
 import type { JobRegistry } from '../../../src/jobs/registry.ts';
-import type { Driver } from '../../../src/queue/driver.ts';
+import type { Driver } from '../../../src/contract/driver.ts';
 import type { QueueManager as Manager } from '../../../src/queue/manager.ts';
 import type { Worker as WorkerType, WorkerOptions } from '../../../src/worker/Worker.ts';
 import { defineConfig, QueueManager, Watchdog, Worker } from './built.ts';
@@ -65,7 +65,6 @@ export function workerOptions(concurrency: number, overrides: Partial<WorkerOpti
     rest: 0,
     once: false,
     stopWhenEmpty: true,
-    name: 'bench',
     defaults: { maxTries: 3, timeout: 60, backoff: [0] },
     leaseMargin: 30,
     ...overrides,

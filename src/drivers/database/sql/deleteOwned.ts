@@ -4,6 +4,8 @@
  * a lost lease is still told apart from a done job.
  *
  * Parameters: (id, token) pairs. DELETE ... WHERE (id, reserved_by) IN ((?, ?), ...) RETURNING id.
+ * The dialect picks deleteOwnedReturning or deleteOwnedLocking; withGoneRows then counts a row that
+ * is gone altogether as done too: an ack sent again after its answer was lost finds it deleted.
  */
 import { sql, type Kysely } from 'kysely';
 import type { OwnedRow } from '../dialects/dialect.ts';
@@ -40,4 +42,14 @@ export async function deleteOwnedLocking(
     if (ids.length > 0) await sql`delete ${sql.table(jobs)} from ${sql.table(jobs)} force index (primary) where id in (${sql.join(ids)})`.execute(trx);
     return new Set(ids);
   });
+}
+
+/** `deleted`, plus the rows of `rows` that are not in the table at all. */
+export async function withGoneRows(db: Kysely<Tables>, table: string, rows: OwnedRow[], deleted: Set<number>): Promise<Set<number>> {
+  const kept = rows.filter((row) => !deleted.has(row.id)).map((row) => row.id);
+  if (kept.length === 0) return deleted;
+  const present = await db.selectFrom(table as 'queue_jobs').select('id').where('id', 'in', kept).execute();
+  const still = new Set(present.map((row) => Number(row.id)));
+  for (const id of kept) if (!still.has(id)) deleted.add(id);
+  return deleted;
 }

@@ -13,13 +13,15 @@
 -- @include once.lua
 -- @include batch.lua
 
-return once(KEYS[8], function()
-  local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do ids[#ids + 1] = id end
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_ms())
-  redis.call('DEL', KEYS[1], KEYS[2])
-  batch('ZREM', KEYS[3], expired)
+local ready, delayed, reserved, jobs, attempts, tokens, timeouts, once_key = unpack(KEYS, 1, 8)
+
+return once(once_key, function()
+  local ids = redis.call('LRANGE', ready, 0, -1)
+  for _, id in ipairs(redis.call('ZRANGE', delayed, 0, -1)) do ids[#ids + 1] = id end
+  local expired = redis.call('ZRANGEBYSCORE', reserved, '-inf', now_ms())
+  redis.call('DEL', ready, delayed)
+  batch('ZREM', reserved, expired)
   for _, id in ipairs(expired) do ids[#ids + 1] = id end
-  for k = 4, 7 do batch('HDEL', KEYS[k], ids) end
+  for _, hash in ipairs({ jobs, attempts, tokens, timeouts }) do batch('HDEL', hash, ids) end
   return #ids
 end)

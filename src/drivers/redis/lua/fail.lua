@@ -11,16 +11,18 @@
 
 -- @include now.lua
 
-local handle, token, record_id, fallback, record = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if redis.call('HGET', KEYS[4], handle) ~= token then
+local reserved, jobs, attempts, tokens, timeouts, failed, failed_at = unpack(KEYS, 1, 7)
+local handle, token, record_id, fallback, record = unpack(ARGV, 1, 5)
+
+if redis.call('HGET', tokens, handle) ~= token then
   for _, id in ipairs({ record_id, fallback }) do
-    if redis.call('HGET', KEYS[6], id) == record then return id end
+    if redis.call('HGET', failed, id) == record then return id end
   end
   return 0
 end
-if redis.call('HEXISTS', KEYS[6], record_id) == 1 then record_id = fallback end
-redis.call('HSET', KEYS[6], record_id, record)
-redis.call('ZADD', KEYS[7], now_ms(), record_id)
-redis.call('ZREM', KEYS[1], handle)
-for i = 2, 5 do redis.call('HDEL', KEYS[i], handle) end
+if redis.call('HEXISTS', failed, record_id) == 1 then record_id = fallback end
+redis.call('HSET', failed, record_id, record)
+redis.call('ZADD', failed_at, now_ms(), record_id)
+redis.call('ZREM', reserved, handle)
+for _, hash in ipairs({ jobs, attempts, tokens, timeouts }) do redis.call('HDEL', hash, handle) end
 return record_id

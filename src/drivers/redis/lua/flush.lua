@@ -8,10 +8,13 @@
 -- @include once.lua
 -- @include batch.lua
 
-return once(KEYS[3], function()
-  local max = ARGV[1] == 'all' and '+inf' or ('(' .. (now_ms() - tonumber(ARGV[1])))
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', max)
-  batch('HDEL', KEYS[1], ids)
-  batch('ZREM', KEYS[2], ids)
+local failed, failed_at, once_key = unpack(KEYS, 1, 3)
+local age = ARGV[1]
+
+return once(once_key, function()
+  local max = age == 'all' and '+inf' or ('(' .. (now_ms() - tonumber(age)))
+  local ids = redis.call('ZRANGEBYSCORE', failed_at, '-inf', max)
+  batch('HDEL', failed, ids)
+  batch('ZREM', failed_at, ids)
   return #ids
 end)

@@ -21,6 +21,8 @@
 -- @include notify.lua
 -- @include batch.lua
 
+local READY, DELAYED, JOBS, TIMEOUTS, NOTIFY = 1, 2, 3, 4, 5
+local function key(q, n) return KEYS[(q - 1) * 5 + n] end
 local queues = math.floor(#KEYS / 5)
 local names_key = (#KEYS % 5 == 1) and KEYS[#KEYS] or nil
 
@@ -79,13 +81,12 @@ end
 local stored = 0
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
 for q, w in ipairs(writes) do
-  local base = (q - 1) * 5
-  skip_stored(KEYS[base + 3], w)
+  skip_stored(key(q, JOBS), w)
   stored = stored + #w.jobs / 2
-  batch('HSET', KEYS[base + 3], w.jobs)
-  batch('HSET', KEYS[base + 4], w.timeouts)
-  batch('ZADD', KEYS[base + 2], w.delayed)
-  batch('RPUSH', KEYS[base + 1], w.ready)
-  notify(KEYS[base + 5], #w.ready)
+  batch('HSET', key(q, JOBS), w.jobs)
+  batch('HSET', key(q, TIMEOUTS), w.timeouts)
+  batch('ZADD', key(q, DELAYED), w.delayed)
+  batch('RPUSH', key(q, READY), w.ready)
+  notify(key(q, NOTIFY), #w.ready)
 end
 return stored

@@ -11,19 +11,21 @@
 -- @include now.lua
 -- @include notify.lua
 
-local id, token, delay = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local current = redis.call('HGET', KEYS[4], id)
+local ready, delayed, reserved, tokens, notify_key, attempts, jobs = unpack(KEYS, 1, 7)
+local id, token, delay, refund = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+
+local current = redis.call('HGET', tokens, id)
 if current ~= token then
-  local released = not current and not redis.call('ZSCORE', KEYS[3], id) and redis.call('HEXISTS', KEYS[7], id) == 1
+  local released = not current and not redis.call('ZSCORE', reserved, id) and redis.call('HEXISTS', jobs, id) == 1
   return released and 1 or 0
 end
-if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[6], id, -1) end
-redis.call('ZREM', KEYS[3], id)
-redis.call('HDEL', KEYS[4], id)
+if refund then redis.call('HINCRBY', attempts, id, -1) end
+redis.call('ZREM', reserved, id)
+redis.call('HDEL', tokens, id)
 if delay > 0 then
-  redis.call('ZADD', KEYS[2], now_ms() + delay, id)
+  redis.call('ZADD', delayed, now_ms() + delay, id)
 else
-  redis.call('RPUSH', KEYS[1], id)
-  notify(KEYS[5], 1)
+  redis.call('RPUSH', ready, id)
+  notify(notify_key, 1)
 end
 return 1

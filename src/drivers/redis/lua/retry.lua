@@ -11,22 +11,24 @@
 -- @include notify.lua
 -- @include once.lua
 
-return once(KEYS[8], function()
+local failed, failed_at, ready, jobs, attempts, timeouts, notify_key, once_key = unpack(KEYS, 1, 8)
+
+return once(once_key, function()
   local n = #ARGV / 4
   for j = 0, n - 1 do
-    if redis.call('HEXISTS', KEYS[1], ARGV[j * 4 + 1]) == 0 then
+    if redis.call('HEXISTS', failed, ARGV[j * 4 + 1]) == 0 then
       return redis.error_reply('ERR_NOT_FOUND ' .. ARGV[j * 4 + 1])
     end
   end
   for j = 0, n - 1 do
-    local record_id, id, payload, timeout = ARGV[j * 4 + 1], ARGV[j * 4 + 2], ARGV[j * 4 + 3], ARGV[j * 4 + 4]
-    redis.call('HDEL', KEYS[1], record_id)
-    redis.call('ZREM', KEYS[2], record_id)
-    redis.call('HSET', KEYS[4], id, payload)
-    redis.call('HDEL', KEYS[5], id)
-    if timeout ~= '' then redis.call('HSET', KEYS[6], id, timeout) else redis.call('HDEL', KEYS[6], id) end
-    redis.call('RPUSH', KEYS[3], id)
+    local record_id, id, payload, timeout = unpack(ARGV, j * 4 + 1, j * 4 + 4)
+    redis.call('HDEL', failed, record_id)
+    redis.call('ZREM', failed_at, record_id)
+    redis.call('HSET', jobs, id, payload)
+    redis.call('HDEL', attempts, id)
+    if timeout ~= '' then redis.call('HSET', timeouts, id, timeout) else redis.call('HDEL', timeouts, id) end
+    redis.call('RPUSH', ready, id)
   end
-  notify(KEYS[7], n)
+  notify(notify_key, n)
   return n
 end)

@@ -7,12 +7,14 @@
 
 -- @include now.lua
 
+local ready, delayed, reserved, failed = unpack(KEYS, 1, 4)
+
 local now = now_ms()
-local due = redis.call('ZCOUNT', KEYS[2], '-inf', now)
-local expired = redis.call('ZCOUNT', KEYS[3], '-inf', now)
+local due = redis.call('ZCOUNT', delayed, '-inf', now)
+local expired = redis.call('ZCOUNT', reserved, '-inf', now)
 return {
-  redis.call('LLEN', KEYS[1]) + due + expired,
-  redis.call('ZCARD', KEYS[2]) - due,
-  redis.call('ZCARD', KEYS[3]) - expired,
-  redis.call('HLEN', KEYS[4]),
+  redis.call('LLEN', ready) + due + expired,
+  redis.call('ZCARD', delayed) - due,
+  redis.call('ZCARD', reserved) - expired,
+  redis.call('HLEN', failed),
 }

@@ -1,5 +1,5 @@
 -- turn: one round trip of a busy worker. In order: removes its done jobs (acks), counts the try of
--- held jobs it is starting (starts), gives back held jobs it will not run (unholds), then leases
+-- held jobs it is starting (starts), gives back held jobs it will not run (give-backs), then leases
 -- up to `count` jobs from the first of its queues that has any. Plain reserve() and ack() are
 -- turns too (a take with `hold` 0, and a turn of acks alone).
 --
@@ -11,7 +11,7 @@
 -- ARGV: count, hold (1: hold the jobs taken, 0: count their try now), token, default timeout ms,
 --       lease margin ms, hold ms; n, then n queue indexes to take from, in priority order;
 --       n acks, n x (queue index, id, token); n starts, n x (queue index, id, token, the try it
---       is); n unholds, n x (queue index, id, token)
+--       is); n give-backs, n x (queue index, id, token)
 -- Returns { now, next, acked, started, qi1, id1, payload1, attempts1, lease1, qi2, ... }:
 --   now      the Redis clock (ms);
 --   next     the earliest time (ms) a delayed job or a lease comes due on the queues looked at
@@ -119,8 +119,8 @@ for qi, q in pairs(starts) do
   batch('ZADD', key(qi, RESERVED), full_leases(qi, q.ids))
 end
 
-local unholds = owned(3, false)
-for qi, q in pairs(unholds) do
+local give_backs = owned(3, false)
+for qi, q in pairs(give_backs) do
   local ids = q.ids
   batch('ZREM', key(qi, RESERVED), ids)
   batch('HDEL', key(qi, TOKENS), ids)

@@ -1,20 +1,21 @@
 /**
- * The `sync` connection runs a job inline, at dispatch, with the same retry and failure rules as a
- * worker: up to maxTries attempts (without waiting out the backoff, which would only stall the
- * caller), each under the job's timeout; when the last one fails, failed() is called and
- * dispatch() rejects with the job's error. Nothing is stored, so there is nothing to retry later.
+ * Running a job inline, at dispatch (the `sync` connection), with the same retry and failure rules
+ * as a worker: up to maxTries attempts (without waiting out the backoff, which would only stall the
+ * caller), each under the job's timeout; when the last one fails, failed() is called and the caller
+ * gets the job's error. Nothing is stored, so there is nothing to retry later.
  */
 import type { Logger } from 'pino';
-import { QueueError, UnrecoverableError } from '../../errors.ts';
-import { BUILT_IN_DEFAULTS, type Envelope } from '../../jobs/envelope.ts';
-import type { JobRegistry } from '../../jobs/registry.ts';
-import { decodeData } from '../../jobs/serialize.ts';
-import { instantiate, runAttempt } from '../../worker/attempt.ts';
-import { callFailedHook } from '../../worker/process.ts';
-import { settingsFor, shouldRetry } from '../../worker/settings.ts';
+import { QueueError, UnrecoverableError } from '../errors.ts';
+import type { Envelope } from '../jobs/envelope.ts';
+import type { JobRegistry } from '../jobs/registry.ts';
+import { decodeData } from '../jobs/serialize.ts';
+import { BUILT_IN_DEFAULTS, settingsFor, shouldRetry } from '../jobs/settings.ts';
+import { instantiate, runAttempt } from './attempt.ts';
+import { callFailedHook } from './run-reservation.ts';
 
-export class SyncConnection {
+export class InlineRunner {
   constructor(
+    /** The connection's name, as the job's context tells it. */
     readonly connection: string,
     private readonly registry: () => Promise<JobRegistry>,
     private readonly log: Logger,

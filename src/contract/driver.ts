@@ -1,7 +1,7 @@
 /**
  * The driver contract: the one small interface every storage backend implements. Everything that
  * is backend-specific stays behind it; the worker, the CLI and the contract test suite only ever
- * see these types.
+ * see these types. Every time in it is in milliseconds.
  *
  * Delivery is at-least-once. reserve() hands out leases that expire at now + timeout + margin;
  * a reservation carries an ownership token, and ack/release/fail by a holder whose lease was taken
@@ -19,8 +19,8 @@ export interface StoredJob {
   payload: string;
   /** Milliseconds from now before the job may be reserved (0: at once). */
   delayMs: number;
-  /** The job's own timeout in seconds, or null for the worker's default; sizes the lease. */
-  timeout: number | null;
+  /** The job's own timeout in ms, or null for the worker's default; sizes the lease. */
+  timeoutMs: number | null;
 }
 
 export interface Reservation {
@@ -40,10 +40,10 @@ export interface Reservation {
 export interface ReserveOptions {
   /** The most jobs to hand out (a worker asks for as many as it has free slots). */
   count: number;
-  /** Seconds of timeout for jobs whose envelope declares none. */
-  defaultTimeout: number;
-  /** Seconds added to the timeout to make the lease. */
-  leaseMargin: number;
+  /** Timeout of jobs whose envelope declares none, ms. */
+  defaultTimeoutMs: number;
+  /** Added to the timeout to make the lease, ms. */
+  leaseMarginMs: number;
 }
 
 export interface Failure {
@@ -57,13 +57,11 @@ export interface Failure {
   error: string;
 }
 
-export interface FailedJob {
+/** A failed record, as every backend keeps and returns it. */
+export interface FailedJob extends Omit<Failure, 'id'> {
   id: string;
   connection: string;
   queue: string;
-  job: string | null;
-  payload: string;
-  error: string;
   /** Milliseconds since the epoch. */
   failedAt: number;
 }
@@ -110,10 +108,10 @@ export interface Driver {
   /** The job is done: remove it. False if the lease was lost (a job already gone counts as done). */
   ack(reservation: Reservation): Promise<boolean>;
   /**
-   * Puts the job back, available after `delaySeconds`. False if the lease was lost. With
+   * Puts the job back, available after `delayMs`. False if the lease was lost. With
    * `refundAttempt` the reservation does not count as a try (the worker gave the job back unfinished).
    */
-  release(reservation: Reservation, delaySeconds: number, options?: { refundAttempt?: boolean }): Promise<boolean>;
+  release(reservation: Reservation, delayMs: number, options?: { refundAttempt?: boolean }): Promise<boolean>;
   /** Stores the failed record, then removes the job, atomically. False if the lease was lost. */
   fail(reservation: Reservation, failure: Failure): Promise<boolean>;
   /** Jobs not yet done on a queue: ready, delayed and reserved. */
@@ -139,7 +137,7 @@ export interface Turn {
   /** Held jobs about to run: each now counts as a try and its lease grows to timeout + margin. */
   starts: readonly Reservation[];
   /** Held jobs given back untouched: ready again at the front of their queue, no try used. */
-  unholds: readonly Reservation[];
+  giveBacks: readonly Reservation[];
   /** Queues to hold more jobs from, in priority order (none: hold nothing this turn). */
   queues: string[];
   /** `count`: how many to hold; `holdMs`: how long a held job's lease lasts before its start. */
@@ -179,4 +177,14 @@ export interface BlockingWait {
 
 export function canBlock(driver: Driver): driver is Driver & BlockingWait {
   return typeof (driver as Partial<BlockingWait>).waitForJobs === 'function';
+}
+
+/** An optional ability: a driver whose storage has a schema to create or update (`queue migrate`). */
+export interface Migrating {
+  /** Creates or updates the storage; idempotent. Returns the migrations it applied. */
+  migrate(): Promise<{ applied: string[] }>;
+}
+
+export function canMigrate(driver: Driver): driver is Driver & Migrating {
+  return typeof (driver as Partial<Migrating>).migrate === 'function';
 }

@@ -75,7 +75,7 @@ export function* runningAttempts(): Iterable<StrayListener> {
 let olderThan: (attempt: Attempt) => Attempt | undefined;
 
 /** The method by which a listener hears the worker's "stop at once" (a symbol: a job sees none of it). */
-export const onCancel = Symbol('onCancel');
+const onCancel = Symbol('onCancel');
 
 export interface CancelListener {
   [onCancel](reason: Error): void;

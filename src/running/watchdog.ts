@@ -3,14 +3,15 @@
  * yields is caught on the main thread (see attempt.ts); one that never yields (`while (true) {}`)
  * can only be seen from another thread. This is the main thread's side of that watchdog: a
  * heartbeat in shared memory, and a note per running job with its deadline and what the recorder
- * needs to settle it (see watchdog-thread.js).
+ * needs to settle it (watchdog-note.ts has the layout; watchdog-thread.ts is the other side).
  */
 import { fileURLToPath } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { Reservation } from '../queue/driver.ts';
-import type { JobDefaults } from '../jobs/envelope.ts';
 import type { FreezeClock } from './attempt.ts';
+import { encodeNote, sharedMemory, sharedViews, type Slot, type TimeoutRecord, type WatchdogThreadData, type WatchedJob } from './watchdog-note.ts';
+
+export type { TimeoutRecord } from './watchdog-note.ts';
 
 /** Heartbeat period; the main thread counts as stuck after STALE_MS without one. */
 const HEARTBEAT_MS = 250;
@@ -24,7 +25,7 @@ const STALE_MS = 1_500;
 const POLL_MS = 200;
 const FREEZE_MS = 1_000;
 /** Past its timeout, how long a job may go on before the watchdog steps in. */
-export const WATCHDOG_GRACE_MS = 1_000;
+const WATCHDOG_GRACE_MS = 1_000;
 /**
  * From a job's timeout to its timeout being on record when it blocks the event loop: the grace,
  * the stale heartbeat, and a recorder process starting. A lease margin shorter than this lets
@@ -32,39 +33,8 @@ export const WATCHDOG_GRACE_MS = 1_000;
  */
 export const WATCHDOG_RECORD_SECONDS = 5;
 
-/** What `queue internal:record-timeout` needs to settle a timed-out job. */
-export interface TimeoutRecord {
-  connection: string;
-  reservation: Reservation;
-  jobId: string;
-  job: string;
-  timeoutSeconds: number;
-  defaults: JobDefaults;
-}
-
-/** What a running job's note holds; the connection and the defaults are the worker's, sent once. */
-export type WatchedJob = Omit<TimeoutRecord, 'connection' | 'defaults'>;
-
-/**
- * Shared memory layout: [heartbeat f64][frozen ms f64][slot 0][slot 1]..., each slot [deadline f64]
- * [length f64][frozen ms at the job's start f64][SLOT_BYTES of the note]. A note is the job's fields joined by NOTE_SEPARATOR, payload last (the
- * payload can hold anything, so it takes the rest), written with one encode into the slot: no JSON,
- * which would escape every quote of the payload. postMessage, ten times dearer, is kept for notes
- * too large for a slot. watchdog-thread.js reads them back.
- */
-const NOTE_SEPARATOR = '\u001f';
-const SLOT_BYTES = 16 * 1024;
-const HEADER_BYTES = 16;
-const SLOT_HEADER_BYTES = 24;
-const SLOT_SIZE = SLOT_HEADER_BYTES + SLOT_BYTES;
-
 /** A watchdog thread that dies more often than this is not started again. */
 const MAX_RESTARTS = 3;
-
-interface Slot {
-  header: Float64Array;
-  note: Uint8Array;
-}
 
 export class Watchdog implements FreezeClock {
   private thread: Thread;
@@ -89,13 +59,8 @@ export class Watchdog implements FreezeClock {
     private readonly worker: Pick<TimeoutRecord, 'connection' | 'defaults'>,
     private readonly log: Logger,
   ) {
-    this.memory = new SharedArrayBuffer(HEADER_BYTES + slots * SLOT_SIZE);
-    this.heartbeat = new Float64Array(this.memory, 0, 1);
-    this.frozen = new Float64Array(this.memory, 8, 1);
-    this.slots = Array.from({ length: slots }, (_, i) => ({
-      header: new Float64Array(this.memory, HEADER_BYTES + i * SLOT_SIZE, 3),
-      note: new Uint8Array(this.memory, HEADER_BYTES + i * SLOT_SIZE + SLOT_HEADER_BYTES, SLOT_BYTES),
-    }));
+    this.memory = sharedMemory(slots);
+    ({ heartbeat: this.heartbeat, frozen: this.frozen, slots: this.slots } = sharedViews(this.memory));
     this.free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
     this.beat();
     this.thread = this.startThread();
@@ -104,22 +69,17 @@ export class Watchdog implements FreezeClock {
   }
 
   private startThread(): Thread {
-    const thread = new Thread(new URL('./watchdog-thread.js', import.meta.url), {
-      workerData: {
-        memory: this.memory,
-        slots: this.slots.length,
-        slotBytes: SLOT_BYTES,
-        bin: fileURLToPath(new URL('../../bin/queue.js', import.meta.url)),
-        cwd: this.root,
-        staleMs: STALE_MS,
-        pollMs: POLL_MS,
-        freezeMs: FREEZE_MS,
-        headerBytes: HEADER_BYTES,
-        slotHeaderBytes: SLOT_HEADER_BYTES,
-        worker: this.worker,
-        separator: NOTE_SEPARATOR,
-      },
-    });
+    const data: WatchdogThreadData = {
+      memory: this.memory,
+      bin: fileURLToPath(new URL('../../bin/queue.js', import.meta.url)),
+      cwd: this.root,
+      staleMs: STALE_MS,
+      pollMs: POLL_MS,
+      freezeMs: FREEZE_MS,
+      worker: this.worker,
+    };
+    // The thread is this folder's watchdog-thread.ts, as compiled beside this file in dist/.
+    const thread = new Thread(new URL(`./watchdog-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url), { workerData: data });
     thread.unref();
     // Without a listener a thread's error would end this process; the notes in shared memory
     // survive it, so a new thread simply carries on watching.
@@ -152,8 +112,7 @@ export class Watchdog implements FreezeClock {
   /** Starts watching one attempt; returns the function that stops watching it. */
   watch(record: WatchedJob): () => void {
     const deadline = Date.now() + record.timeoutSeconds * 1000 + WATCHDOG_GRACE_MS;
-    const r = record.reservation;
-    const note = [record.jobId, record.job, record.timeoutSeconds, r.handle, r.queue, r.attempts, r.token, r.leaseExpiresAt, r.payload].join(NOTE_SEPARATOR);
+    const note = encodeNote(record);
     const index = this.free.pop();
     if (index !== undefined) {
       const slot = this.slots[index]!;

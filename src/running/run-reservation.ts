@@ -5,13 +5,13 @@
  */
 import type { Logger } from 'pino';
 import { describeError, firstLine, toError } from '../errors.ts';
-import { encodeEnvelope, type Envelope, type JobDefaults } from '../jobs/envelope.ts';
+import { encodeEnvelope, type Envelope } from '../jobs/envelope.ts';
 import { openPayload, type PayloadRules } from '../jobs/payload.ts';
 import type { Job } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
-import type { Driver, Reservation } from '../queue/driver.ts';
+import type { Driver, Reservation } from '../contract/driver.ts';
 import { instantiate, runAttempt, type Cancellation } from './attempt.ts';
-import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry } from './settings.ts';
+import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults } from '../jobs/settings.ts';
 import type { Watchdog } from './watchdog.ts';
 
 export type Outcome =
@@ -23,7 +23,7 @@ export type Outcome =
   /** Handed back unfinished because the worker was told to stop at once. */
   | { status: 'handed-back' };
 
-export interface ProcessResult {
+export interface RunResult {
   outcome: Outcome;
   /** The job ignored its timeout and may still be running. */
   hung: boolean;
@@ -35,7 +35,8 @@ export interface ProcessResult {
   acked?: Promise<boolean>;
 }
 
-export interface Processor {
+/** What running a reservation needs from the worker that took it. */
+export interface RunContext {
   driver: Driver;
   /** Acknowledges a done job that ran for `ms` (through the worker's job source, which may batch it). */
   ack: (reservation: Reservation, ms: number) => Promise<boolean>;
@@ -49,7 +50,7 @@ export interface Processor {
   watchdog?: Watchdog;
 }
 
-export async function processReservation(p: Processor, reservation: Reservation): Promise<ProcessResult> {
+export async function runReservation(p: RunContext, reservation: Reservation): Promise<RunResult> {
   const startedAt = performance.now();
   let envelope: Envelope;
   let data: Record<string, unknown>;
@@ -128,7 +129,7 @@ export async function processReservation(p: Processor, reservation: Reservation)
  * class's failed() hook. Used by the worker and by the watchdog's timeout recorder alike.
  */
 export async function settleFailedAttempt(
-  p: Pick<Processor, 'driver' | 'defaults'>,
+  p: Pick<RunContext, 'driver' | 'defaults'>,
   reservation: Reservation,
   envelope: Envelope,
   error: Error,
@@ -140,7 +141,7 @@ export async function settleFailedAttempt(
   const settings = settingsFor(envelope, p.defaults);
   if (shouldRetry(error, reservation.attempts, settings)) {
     const delay = retryDelaySeconds(reservation.attempts, settings);
-    const released = await p.driver.release(reservation, delay);
+    const released = await p.driver.release(reservation, delay * 1000);
     if (!released) return lost(log, ms).outcome;
     log.warn({ ms, outcome: 'released', retryIn: delay, err: firstLine(error.message) }, `released after ${firstLine(error.message)}; retry in ${delay}s`);
     return { status: 'released', delay, error, timedOut };
@@ -158,7 +159,7 @@ export async function settleFailedAttempt(
  * A job that will not run goes straight to failed storage, with the reason (and, for a payload that
  * does not open, its raw bytes). A job whose class could be built has its failed() hook called.
  */
-async function rejectUnrunnable(p: Processor, reservation: Reservation, envelope: Envelope | null, log: Logger | null, reason: string, job?: Job): Promise<ProcessResult> {
+async function rejectUnrunnable(p: RunContext, reservation: Reservation, envelope: Envelope | null, log: Logger | null, reason: string, job?: Job): Promise<RunResult> {
   const logger = log ?? p.log.child({ queue: reservation.queue, handle: reservation.handle });
   const stored = await p.driver.fail(reservation, {
     id: envelope?.id ?? null,
@@ -181,7 +182,7 @@ export async function callFailedHook(job: Job, error: Error, log: Logger): Promi
   }
 }
 
-function lost(log: Logger, ms: number, hung = false): ProcessResult {
+function lost(log: Logger, ms: number): RunResult {
   log.warn({ ms, outcome: 'lost' }, 'lease was taken over by another worker; leaving the job to it');
-  return { outcome: { status: 'lost' }, hung };
+  return { outcome: { status: 'lost' }, hung: false };
 }

@@ -21,8 +21,8 @@
  *   again. An ack's promise settles when a turn that carries it is answered.
  */
 import type { Logger } from 'pino';
-import type { Driver, Holding, Reservation, TurnResult } from '../queue/driver.ts';
-import type { JobSource, SourceOptions } from './fetch.ts';
+import type { Driver, Holding, Reservation, TurnResult } from '../contract/driver.ts';
+import type { JobSource, SourceOptions } from './job-source.ts';
 
 interface Held {
   reservation: Reservation;
@@ -52,7 +52,7 @@ const CLOSE_RETRY_MS = 500;
 export class HoldingSource implements JobSource {
   private held: Held[] = [];
   private acks: PendingAck[] = [];
-  private unholds: Reservation[] = [];
+  private giveBacks: Reservation[] = [];
   /** Starts of running jobs whose turn failed: sent again with the next turn. */
   private restarts: Reservation[] = [];
   /** Turns in flight that asked for more jobs, and how many jobs they asked for in all. */
@@ -72,7 +72,7 @@ export class HoldingSource implements JobSource {
     private readonly options: SourceOptions,
     private readonly log: Logger,
   ) {
-    this.holdMs = Math.max(options.leaseMargin * 1000, MIN_HOLD_MS);
+    this.holdMs = Math.max(options.leaseMarginMs, MIN_HOLD_MS);
   }
 
   async take(queues: string[], count: number, budget: number): Promise<Reservation[]> {
@@ -120,7 +120,7 @@ export class HoldingSource implements JobSource {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.refills);
-    this.unholds.push(...this.held.map((h) => h.reservation));
+    this.giveBacks.push(...this.held.map((h) => h.reservation));
     this.held = [];
     clearTimeout(this.retry);
     for (let attempt = 1; this.pending; attempt += 1) {
@@ -132,9 +132,9 @@ export class HoldingSource implements JobSource {
           continue;
         }
         const message = (error as Error).message;
-        if (this.unholds.length > 0) this.log.warn({ err: message }, `could not give back held jobs: ${message}; they return to the queue when their hold lease runs out`);
+        if (this.giveBacks.length > 0) this.log.warn({ err: message }, `could not give back held jobs: ${message}; they return to the queue when their hold lease runs out`);
         for (const p of this.acks.splice(0)) p.reject(error);
-        this.unholds = [];
+        this.giveBacks = [];
         this.restarts = [];
       }
     }
@@ -143,7 +143,7 @@ export class HoldingSource implements JobSource {
 
   /** Whether acks, give-backs or starts wait for a turn. */
   private get pending(): boolean {
-    return this.acks.length > 0 || this.unholds.length > 0 || this.restarts.length > 0;
+    return this.acks.length > 0 || this.giveBacks.length > 0 || this.restarts.length > 0;
   }
 
   /** How many jobs to hold beyond the next take: about as many as finish in one round trip. */
@@ -159,10 +159,10 @@ export class HoldingSource implements JobSource {
     const keep: Held[] = [];
     for (const h of this.held) {
       if (h.startBy > now && queues.includes(h.reservation.queue)) keep.push(h);
-      else this.unholds.push(h.reservation);
+      else this.giveBacks.push(h.reservation);
     }
     this.held = keep;
-    if (this.unholds.length > 0) this.flushSoon();
+    if (this.giveBacks.length > 0) this.flushSoon();
   }
 
   /** A turn asking for `count` more jobs; resolves when they are held. */
@@ -177,10 +177,10 @@ export class HoldingSource implements JobSource {
    */
   private turn(starts: Reservation[], queues: string[], count: number): { written: boolean; result: Promise<TurnResult> } {
     const acks = this.acks;
-    const unholds = this.unholds;
+    const giveBacks = this.giveBacks;
     const restarts = this.restarts;
     this.acks = [];
-    this.unholds = [];
+    this.giveBacks = [];
     this.restarts = [];
     // This turn carries them: a flush planned for them would carry the next job's ack alone instead.
     clearImmediate(this.flush);
@@ -192,9 +192,9 @@ export class HoldingSource implements JobSource {
     const { written, result } = this.driver.turn({
       acks: acks.map((p) => p.reservation),
       starts: allStarts,
-      unholds,
+      giveBacks,
       queues: count > 0 ? queues : [],
-      options: { count, defaultTimeout: this.options.defaultTimeout, leaseMargin: this.options.leaseMargin, holdMs: this.holdMs },
+      options: { count, defaultTimeoutMs: this.options.defaultTimeoutMs, leaseMarginMs: this.options.leaseMarginMs, holdMs: this.holdMs },
     });
     const settled = result.then(
       (outcome) => {
@@ -209,7 +209,7 @@ export class HoldingSource implements JobSource {
       },
       (error: unknown) => {
         this.acks.unshift(...acks);
-        this.unholds.unshift(...unholds);
+        this.giveBacks.unshift(...giveBacks);
         this.restarts.unshift(...restarts, ...(written ? starts : []));
         // The next take carries them; an idle or paused worker makes no take, so try again soon.
         if (this.pending) this.retry ??= setTimeout(() => {

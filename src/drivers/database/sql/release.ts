@@ -1,0 +1,28 @@
+/**
+ * The release: a leased row is made available again after `delayMs`, by the holder of its lease
+ * only; with `refundAttempt` its try is given back (the worker handed it back unfinished).
+ *
+ * Safe to run twice: when no row is updated, a row with no lease left was put back already (by a
+ * first run whose answer was lost), which counts as released.
+ *
+ * Parameters: row id, lease token, delay ms, refund; `now` is the dialect's clock.
+ */
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Tables } from '../schema.ts';
+
+export async function releaseOwned(db: Kysely<Tables>, table: string, now: RawBuilder<number>, id: number, token: string, delayMs: number, refundAttempt: boolean): Promise<boolean> {
+  const jobs = table as 'queue_jobs';
+  const result = await db
+    .updateTable(jobs)
+    .set({
+      available_at: sql<number>`${now} + ${Math.max(0, Math.round(delayMs))}`,
+      reserved_by: null,
+      ...(refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
+    })
+    .where('id', '=', id)
+    .where('reserved_by', '=', token)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) > 0) return true;
+  const row = await db.selectFrom(jobs).select('reserved_by').where('id', '=', id).executeTakeFirst();
+  return row !== undefined && row.reserved_by === null;
+}

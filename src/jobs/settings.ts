@@ -1,0 +1,189 @@
+/**
+ * A job's settings and every rule about them, in one place: what a class may declare (maxTries,
+ * timeout, backoff, its queue), their limits and validation, the defaults the worker applies to
+ * jobs that declare nothing (and the worker's flags that replace them), the options of one
+ * dispatch (queue, connection, delay), and the rules that decide a job's fate, named like sentences.
+ *
+ * A setting the class declares travels in the envelope and wins; `null` there means "declared
+ * none": the worker's flags, or BUILT_IN_DEFAULTS, apply. Times are seconds, as people write them.
+ */
+import { QueueError, UnrecoverableError } from '../errors.ts';
+
+/** Seconds to wait before retry n: one number, one per retry (the last repeats), or a function. */
+export type Backoff = number | readonly number[] | ((attempt: number) => number);
+
+/** Options of dispatch() and Queue.push/later/bulk. */
+export interface DispatchOptions {
+  /** Overrides the class's `static queue`. */
+  queue?: string;
+  /** Overrides the class's `static connection` and the configured default. */
+  connection?: string;
+  /** Seconds from now, or the moment the job becomes available. */
+  delay?: number | Date;
+}
+
+/** What a job class may declare, as static fields (undefined: not declared). */
+export interface DeclaredStatics {
+  queue?: string;
+  maxTries?: number;
+  timeout?: number;
+  backoff?: Backoff;
+}
+
+/** The settings one job runs with: the class's where declared, the worker's defaults elsewhere. */
+export interface JobSettings {
+  maxTries: number;
+  /** Seconds. */
+  timeout: number;
+  /** Seconds before retry 1, 2, ...; the last value repeats. */
+  backoff: number[];
+}
+
+/** Settings the worker applies to jobs whose class declares none. */
+export type JobDefaults = JobSettings;
+
+/** A class's settings as the envelope carries them: null where it declares none. */
+export interface DeclaredSettings {
+  queue: string;
+  maxTries: number | null;
+  timeout: number | null;
+  backoff: number[] | null;
+}
+
+export const BUILT_IN_DEFAULTS: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
+
+const DEFAULT_QUEUE = 'default';
+
+export const LIMITS = {
+  maxTries: 1_000,
+  /** One week: longer jobs belong in a batch of smaller ones. */
+  timeoutSeconds: 7 * 24 * 3600,
+  backoffSeconds: 30 * 24 * 3600,
+  backoffSteps: 100,
+  attempts: 1_000_000,
+  nameLength: 255,
+  /** Ten years: a later job is a mistake (or a schedule's business), and every backend stores it exactly. */
+  delaySeconds: 10 * 365 * 24 * 3600,
+} as const;
+
+/** The worker's defaults, from its flags (--timeout, --max-tries, --backoff); unset flags keep the built-in ones. */
+export function workerDefaults(flags: Partial<JobDefaults>): JobDefaults {
+  return {
+    timeout: flags.timeout ?? BUILT_IN_DEFAULTS.timeout,
+    maxTries: flags.maxTries ?? BUILT_IN_DEFAULTS.maxTries,
+    backoff: flags.backoff ?? BUILT_IN_DEFAULTS.backoff,
+  };
+}
+
+interface CachedSettings extends DeclaredSettings {
+  /** The static fields they were made from: a class whose fields change gets them made again. */
+  from: [unknown, unknown, unknown, unknown];
+}
+
+/** Per class, its validated settings: a bulk of 1,000 jobs of one class resolves them once. */
+const declared = new WeakMap<DeclaredStatics, CachedSettings>();
+
+/** The settings a job class declares, validated (JOB_NOT_SERIALIZABLE names what is wrong). */
+export function declaredSettings(jobClass: DeclaredStatics, jobName: string): DeclaredSettings {
+  const cached = declared.get(jobClass);
+  const from: CachedSettings['from'] = [jobClass.queue, jobClass.maxTries, jobClass.timeout, jobClass.backoff];
+  if (cached && cached.from.every((value, i) => value === from[i])) return cached;
+  const settings: CachedSettings = {
+    from,
+    queue: jobClass.queue ?? DEFAULT_QUEUE,
+    maxTries: jobClass.maxTries ?? null,
+    timeout: jobClass.timeout ?? null,
+    backoff: resolveBackoff(jobClass.backoff, jobClass.maxTries),
+  };
+  validateSettings(jobName, settings);
+  declared.set(jobClass, settings);
+  return settings;
+}
+
+/** Turns a class's `static backoff` into the list of seconds the envelope stores. */
+export function resolveBackoff(backoff: Backoff | undefined, maxTries: number | undefined): number[] | null {
+  if (backoff === undefined) return null;
+  if (typeof backoff === 'number') return [backoff];
+  if (typeof backoff === 'function') {
+    // A function cannot travel in a payload: evaluate it for every retry the job can have.
+    const retries = Math.min(Math.max((maxTries ?? BUILT_IN_DEFAULTS.maxTries) - 1, 1), LIMITS.backoffSteps);
+    return Array.from({ length: retries }, (_, i) => backoff(i + 1));
+  }
+  return [...backoff];
+}
+
+function validateSettings(jobName: string, settings: Omit<DeclaredSettings, 'queue'>): void {
+  const bad = (what: string) => new QueueError('JOB_NOT_SERIALIZABLE', `${jobName}: ${what}`);
+  if (settings.maxTries !== null && !isInt(settings.maxTries, 1, LIMITS.maxTries)) throw bad(`maxTries must be a whole number from 1 to ${LIMITS.maxTries}`);
+  if (settings.timeout !== null && !isNumber(settings.timeout, 0.001, LIMITS.timeoutSeconds)) throw bad(`timeout must be seconds > 0 and <= ${LIMITS.timeoutSeconds}`);
+  if (settings.backoff !== null && !isBackoff(settings.backoff)) throw bad(`backoff must be seconds >= 0 (at most ${LIMITS.backoffSteps} steps)`);
+}
+
+/**
+ * A queue name a worker can take: `queue work --queue a,b` splits on commas and trims spaces, so a
+ * name with a comma, or with spaces at either end, could be stored but never consumed.
+ */
+export function validateQueueName(queue: unknown): asserts queue is string {
+  const bad = (why: string) => new QueueError('INVALID_ARGUMENT', `queue name ${JSON.stringify(queue)} ${why}`);
+  if (typeof queue !== 'string' || queue.length === 0 || queue.length > LIMITS.nameLength) throw bad(`must be 1 to ${LIMITS.nameLength} characters`);
+  if (queue.includes(',')) throw bad('has a comma: workers take a comma-separated list of queues (--queue a,b), so no worker could take it; use another name');
+  if (queue.trim() !== queue) throw bad('starts or ends with a space: workers trim the names they are given, so no worker could take it');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(queue)) throw bad('has a control character; use letters, digits and punctuation');
+}
+
+/** Milliseconds from now, from seconds or a Date: within LIMITS.delaySeconds, the one rule for every backend. */
+export function delayMs(delay: number | Date | undefined): number {
+  if (delay === undefined) return 0;
+  const ms = delay instanceof Date ? delay.getTime() - Date.now() : typeof delay === 'number' ? delay * 1000 : Number.NaN;
+  if (delay instanceof Date && Number.isNaN(ms)) throw new QueueError('INVALID_ARGUMENT', 'delay is an invalid Date');
+  if (!Number.isFinite(ms) || (typeof delay === 'number' && delay < 0)) {
+    throw new QueueError('INVALID_ARGUMENT', `delay must be seconds >= 0 or a Date (got ${String(delay)})`);
+  }
+  if (ms > LIMITS.delaySeconds * 1000) {
+    throw new QueueError('INVALID_ARGUMENT', `delay must be at most ${LIMITS.delaySeconds} seconds (ten years; got ${delay instanceof Date ? delay.toISOString() : String(delay)})`);
+  }
+  return Math.max(0, ms);
+}
+
+/** The settings a job runs with: what its envelope declares, the worker's defaults for the rest. */
+export function settingsFor(declaredInEnvelope: Omit<DeclaredSettings, 'queue'>, defaults: JobDefaults): JobSettings {
+  return {
+    maxTries: declaredInEnvelope.maxTries ?? defaults.maxTries,
+    timeout: declaredInEnvelope.timeout ?? defaults.timeout,
+    backoff: declaredInEnvelope.backoff ?? defaults.backoff,
+  };
+}
+
+/** A job's own timeout in ms, or null for the worker's default: what sizes its lease in storage. */
+export function timeoutMsOf(declaredInEnvelope: Pick<DeclaredSettings, 'timeout'>): number | null {
+  return declaredInEnvelope.timeout === null ? null : Math.ceil(declaredInEnvelope.timeout * 1000);
+}
+
+/** A job reserved more times than it may run was lost mid-run before (killed worker, hang). */
+export function hasExceededTries(attempt: number, settings: JobSettings): boolean {
+  return attempt > settings.maxTries;
+}
+
+export function shouldRetry(error: unknown, attempt: number, settings: JobSettings): boolean {
+  return !(error instanceof UnrecoverableError) && attempt < settings.maxTries;
+}
+
+/** Seconds to wait after failed attempt n (1-based) before the next try. */
+export function retryDelaySeconds(attempt: number, settings: JobSettings): number {
+  const { backoff } = settings;
+  if (backoff.length === 0) return 0;
+  return backoff[Math.min(Math.max(attempt, 1), backoff.length) - 1] ?? 0;
+}
+
+export function isBackoff(value: unknown): value is number[] {
+  return Array.isArray(value) && value.length <= LIMITS.backoffSteps && value.every((s) => isNumber(s, 0, LIMITS.backoffSeconds));
+}
+
+export function isInt(value: unknown, min: number, max: number): value is number {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+export function isNumber(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
+}

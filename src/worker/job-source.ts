@@ -1,0 +1,28 @@
+/**
+ * Where a worker's jobs come from and where its acks go (Sidekiq's "fetch"). A driver that can hold
+ * jobs ahead (Redis) is read through a HoldingSource, so a busy worker never waits on a round trip
+ * between jobs; any other through a ReservingSource, asked for jobs when a slot is free.
+ */
+import type { Reservation } from '../contract/driver.ts';
+
+export interface JobSource {
+  /**
+   * Up to `count` jobs to start now, from the first of `queues` that has any. `budget` is how many
+   * jobs this worker may still start in all (--max-jobs, --once), so nothing is taken it will not run.
+   */
+  take(queues: string[], count: number, budget: number): Promise<Reservation[]>;
+  /** Records a done job that ran for `ms`; false when its lease had been taken over. */
+  ack(reservation: Reservation, ms: number): Promise<boolean>;
+  /** Gives back whatever is taken and not started (the worker was paused). */
+  giveBack(): void;
+  /** Gives back whatever is taken and not started, and waits for the acks on their way. */
+  close(): Promise<void>;
+}
+
+export interface SourceOptions {
+  concurrency: number;
+  /** Timeout of jobs whose envelope declares none, ms. */
+  defaultTimeoutMs: number;
+  /** Added to a job's timeout to make its lease, ms. */
+  leaseMarginMs: number;
+}

@@ -1,0 +1,22 @@
+/** A job source that reserves exactly what the worker asks for, when it asks; acks go one by one (the driver may batch them). */
+import type { Driver, Reservation } from '../contract/driver.ts';
+import type { JobSource, SourceOptions } from './job-source.ts';
+
+export class ReservingSource implements JobSource {
+  constructor(
+    private readonly driver: Driver,
+    private readonly options: SourceOptions,
+  ) {}
+
+  take(queues: string[], count: number): Promise<Reservation[]> {
+    return this.driver.reserve(queues, { count, defaultTimeoutMs: this.options.defaultTimeoutMs, leaseMarginMs: this.options.leaseMarginMs });
+  }
+
+  ack(reservation: Reservation): Promise<boolean> {
+    return this.driver.ack(reservation);
+  }
+
+  giveBack(): void {}
+
+  async close(): Promise<void> {}
+}
