@@ -15,7 +15,7 @@ import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts
 import type { TableNames } from '../../src/drivers/database/schema.ts';
 import { sqliteDialect } from '../../src/drivers/database/dialects/sqlite.ts';
 import { env } from '../../src/env.ts';
-import type { Driver } from '../../src/queue/driver.ts';
+import type { Driver } from '../../src/contract/driver.ts';
 import { Redis } from 'ioredis';
 import { redisTarget } from '../../src/drivers/redis/connect.ts';
 import { RedisDriver } from '../../src/drivers/redis/RedisDriver.ts';

@@ -1,0 +1,231 @@
+/**
+ * The driver contract in memory, for in-process tests of the worker loop, its job sources and the
+ * running of one reservation: no server, every edge case at hand. A test helper, not a product
+ * driver: it keeps the contract's rules (leases, tokens, tries counted at reservation, holds whose
+ * try counts at their start, operations safe to apply twice) and adds what a test needs: a clock it
+ * can read, calls it can make fail (`failNext`), and a record of every turn.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Driver, FailedJob, FailedStore, Failure, Holding, QueueStats, Reservation, ReserveOptions, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import { pausedSignal, RESTART_SIGNAL, workerSignals } from '../../src/contract/signals.ts';
+import { failedJobNotFound } from '../../src/errors.ts';
+import { encodeEnvelope, withFreshTries } from '../../src/jobs/envelope.ts';
+import { timeoutMsOf } from '../../src/jobs/settings.ts';
+
+interface Row {
+  id: string;
+  queue: string;
+  payload: string;
+  attempts: number;
+  timeoutMs: number | null;
+  /** When it may next be taken: after its delay, or when its lease (or hold) runs out. */
+  availableAt: number;
+  token: string | null;
+  /** Storage order; a give-back puts a row first again. */
+  order: number;
+}
+
+export class MemoryDriver implements Driver {
+  readonly connection = 'memory';
+  readonly rows = new Map<string, Row>();
+  readonly failedRecords = new Map<string, FailedJob>();
+  readonly signalValues = new Map<string, number>();
+  /** Every call that changes state, by name, for tests that count round trips. */
+  readonly calls: string[] = [];
+  private order = 0;
+  private failures = 0;
+  private failure = new Error('connection lost');
+
+  /** The next `count` calls reject with `error` (as a dropped connection would), changing nothing. */
+  failNext(count: number, error = new Error('cannot reach the backend: connection lost')): void {
+    this.failures = count;
+    this.failure = error;
+  }
+
+  protected async enter(call: string): Promise<void> {
+    this.calls.push(call);
+    await Promise.resolve();
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw this.failure;
+    }
+  }
+
+  async push(jobs: StoredJob[]): Promise<void> {
+    await this.enter('push');
+    for (const job of jobs) {
+      if (this.rows.has(job.id)) continue;
+      this.rows.set(job.id, { id: job.id, queue: job.queue, payload: job.payload, attempts: 0, timeoutMs: job.timeoutMs, availableAt: Date.now() + job.delayMs, token: null, order: (this.order += 1) });
+    }
+  }
+
+  /** Rows of `queue` that may be taken now, in order. */
+  private available(queue: string): Row[] {
+    const now = Date.now();
+    return [...this.rows.values()].filter((row) => row.queue === queue && row.availableAt <= now).sort((a, b) => a.order - b.order);
+  }
+
+  protected take(queues: string[], options: ReserveOptions, holdMs: number): Reservation[] {
+    const token = randomUUID();
+    for (const queue of queues) {
+      const rows = this.available(queue).slice(0, options.count);
+      if (rows.length === 0) continue;
+      return rows.map((row) => {
+        row.token = token;
+        if (holdMs > 0) {
+          row.availableAt = Date.now() + holdMs;
+          return this.reservation(row, row.attempts + 1);
+        }
+        row.attempts += 1;
+        row.availableAt = Date.now() + (row.timeoutMs ?? options.defaultTimeoutMs) + options.leaseMarginMs;
+        return this.reservation(row, row.attempts);
+      });
+    }
+    return [];
+  }
+
+  private reservation(row: Row, attempts: number): Reservation {
+    return { handle: row.id, queue: row.queue, payload: row.payload, attempts, token: row.token!, leaseExpiresAt: row.availableAt };
+  }
+
+  /** The row, when `r` still holds its lease. */
+  protected owned(r: Reservation): Row | undefined {
+    const row = this.rows.get(r.handle);
+    return row && row.token === r.token ? row : undefined;
+  }
+
+  async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
+    await this.enter('reserve');
+    return this.take(queues, options, 0);
+  }
+
+  async ack(r: Reservation): Promise<boolean> {
+    await this.enter('ack');
+    return this.ackNow(r);
+  }
+
+  protected ackNow(r: Reservation): boolean {
+    if (!this.rows.has(r.handle)) return true;
+    if (!this.owned(r)) return false;
+    this.rows.delete(r.handle);
+    return true;
+  }
+
+  async release(r: Reservation, delayMs: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
+    await this.enter('release');
+    const row = this.owned(r);
+    if (!row) return this.rows.get(r.handle)?.token === null;
+    if (options.refundAttempt) row.attempts -= 1;
+    row.token = null;
+    row.availableAt = Date.now() + delayMs;
+    return true;
+  }
+
+  async fail(r: Reservation, failure: Failure): Promise<boolean> {
+    await this.enter('fail');
+    const id = failure.id ?? randomUUID();
+    if (!this.owned(r)) return !this.rows.has(r.handle) && this.failedRecords.get(id)?.error === failure.error;
+    this.rows.delete(r.handle);
+    this.failedRecords.set(this.failedRecords.has(id) ? randomUUID() : id, { id, connection: this.connection, queue: r.queue, job: failure.job, payload: failure.payload, error: failure.error, failedAt: Date.now() });
+    return true;
+  }
+
+  async size(queue: string): Promise<number> {
+    return [...this.rows.values()].filter((row) => row.queue === queue).length;
+  }
+
+  async stats(): Promise<QueueStats[]> {
+    const now = Date.now();
+    const byQueue = new Map<string, QueueStats>();
+    const of = (queue: string) => byQueue.get(queue) ?? byQueue.set(queue, { queue, ready: 0, delayed: 0, reserved: 0, failed: 0 }).get(queue)!;
+    for (const row of this.rows.values()) {
+      const stats = of(row.queue);
+      if (row.availableAt <= now) stats.ready += 1;
+      else if (row.token) stats.reserved += 1;
+      else stats.delayed += 1;
+    }
+    for (const record of this.failedRecords.values()) of(record.queue).failed += 1;
+    return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
+  async clear(queue: string): Promise<number> {
+    await this.enter('clear');
+    const now = Date.now();
+    let deleted = 0;
+    for (const row of [...this.rows.values()]) {
+      if (row.queue === queue && (row.token === null || row.availableAt <= now)) deleted += Number(this.rows.delete(row.id));
+    }
+    return deleted;
+  }
+
+  readonly failed: FailedStore = {
+    list: async ({ queue, limit } = {}) => [...this.failedRecords.values()].filter((f) => queue === undefined || f.queue === queue).reverse().slice(0, limit),
+    find: async (id) => this.failedRecords.get(id),
+    forget: async (id) => this.failedRecords.delete(id),
+    flush: async () => {
+      const n = this.failedRecords.size;
+      this.failedRecords.clear();
+      return n;
+    },
+    retry: async (ids) => {
+      const missing = ids.filter((id) => !this.failedRecords.has(id));
+      if (missing.length > 0) throw failedJobNotFound(missing);
+      for (const id of ids) {
+        const record = this.failedRecords.get(id)!;
+        const envelope = withFreshTries(record.payload, id);
+        this.failedRecords.delete(id);
+        this.rows.set(envelope.id, { id: envelope.id, queue: record.queue, payload: encodeEnvelope(envelope), attempts: 0, timeoutMs: timeoutMsOf(envelope), availableAt: Date.now(), token: null, order: (this.order += 1) });
+      }
+      return ids;
+    },
+    retryAll: async ({ queue } = {}) => this.failed.retry([...this.failedRecords.values()].filter((f) => queue === undefined || f.queue === queue).map((f) => f.id)),
+  };
+
+  async signals(): Promise<WorkerSignals> {
+    await this.enter('signals');
+    return workerSignals(this.signalValues, Date.now());
+  }
+
+  async requestRestart(): Promise<void> {
+    this.signalValues.set(RESTART_SIGNAL, Date.now());
+  }
+
+  async pause(queue: string): Promise<void> {
+    this.signalValues.set(pausedSignal(queue), Date.now());
+  }
+
+  async resume(queue: string): Promise<void> {
+    this.signalValues.delete(pausedSignal(queue));
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The same, with the Holding ability: turns, holds whose try counts at their start, give-backs. */
+export class MemoryHoldingDriver extends MemoryDriver implements Holding {
+  readonly turns: Turn[] = [];
+
+  turn(turn: Turn): { written: boolean; result: Promise<TurnResult> } {
+    this.turns.push(turn);
+    const result = this.enter('turn').then(() => {
+      const acked = turn.acks.map((r) => this.ackNow(r));
+      const started = turn.starts.map((r) => {
+        const row = this.owned(r);
+        if (!row) return !this.rows.has(r.handle);
+        row.attempts = r.attempts;
+        row.availableAt = Date.now() + (row.timeoutMs ?? turn.options.defaultTimeoutMs) + turn.options.leaseMarginMs;
+        return true;
+      });
+      for (const r of turn.giveBacks) {
+        const row = this.owned(r);
+        if (!row) continue;
+        row.token = null;
+        row.availableAt = 0;
+        row.order = -row.order;
+      }
+      const held = turn.options.count > 0 ? this.take(turn.queues, turn.options, turn.options.holdMs) : [];
+      return { acked, started, held };
+    });
+    return { written: true, result };
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The holding job source in-process, on the in-memory driver with the Holding ability: jobs held
+ * ahead count their try only when they start, a turn that fails loses nothing it carried, and a
+ * paused or stopping worker gives back what it holds.
+ */
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { HoldingSource } from '../../src/worker/holding-source.ts';
+import { MemoryHoldingDriver } from '../helpers/memory-driver.ts';
+import { ran, silent, stored, worker } from '../helpers/in-process.ts';
+
+const options = { concurrency: 2, defaultTimeoutMs: 5_000, leaseMarginMs: 2_000 };
+
+/** Lets the turns on their way be answered. */
+const answered = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('the holding job source', () => {
+  beforeEach(() => {
+    ran.length = 0;
+  });
+
+  it('a worker drains its queue through turns, each try counted once', async () => {
+    const driver = new MemoryHoldingDriver();
+    const jobs = Array.from({ length: 20 }, () => stored('Quick'));
+    await driver.push(jobs);
+    assert.equal((await worker(driver, { concurrency: 4 }).run()).code, 'empty');
+    assert.deepEqual(new Set(ran), new Set(jobs.map((job) => `Quick ${job.id} 1`)));
+    assert.equal(driver.rows.size, 0);
+    assert.ok(driver.turns.some((turn) => turn.acks.length > 0 && turn.starts.length > 0), 'acks ride with starts');
+  });
+
+  it('a held job counts no try until it starts, and a give-back puts it first again untouched', async () => {
+    const driver = new MemoryHoldingDriver();
+    const [a, b] = [stored('Quick'), stored('Quick')];
+    await driver.push([a, b]);
+    const source = new HoldingSource(driver, options, silent);
+    const [first] = await source.take(['default'], 1, 10);
+    assert.equal(first!.handle, a.id);
+    await answered();
+    assert.equal(driver.rows.get(a.id)!.attempts, 1, 'the one it started counts its try');
+    assert.notEqual(driver.rows.get(b.id)!.token, null, 'the next one is held');
+    assert.equal(driver.rows.get(b.id)!.attempts, 0, 'the one it holds does not yet');
+    source.giveBack();
+    await source.close();
+    assert.deepEqual([driver.rows.get(b.id)!.token, driver.rows.get(b.id)!.attempts], [null, 0], 'given back untouched');
+  });
+
+  it('a turn that fails loses nothing: its acks and starts go again in the next turn', async () => {
+    const driver = new MemoryHoldingDriver();
+    const jobs = [stored('Quick'), stored('Quick'), stored('Quick')];
+    await driver.push(jobs);
+    const source = new HoldingSource(driver, options, silent);
+    const [first] = await source.take(['default'], 1, 10);
+    await answered();
+    // The next turn carries the first job's ack and the (held) second's start; it is lost on the way.
+    const acked = source.ack(first!, 1);
+    driver.failNext(1);
+    const [second] = await source.take(['default'], 1, 10);
+    assert.equal(second!.handle, jobs[1]!.id, 'the held job runs: its start had left');
+    await answered();
+    assert.equal(driver.rows.get(second!.handle)!.attempts, 0, 'that turn never arrived');
+    const [third] = await source.take(['default'], 1, 10);
+    assert.equal(await acked, true, 'the ack went again, and landed');
+    assert.equal(driver.rows.has(first!.handle), false);
+    assert.equal(driver.rows.get(second!.handle)!.attempts, 1, 'the start went again: one try, counted once');
+    assert.equal(third!.handle, jobs[2]!.id);
+    await Promise.all([second!, third!].map((r) => source.ack(r, 1)));
+    await source.close();
+    assert.equal(driver.rows.size, 0);
+  });
+
+  it('a stopping worker gives back what it holds, and waits for its acks', async () => {
+    const driver = new MemoryHoldingDriver();
+    await driver.push(Array.from({ length: 6 }, () => stored('Quick')));
+    const source = new HoldingSource(driver, { ...options, concurrency: 1 }, silent);
+    const [job] = await source.take(['default'], 1, 10);
+    const acked = source.ack(job!, 1);
+    await source.close();
+    assert.equal(await acked, true);
+    assert.ok([...driver.rows.values()].every((row) => row.token === null && row.attempts === 0), 'every other job is back, untouched');
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * The worker loop in-process, on the in-memory driver: what it takes, when it stops and why, how it
+ * lives through a backend that fails, and how it hands jobs back when told to stop at once.
+ */
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { MemoryDriver } from '../helpers/memory-driver.ts';
+import { ran, stored, worker } from '../helpers/in-process.ts';
+
+describe('the worker loop', () => {
+  beforeEach(() => {
+    ran.length = 0;
+  });
+
+  it('runs every job and stops when the queue is empty, with the reason and exit code 0', async () => {
+    const driver = new MemoryDriver();
+    const jobs = [stored('Quick'), stored('Quick'), stored('Quick')];
+    await driver.push(jobs);
+    const w = worker(driver, { concurrency: 2 });
+    const reason = await w.run();
+    assert.deepEqual([reason.code, reason.exitCode], ['empty', 0]);
+    assert.deepEqual(ran, jobs.map((job) => `Quick ${job.id} 1`));
+    assert.equal(w.jobsProcessed, 3);
+    assert.equal(driver.rows.size, 0, 'every job acknowledged');
+  });
+
+  it('--once runs one job and --max-jobs N runs N, leaving the rest untaken', async () => {
+    const driver = new MemoryDriver();
+    await driver.push(Array.from({ length: 5 }, () => stored('Quick')));
+    assert.equal((await worker(driver, { once: true, stopWhenEmpty: false, concurrency: 4 }).run()).code, 'once');
+    assert.equal(ran.length, 1);
+    assert.equal((await worker(driver, { maxJobs: 3, stopWhenEmpty: false, concurrency: 2 }).run()).code, 'max-jobs');
+    assert.equal(ran.length, 4);
+    assert.equal(driver.rows.size, 1);
+    assert.ok([...driver.rows.values()].every((row) => row.token === null), 'no job taken that the worker would not run');
+  });
+
+  it('takes from the first queue of its list that has jobs, and skips a paused one', async () => {
+    const driver = new MemoryDriver();
+    const [low, high, paused] = [stored('Quick', {}, 'low'), stored('Quick', {}, 'high'), stored('Quick', {}, 'paused')];
+    await driver.push([low, paused, high]);
+    await driver.pause('paused');
+    await worker(driver, { queues: ['paused', 'high', 'low'] }).run();
+    assert.deepEqual(ran, [`Quick ${high.id} 1`, `Quick ${low.id} 1`]);
+    assert.equal(driver.rows.get(paused.id)?.attempts, 0, 'the paused queue was not touched');
+  });
+
+  it('stops after `queue restart` with reason restart, finishing what it runs', async () => {
+    const driver = new MemoryDriver();
+    await driver.push([stored('Waits', { ms: 100 })]);
+    const w = worker(driver, { stopWhenEmpty: false });
+    const running = w.run();
+    while (ran.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await driver.requestRestart();
+    const reason = await running;
+    assert.deepEqual([reason.code, reason.exitCode], ['restart', 0]);
+    assert.equal(driver.rows.size, 0, 'the running job finished and was acknowledged');
+  });
+
+  it('lives through a backend that fails: it backs off, carries on, and loses nothing', async () => {
+    const driver = new MemoryDriver();
+    const jobs = [stored('Quick'), stored('Quick')];
+    await driver.push(jobs);
+    driver.failNext(2);
+    const reason = await worker(driver).run();
+    assert.equal(reason.code, 'empty');
+    assert.deepEqual(new Set(ran), new Set(jobs.map((job) => `Quick ${job.id} 1`)));
+  });
+
+  it('stop() lets the running job finish; stopNow() hands it back without using a try', async () => {
+    const driver = new MemoryDriver();
+    const [job] = [stored('Waits', { ms: 60_000 })];
+    await driver.push([job!]);
+    const w = worker(driver, { stopWhenEmpty: false });
+    const running = w.run();
+    while (ran.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    w.stopNow();
+    const reason = await running;
+    assert.deepEqual([reason.code, reason.exitCode], ['interrupted', 130]);
+    const row = driver.rows.get(job!.id)!;
+    assert.deepEqual([row.token, row.attempts], [null, 0], 'back on its queue with its try refunded');
+  });
+
+  it('a job that throws is released with its backoff, then failed for good with its failed() hook', async () => {
+    const driver = new MemoryDriver();
+    const job = stored('Flaky', {}, 'default', { maxTries: 2, backoff: [0] });
+    await driver.push([job]);
+    await worker(driver).run();
+    assert.deepEqual(ran, [`Flaky ${job.id} 1`, `Flaky ${job.id} 2`, `failed-hook ${job.id} Flaky: down`]);
+    assert.match(driver.failedRecords.get(job.id)!.error, /^Error: Flaky: down/);
+  });
+});
