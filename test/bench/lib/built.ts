@@ -13,4 +13,4 @@ function built<T>(file: string): Module<T> {
 export const { defineConfig } = await built<typeof import('../../../src/config/define.ts')>('config/define.js');
 export const { QueueManager } = await built<typeof import('../../../src/queue/manager.ts')>('queue/manager.js');
 export const { Worker } = await built<typeof import('../../../src/worker/Worker.ts')>('worker/Worker.js');
-export const { Watchdog } = await built<typeof import('../../../src/running/watchdog.ts')>('worker/watchdog.js');
+export const { Watchdog } = await built<typeof import('../../../src/running/watchdog.ts')>('running/watchdog.js');
