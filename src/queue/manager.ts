@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import type { ConnectionConfig, ResolvedConfig } from '../config/define.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Driver } from '../contract/driver.ts';
+import { withPackage } from '../drivers/optional-package.ts';
 import { projectRoot } from '../env.ts';
 import { QueueError } from '../errors.ts';
 import type { Job, JobClass } from '../jobs/Job.ts';
@@ -15,6 +16,7 @@ import { packJob } from '../jobs/pack.ts';
 import { payloadRules, sealPayload, type PayloadRules } from '../jobs/payload.ts';
 import { discoverJobs, type JobRegistry } from '../jobs/registry.ts';
 import { timeoutMsOf, type DispatchOptions } from '../jobs/settings.ts';
+import { storeAfterCommit } from './after-commit.ts';
 import { inlineConnection, storingConnection, type Connection, type PackedJob } from './connections.ts';
 
 export class QueueManager {
@@ -72,7 +74,7 @@ export class QueueManager {
         return inlineConnection(new InlineRunner(name, () => this.registry(), this.log));
       }
       case 'redis':
-        return storingConnection((await import('../drivers/redis/open.ts')).openRedis(name, config));
+        return storingConnection((await withPackage('ioredis', name, () => import('../drivers/redis/open.ts'))).openRedis(name, config));
       case 'database': {
         const onIdleClientError = (error: Error) => this.log.warn({ connection: name, err: error.message }, `database connection '${name}' lost an idle client: ${error.message}`);
         return storingConnection(await (await import('../drivers/database/open.ts')).openDatabase(name, config, this.root, onIdleClientError));
@@ -98,7 +100,16 @@ export class QueueManager {
       group.push({ envelope, stored: { id: envelope.id, queue: envelope.queue, payload, delayMs, timeoutMs: timeoutMsOf(envelope) } });
       return envelope.id;
     });
-    for (const [name, packed] of byConnection) await (await this.connection(name)).dispatch(packed);
+    const { transaction, afterCommit } = options;
+    if (transaction !== undefined && afterCommit !== undefined) throw new QueueError('INVALID_ARGUMENT', 'a dispatch takes { transaction } or { afterCommit }, not both');
+    const store = async () => {
+      for (const [name, packed] of byConnection) {
+        const connection = await this.connection(name);
+        await (transaction === undefined ? connection.dispatch(packed) : connection.dispatchIn(transaction, packed));
+      }
+    };
+    if (afterCommit === undefined) await store();
+    else storeAfterCommit(afterCommit, store);
     return ids;
   }
 

@@ -4,6 +4,7 @@ import type { DatabaseConnectionConfig } from '../../config/define.ts';
 import { DatabaseDriver } from './DatabaseDriver.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import { tableNames } from './schema.ts';
+import { withPackage } from '../optional-package.ts';
 
 /**
  * `root`: where a relative SQLite file lives. `onIdleClientError`: a pooled PostgreSQL client that
@@ -11,16 +12,17 @@ import { tableNames } from './schema.ts';
  * use; other servers need `queue migrate`.
  */
 export async function openDatabase(name: string, config: DatabaseConnectionConfig, root: string, onIdleClientError: (error: Error) => void): Promise<DatabaseDriver> {
-  return new DatabaseDriver(name, await dialectFor(config, root, onIdleClientError), tableNames(config), { autoMigrate: config.client === 'sqlite' });
+  return new DatabaseDriver(name, await dialectFor(name, config, root, onIdleClientError), tableNames(config), { autoMigrate: config.client === 'sqlite' });
 }
 
-async function dialectFor(config: DatabaseConnectionConfig, root: string, onIdleClientError: (error: Error) => void): Promise<SqlDialect> {
+/** The dialect of the connection's client; mysql2 and pg are optional packages, loaded only here. */
+async function dialectFor(name: string, config: DatabaseConnectionConfig, root: string, onIdleClientError: (error: Error) => void): Promise<SqlDialect> {
   switch (config.client) {
     case 'sqlite':
       return (await import('./dialects/sqlite.ts')).sqliteDialect(path.resolve(root, config.filename));
     case 'mysql':
-      return (await import('./dialects/mysql.ts')).mysqlDialect(config);
+      return (await withPackage('mysql2', name, () => import('./dialects/mysql.ts'))).mysqlDialect(config);
     case 'postgres':
-      return (await import('./dialects/postgres.ts')).postgresDialect(config, onIdleClientError);
+      return (await withPackage('pg', name, () => import('./dialects/postgres.ts'))).postgresDialect(config, onIdleClientError);
   }
 }
