@@ -90,7 +90,7 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 const TABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function defineConfig(config: QueueConfig): ResolvedConfig {
-  // `?? default`, not a spread: `jobs: env.optional('X')` may be an explicit undefined.
+  // `?? default`, not a spread: `jobs: env.optional(...)` may be an explicit undefined.
   const resolved: ResolvedConfig = {
     ...config,
     jobs: config.jobs ?? 'app/jobs',

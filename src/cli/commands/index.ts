@@ -6,6 +6,7 @@ import { registerFailedFlush, registerFailedPrune } from './failed-flush.ts';
 import { registerFailedForget } from './failed-forget.ts';
 import { registerFailedList } from './failed-list.ts';
 import { registerFailedShow } from './failed-show.ts';
+import { registerInit } from './init.ts';
 import { registerJobs } from './jobs.ts';
 import { registerKeyGenerate } from './key-generate.ts';
 import { registerMakeJob } from './make-job.ts';
@@ -21,7 +22,7 @@ export function registerCommands(program: Command, app: CliApp): void {
   for (const register of [
     registerWork, registerDispatch, registerStatus, registerJobs,
     registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
-    registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerMakeJob, registerKeyGenerate, registerRecordTimeout,
+    registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerInit, registerMakeJob, registerKeyGenerate, registerRecordTimeout,
   ]) {
     register(program, app);
   }

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { QueueError } from '../../errors.ts';
 import type { CliApp } from '../app.ts';
 import { examples } from '../help.ts';
 import { say } from '../output.ts';
+import { stub } from '../stubs.ts';
 
 const NAME = /^([A-Za-z][A-Za-z0-9_]*\/)*[A-Z][A-Za-z0-9_]*$/;
 
@@ -20,9 +21,8 @@ export function registerMakeJob(program: Command, app: CliApp): void {
     const file = path.join(manager.root, manager.config.jobs, `${name}.ts`);
     if (existsSync(file)) throw new QueueError('INVALID_ARGUMENT', `${path.relative(manager.root, file)} already exists`);
     const className = name.split('/').pop()!;
-    const stub = await readFile(new URL('../stubs/job.stub', import.meta.url), 'utf8');
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, stub.replaceAll('{{name}}', className), { flag: 'wx' });
+    await writeFile(file, (await stub('job.stub')).replaceAll('{{name}}', className), { flag: 'wx' });
     say(`created ${path.relative(manager.root, file)}`);
   });
 }
