@@ -1,6 +1,10 @@
 /** The public API: what application code and config files import. */
 export { Job, type JobContext, type JobData, type Backoff } from './jobs/Job.ts';
 export { dispatch, Queue } from './queue/dispatch.ts';
+export { createWorker, QueueWorker, type CreateWorkerOptions } from './queue/create-worker.ts';
+export type { QueueFake, FakeDispatch, FakePredicate, FakeRun } from './queue/fake.ts';
+export type { WorkerEvents, JobRun } from './worker/events.ts';
+export type { StopReason } from './worker/stop.ts';
 export type { DispatchOptions } from './jobs/settings.ts';
 export { defineConfig, type QueueConfig } from './config/define.ts';
 export { env } from './env.ts';

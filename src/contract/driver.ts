@@ -179,6 +179,18 @@ export function canBlock(driver: Driver): driver is Driver & BlockingWait {
   return typeof (driver as Partial<BlockingWait>).waitForJobs === 'function';
 }
 
+/**
+ * An optional ability: store jobs inside the application's own transaction on the same database
+ * (a kysely Transaction), so they are committed or rolled back with it.
+ */
+export interface TransactionalPush {
+  pushIn(transaction: unknown, jobs: StoredJob[]): Promise<void>;
+}
+
+export function canPushInTransaction(driver: Driver): driver is Driver & TransactionalPush {
+  return typeof (driver as Partial<TransactionalPush>).pushIn === 'function';
+}
+
 /** An optional ability: a driver whose storage has a schema to create or update (`queue migrate`). */
 export interface Migrating {
   /** Creates or updates the storage; idempotent. Returns the migrations it applied. */

@@ -20,6 +20,16 @@ export interface DispatchOptions {
   connection?: string;
   /** Seconds from now, or the moment the job becomes available. */
   delay?: number | Date;
+  /**
+   * The application's own transaction (a kysely Transaction) on the same SQL database as the job's
+   * connection: the job is stored inside it, and committed or rolled back with it.
+   */
+  transaction?: unknown;
+  /**
+   * A transaction run by Queue.transaction(): the job is stored once it has committed, and
+   * dropped if it rolls back. For any backend (Redis included).
+   */
+  afterCommit?: unknown;
 }
 
 /** What a job class may declare, as static fields (undefined: not declared). */

@@ -5,7 +5,7 @@
  */
 import { QueueError } from '../errors.ts';
 import type { Envelope } from '../jobs/envelope.ts';
-import type { Driver, StoredJob } from '../contract/driver.ts';
+import { canPushInTransaction, type Driver, type StoredJob } from '../contract/driver.ts';
 import type { InlineRunner } from '../running/inline.ts';
 
 /** A job as dispatch() packed it: the envelope, and what storing it takes. */
@@ -18,6 +18,8 @@ export interface Connection {
   readonly name: string;
   /** Stores the jobs in one round trip, or (inline) runs them one after another. */
   dispatch(jobs: PackedJob[]): Promise<void>;
+  /** Stores the jobs inside the application's transaction on the same SQL database. */
+  dispatchIn(transaction: unknown, jobs: PackedJob[]): Promise<void>;
   /** The storage behind the connection; an inline one has none and says so. */
   driver(): Driver;
   close(): Promise<void>;
@@ -27,6 +29,10 @@ export function storingConnection(driver: Driver): Connection {
   return {
     name: driver.connection,
     dispatch: (jobs) => driver.push(jobs.map((job) => job.stored)),
+    async dispatchIn(transaction, jobs) {
+      if (!canPushInTransaction(driver)) throw notInTransaction(driver.connection, 'stores jobs outside SQL');
+      await driver.pushIn(transaction, jobs.map((job) => job.stored));
+    },
     driver: () => driver,
     close: () => driver.close(),
   };
@@ -38,9 +44,16 @@ export function inlineConnection(runner: InlineRunner): Connection {
     async dispatch(jobs) {
       for (const job of jobs) await runner.run(job.envelope);
     },
+    async dispatchIn() {
+      throw notInTransaction(runner.connection, 'runs jobs inline at dispatch');
+    },
     driver() {
       throw new QueueError('INVALID_ARGUMENT', `connection '${runner.connection}' runs jobs inline at dispatch and has no stored jobs; name a database or redis connection`);
     },
     close: async () => {},
   };
+}
+
+function notInTransaction(connection: string, why: string): QueueError {
+  return new QueueError('INVALID_ARGUMENT', `connection '${connection}' ${why}, so it cannot store a job inside an SQL transaction; dispatch with { afterCommit: trx } in Queue.transaction() instead`);
 }

@@ -2,14 +2,17 @@
  * dispatch() and the Queue facade for application code. They share one QueueManager per process,
  * built on first use from the project's config/queue.ts; `await Queue.close()` lets a script exit.
  */
+import type { Kysely, Transaction } from 'kysely';
 import { QueueError } from '../errors.ts';
 import { provideDispatcher, type Job } from '../jobs/Job.ts';
 import type { DispatchOptions } from '../jobs/settings.ts';
+import { runTransaction } from './after-commit.ts';
+import { QueueFake } from './fake.ts';
 import { QueueManager } from './manager.ts';
 
 let shared: Promise<QueueManager> | undefined;
 
-function queueManager(): Promise<QueueManager> {
+export function queueManager(): Promise<QueueManager> {
   shared ??= QueueManager.fromProject().catch((error) => {
     shared = undefined;
     throw error;
@@ -22,9 +25,12 @@ export function useQueueManager(manager: QueueManager): void {
   shared = Promise.resolve(manager);
 }
 
+/** While a test has faked the queue (Queue.fake()), where dispatches go instead. */
+let fake: QueueFake | undefined;
+
 /** Stores the job on its queue and returns its id. */
 export async function dispatch(job: Job, options: DispatchOptions = {}): Promise<string> {
-  const [id] = await (await queueManager()).push([job], options);
+  const [id] = fake ? fake.record([job], options) : await (await queueManager()).push([job], options);
   return id!;
 }
 
@@ -42,12 +48,36 @@ export const Queue = {
   /** Stores many jobs in one round trip per connection, all or nothing. */
   async bulk(jobs: Job[], options: DispatchOptions = {}): Promise<string[]> {
     if (!Array.isArray(jobs)) throw new QueueError('INVALID_ARGUMENT', 'Queue.bulk() takes an array of jobs');
-    return (await queueManager()).push(jobs, options);
+    return fake ? fake.record(jobs, options) : (await queueManager()).push(jobs, options);
   },
 
-  /** Jobs not yet done on a queue (ready, delayed and reserved). */
+  /** Jobs not yet done on a queue (ready, delayed and reserved); faked, the ones recorded for it. */
   async size(queue = 'default', options: { connection?: string } = {}): Promise<number> {
+    if (fake) return fake.dispatched.filter((d) => d.queue === queue).length;
     return (await (await queueManager()).driver(options.connection)).size(queue);
+  },
+
+  /**
+   * From now on dispatch() and Queue.* record jobs instead of storing them (no backend needed), for
+   * an application's tests; returns the recorder with its assertions. Queue.restore() ends it.
+   */
+  fake(): QueueFake {
+    fake = new QueueFake();
+    return fake;
+  },
+
+  /** Ends Queue.fake(): dispatch() stores jobs again. */
+  restore(): void {
+    fake = undefined;
+  },
+
+  /**
+   * Runs `callback` in a transaction of the application's kysely `db`; jobs dispatched in it with
+   * `{ afterCommit: trx }` are stored once it has committed (on any backend), and dropped if it
+   * rolls back. Returns what the callback returns.
+   */
+  transaction<DB, T>(db: Kysely<DB>, callback: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+    return runTransaction(db, callback);
   },
 
   async close(): Promise<void> {

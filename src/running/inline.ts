@@ -1,18 +1,42 @@
 /**
- * Running a job inline, at dispatch (the `sync` connection), with the same retry and failure rules
- * as a worker: up to maxTries attempts (without waiting out the backoff, which would only stall the
- * caller), each under the job's timeout; when the last one fails, failed() is called and the caller
- * gets the job's error. Nothing is stored, so there is nothing to retry later.
+ * Running a job inline, with the same retry and failure rules as a worker: up to maxTries attempts
+ * (without waiting out the backoff, which would only stall the caller), each under the job's
+ * timeout; when the last one fails, failed() is called. The `sync` connection runs jobs this way at
+ * dispatch (and rejects with the job's error), and so does Queue.fake()'s runAll().
  */
 import type { Logger } from 'pino';
 import { QueueError, UnrecoverableError } from '../errors.ts';
 import type { Envelope } from '../jobs/envelope.ts';
+import type { JobClass } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import { decodeData } from '../jobs/serialize.ts';
 import { BUILT_IN_DEFAULTS, settingsFor, shouldRetry } from '../jobs/settings.ts';
 import { instantiate, runAttempt } from './attempt.ts';
 import { callFailedHook } from './run-reservation.ts';
 
+export interface InlineResult {
+  ok: boolean;
+  /** Attempts made. */
+  attempts: number;
+  /** The last attempt's error, when it failed for good. */
+  error?: Error;
+}
+
+/** Runs the job of `envelope` (an instance of `jobClass`) to its end, inline. */
+export async function runInline(jobClass: JobClass, envelope: Envelope, connection: string, log: Logger): Promise<InlineResult> {
+  const settings = settingsFor(envelope, BUILT_IN_DEFAULTS);
+  for (let attempt = 1; ; attempt += 1) {
+    const job = instantiate(jobClass, envelope.job, decodeData(envelope.data));
+    const jobLog = log.child({ jobId: envelope.id, job: envelope.job, queue: envelope.queue, attempt });
+    const result = await runAttempt(job, { id: envelope.id, attempt, queue: envelope.queue, connection, log: () => jobLog, timeoutSeconds: settings.timeout });
+    if (result.ok) return { ok: true, attempts: attempt };
+    if (shouldRetry(result.error, attempt, settings) && !result.hung) continue;
+    await callFailedHook(job, result.error, jobLog);
+    return { ok: false, attempts: attempt, error: result.error };
+  }
+}
+
+/** The `sync` connection: each job runs inside dispatch(), which rejects (JOB_FAILED) when it fails for good. */
 export class InlineRunner {
   constructor(
     /** The connection's name, as the job's context tells it. */
@@ -23,16 +47,10 @@ export class InlineRunner {
 
   async run(envelope: Envelope): Promise<void> {
     const { jobClass } = (await this.registry()).require(envelope.job);
-    const settings = settingsFor(envelope, BUILT_IN_DEFAULTS);
-    for (let attempt = 1; ; attempt += 1) {
-      const job = instantiate(jobClass, envelope.job, decodeData(envelope.data));
-      const log = this.log.child({ jobId: envelope.id, job: envelope.job, queue: envelope.queue, attempt });
-      const result = await runAttempt(job, { id: envelope.id, attempt, queue: envelope.queue, connection: this.connection, log: () => log, timeoutSeconds: settings.timeout });
-      if (result.ok) return;
-      if (shouldRetry(result.error, attempt, settings) && !result.hung) continue;
-      await callFailedHook(job, result.error, log);
-      const why = result.error instanceof UnrecoverableError ? 'it is unrecoverable' : `after ${attempt} attempt(s)`;
-      throw new QueueError('JOB_FAILED', `${envelope.job} failed ${why}: ${result.error.message}`, { cause: result.error });
-    }
+    const result = await runInline(jobClass, envelope, this.connection, this.log);
+    if (result.ok) return;
+    const error = result.error!;
+    const why = error instanceof UnrecoverableError ? 'it is unrecoverable' : `after ${result.attempts} attempt(s)`;
+    throw new QueueError('JOB_FAILED', `${envelope.job} failed ${why}: ${error.message}`, { cause: error });
   }
 }

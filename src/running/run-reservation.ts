@@ -23,8 +23,20 @@ export type Outcome =
   /** Handed back unfinished because the worker was told to stop at once. */
   | { status: 'handed-back' };
 
+/** Which job a run was: for the worker's events (its name is null when the payload did not open). */
+export interface JobRun {
+  id: string | null;
+  job: string | null;
+  queue: string;
+  attempt: number;
+  connection: string;
+}
+
 export interface RunResult {
   outcome: Outcome;
+  run: JobRun;
+  /** How long the run took, ms. */
+  ms: number;
   /** The job ignored its timeout and may still be running. */
   hung: boolean;
   /**
@@ -48,6 +60,8 @@ export interface RunContext {
   cancel: Cancellation;
   /** Catches jobs that block the event loop past their timeout (absent in tests and `sync`). */
   watchdog?: Watchdog;
+  /** Told when a job is about to run (after its payload opened and its tries were checked). */
+  onStarted?: (run: JobRun) => void;
 }
 
 export async function runReservation(p: RunContext, reservation: Reservation): Promise<RunResult> {
@@ -58,34 +72,37 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
     ({ envelope, data } = openPayload(reservation.payload, p.payloads));
   } catch (error) {
     // The raw bytes are kept as they were: a payload that fails its checks is evidence.
-    return rejectUnrunnable(p, reservation, null, null, `invalid payload: ${(error as Error).message}`);
+    const unread: JobRun = { id: null, job: null, queue: reservation.queue, attempt: reservation.attempts, connection: p.driver.connection };
+    return rejectUnrunnable(p, reservation, unread, null, null, `invalid payload: ${(error as Error).message}`);
   }
+  const run: JobRun = { id: envelope.id, job: envelope.job, queue: reservation.queue, attempt: reservation.attempts, connection: p.driver.connection };
   // Made when first needed: at a level that hides the start and end lines, most jobs never need it.
   let child: Logger | undefined;
   const jobLog = () => (child ??= p.log.child({ jobId: envelope.id, job: envelope.job, queue: reservation.queue, attempt: reservation.attempts }));
   const info = p.log.isLevelEnabled('info');
   const registered = p.registry.get(envelope.job);
   if (!registered) {
-    return rejectUnrunnable(p, reservation, envelope, jobLog(), `unknown job '${envelope.job}': no class with that name in this worker's app/jobs`);
+    return rejectUnrunnable(p, reservation, run, envelope, jobLog(), `unknown job '${envelope.job}': no class with that name in this worker's app/jobs`);
   }
   let job: Job;
   try {
     job = instantiate(registered.jobClass, envelope.job, data);
   } catch (error) {
-    return rejectUnrunnable(p, reservation, envelope, jobLog(), `cannot build ${envelope.job}: ${(error as Error).message}`);
+    return rejectUnrunnable(p, reservation, run, envelope, jobLog(), `cannot build ${envelope.job}: ${(error as Error).message}`);
   }
   const settings = settingsFor(envelope, p.defaults);
   if (hasExceededTries(reservation.attempts, settings)) {
     // Its last try ended without a word (its worker died, lost its connection or its ack, or was
     // killed at a timeout): it has failed for good all the same, so its failed() hook runs.
     return rejectUnrunnable(
-      p, reservation, envelope, jobLog(),
+      p, reservation, run, envelope, jobLog(),
       `attempted ${reservation.attempts} times, more than maxTries ${settings.maxTries}: an earlier attempt timed out or its worker died`,
       job,
     );
   }
 
   if (info) jobLog().info('started');
+  p.onStarted?.(run);
   const unwatch = p.watchdog?.watch({ reservation, jobId: envelope.id, job: envelope.job, timeoutSeconds: settings.timeout });
   const result = await runAttempt(job, {
     id: envelope.id,
@@ -108,19 +125,19 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
       else if (info) jobLog().info({ ms, outcome: 'done' }, `done in ${ms}ms`);
       return ok;
     });
-    return { outcome: { status: 'done' }, hung: false, acked };
+    return { outcome: { status: 'done' }, run, ms, hung: false, acked };
   }
 
   if (p.cancel.reason !== undefined && !result.timedOut) {
     // Not the job's fault: give back the try this reservation counted.
     const released = await p.driver.release(reservation, 0, { refundAttempt: true });
-    if (!released) return lost(jobLog(), ms);
+    if (!released) return { outcome: lost(jobLog(), ms), run, ms, hung: result.hung };
     jobLog().warn({ ms, outcome: 'handed-back' }, 'handed back unfinished: the worker is stopping at once');
-    return { outcome: { status: 'handed-back' }, hung: result.hung };
+    return { outcome: { status: 'handed-back' }, run, ms, hung: result.hung };
   }
 
   const outcome = await settleFailedAttempt(p, reservation, envelope, result.error, result.timedOut, job, jobLog(), ms);
-  return { outcome, hung: result.hung };
+  return { outcome, run, ms, hung: result.hung };
 }
 
 /**
@@ -142,14 +159,14 @@ export async function settleFailedAttempt(
   if (shouldRetry(error, reservation.attempts, settings)) {
     const delay = retryDelaySeconds(reservation.attempts, settings);
     const released = await p.driver.release(reservation, delay * 1000);
-    if (!released) return lost(log, ms).outcome;
+    if (!released) return lost(log, ms);
     log.warn({ ms, outcome: 'released', retryIn: delay, err: firstLine(error.message) }, `released after ${firstLine(error.message)}; retry in ${delay}s`);
     return { status: 'released', delay, error, timedOut };
   }
 
   const failedAt = { ...envelope, attempts: reservation.attempts };
   const stored = await p.driver.fail(reservation, { id: envelope.id, job: envelope.job, payload: encodeEnvelope(failedAt), error: describeError(error) });
-  if (!stored) return lost(log, ms).outcome;
+  if (!stored) return lost(log, ms);
   log.error({ ms, outcome: 'failed', err: firstLine(error.message) }, `failed for good after ${reservation.attempts} attempt(s): ${firstLine(error.message)}`);
   if (job) await callFailedHook(job, error, log);
   return { status: 'failed', error, timedOut };
@@ -159,7 +176,7 @@ export async function settleFailedAttempt(
  * A job that will not run goes straight to failed storage, with the reason (and, for a payload that
  * does not open, its raw bytes). A job whose class could be built has its failed() hook called.
  */
-async function rejectUnrunnable(p: RunContext, reservation: Reservation, envelope: Envelope | null, log: Logger | null, reason: string, job?: Job): Promise<RunResult> {
+async function rejectUnrunnable(p: RunContext, reservation: Reservation, run: JobRun, envelope: Envelope | null, log: Logger | null, reason: string, job?: Job): Promise<RunResult> {
   const logger = log ?? p.log.child({ queue: reservation.queue, handle: reservation.handle });
   const stored = await p.driver.fail(reservation, {
     id: envelope?.id ?? null,
@@ -167,10 +184,10 @@ async function rejectUnrunnable(p: RunContext, reservation: Reservation, envelop
     payload: envelope ? encodeEnvelope({ ...envelope, attempts: reservation.attempts }) : reservation.payload,
     error: reason,
   });
-  if (!stored) return lost(logger, 0);
+  if (!stored) return { outcome: lost(logger, 0), run, ms: 0, hung: false };
   logger.error({ outcome: 'failed', err: reason }, `failed without running: ${reason}`);
   if (job) await callFailedHook(job, new Error(reason), logger);
-  return { outcome: { status: 'failed', error: reason, timedOut: false }, hung: false };
+  return { outcome: { status: 'failed', error: reason, timedOut: false }, run, ms: 0, hung: false };
 }
 
 export async function callFailedHook(job: Job, error: Error, log: Logger): Promise<void> {
@@ -182,7 +199,7 @@ export async function callFailedHook(job: Job, error: Error, log: Logger): Promi
   }
 }
 
-function lost(log: Logger, ms: number): RunResult {
+function lost(log: Logger, ms: number): Outcome {
   log.warn({ ms, outcome: 'lost' }, 'lease was taken over by another worker; leaving the job to it');
-  return { outcome: { status: 'lost' }, hung: false };
+  return { status: 'lost' };
 }

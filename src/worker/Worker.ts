@@ -5,6 +5,7 @@
  * Planned stops are graceful: no new jobs, in-flight ones finish, and every ack lands before run()
  * returns.
  */
+import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { canBlock, canHold, type Driver, type Reservation, type WorkerSignals } from '../contract/driver.ts';
@@ -18,6 +19,7 @@ import type { Watchdog } from '../running/watchdog.ts';
 import { HoldingSource } from './holding-source.ts';
 import type { JobSource } from './job-source.ts';
 import { ReservingSource } from './reserving-source.ts';
+import type { WorkerEvents } from './events.ts';
 import { stopIfNecessary, stopReason, type StopReason } from './stop.ts';
 
 export interface WorkerOptions {
@@ -45,7 +47,7 @@ export interface WorkerOptions {
 const SIGNAL_POLL_MS = 1_000;
 const MAX_BACKEND_BACKOFF_MS = 30_000;
 
-export class Worker {
+export class Worker extends EventEmitter<WorkerEvents> {
   private readonly inFlight = new Set<Promise<void>>();
   /** Acks of done jobs still on their way to the backend (their slots are already free). */
   private readonly recording = new Set<Promise<unknown>>();
@@ -69,6 +71,7 @@ export class Worker {
     readonly options: WorkerOptions,
     private readonly log: Logger,
   ) {
+    super();
     const sourceOptions = { concurrency: options.concurrency, defaultTimeoutMs: options.defaults.timeout * 1000, leaseMarginMs: options.leaseMargin * 1000 };
     this.source = canHold(driver) ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
   }
@@ -114,6 +117,7 @@ export class Worker {
       log: this.log,
       cancel: this.cancel,
       watchdog: this.options.watchdog,
+      onStarted: (run) => this.emit('started', run),
     };
     let backendFailures = 0;
 
@@ -178,7 +182,10 @@ export class Worker {
       .then((result) => {
         this.finished(result);
         if (result.acked) {
-          const recording = result.acked.catch(unrecorded).finally(() => this.recording.delete(recording));
+          const recording = result.acked
+            .then((acked) => this.tell(acked ? 'completed' : 'lost', result))
+            .catch(unrecorded)
+            .finally(() => this.recording.delete(recording));
           this.recording.add(recording);
         }
       })
@@ -194,10 +201,20 @@ export class Worker {
   }
 
   private finished(result: RunResult): void {
-    if (result.outcome.status !== 'handed-back') this.processed += 1;
+    const { outcome } = result;
+    if (outcome.status !== 'handed-back') this.processed += 1;
+    if (outcome.status === 'released') this.tell('retrying', result, { error: outcome.error, delay: outcome.delay });
+    else if (outcome.status === 'failed') this.tell('failed', result, { error: typeof outcome.error === 'string' ? new Error(outcome.error) : outcome.error });
+    else if (outcome.status === 'lost') this.tell('lost', result);
     if (result.hung) {
       this.stop(stopReason('hung-job', 'a job ignored its timeout and may still be running; exiting so a fresh process takes over'));
     }
+  }
+
+  /** Emits a job's event, built only when someone listens: at thousands of jobs a second every object shows. */
+  private tell(event: 'completed' | 'lost' | 'retrying' | 'failed', result: RunResult, extra: object = {}): void {
+    if (this.listenerCount(event) === 0) return;
+    (this.emit as (event: string, payload: object) => boolean)(event, { ...result.run, ms: result.ms, ...extra });
   }
 
   private shouldStop(): boolean {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { isQueueError } from '../../src/errors.ts';
 import { decodeEnvelope } from '../../src/jobs/envelope.ts';
-import type { Driver, Failure, Reservation, ReserveOptions, StoredJob } from '../../src/contract/driver.ts';
+import { canPushInTransaction, type Driver, type Failure, type Reservation, type ReserveOptions, type StoredJob } from '../../src/contract/driver.ts';
 import { backends, skipReason, type Backend } from '../helpers/backends.ts';
 import { idOf, storedJob } from '../helpers/stored.ts';
 
@@ -332,6 +332,25 @@ for (const makeBackend of backends) {
       assert.equal(await d.ack(r), true);
       assert.equal(await d.ack(r), true, 'an ack sent twice says done');
       assert.equal(await d.size('default'), 0);
+    });
+
+    // An ability of SQL backends only (Redis has afterCommit, in test/unit/transactions.test.ts).
+    if (backend.appDatabase) it("a push inside the application's transaction is stored when it commits, and not when it rolls back", { skip }, async () => {
+      const d = await fresh();
+      assert.ok(canPushInTransaction(d));
+      const db = backend.appDatabase!();
+      try {
+        const [kept, dropped] = [job(), job()];
+        await db.transaction().execute(async (trx) => d.pushIn(trx, [kept]));
+        await assert.rejects(db.transaction().execute(async (trx) => {
+          await d.pushIn(trx, [dropped]);
+          throw new Error('the application rolls back');
+        }), /rolls back/);
+        assert.equal(await d.size('default'), 1);
+        assert.equal(idOf((await reserveOne(d))!), kept.id);
+      } finally {
+        await db.destroy();
+      }
     });
 
     it('restart and pause signals are shared by every worker of the connection', { skip }, async () => {

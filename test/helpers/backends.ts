@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { ServerDatabaseConnectionConfig } from '../../src/config/define.ts';
 import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
 import type { SqlDialect } from '../../src/drivers/database/dialects/dialect.ts';
@@ -81,6 +81,8 @@ export interface Backend {
   create(connection?: string): Promise<Driver>;
   /** A second driver on the same storage as the last create() (another worker process). */
   sibling(): Promise<Driver>;
+  /** SQL backends: the application's own kysely on the database of the last create(). */
+  appDatabase?(): Kysely<any>;
   cleanup(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export function sqliteBackend(): Backend {
     async sibling() {
       return open(current);
     },
+    appDatabase: () => sqliteDialect(current).connect(),
     async cleanup() {
       rmSync(dir, { recursive: true, force: true });
     },
@@ -149,6 +152,7 @@ export function serverDatabaseBackend(client: 'mysql' | 'postgres'): Backend {
     async sibling() {
       return open(created.at(-1)!);
     },
+    appDatabase: () => dialectFor(client).connect(),
     async cleanup() {
       const db = dialectFor(client).connect();
       try {

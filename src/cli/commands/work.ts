@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { BUILT_IN_DEFAULTS, workerDefaults } from '../../jobs/settings.ts';
-import { installSignalHandlers } from '../../worker/signals.ts';
-import { installStrayHandlers } from '../../running/strays.ts';
-import { Watchdog, WATCHDOG_RECORD_SECONDS } from '../../running/watchdog.ts';
-import { Worker } from '../../worker/Worker.ts';
+import { BUILT_IN_DEFAULTS } from '../../jobs/settings.ts';
+import { QueueWorker } from '../../queue/create-worker.ts';
 import type { CliApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
 import { intUpTo, positiveInt, positiveSeconds, queueList, seconds, secondsList } from '../parse.ts';
@@ -52,18 +49,13 @@ export function registerWork(program: Command, app: CliApp): void {
   command.action(async (flags: WorkFlags) => {
     const logger = await createLogger({ json: flags.json, name: flags.name });
     app.logger = logger;
-    const manager = await app.queue();
-    const driver = await manager.driver(flags.connection);
-    const registry = await manager.registry();
-    for (const warning of registry.warnings) logger.warn(warning);
-    if (manager.config.leaseMargin < WATCHDOG_RECORD_SECONDS) {
-      logger.warn(`leaseMargin is ${manager.config.leaseMargin}s: a job that blocks the event loop is retried as if its worker crashed, without a timeout on record (that takes about ${WATCHDOG_RECORD_SECONDS}s; see config/queue.ts)`);
-    }
-
-    const defaults = workerDefaults({ timeout: flags.timeout, maxTries: flags.maxTries, backoff: flags.backoff });
-    const worker = new Worker(driver, registry, {
+    const worker = new QueueWorker({
+      connection: flags.connection,
       queues: flags.queue,
       concurrency: flags.concurrency,
+      logger,
+      handleSignals: true,
+      watchdog: true,
       sleep: flags.sleep,
       rest: flags.rest,
       maxJobs: flags.maxJobs,
@@ -71,25 +63,16 @@ export function registerWork(program: Command, app: CliApp): void {
       memory: flags.memory,
       once: flags.once === true,
       stopWhenEmpty: flags.stopWhenEmpty === true,
-      defaults,
-      leaseMargin: manager.config.leaseMargin,
-      payloads: manager.payloads,
-      watchdog: new Watchdog(manager.root, flags.concurrency, { connection: driver.connection, defaults }, logger),
-    }, logger);
-
-    const removeHandlers = installSignalHandlers(worker, logger);
-    for (const signal of app.takeEarlySignals()) process.emit(signal, signal);
-    const removeStrays = installStrayHandlers(logger, registry.all().map((job) => job.file));
-    logger.info({ connection: driver.connection, queues: flags.queue, concurrency: flags.concurrency }, `worker started on ${driver.connection}: ${flags.queue.join(', ')}`);
-    let reason;
-    try {
-      reason = await worker.run();
-    } finally {
-      removeStrays();
-      removeHandlers();
-    }
-    await worker.options.watchdog?.stop();
-    logger.info({ reason: reason.code, exitCode: reason.exitCode, processed: worker.jobsProcessed }, `worker stopped: ${reason.message} (exit ${reason.exitCode})`);
-    process.exitCode = reason.exitCode;
+      timeout: flags.timeout,
+      maxTries: flags.maxTries,
+      backoff: flags.backoff,
+    }, {
+      manager: await app.queue(),
+      // Stop signals that came while the process started are honoured now that the worker listens.
+      afterSignalHandlers: () => {
+        for (const signal of app.takeEarlySignals()) process.emit(signal, signal);
+      },
+    });
+    process.exitCode = (await worker.run()).exitCode;
   });
 }

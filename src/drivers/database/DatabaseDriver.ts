@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
-import type { Driver, Failure, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
+import type { Driver, Failure, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
 import { pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
 import { backendUnavailable } from '../../contract/unavailable.ts';
 import { AckBatcher } from './AckBatcher.ts';
@@ -40,7 +40,7 @@ export interface DatabaseDriverOptions {
   autoMigrate: boolean;
 }
 
-export class DatabaseDriver implements Driver, Migrating {
+export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   readonly failed: DatabaseFailedStore;
   private readonly db: Kysely<Tables>;
   private readonly acks: AckBatcher;
@@ -75,11 +75,7 @@ export class DatabaseDriver implements Driver, Migrating {
    */
   async call<T>(what: string, work: (db: Kysely<Tables>) => Promise<T>): Promise<T> {
     try {
-      this.prepared ??= (this.options.autoMigrate ? migrate(this.db, this.tables, this.dialect) : this.dialect.checkServer(this.db)).catch((error) => {
-        this.prepared = undefined;
-        throw error;
-      });
-      await this.prepared;
+      await this.ready();
       try {
         return await this.retryingConflicts(() => work(this.db));
       } catch (error) {
@@ -92,6 +88,15 @@ export class DatabaseDriver implements Driver, Migrating {
     } catch (error) {
       throw this.translate(what, error);
     }
+  }
+
+  /** The server is known to be usable (and, on SQLite, the tables exist): checked once. */
+  private ready(): Promise<unknown> {
+    this.prepared ??= (this.options.autoMigrate ? migrate(this.db, this.tables, this.dialect) : this.dialect.checkServer(this.db)).catch((error) => {
+      this.prepared = undefined;
+      throw error;
+    });
+    return this.prepared;
   }
 
   /**
@@ -128,6 +133,20 @@ export class DatabaseDriver implements Driver, Migrating {
   async push(jobs: StoredJob[]): Promise<void> {
     if (jobs.length === 0) return;
     await this.call('push jobs', (db) => insertJobs(db, this.tables.jobs, jobs, this.dialect, this.connection));
+  }
+
+  /**
+   * Stores jobs inside the application's transaction on this same database: it commits or rolls
+   * them back. Not retried on a lost connection (the transaction is the application's to retry).
+   */
+  async pushIn(transaction: unknown, jobs: StoredJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    try {
+      await this.ready();
+      await insertJobs(transaction as Kysely<Tables>, this.tables.jobs, jobs, this.dialect, this.connection);
+    } catch (error) {
+      throw this.translate('push jobs in a transaction', error);
+    }
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
