@@ -2,7 +2,7 @@
  * Queue connections, Laravel style. Every value comes from the environment (.env is loaded first);
  * .env.example documents each variable.
  */
-import { databaseFromEnv, defineConfig, env, redisFromEnv, securityFromEnv } from 'queue';
+import { databaseFromEnv, defineConfig, env, redisFromEnv, securityFromEnv } from 'queuework';
 
 export default defineConfig({
   // The connection dispatch() and `queue work` use when none is named.

@@ -8,10 +8,17 @@
  * the build also works in an install without devDependencies (`npm ci --omit=dev` runs `prepare`),
  * and it takes well under a second. Type-checking is `npm run typecheck`'s job, not the build's.
  *
+ * With `--types` (npm's `prepare`, which `npm ci` and `npm pack` run) it also writes the .d.ts files
+ * that the package's "types" point at, with tsc and tsconfig.build.json: a user's own strict tsc then
+ * reads declarations, never this package's sources and their compiler settings. tsc is a
+ * devDependency: an install without those gets no declarations, and `npm pack` there fails.
+ *
  * The new tree is written beside dist/ and swapped in by rename, so a worker that starts during a
  * build sees the old tree or the new one, never half of one.
  */
-import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -46,6 +53,27 @@ const keepImports = {
   },
 };
 
+/**
+ * Writes the declarations into `outDir`. tsc keeps the sources' `./x.ts` specifiers in them; they
+ * become `./x.js`, the name a user's resolver pairs with the `./x.d.ts` beside it.
+ */
+function writeDeclarations(outDir) {
+  let tsc;
+  try {
+    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    const packing = ['pack', 'publish'].includes(process.env.npm_command);
+    if (packing) throw new Error('the package needs its .d.ts files and typescript is not installed: run `npm ci` with devDependencies first');
+    return;
+  }
+  execFileSync(process.execPath, [tsc, '-p', path.join(repo, 'tsconfig.build.json'), '--outDir', outDir], { stdio: 'inherit' });
+  for (const file of filesUnder(outDir).filter((f) => f.endsWith('.d.ts'))) {
+    const text = readFileSync(file, 'utf8');
+    const rewritten = text.replace(/((?:from |import\()['"])(\.{1,2}\/[^'"]*)\.ts(['"])/g, '$1$2.js$3');
+    if (rewritten !== text) writeFileSync(file, rewritten);
+  }
+}
+
 const files = filesUnder(src);
 const sources = files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
 rmSync(next, { recursive: true, force: true });
@@ -67,6 +95,7 @@ try {
     mkdirSync(path.dirname(target), { recursive: true });
     copyFileSync(file, target);
   }
+  if (process.argv.includes('--types')) writeDeclarations(next);
   writeFileSync(path.join(next, '.built'), `${new Date().toISOString()}\n`);
   rmSync(old, { recursive: true, force: true });
   try {
@@ -78,7 +107,7 @@ try {
   rmSync(old, { recursive: true, force: true });
 } catch (error) {
   rmSync(next, { recursive: true, force: true });
-  // esbuild has already printed its errors with file and line.
-  if (!error.errors) console.error(error);
+  // esbuild has already printed its errors with file and line; tsc too (its exit is `status`).
+  if (!error.errors && error.status === undefined) console.error(error);
   process.exitCode = 1;
 }

@@ -1,4 +1,4 @@
-import { Job, UnrecoverableError, type JobContext } from 'queue';
+import { Job, UnrecoverableError, type JobContext } from 'queuework';
 
 /**
  * Fails and retries with backoff: the payment provider is "down" until `succeedOnAttempt`, then

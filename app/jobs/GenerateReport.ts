@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Job, type JobContext } from 'queue';
+import { Job, type JobContext } from 'queuework';
 
 /** Slow, and honours its AbortSignal: it stops between steps when its timeout (or a stop) comes. */
 export default class GenerateReport extends Job {

@@ -1,4 +1,4 @@
-import { Job, type JobContext } from 'queue';
+import { Job, type JobContext } from 'queuework';
 
 /** Succeeds: "sends" a welcome email by logging it. */
 export default class SendWelcomeEmail extends Job {

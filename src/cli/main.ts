@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeError, QueueError } from '../errors.ts';
+import { ownPackage } from '../modules/resolve.ts';
 import { CliApp } from './app.ts';
 import { registerCommands } from './commands/index.ts';
 
@@ -11,6 +12,7 @@ export async function main(argv: string[], options: { takeEarlySignals?: () => N
   const app = new CliApp(options.takeEarlySignals);
   const program = new Command('queue')
     .description('A Laravel-style job queue for TypeScript: dispatch jobs, run workers, inspect and retry failures.')
+    .version(`${ownPackage().name} ${ownPackage().version}`, '-V, --version', 'print the package name and version')
     .option('--verbose', 'print the stack trace with errors')
     .showSuggestionAfterError()
     .exitOverride()

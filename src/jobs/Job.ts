@@ -54,7 +54,7 @@ export abstract class Job {
   static async dispatch<T extends Job>(this: new () => T, data: JobData<T> = {}, options: DispatchOptions = {}): Promise<string> {
     const job = new this();
     Object.assign(job, data);
-    if (!dispatcher) throw new QueueError('INVALID_ARGUMENT', "Job.dispatch() needs dispatch() from the package: import { Job } from 'queue' rather than from its files");
+    if (!dispatcher) throw new QueueError('INVALID_ARGUMENT', "Job.dispatch() needs dispatch() from the package: import { Job } from 'queuework' rather than from its files");
     return dispatcher(job, options);
   }
 }

@@ -118,7 +118,7 @@ async function importJobClass(file: string, relative: string, root: string): Pro
   }
   if (!isJobClass(module.default)) {
     if (looksLikeJob(module.default)) {
-      throw new QueueError('JOB_FILE_INVALID', `${relative} extends a different copy of Job; import Job from 'queue' and make sure the project's package.json has "type": "module"`);
+      throw new QueueError('JOB_FILE_INVALID', `${relative} extends a different copy of Job; import Job from 'queuework' and make sure the project's package.json has "type": "module"`);
     }
     throw new QueueError('JOB_FILE_INVALID', `${relative} does not default-export a class that extends Job; move helpers to a file starting with '_'`);
   }

@@ -21,15 +21,15 @@ const CONDITIONS = new Set(['node', 'import', 'node-addons']);
 const EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
 const NOT_FOUND = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT']);
 
-let self: { name: string; index: string } | undefined;
+let self: { name: string; version: string; index: string } | undefined;
 
-/** This package's name and the URL of the index module beside the running code. */
-export function ownPackage(): { name: string; index: string } {
+/** This package's name and version, and the URL of the index module beside the running code. */
+export function ownPackage(): { name: string; version: string; index: string } {
   if (!self) {
     // src/modules/ and dist/modules/ are both two levels below the package root.
-    const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string };
+    const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
     const extension = path.extname(fileURLToPath(import.meta.url));
-    self = { name: manifest.name, index: new URL(`../index${extension}`, import.meta.url).href };
+    self = { name: manifest.name, version: manifest.version, index: new URL(`../index${extension}`, import.meta.url).href };
   }
   return self;
 }

@@ -31,7 +31,7 @@ const SHARED = "export const loads: string[] = [];\nexport function note(name: s
 /** A job that notes its loading in the shared helper, and when it runs logs every load the helper saw. */
 function job(name: string, importPath: string): string {
   return [
-    "import { Job, type JobContext } from 'queue';",
+    "import { Job, type JobContext } from 'queuework';",
     `import { loads, note } from '${importPath}';`,
     '',
     `note('${name}');`,
@@ -59,7 +59,7 @@ function oneLineError(result: RunResult, pattern: RegExp): void {
 }
 
 describe('TypeScript projects under the binary', () => {
-  it("lists jobs that import 'queue' and share one helper module, however they name it", async () => {
+  it("lists jobs that import 'queuework' and share one helper module, however they name it", async () => {
     const root = project({
       'app/jobs/_shared.ts': SHARED,
       'app/jobs/First.ts': job('First', './_shared.ts'),
@@ -80,7 +80,7 @@ describe('TypeScript projects under the binary', () => {
   it('stack traces of a failed job name the .ts file and line', async () => {
     const root = project({
       'app/jobs/Boom.ts': [
-        "import { Job } from 'queue';",
+        "import { Job } from 'queuework';",
         '',
         'type Reason = { why: string };',
         '',
@@ -101,12 +101,12 @@ describe('TypeScript projects under the binary', () => {
   });
 
   it('a job file that does not compile is a one-line JOB_FILE_INVALID error naming the file and line', async () => {
-    const root = project({ 'app/jobs/Broken.ts': "import { Job } from 'queue';\nexport default class Broken extends Job {\n  handle(): void { return ) }\n}\n" });
+    const root = project({ 'app/jobs/Broken.ts': "import { Job } from 'queuework';\nexport default class Broken extends Job {\n  handle(): void { return ) }\n}\n" });
     oneLineError(await run(['work', '--stop-when-empty'], testEnv({}, 'sqlite'), { cwd: root }), /^error: app\/jobs\/Broken\.ts could not be loaded: app\/jobs\/Broken\.ts:3:\d+: Unexpected "\)"$/);
   });
 
   it('a config/queue.ts that does not compile is a one-line error naming it', async () => {
-    const root = project({ 'config/queue.ts': "import { defineConfig } from 'queue';\nexport default defineConfig({ default: 'sync', connections: { sync: { driver: 'sync' } } ;\n" });
+    const root = project({ 'config/queue.ts': "import { defineConfig } from 'queuework';\nexport default defineConfig({ default: 'sync', connections: { sync: { driver: 'sync' } } ;\n" });
     oneLineError(await run(['status'], testEnv({}, 'sqlite'), { cwd: root }), /^error: config\/queue\.ts could not be loaded: config\/queue\.ts:2:\d+: /);
   });
 

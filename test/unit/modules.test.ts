@@ -34,7 +34,7 @@ function project(files: Record<string, string>): string {
 }
 
 function job(className: string, lines: string[] = []): string {
-  return [`import { Job } from 'queue';`, ...lines, `export default class ${className} extends Job {`, '  handle(): void {}', '}', ''].join('\n');
+  return [`import { Job } from 'queuework';`, ...lines, `export default class ${className} extends Job {`, '  handle(): void {}', '}', ''].join('\n');
 }
 
 describe('importCompiled (the binary: no TypeScript loader)', () => {
@@ -56,11 +56,11 @@ describe('importCompiled (the binary: no TypeScript loader)', () => {
     assert.deepEqual(readdirSync(cacheDirectory(root)).map((name) => name.replace(/^[0-9a-f]{16}-/, '')).sort(), ['First.mjs', 'Second.mjs', 'Third.mjs', '_shared.mjs']);
   });
 
-  it("resolves 'queue' to the running copy, so compiled jobs extend this process's Job", async () => {
+  it("resolves 'queuework' to the running copy, so compiled jobs extend this process's Job", async () => {
     const root = project({ 'app/jobs/Mail.ts': job('Mail') });
     const { default: Mail } = await importCompiled(path.join(root, 'app/jobs/Mail.ts'), root);
     assert.equal(Object.getPrototypeOf(Mail), Job);
-    assert.equal(resolveImport('queue', path.join(root, 'app/jobs/Mail.ts')), ownPackage().index);
+    assert.equal(resolveImport('queuework', path.join(root, 'app/jobs/Mail.ts')), ownPackage().index);
     assert.equal(ownPackage().index, new URL('../../src/index.ts', import.meta.url).href);
     assert.equal(ownPackage().name, JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).name);
   });
@@ -113,7 +113,7 @@ describe('importCompiled (the binary: no TypeScript loader)', () => {
   });
 
   it('reports a syntax error with the file, line and column', async () => {
-    const root = project({ 'app/jobs/Broken.ts': "import { Job } from 'queue';\nexport default class Broken extends Job {\n  handle(): void { return ) }\n}\n" });
+    const root = project({ 'app/jobs/Broken.ts': "import { Job } from 'queuework';\nexport default class Broken extends Job {\n  handle(): void { return ) }\n}\n" });
     await assert.rejects(importCompiled(path.join(root, 'app/jobs/Broken.ts'), root), (error: Error) => {
       assert.match(error.message, /^app\/jobs\/Broken\.ts:3:\d+: /);
       return true;
@@ -150,7 +150,7 @@ describe('importProjectModule under tsx', () => {
     assert.equal(viaLoader.default, direct.default);
   });
 
-  it("compiles them instead when tsx would give 'queue' another copy than the running one (the built library loaded under tsx)", async () => {
+  it("compiles them instead when tsx would give 'queuework' another copy than the running one (the built library loaded under tsx)", async () => {
     ensureBuilt();
     const built = (await import(new URL('../../dist/jobs/registry.js', import.meta.url).href)) as typeof import('../../src/jobs/registry.ts');
     const { Job: BuiltJob } = (await import(new URL('../../dist/index.js', import.meta.url).href)) as typeof import('../../src/index.ts');

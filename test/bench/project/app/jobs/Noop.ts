@@ -1,4 +1,4 @@
-import { Job, type JobContext } from 'queue';
+import { Job, type JobContext } from 'queuework';
 import { jobRan } from '../../sink.ts';
 
 /** The benchmark's job: does nothing but report that it ran (its id and the dispatch time it carries). */
