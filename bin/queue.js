@@ -1,13 +1,18 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --heap-growing-percent=50
+#!/bin/sh
+// 2>/dev/null; export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"; exec node --max-semi-space-size=1 --heap-growing-percent=50 "$0" "$@"
 // The `queue` binary: runs the program compiled to dist/ (`npm run build`; `npm ci` builds it) and
 // exits with its code. It registers no loader hook, since on Node 20 one costs a thread and about
 // 34 MB; the project's TypeScript (config/queue.ts, app/jobs) is compiled on the fly instead (see
 // src/modules/import.ts).
-// The shebang sets what only process start can: a small young generation (V8 otherwise grows it to
-// 16 MB semi-spaces under load), an old generation that grows to 1.5 times what is live rather than
-// up to 4 times (a busy worker promotes many short-lived objects; 100,000 jobs grew RSS by 19 MB with
-// V8's default and by 3 MB with this, at the same speed), and two malloc arenas (every thread would
-// get its own). See test/e2e/memory.e2e.test.ts. The cost is a few more, shorter collections.
+// The first two lines are read by sh, not Node: `//` fails quietly as a command, and the rest starts
+// Node on this file with what only process start can set. A shebang cannot carry these flags
+// portably (`env -S` is GNU's; Alpine's BusyBox env has no -S), while every system has /bin/sh. To
+// Node both lines are comments. They give a small young generation (V8 otherwise grows it to 16 MB
+// semi-spaces under load), an old generation that grows to 1.5 times what is live rather than up to
+// 4 times (a busy worker promotes many short-lived objects; 100,000 jobs grew RSS by 19 MB with V8's
+// default and by 3 MB with this, at the same speed), and two malloc arenas unless the environment
+// sets another number (every thread would get its own). See test/e2e/memory.e2e.test.ts. The cost is
+// a few more, shorter collections. `node bin/queue.js` works too, without these settings.
 import { existsSync } from 'node:fs';
 
 // A process manager may stop a worker the moment it has started it. Until the worker listens for

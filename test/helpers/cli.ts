@@ -190,10 +190,12 @@ after(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-export function start(args: string[], t: TestEnv, options: { cwd?: string; direct?: boolean; input?: string } = {}): Running {
-  // direct: run bin/queue.js itself, so its shebang (and its flags) apply, as under a process manager.
+export function start(args: string[], t: TestEnv, options: { cwd?: string; direct?: boolean; launcher?: string[]; input?: string } = {}): Running {
+  // direct: run bin/queue.js itself, so its first lines (and the flags they give node) apply, as under
+  // a process manager. launcher: run it with that command instead (`['busybox', 'sh']`).
   ensureBuilt();
-  const child = spawn(options.direct ? BIN : process.execPath, options.direct ? args : [BIN, ...args], {
+  const [command, ...argv] = options.launcher ? [...options.launcher, BIN, ...args] : options.direct ? [BIN, ...args] : [process.execPath, BIN, ...args];
+  const child = spawn(command!, argv, {
     cwd: options.cwd ?? fixtureProject,
     env: { ...process.env, ...t.env, CI: process.env.CI ?? '' },
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
