@@ -1,4 +1,9 @@
-// Imported once to learn whether this process can import TypeScript itself (see import.ts). The
-// build copies this file as it is, so under the binary, which registers no TypeScript loader,
-// importing it fails.
-export const typescript: boolean = true;
+// Imported once to learn whether a TypeScript loader such as tsx is registered in this process (see
+// import.ts). The build copies this file as it is, so under the binary, which registers none,
+// importing it fails. Node's own type stripping (on by default from 22.18) does not count, and the
+// enum is what tells it apart: it takes no enum, parameter property or `.js` name for a `.ts` file,
+// which job files may use, and it refuses files under node_modules, where this one is installed.
+enum Loader {
+  Full = 1,
+}
+export const typescript: boolean = Loader.Full === 1;
