@@ -41,7 +41,11 @@ export class Waits extends Job {
 
   async handle(ctx: JobContext): Promise<void> {
     ran.push(`Waits ${ctx.id} ${ctx.attempt}`);
-    await new Promise((resolve) => setTimeout(resolve, this.ms));
+    // As a well-behaved job does: it ends when told to stop at once, leaving no timer behind.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.ms);
+      ctx.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    });
   }
 }
 
