@@ -195,7 +195,7 @@ describe('the package, installed into a new project', () => {
       "describe('signing up', () => {",
       body('assert.throws(() => fake.assertNotDispatched(SendWelcomeEmail), /not to be dispatched/);'),
     ].join('\n'));
-    assert.match(ok('node', ['--import', 'tsx', '--test', 'tests/signup.test.ts']), /# pass 1\n# fail 0/);
+    assert.match(ok('node', ['--import', 'tsx', '--test', '--test-reporter=tap', 'tests/signup.test.ts']), /# pass 1\n# fail 0/);
 
     write('tests/signup.vitest.test.ts', [
       "import { afterEach, describe, expect, it } from 'vitest';",
