@@ -96,6 +96,11 @@ export const env = {
     return value;
   },
 
+  /** Colours are off when NO_COLOR is set to anything but the empty string (no-color.org). */
+  noColor(): boolean {
+    return (process.env.NO_COLOR ?? '') !== '';
+  },
+
   logLevel(): string {
     return env.oneOf('QUEUE_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info');
   },

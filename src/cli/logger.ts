@@ -1,14 +1,15 @@
 /**
- * The worker's logger: readable lines on a terminal, JSON lines otherwise (or with --json).
- * pino-pretty is imported only for readable lines: a supervised worker logs JSON and is spared it.
+ * The worker's logger: pino JSON lines, written as they are off a terminal (or with --json) and as
+ * one aligned line per job on a terminal (terminal-log.ts). QUEUE_LOG_FORMAT=pretty|json overrides.
  */
 import pino, { type Logger } from 'pino';
 import { env } from '../env.ts';
+import { terminalDestination } from './terminal-log.ts';
 
-export async function createLogger(options: { json?: boolean; name?: string } = {}): Promise<Logger> {
+export async function createLogger(options: { json?: boolean; name?: string; verbose?: boolean } = {}): Promise<Logger> {
   const format = options.json ? 'json' : env.logFormat() ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const base = { level: env.logLevel(), base: options.name ? { worker: options.name } : { pid: process.pid } };
   if (format === 'json') return pino(base, pino.destination({ fd: 1, sync: true }));
-  const { default: pretty } = await import('pino-pretty');
-  return pino(base, pretty({ sync: true, colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', destination: 1 }));
+  const color = process.stdout.isTTY === true && !env.noColor();
+  return pino(base, terminalDestination({ verbose: options.verbose === true, color, columns: () => process.stdout.columns || 100 }));
 }

@@ -25,7 +25,11 @@ export class JobRegistry {
   private readonly byName = new Map<string, RegisteredJob>();
   private readonly byClass = new Map<JobClass, RegisteredJob>();
 
-  constructor(jobs: RegisteredJob[] = [], readonly warnings: string[] = []) {
+  /**
+   * `warnings`: files that look like a mistake (not code, no app/jobs). `helpers`: files and folders
+   * skipped by the `_` convention, on purpose: `queue jobs` lists them, a worker only at debug level.
+   */
+  constructor(jobs: RegisteredJob[] = [], readonly warnings: string[] = [], readonly helpers: string[] = []) {
     for (const job of jobs) this.add(job);
   }
 
@@ -71,7 +75,7 @@ export async function discoverJobs(root: string, dir: string): Promise<JobRegist
     registry.warnings.push(`${path.relative(root, dir) || dir} does not exist: no jobs are registered`);
     return registry;
   }
-  for (const file of await listFiles(dir, registry.warnings, root)) {
+  for (const file of await listFiles(dir, registry, root)) {
     const relative = path.relative(root, file);
     const jobClass = await importJobClass(file, relative, root);
     const ownName = Object.hasOwn(jobClass, 'jobName') ? jobClass.jobName : undefined;
@@ -87,7 +91,7 @@ export async function discoverJobs(root: string, dir: string): Promise<JobRegist
   return registry;
 }
 
-async function listFiles(dir: string, warnings: string[], root: string): Promise<string[]> {
+async function listFiles(dir: string, registry: JobRegistry, root: string): Promise<string[]> {
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   const files: string[] = [];
   for (const entry of entries) {
@@ -95,12 +99,13 @@ async function listFiles(dir: string, warnings: string[], root: string): Promise
     const relative = path.relative(root, full);
     if (entry.name.startsWith('.')) continue;
     if (entry.isDirectory()) {
-      if (entry.name.startsWith('_') || entry.name === 'node_modules') warnings.push(`skipped ${relative}/: folders starting with '_' hold helpers, not jobs`);
-      else files.push(...(await listFiles(full, warnings, root)));
+      if (entry.name === 'node_modules') registry.warnings.push(`skipped ${relative}/: a node_modules folder holds no jobs`);
+      else if (entry.name.startsWith('_')) registry.helpers.push(`skipped ${relative}/: folders starting with '_' hold helpers, not jobs`);
+      else files.push(...(await listFiles(full, registry, root)));
     } else if (!CODE.test(entry.name) || NOT_JOBS.test(entry.name)) {
-      warnings.push(`skipped ${relative}: not a job file (.ts, .mts, .js or .mjs)`);
+      registry.warnings.push(`skipped ${relative}: not a job file (.ts, .mts, .js or .mjs)`);
     } else if (entry.name.startsWith('_')) {
-      warnings.push(`skipped ${relative}: files starting with '_' hold helpers, not jobs`);
+      registry.helpers.push(`skipped ${relative}: files starting with '_' hold helpers, not jobs`);
     } else {
       files.push(full);
     }

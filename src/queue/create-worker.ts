@@ -92,6 +92,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const driver = await manager.driver(options.connection);
     const registry = await manager.registry();
     for (const warning of registry.warnings) this.log.warn(warning);
+    for (const helper of registry.helpers) this.log.debug(helper);
     const concurrency = options.concurrency ?? 1;
     const queues = options.queues ?? ['default'];
     const defaults = workerDefaults({ timeout: options.timeout, maxTries: options.maxTries, backoff: options.backoff });

@@ -10,6 +10,7 @@ export function registerJobs(program: Command, app: CliApp): void {
   command.action(async (flags: { json?: boolean }) => {
     const registry = await (await app.queue()).registry();
     for (const warning of registry.warnings) process.stderr.write(`warning: ${warning}\n`);
+    for (const helper of registry.helpers) process.stderr.write(`${helper}\n`);
     const rows = registry.all().map(({ name, jobClass, file }) => {
       const { queue, maxTries, timeout, backoff } = declaredSettings(jobClass, name);
       return { name, file, queue, maxTries, timeout, backoff, encrypted: jobClass.encrypted === true };

@@ -47,7 +47,7 @@ export function registerWork(program: Command, app: CliApp): void {
   examples(command, ['queue work', 'queue work --queue high,default --concurrency 10', 'queue work --stop-when-empty --max-tries 5 --backoff 10,60']);
 
   command.action(async (flags: WorkFlags) => {
-    const logger = await createLogger({ json: flags.json, name: flags.name });
+    const logger = await createLogger({ json: flags.json, name: flags.name, verbose: command.parent?.opts().verbose === true });
     app.logger = logger;
     const worker = new QueueWorker({
       connection: flags.connection,
