@@ -9,7 +9,7 @@ import { repoRoot, testEnv } from '../helpers/cli.ts';
 describe('quick start', () => {
   it('the README command dispatches and works a job on SQLite with no server', () => {
     const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-    const block = /## Quick start\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    const block = /## Quick start[^\n]*\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(block, 'the README has a quick start block');
     const [install, runJob] = block.trim().split('\n');
     assert.equal(install, 'npm ci');
