@@ -4,6 +4,7 @@
  * and loaded they would cost it about 2 MB of RSS for as long as it runs.
  */
 import type { Ora } from 'ora';
+import { QueueError } from '../errors.ts';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -33,14 +34,23 @@ export async function withSpinner<T>(text: string, work: () => Promise<T>): Prom
   }
 }
 
-/** Asks a yes/no question on a terminal; elsewhere answers yes (scripts pass --force anyway). */
-export async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY || !process.stdout.isTTY) return true;
+/**
+ * Whether a command that deletes or moves many jobs may go ahead: with --force at once; on a
+ * terminal when the person answers yes. Without a terminal to ask (a script, a pipe, cron) and
+ * without --force it refuses, in one line, before anything changes.
+ */
+export async function confirmed(what: string, command: string, force: boolean | undefined): Promise<boolean> {
+  if (force) return true;
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new QueueError('INVALID_ARGUMENT', `${command} ${what}, and there is no terminal to ask: add --force to run it from a script; nothing was changed`);
+  }
   const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await rl.question(`${question} [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
+    const answer = await rl.question(`${command} ${what}. Go ahead? [y/N] `);
+    if (/^y(es)?$/i.test(answer.trim())) return true;
+    say('nothing was changed');
+    return false;
   } finally {
     rl.close();
   }

@@ -116,13 +116,13 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
     assert.equal(shown.queue, 'mail:{eu}');
     assert.match(shown.error, /AlwaysFails: down on mail:\{eu\}/);
 
-    assert.match(await ok(t, 'retry', 'all'), /^2 failed job\(s\) put back on their queues$/m);
+    assert.match(await ok(t, 'retry', 'all', '--force'), /^2 failed job\(s\) put back on their queues$/m);
     const back = await counts(t);
     for (const queue of queues) assert.deepEqual(back[queue], { ready: 1, delayed: 0, reserved: 0, failed: 0, paused: false }, queue);
 
     await work();
     assert.equal(records(t).filter((line) => line.startsWith('failed-hook')).length, 4, 'both failed again');
-    assert.match(await ok(t, 'failed:flush'), /deleted 2 failed job record\(s\)/);
+    assert.match(await ok(t, 'failed:flush', '--force'), /deleted 2 failed job record\(s\)/);
     assert.deepEqual(JSON.parse(await ok(t, 'failed:list', '--json')), []);
   });
 

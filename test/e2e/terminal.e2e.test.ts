@@ -23,14 +23,14 @@ async function mixedJobs(t: TestEnv): Promise<void> {
 
 const WORK = ['work', '--stop-when-empty', '--timeout', '1', '--max-tries', '1', '--sleep', '0.1'];
 
-/** `queue work` on a pseudo-terminal COLUMNS wide; its output with colours and carriage returns. */
-function onTerminal(t: TestEnv, args: string[]): string {
+/** `queue <args>` on a pseudo-terminal COLUMNS wide, typing `input`; its output with colours and carriage returns. */
+function onTerminal(t: TestEnv, args: string[], input = ''): string {
   ensureBuilt();
   const env: NodeJS.ProcessEnv = { ...process.env, ...t.env };
   delete env.QUEUE_LOG_FORMAT;
   delete env.NO_COLOR;
   const command = `stty cols ${COLUMNS} rows 40; exec ${[process.execPath, BIN, ...args].map((arg) => `'${arg}'`).join(' ')}`;
-  const result = spawnSync('script', ['-qefc', command, '/dev/null'], { cwd: fixtureProject, env, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync('script', ['-qefc', command, '/dev/null'], { cwd: fixtureProject, env, input, encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
@@ -99,5 +99,18 @@ describe('the worker on a terminal', () => {
       'Sleepy failed',
     ]);
     assert.ok(lines.some((line) => line.msg === 'started'), 'start records are kept in JSON');
+  });
+
+  it('queue clear asks on a terminal: no changes nothing, yes deletes', async () => {
+    const t = testEnv({}, 'sqlite');
+    await runOk(['dispatch', 'Noop'], t);
+    const question = "queue clear deletes every job waiting on queue 'default' (connection database). Go ahead? [y/N] ";
+    const declined = onTerminal(t, ['clear', 'default'], 'n\n').replace(/\r/g, '');
+    assert.ok(declined.includes(question), declined);
+    assert.match(declined, /nothing was changed\n$/);
+    const sizes = JSON.parse((await runOk(['status', '--json'], t)).stdout) as { queues: { queue: string; ready: number }[] };
+    assert.deepEqual(sizes.queues.map((q) => [q.queue, q.ready]), [['default', 1]]);
+    const accepted = onTerminal(t, ['clear', 'default'], 'y\n').replace(/\r/g, '');
+    assert.match(accepted, /deleted 1 job\(s\) from default\n$/);
   });
 });

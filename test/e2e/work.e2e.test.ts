@@ -111,10 +111,30 @@ for (const backend of await e2eBackends()) {
       await dispatchMany(t, 'AlwaysFails.ts', 3);
       await runOk(['work', '--stop-when-empty', '--max-tries', '1'], t);
       assert.equal((await failedList(t)).length, 3);
-      assert.match((await runOk(['retry', 'all'], t)).stdout, /3 failed job\(s\) put back/);
+      assert.match((await runOk(['retry', 'all', '--force'], t)).stdout, /3 failed job\(s\) put back/);
       await runOk(['work', '--stop-when-empty'], t);
       assert.match((await runOk(['failed:prune', '--hours', '1'], t)).stdout, /deleted 0/);
-      assert.match((await runOk(['failed:flush'], t)).stdout, /deleted 3/);
+      assert.match((await runOk(['failed:flush', '--force'], t)).stdout, /deleted 3/);
+    });
+
+    it('clear, failed:flush and retry all refuse without --force where no terminal can ask, and change nothing', async () => {
+      const t = backend.env();
+      const [failing] = await dispatchMany(t, 'AlwaysFails.ts', 1);
+      await runOk(['work', '--stop-when-empty', '--max-tries', '1'], t);
+      await dispatchMany(t, 'Noop.ts', 2);
+      const before = await status(t);
+      for (const [args, what] of [
+        [['clear', 'default'], "queue clear deletes every job waiting on queue 'default'"],
+        [['failed:flush'], 'queue failed:flush deletes every failed job record'],
+        [['retry', 'all'], 'queue retry all puts every failed job back to run again'],
+      ] as const) {
+        // The test runner gives the command no terminal: stdin is /dev/null.
+        const refused = await run([...args], t);
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.equal(refused.stderr, `error: ${what} (connection ${backend.connection}), and there is no terminal to ask: add --force to run it from a script; nothing was changed\n`);
+      }
+      assert.deepEqual(await status(t), before);
+      assert.deepEqual((await failedList(t)).map((record) => record.id), [failing]);
     });
 
     it('SIGTERM during a job lets it finish, then exits 0', async () => {
@@ -236,7 +256,7 @@ for (const backend of await e2eBackends()) {
       const failed = await failedList(t, '--queue', queue);
       assert.deepEqual(failed.map((f) => [f.id, f.queue, f.job]), [[failing, queue, 'AlwaysFails']]);
 
-      assert.match((await ok(['retry', 'all', '--queue', queue])).stdout, /1 failed job\(s\) put back/);
+      assert.match((await ok(['retry', 'all', '--queue', queue, '--force'])).stdout, /1 failed job\(s\) put back/);
       assert.deepEqual((await status(t)).queues.map((q) => [q.queue, q.ready, q.failed]), [[queue, 1, 0]]);
       assert.match((await ok(['clear', queue, '--force'])).stdout, /deleted 1 job\(s\) from mail:\{eu\} é/);
     });
