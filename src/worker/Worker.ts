@@ -154,7 +154,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
       if (reservations.length === 0) {
         if (this.inFlight.size === 0 && (this.options.stopWhenEmpty || this.options.once)) {
-          this.stop(stopReason(this.options.once ? 'once' : 'empty', 'the queue is empty'));
+          this.stop(this.options.once ? stopReason('once', 'the queue is empty') : stopReason('empty', await this.emptyMessage()));
           break;
         }
         await this.idle(queues);
@@ -265,6 +265,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.pausedBySignal) return [];
     const paused = new Set(this.signals.paused);
     return this.options.queues.filter((queue) => !paused.has(queue));
+  }
+
+  /**
+   * Why --stop-when-empty stops: nothing is ready, and how many jobs of its queues still wait for
+   * their time (a delay, or a retry's backoff), which a person would otherwise think were lost.
+   */
+  private async emptyMessage(): Promise<string> {
+    try {
+      const mine = new Set(this.options.queues);
+      const waiting = (await this.driver.stats()).filter((queue) => mine.has(queue.queue)).reduce((sum, queue) => sum + queue.delayed, 0);
+      if (waiting > 0) return `the queue is empty; ${waiting} job(s) still wait for their time (a delay, or a retry's backoff)`;
+    } catch {
+      // The stop line goes without the count.
+    }
+    return 'the queue is empty';
   }
 
   /**

@@ -24,6 +24,16 @@ describe('the worker loop', () => {
     assert.equal(driver.rows.size, 0, 'every job acknowledged');
   });
 
+  it('stopping when empty, it counts the jobs of its queues that still wait for their time', async () => {
+    const driver = new MemoryDriver();
+    const later = [{ ...stored('Quick'), delayMs: 60_000 }, { ...stored('Quick'), delayMs: 60_000 }];
+    await driver.push([stored('Quick'), ...later, { ...stored('Quick', {}, 'other'), delayMs: 60_000 }]);
+    const reason = await worker(driver).run();
+    assert.deepEqual([reason.code, reason.exitCode], ['empty', 0]);
+    assert.equal(reason.message, "the queue is empty; 2 job(s) still wait for their time (a delay, or a retry's backoff)");
+    assert.equal(ran.length, 1);
+  });
+
   it('--once runs one job and --max-jobs N runs N, leaving the rest untaken', async () => {
     const driver = new MemoryDriver();
     await driver.push(Array.from({ length: 5 }, () => stored('Quick')));
