@@ -63,7 +63,7 @@ interface Internals {
   afterSignalHandlers?: () => void;
 }
 
-const WORKER_EVENTS: (keyof WorkerEvents)[] = ['started', 'completed', 'retrying', 'failed', 'lost'];
+const WORKER_EVENTS: (keyof WorkerEvents)[] = ['ready', 'started', 'completed', 'retrying', 'failed', 'lost'];
 
 export class QueueWorker extends EventEmitter<WorkerEvents> {
   private worker: Worker | undefined;
@@ -126,7 +126,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       uninstall.push(installStrayHandlers(this.log, registry.all().map((job) => job.file)));
     }
     if (this.stopRequested) worker.stop(stopReason('signal', 'stop() was called'));
-    this.log.info({ connection: driver.connection, queues, concurrency }, `worker started on ${driver.connection}: ${queues.join(', ')}`);
+    // Said once the backend has answered: a worker that cannot reach it says that instead.
+    worker.once('ready', () => this.log.info({ connection: driver.connection, queues, concurrency }, `worker started on ${driver.connection}: ${queues.join(', ')}`));
     let reason: StopReason;
     try {
       reason = await worker.run();

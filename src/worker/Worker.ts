@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { canBlock, canHold, type Driver, type Reservation, type WorkerSignals } from '../contract/driver.ts';
+import { canBlock, canHold, type Driver, type QueueStats, type Reservation, type WorkerSignals } from '../contract/driver.ts';
 import { describeError } from '../errors.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
@@ -17,6 +17,7 @@ import { Cancellation } from '../running/attempt.ts';
 import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
 import type { Watchdog } from '../running/watchdog.ts';
 import { HoldingSource } from './holding-source.ts';
+import { Outage } from './outage.ts';
 import type { JobSource } from './job-source.ts';
 import { ReservingSource } from './reserving-source.ts';
 import type { WorkerEvents } from './events.ts';
@@ -45,7 +46,8 @@ export interface WorkerOptions {
 
 /** How often workers look for `queue restart` and `queue pause`. */
 const SIGNAL_POLL_MS = 1_000;
-const MAX_BACKEND_BACKOFF_MS = 30_000;
+/** How often an idle worker looks for ready jobs on queues it does not take, until it found some once. */
+const OTHER_QUEUES_CHECK_MS = 60_000;
 
 export class Worker extends EventEmitter<WorkerEvents> {
   private readonly inFlight = new Set<Promise<void>>();
@@ -62,6 +64,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private signals: WorkerSignals = { now: 0, restartRequestedAt: null, paused: [] };
   private signalsReadAt = 0;
   private wakeUp: (() => void) | undefined;
+  private readonly outage: Outage;
+  private hinted = false;
+  private hintCheckedAt = 0;
   /** RSS, read at most once a second: reading it costs more than running a trivial job. */
   private rss = { bytes: 0, readAt: 0 };
 
@@ -72,6 +77,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     private readonly log: Logger,
   ) {
     super();
+    this.outage = new Outage(log, driver.connection);
     const sourceOptions = { concurrency: options.concurrency, defaultTimeoutMs: options.defaults.timeout * 1000, leaseMarginMs: options.leaseMargin * 1000 };
     this.source = canHold(driver) ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
   }
@@ -119,7 +125,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       watchdog: this.options.watchdog,
       onStarted: (run) => this.emit('started', run),
     };
-    let backendFailures = 0;
 
     while (!this.shouldStop()) {
       const free = this.freeSlots();
@@ -128,11 +133,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       const queues = await this.activeQueues();
-      if (queues === undefined) {
-        backendFailures += 1;
-        await this.sleep(this.backendBackoff(backendFailures));
-        continue;
-      }
+      if (queues === undefined) continue;
       if (queues.length === 0) {
         this.source.giveBack();
         await this.idle(queues);
@@ -142,13 +143,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       let reservations: Reservation[];
       try {
         reservations = await this.source.take(queues, free, this.budget());
-        if (backendFailures > 0) this.log.info(`connection '${this.driver.connection}' is back`);
-        backendFailures = 0;
+        this.outage.ok();
       } catch (error) {
-        backendFailures += 1;
-        const wait = this.backendBackoff(backendFailures);
-        this.log.error({ err: (error as Error).message }, `cannot reserve jobs: ${(error as Error).message}; retrying in ${Math.round(wait / 1000)}s`);
-        await this.sleep(wait);
+        await this.sleep(this.outage.failed(error));
         continue;
       }
 
@@ -157,6 +154,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.stop(this.options.once ? stopReason('once', 'the queue is empty') : stopReason('empty', await this.emptyMessage()));
           break;
         }
+        await this.hintOtherQueues();
         await this.idle(queues);
         continue;
       }
@@ -254,11 +252,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (Date.now() - this.signalsReadAt >= SIGNAL_POLL_MS) {
       try {
         this.signals = await this.driver.signals();
-        this.startedAtBackend ??= this.signals.now;
         this.signalsReadAt = Date.now();
+        this.outage.ok();
       } catch (error) {
-        this.log.error({ err: (error as Error).message }, `cannot read worker signals: ${(error as Error).message}`);
+        await this.sleep(this.outage.failed(error));
         return undefined;
+      }
+      if (this.startedAtBackend === undefined) {
+        this.startedAtBackend = this.signals.now;
+        this.emit('ready');
       }
       if (this.shouldStop()) return [];
     }
@@ -272,14 +274,46 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * their time (a delay, or a retry's backoff), which a person would otherwise think were lost.
    */
   private async emptyMessage(): Promise<string> {
+    let message = 'the queue is empty';
     try {
+      const stats = await this.driver.stats();
       const mine = new Set(this.options.queues);
-      const waiting = (await this.driver.stats()).filter((queue) => mine.has(queue.queue)).reduce((sum, queue) => sum + queue.delayed, 0);
-      if (waiting > 0) return `the queue is empty; ${waiting} job(s) still wait for their time (a delay, or a retry's backoff)`;
+      const waiting = stats.filter((queue) => mine.has(queue.queue)).reduce((sum, queue) => sum + queue.delayed, 0);
+      if (waiting > 0) message += `; ${waiting} job(s) still wait for their time (a delay, or a retry's backoff)`;
+      const elsewhere = this.readyElsewhere(stats);
+      if (elsewhere) message += `; ${elsewhere}`;
     } catch {
-      // The stop line goes without the count.
+      // The stop line goes without the counts.
     }
-    return 'the queue is empty';
+    return message;
+  }
+
+  /**
+   * Jobs ready on queues this worker does not take, said once while it idles: the usual reason a
+   * new worker "does nothing" is a job class whose `static queue` the worker was not told about.
+   */
+  private async hintOtherQueues(): Promise<void> {
+    if (this.hinted || Date.now() - this.hintCheckedAt < OTHER_QUEUES_CHECK_MS) return;
+    this.hintCheckedAt = Date.now();
+    try {
+      const elsewhere = this.readyElsewhere(await this.driver.stats());
+      if (elsewhere) {
+        this.hinted = true;
+        this.log.warn(`this worker's queues are empty, but ${elsewhere}`);
+      }
+    } catch {
+      // Only a hint: the next idle turn after the interval tries again.
+    }
+  }
+
+  /** "queue emails has 3 ready job(s) ...; take it with --queue default,emails", or undefined. */
+  private readyElsewhere(stats: QueueStats[]): string | undefined {
+    const mine = new Set(this.options.queues);
+    const others = stats.filter((queue) => !mine.has(queue.queue) && queue.ready > 0);
+    if (others.length === 0) return undefined;
+    const list = others.map((queue) => `${queue.queue} (${queue.ready} ready)`).join(', ');
+    const all = [...this.options.queues, ...others.map((queue) => queue.queue)].join(',');
+    return `${others.length === 1 ? 'queue' : 'queues'} ${list} ${others.length === 1 ? 'has' : 'have'} jobs this worker does not take; add ${others.length === 1 ? 'it' : 'them'}: --queue ${all}`;
   }
 
   /**
@@ -291,13 +325,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       await this.driver.waitForJobs(queues, this.options.sleep * 1000);
     } catch (error) {
-      this.log.error({ err: (error as Error).message }, `cannot wait for jobs: ${(error as Error).message}`);
-      await this.sleep(Math.min(this.options.sleep * 1000, 1000));
+      await this.sleep(this.outage.failed(error));
     }
-  }
-
-  private backendBackoff(failures: number): number {
-    return Math.min(1000 * 2 ** (failures - 1), MAX_BACKEND_BACKOFF_MS);
   }
 
   private sleep(ms: number): Promise<void> {

@@ -7,6 +7,8 @@ import type { JobRun } from '../running/run-reservation.ts';
 export type { JobRun } from '../running/run-reservation.ts';
 
 export interface WorkerEvents {
+  /** The worker reached its backend (the first time): from now on it takes jobs. */
+  ready: [];
   /** A job is about to run (its payload opened, its tries checked). */
   started: [run: JobRun];
   /** A job ran to its end and its acknowledgement landed. */

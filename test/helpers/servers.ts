@@ -79,9 +79,9 @@ async function privateServer(name: string, command: (port: number, dir: string) 
   return server;
 }
 
-/** redis-server, keeping nothing on disk. */
-export function privateRedis(): Promise<PrivateServer> {
-  return privateServer('redis', (port, dir) => ['redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]]);
+/** redis-server, keeping nothing on disk; `options` are server flags (`['--requirepass', pw]`). */
+export function privateRedis(options: string[] = []): Promise<PrivateServer> {
+  return privateServer('redis', (port, dir) => ['redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...options]]);
 }
 
 /** mariadbd on a data folder of its own (root, no password, database `test`); `options` are server flags. */

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
 import type { Driver, Failure, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
 import { pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
-import { backendUnavailable } from '../../contract/unavailable.ts';
+import { backendUnavailable, type Refusal } from '../../contract/unavailable.ts';
 import { AckBatcher } from './AckBatcher.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
@@ -25,6 +25,12 @@ import { countByQueue } from './sql/stats.ts';
 
 
 /** Error codes that mean "the server is not there (now)", from mysql2, pg and Node's sockets. */
+/** What to fix when the server refused us: the variables of .env.example that set it. */
+const SQL_FIXES: Record<Refusal, string> = {
+  credentials: 'check DB_USER and DB_PASS, or the user and password in DATABASE_URL',
+  database: 'create that database, or fix DB_NAME or the database in DATABASE_URL',
+  permission: 'grant that user CREATE, SELECT, INSERT, UPDATE and DELETE there, or connect as another (DB_USER)',
+};
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
 const MAX_CONFLICT_RETRIES = 8;
@@ -119,6 +125,10 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     if (this.dialect.isMissingTable(error)) {
       return new QueueError('BACKEND_UNAVAILABLE', `the queue tables of connection '${this.connection}' do not exist; run \`queue migrate\``, { cause: error });
     }
+    const refusal = this.dialect.refusal(error);
+    if (refusal) {
+      return backendUnavailable(what, this.dialect.client, this.connection, this.dialect.describe, (error as Error).message, error, SQL_FIXES[refusal]);
+    }
     if (isConnectionLoss(error)) {
       const { code, message } = error as { code?: string; message?: string };
       return backendUnavailable(what, this.dialect.client, this.connection, this.dialect.describe, message || code || 'connection lost', error);
@@ -212,7 +222,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   }
 
   signals(): Promise<WorkerSignals> {
-    return this.call('read worker signals', (db) => readSignals(db, this.tables.signals, this.dialect));
+    return this.call('read which queues are paused', (db) => readSignals(db, this.tables.signals, this.dialect));
   }
 
   async requestRestart(): Promise<void> {

@@ -17,6 +17,13 @@ import { RedisFailedStore } from './RedisFailedStore.ts';
 import { defineScripts, runScript, type Reply } from './scripts.ts';
 import { decodeTurn, encodeTurn } from './turn-wire.ts';
 
+/** What to fix when Redis refused us, by its error's first word: the variables of .env.example. */
+const REDIS_FIXES: [RegExp, string][] = [
+  [/^WRONGPASS/, 'check REDIS_PASSWORD (and REDIS_USERNAME), or the password in REDIS_URL'],
+  [/^NOAUTH/, 'this server wants a password: set REDIS_PASSWORD, or put it in REDIS_URL'],
+  [/^NOPERM/, "this Redis user's ACL does not allow it: grant the queue's commands and keys (ACL SETUSER), or use another REDIS_USERNAME"],
+];
+
 /** A blocked worker wakes at least this often, so it notices a stop within about a second. */
 const MAX_BLOCK_MS = 1_000;
 const NOTHING_TO_TAKE: Turn['options'] = { count: 0, defaultTimeoutMs: 0, leaseMarginMs: 0, holdMs: 0 };
@@ -72,7 +79,8 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     if (message.startsWith('ERR_NOT_FOUND')) return failedJobNotFound([message.split(' ')[1] ?? '']);
     if (message.startsWith('ERR_ARGS')) return new QueueError('INVALID_ARGUMENT', `cannot ${what}: ${message.slice('ERR_ARGS '.length)}`);
     const reason = this.lastError && /max retries|Connection is closed|Stream isn't writeable/i.test(message) ? this.lastError.message : message;
-    return backendUnavailable(what, 'Redis', this.connection, this.target.describe, reason, error);
+    const fix = REDIS_FIXES.find(([pattern]) => pattern.test(reason))?.[1];
+    return backendUnavailable(what, 'Redis', this.connection, this.target.describe, reason, error, fix);
   }
 
   async push(jobs: StoredJob[]): Promise<void> {
@@ -194,7 +202,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
   }
 
   async signals(): Promise<WorkerSignals> {
-    const [stored, now] = await this.call('read worker signals', () => Promise.all([this.client.hgetall(this.keys.signals), this.now()]));
+    const [stored, now] = await this.call('read which queues are paused', () => Promise.all([this.client.hgetall(this.keys.signals), this.now()]));
     return workerSignals(Object.entries(stored).map(([name, value]) => [name, Number(value)]), now);
   }
 

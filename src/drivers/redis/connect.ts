@@ -34,8 +34,9 @@ export function redisTarget(config: RedisConnectionConfig): RedisTarget {
     const url = new URL(config.url);
     host = url.hostname;
     port = url.port ? Number(url.port) : 6379;
-    base.username = url.username ? decodeURIComponent(url.username) : undefined;
-    base.password = url.password ? decodeURIComponent(url.password) : undefined;
+    // A URL without credentials takes REDIS_USERNAME / REDIS_PASSWORD (a secret kept apart from it).
+    base.username = url.username ? decodeURIComponent(url.username) : config.username;
+    base.password = url.password ? decodeURIComponent(url.password) : config.password;
     base.db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
     if (url.protocol === 'rediss:') base.tls = { servername: host };
   } else {

@@ -1,6 +1,7 @@
 /** What differs between the SQL databases the database driver runs on. */
 import type { InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from 'kysely';
 import type { DatabaseClient } from '../../../config/define.ts';
+import type { Refusal } from '../../../contract/unavailable.ts';
 import type { Tables } from '../schema.ts';
 import type { ClaimedRow, ClaimParams } from '../sql/claim.ts';
 
@@ -29,6 +30,8 @@ export interface SqlDialect {
   readonly tableSuffix?: RawBuilder<unknown>;
   /** True when the error says the queue tables are missing. */
   isMissingTable(error: unknown): boolean;
+  /** What the server refused, when the error is a refusal that a setting must fix. */
+  refusal(error: unknown): Refusal | undefined;
   /** The insert, made to skip rows whose job_id is already stored (a push sent twice stores nothing twice). */
   skipStoredIds(insert: JobsInsert): JobsInsert;
   /**

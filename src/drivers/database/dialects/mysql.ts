@@ -3,6 +3,7 @@
  * LOCKED in a short transaction; the clock is the server's NOW(3). Tables are utf8mb4 with a binary
  * collation, so queue names compare exactly ('Emails' is not 'emails', 'é' is not 'e').
  */
+import type { Refusal } from '../../../contract/unavailable.ts';
 import { Kysely, MysqlDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import type { ServerDatabaseConnectionConfig } from '../../../config/define.ts';
@@ -11,6 +12,12 @@ import type { Tables } from '../schema.ts';
 import { claimSelectForUpdate } from '../sql/claim.ts';
 import { deleteOwnedLocking } from '../sql/deleteOwned.ts';
 import type { SqlDialect } from './dialect.ts';
+
+/**
+ * Server error numbers of a refusal: a bad login (1045; 1698 without a password), an unknown
+ * database (1049), no privilege (1044, 1142, 1143).
+ */
+const MYSQL_REFUSALS: Record<number, Refusal> = { 1045: 'credentials', 1698: 'credentials', 1049: 'database', 1044: 'permission', 1142: 'permission', 1143: 'permission' };
 
 export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect {
   const url = config.url ? new URL(config.url) : undefined;
@@ -53,6 +60,7 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
       return deleteOwnedLocking(table, rows, (work) => this.writeTransaction(db, work));
     },
     isMissingTable: (error) => (error as { errno?: number })?.errno === 1146,
+    refusal: (error) => MYSQL_REFUSALS[(error as { errno?: number })?.errno ?? 0],
     // ON DUPLICATE KEY UPDATE of nothing: INSERT IGNORE would also turn real errors into warnings.
     skipStoredIds: (insert) => insert.onDuplicateKeyUpdate({ job_id: sql`job_id` }),
   };

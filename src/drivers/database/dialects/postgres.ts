@@ -2,6 +2,7 @@
  * PostgreSQL through pg's pool. The claim is one UPDATE with a SKIP LOCKED subquery; the clock is
  * the server's statement_timestamp(), stable within a statement so one claim sees one `now`.
  */
+import type { Refusal } from '../../../contract/unavailable.ts';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { ServerDatabaseConnectionConfig } from '../../../config/define.ts';
@@ -10,6 +11,9 @@ import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
 import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
 import type { SqlDialect } from './dialect.ts';
+
+/** SQLSTATEs of a refusal: bad password (28P01), no such role (28000), no such database (3D000), no privilege (42501). */
+const PG_REFUSALS: Record<string, Refusal> = { '28P01': 'credentials', '28000': 'credentials', '3D000': 'database', '42501': 'permission' };
 
 export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolError: (error: Error) => void): SqlDialect {
   const url = config.url ? new URL(config.url) : undefined;
@@ -47,6 +51,7 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     deleteOwned: deleteOwnedReturning,
     skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
     isMissingTable: (error) => (error as { code?: string })?.code === '42P01',
+    refusal: (error) => PG_REFUSALS[(error as { code?: string })?.code ?? ''],
   };
 }
 
