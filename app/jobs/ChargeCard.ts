@@ -5,7 +5,6 @@ import { Job, UnrecoverableError, type JobContext } from 'queuework';
  * the charge goes through. An amount of zero or less can never succeed, so it fails at once.
  */
 export default class ChargeCard extends Job {
-  static queue = 'billing';
   static maxTries = 4;
   static backoff = [1, 2, 4];
 

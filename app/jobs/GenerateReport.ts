@@ -3,7 +3,6 @@ import { Job, type JobContext } from 'queuework';
 
 /** Slow, and honours its AbortSignal: it stops between steps when its timeout (or a stop) comes. */
 export default class GenerateReport extends Job {
-  static queue = 'reports';
   static timeout = 10;
   static maxTries = 1;
 

@@ -2,7 +2,8 @@ import { Job, type JobContext } from 'queuework';
 
 /** Succeeds: "sends" a welcome email by logging it. */
 export default class SendWelcomeEmail extends Job {
-  static queue = 'emails';
+  // On the 'default' queue, which `queue work` takes when no --queue is given. A queue of its own
+  // (static queue = 'emails') needs workers that name it: queue work --queue emails,default
   static maxTries = 3;
   static timeout = 30;
 

@@ -25,7 +25,7 @@ describe('quick start', () => {
     const t = testEnv();
     const env = { ...process.env, ...t.env };
     execSync(`node bin/queue.js dispatch ChargeCard --data '{"orderId":"A1","amountCents":"500","succeedOnAttempt":1}'`, { cwd: repoRoot, env, stdio: 'pipe' });
-    const output = execSync('node bin/queue.js work --queue billing --stop-when-empty', { cwd: repoRoot, env, encoding: 'utf8' });
+    const output = execSync('node bin/queue.js work --stop-when-empty', { cwd: repoRoot, env, encoding: 'utf8' });
     assert.match(output, /"amountCents":"500".*"msg":"card charged"/);
     assert.throws(
       () => execSync(`node bin/queue.js dispatch ChargeCard --data '{"amountCents":"5.5"}'`, { cwd: repoRoot, env, stdio: 'pipe' }),

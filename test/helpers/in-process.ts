@@ -3,7 +3,7 @@
  * small job classes defined here, stored jobs made as dispatch() makes them, and a Worker with
  * short sleeps and a silent logger.
  */
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Job, type JobContext } from '../../src/jobs/Job.ts';
 import { encodeEnvelope, ENVELOPE_VERSION } from '../../src/jobs/envelope.ts';
 import { JobRegistry } from '../../src/jobs/registry.ts';
@@ -67,7 +67,7 @@ export function stored(job: string, data: Record<string, unknown> = {}, queue = 
 
 export const silent = pino({ level: 'silent' });
 
-export function worker(driver: Driver, options: Partial<WorkerOptions> = {}): Worker {
+export function worker(driver: Driver, options: Partial<WorkerOptions> = {}, log: Logger = silent): Worker {
   return new Worker(driver, registry, {
     queues: ['default'],
     concurrency: 1,
@@ -78,5 +78,5 @@ export function worker(driver: Driver, options: Partial<WorkerOptions> = {}): Wo
     defaults: { maxTries: 3, timeout: 5, backoff: [0] },
     leaseMargin: 1,
     ...options,
-  }, silent);
+  }, log);
 }

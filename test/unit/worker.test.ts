@@ -3,8 +3,10 @@
  * lives through a backend that fails, and how it hands jobs back when told to stop at once.
  */
 import assert from 'node:assert/strict';
+import pino from 'pino';
 import { beforeEach, describe, it } from 'node:test';
 import { MemoryDriver } from '../helpers/memory-driver.ts';
+import { stopReason } from '../../src/worker/stop.ts';
 import { ran, stored, worker } from '../helpers/in-process.ts';
 
 describe('the worker loop', () => {
@@ -32,6 +34,22 @@ describe('the worker loop', () => {
     assert.deepEqual([reason.code, reason.exitCode], ['empty', 0]);
     assert.equal(reason.message, "the queue is empty; 2 job(s) still wait for their time (a delay, or a retry's backoff)");
     assert.equal(ran.length, 1);
+  });
+
+  it('names the queues it does not take that have ready jobs: in the stop line, and once while idle', async () => {
+    const driver = new MemoryDriver();
+    await driver.push([stored('Quick', {}, 'emails'), stored('Quick', {}, 'emails')]);
+    const reason = await worker(driver).run();
+    assert.equal(reason.message, 'the queue is empty; queue emails (2 ready) has jobs this worker does not take; add it: --queue default,emails');
+
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line).msg) });
+    const idle = worker(driver, { stopWhenEmpty: false }, log);
+    const running = idle.run();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    idle.stop(stopReason('signal', 'test'));
+    await running;
+    assert.deepEqual(lines, ["this worker's queues are empty, but queue emails (2 ready) has jobs this worker does not take; add it: --queue default,emails"]);
   });
 
   it('--once runs one job and --max-jobs N runs N, leaving the rest untaken', async () => {

@@ -32,6 +32,6 @@ export function registerInit(program: Command, app: CliApp): void {
     say('');
     say('Next, dispatch the example job and run a worker that processes it (SQLite, no server needed):');
     say('  npx queue dispatch SendWelcomeEmail --data \'{"userId": 1, "email": "ada@example.com"}\'');
-    say('  npx queue work --queue emails --stop-when-empty');
+    say('  npx queue work --stop-when-empty');
   });
 }
