@@ -65,7 +65,7 @@ describe('the package, installed into a new project', () => {
     // beside this one run, is never rebuilt under them.
     const staged = path.join(work, 'staged');
     mkdirSync(staged);
-    for (const entry of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'bin', 'scripts', 'src', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const entry of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'bin', 'docs', 'scripts', 'src', 'tsconfig.json', 'tsconfig.build.json']) {
       cpSync(path.join(repoRoot, entry), path.join(staged, entry), { recursive: true });
     }
     symlinkSync(path.join(repoRoot, 'node_modules'), path.join(staged, 'node_modules'));
@@ -82,11 +82,11 @@ describe('the package, installed into a new project', () => {
 
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  it('ships dist/ with its declarations and stubs, bin/, README and LICENSE; no sources, tests or app', () => {
+  it('ships dist/ with its declarations and stubs, bin/, docs/, README and LICENSE; no sources, tests or app', () => {
     for (const file of ['package.json', 'README.md', 'LICENSE', 'bin/queue.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/cli/stubs/job.stub', 'dist/cli/stubs/example-job.stub', 'dist/drivers/redis/lua/turn.lua']) {
       assert.ok(contents.includes(file), `the tarball has ${file}`);
     }
-    assert.deepEqual(contents.filter((file) => !/^(dist|bin)\//.test(file) && !['package.json', 'README.md', 'LICENSE'].includes(file)), []);
+    assert.deepEqual(contents.filter((file) => !/^(dist|bin)\/|^docs\/[a-z-]+\.md$/.test(file) && !['package.json', 'README.md', 'LICENSE'].includes(file)), []);
     assert.deepEqual(contents.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts')), []);
   });
 

@@ -1,7 +1,7 @@
 /**
  * The shape of src/: dependencies run one way, from the CLI down to the job model, with no import
  * cycle anywhere (static, type-only and dynamic imports all count), and no source file grows past
- * 400 lines. The README's Layout section lists the same layers.
+ * 400 lines. docs/layout.md lists the same layers.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ const LAYERS = [
 function layerOf(file: string): number {
   const top = path.relative(src, file).split(path.sep)[0]!;
   const layer = LAYERS.findIndex((names) => names.includes(top));
-  assert.ok(layer >= 0, `${path.relative(repoRoot, file)} is in no layer: add its folder to LAYERS (and to the README's Layout)`);
+  assert.ok(layer >= 0, `${path.relative(repoRoot, file)} is in no layer: add its folder to LAYERS (and to docs/layout.md)`);
   return layer;
 }
 
