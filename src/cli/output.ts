@@ -10,11 +10,42 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** A table; on a terminal its longest cells are cut (with an ellipsis) so that it fits the width. */
 export async function printTable(head: string[], rows: (string | number)[][]): Promise<void> {
   const { default: Table } = await import('cli-table3');
   const table = new Table({ head, style: { head: process.stdout.isTTY ? ['cyan'] : [], border: process.stdout.isTTY ? ['grey'] : [] } });
-  table.push(...rows.map((row) => row.map(String)));
+  const cells = rows.map((row) => row.map(String));
+  const width = process.stdout.isTTY ? process.stdout.columns || 0 : 0;
+  table.push(...(width > 0 ? fitToWidth(head, cells, width) : cells));
   process.stdout.write(`${table.toString()}\n`);
+}
+
+/** The narrowest a column is cut to: enough to tell ids and names apart. */
+const MIN_COLUMN = 10;
+
+/**
+ * Narrows the table (a border and a space either side of each cell: 3 characters per column, plus
+ * 1) until it fits `width`: first its last column, the free text (an error, a message), then, on a
+ * terminal too narrow for that, the widest of the others. Cut cells end with an ellipsis.
+ */
+export function fitToWidth(head: string[], rows: string[][], width: number): string[][] {
+  const widths = head.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const floor = (i: number) => Math.max(MIN_COLUMN, head[i]!.length);
+  let over = widths.reduce((sum, w) => sum + w, 0) + 3 * head.length + 1 - width;
+  const last = head.length - 1;
+  const cutLast = Math.min(over, Math.max(0, widths[last]! - floor(last)));
+  widths[last]! -= cutLast;
+  over -= cutLast;
+  // An id is what the next command needs (`queue retry <id>`): it is cut last of all.
+  const cuttable = (i: number) => widths[i]! > floor(i) && (head[i] !== 'id' || widths.every((w, j) => j === i || head[j] === 'id' || w <= floor(j)));
+  while (over > 0) {
+    const candidates = widths.map((w, i) => (cuttable(i) ? w : -1));
+    const widest = candidates.indexOf(Math.max(...candidates));
+    if (candidates[widest]! < 0) break;
+    widths[widest]! -= 1;
+    over -= 1;
+  }
+  return rows.map((row) => row.map((cell, i) => (cell.length > widths[i]! ? `${cell.slice(0, widths[i]! - 1)}…` : cell)));
 }
 
 export function say(line: string): void {

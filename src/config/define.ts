@@ -63,6 +63,11 @@ export interface SyncConnectionConfig {
 
 export type ConnectionConfig = DatabaseConnectionConfig | RedisConnectionConfig | SyncConnectionConfig;
 
+/** What a connection runs on, as people name it: sqlite, mysql, postgres, redis or sync. */
+export function backendKind(connection: ConnectionConfig): 'sqlite' | 'mysql' | 'postgres' | 'redis' | 'sync' {
+  return connection.driver === 'database' ? connection.client : connection.driver;
+}
+
 export interface QueueConfig {
   /** The connection dispatch() and `queue work` use when none is named. */
   default: string;

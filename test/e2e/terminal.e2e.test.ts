@@ -113,4 +113,17 @@ describe('the worker on a terminal', () => {
     const accepted = onTerminal(t, ['clear', 'default'], 'y\n').replace(/\r/g, '');
     assert.match(accepted, /deleted 1 job\(s\) from default\n$/);
   });
+
+  it('tables fit the terminal: a long error is cut with an ellipsis, and --json keeps it whole', async () => {
+    const t = testEnv({}, 'sqlite');
+    const reason = `card declined by the issuer ${'because of a very long explanation '.repeat(6)}`.trim();
+    await runOk(['dispatch', 'AlwaysFails', '--data', JSON.stringify({ reason })], t);
+    await runOk(['work', '--stop-when-empty'], t);
+    const lines = onTerminal(t, ['failed:list']).replace(/\u001b\[\d+m/g, '').replace(/\r/g, '').split('\n').filter(Boolean);
+    assert.ok(lines.length >= 5, lines.join('\n'));
+    for (const line of lines) assert.ok(line.length <= COLUMNS, `fits ${COLUMNS} columns: ${line}`);
+    assert.ok(lines.some((line) => line.includes('…')), lines.join('\n'));
+    const [record] = JSON.parse((await runOk(['failed:list', '--json'], t)).stdout) as { error: string }[];
+    assert.ok(record!.error.startsWith(`Error: AlwaysFails: ${reason}\n    at AlwaysFails.handle`), record!.error);
+  });
 });

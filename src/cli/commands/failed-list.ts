@@ -16,8 +16,9 @@ export function registerFailedList(program: Command, app: CliApp): void {
     const failed = await driver.failed.list({ queue: flags.queue, limit: flags.limit });
     if (flags.json) return printJson(failed.map((f) => ({ ...f, failedAt: new Date(f.failedAt).toISOString() })));
     if (failed.length === 0) return say('no failed jobs');
-    await printTable(['id', 'connection', 'queue', 'job', 'failed at', 'error'], failed.map((f) => [
-      f.id, f.connection, f.queue, f.job ?? '(unreadable)', formatTime(f.failedAt), truncate(firstLine(f.error), 80),
+    say(`failed jobs on connection ${driver.connection}, newest first:`);
+    await printTable(['id', 'queue', 'job', 'failed at', 'error'], failed.map((f) => [
+      f.id, f.queue, f.job ?? '(unreadable)', formatTime(f.failedAt), truncate(firstLine(f.error), 80),
     ]));
   });
 }
