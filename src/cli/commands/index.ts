@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliApp } from '../app.ts';
 import { registerClear } from './clear.ts';
+import { registerCompletion } from './completion.ts';
 import { registerDispatch } from './dispatch.ts';
 import { registerFailedFlush, registerFailedPrune } from './failed-flush.ts';
 import { registerFailedForget } from './failed-forget.ts';
@@ -26,4 +27,5 @@ export function registerCommands(program: Command, app: CliApp): void {
   ]) {
     register(program, app);
   }
+  registerCompletion(program);
 }
