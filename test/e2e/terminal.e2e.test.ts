@@ -24,14 +24,15 @@ async function mixedJobs(t: TestEnv): Promise<void> {
 const WORK = ['work', '--stop-when-empty', '--timeout', '1', '--max-tries', '1', '--sleep', '0.1'];
 
 /** `queue <args>` on a pseudo-terminal COLUMNS wide, typing `input`; its output with colours and carriage returns. */
-function onTerminal(t: TestEnv, args: string[], input = ''): string {
+function onTerminal(t: TestEnv, args: string[], input = '', timeoutSeconds?: number): string {
   ensureBuilt();
   const env: NodeJS.ProcessEnv = { ...process.env, ...t.env };
   delete env.QUEUE_LOG_FORMAT;
   delete env.NO_COLOR;
-  const command = `stty cols ${COLUMNS} rows 40; exec ${[process.execPath, BIN, ...args].map((arg) => `'${arg}'`).join(' ')}`;
+  const command = `stty cols ${COLUMNS} rows 40; exec ${timeoutSeconds ? `timeout --preserve-status -s INT ${timeoutSeconds} ` : ''}${[process.execPath, BIN, ...args].map((arg) => `'${arg}'`).join(' ')}`;
   const result = spawnSync('script', ['-qefc', command, '/dev/null'], { cwd: fixtureProject, env, input, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  // Stopped by `timeout` with SIGINT: the exit code of a command interrupted on purpose.
+  assert.equal(result.status, timeoutSeconds ? 130 : 0, `${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
 
@@ -125,5 +126,18 @@ describe('the worker on a terminal', () => {
     assert.ok(lines.some((line) => line.includes('…')), lines.join('\n'));
     const [record] = JSON.parse((await runOk(['failed:list', '--json'], t)).stdout) as { error: string }[];
     assert.ok(record!.error.startsWith(`Error: AlwaysFails: ${reason}\n    at AlwaysFails.handle`), record!.error);
+  });
+
+  it('status --watch redraws in place every second, with how fast each queue drains', async () => {
+    const t = testEnv({}, 'sqlite');
+    await runOk(['dispatch', 'Noop'], t);
+    await runOk(['dispatch', 'Noop'], t);
+    const output = onTerminal(t, ['status', '--watch'], '', 2.6);
+    const frames = output.split('\u001b[H\u001b[2J').slice(1).map((frame) => frame.replace(/\u001b\[\d+m/g, '').replace(/\r/g, ''));
+    assert.ok(frames.length >= 2, output);
+    assert.match(frames[0]!, /every 1s, Ctrl-C to stop/);
+    assert.match(frames[0]!, /│ database \(sqlite\) │ default │ 2 +│ 0 +│ 0 +│ 0 +│\n/);
+    assert.match(frames[1]!, /waiting Δ\/s │ failed Δ\/s/);
+    assert.match(frames[1]!, /│ database \(sqlite\) │ default │ 2 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│\n/);
   });
 });
