@@ -64,7 +64,7 @@ export async function importProjectModule(file: string, root: string): Promise<R
 async function importsTypeScript(): Promise<boolean> {
   if (nativeTypeScript === undefined) {
     try {
-      await import(new URL('./probe.mts', import.meta.url).href);
+      await import(new URL('./probe.tsx', import.meta.url).href);
       nativeTypeScript = import.meta.resolve(ownPackage().name) === ownPackage().index;
     } catch {
       // ERR_UNKNOWN_FILE_EXTENSION (no loader), ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX or

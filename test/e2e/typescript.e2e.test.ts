@@ -6,8 +6,11 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { ensureBuilt } from '../helpers/build.ts';
 import { repoRoot, run, runOk, testEnv, type RunResult } from '../helpers/cli.ts';
 
 const dirs: string[] = [];
@@ -130,11 +133,23 @@ describe('TypeScript projects under the binary', () => {
     assert.match(readFileSync(path.join(cache, changed[0]!), 'utf8'), /loaded again/);
   });
 
+  it("loads job files through the cache, never through Node's own type stripping (22.18+), whose stripper would stay in memory", () => {
+    ensureBuilt();
+    const root = project({ 'app/jobs/Plain.ts': "import { Job } from 'queuework';\nexport default class Plain extends Job {\n  handle(): void {}\n}\n" });
+    // What the binary does (no loader registered), then which of Node's internal modules it loaded.
+    const script = `const { importProjectModule } = await import(${JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist/modules/import.js')).href)});
+      const loaded = await importProjectModule(${JSON.stringify(path.join(root, 'app/jobs/Plain.ts'))}, ${JSON.stringify(root)});
+      console.log(JSON.stringify({ job: typeof loaded.default, stripper: process.moduleLoadList.filter((m) => /amaro/.test(m)) }));`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { job: 'function', stripper: [] });
+    assert.ok(compiledFiles(root).includes('Plain.mjs'), 'compiled into the cache');
+  });
+
   it('without dist/ the binary says to build it, in one line', async () => {
     const unbuilt = project({});
     mkdirSync(path.join(unbuilt, 'bin'));
     copyFileSync(path.join(repoRoot, 'bin/queue.js'), path.join(unbuilt, 'bin/queue.js'));
-    const { spawnSync } = await import('node:child_process');
     const result = spawnSync(process.execPath, [path.join(unbuilt, 'bin/queue.js'), 'status'], { encoding: 'utf8' });
     assert.equal(result.status, 1);
     assert.equal(result.stderr, 'error: queue is not built (dist/cli/main.js is missing); run `npm run build` (or `npm ci`, which builds it)\n');
