@@ -49,20 +49,16 @@ export function terminalLine(record: LogRecord, options: TerminalLogOptions): st
   const paint = options.color ? STYLES : PLAIN;
   const time = clock(record.time);
   const fields = options.verbose ? extraFields(record) : '';
-  if (record.jobId === undefined) {
-    return `${paint.dim(time)}  ${levelTag(record.level, paint)}${record.msg ?? ''}${fields ? `  ${paint.dim(fields)}` : ''}`;
-  }
+  const withFields = (line: string) => (fields ? `${line}  ${paint.dim(fields)}` : line);
+  if (record.jobId === undefined) return withFields(`${paint.dim(time)}  ${levelTag(record.level, paint)}${record.msg ?? ''}`);
   const who = `${paint.dim(time)}  ${paint.bold(record.job ?? 'unknown job')}  ${paint.dim(shortId(record.jobId))}  ${record.queue ?? ''}`;
   const starting = record.msg === 'started' && record.outcome === undefined;
   if (starting && !options.verbose) return null;
   const status = starting ? paint.dim('RUNNING') : outcomeStatus(record, paint);
-  if (status === null) {
-    return `${who}  ${levelTag(record.level, paint)}${record.msg ?? ''}${fields ? `  ${paint.dim(fields)}` : ''}`;
-  }
+  if (status === null) return withFields(`${who}  ${levelTag(record.level, paint)}${record.msg ?? ''}`);
   const right = `${record.ms === undefined ? '' : `${duration(record.ms)} `}${status}`;
   const note = typeof record.err === 'string' ? record.err : '';
-  const line = aligned(who, note, right, options.columns(), paint);
-  return fields ? `${line}  ${paint.dim(fields)}` : line;
+  return withFields(aligned(who, note, right, options.columns(), paint));
 }
 
 /** A pino destination that writes each record as its terminal line. */

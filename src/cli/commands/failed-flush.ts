@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Driver } from '../../contract/driver.ts';
 import type { CliApp } from '../app.ts';
 import { examples, withConnection } from '../help.ts';
 import { confirmed, say, withSpinner } from '../output.ts';
@@ -15,7 +16,7 @@ export function registerFailedFlush(program: Command, app: CliApp): void {
     const driver = await (await app.queue()).driver(flags.connection);
     const which = flags.hours === undefined ? 'every failed job record' : `the failed job records older than ${flags.hours}h`;
     if (!(await confirmed(`deletes ${which} (connection ${driver.connection})`, 'queue failed:flush', flags.force))) return;
-    await deleteFailed(app, flags.connection, flags.hours);
+    await deleteFailed(driver, flags.hours);
   });
 }
 
@@ -23,11 +24,10 @@ export function registerFailedPrune(program: Command, app: CliApp): void {
   const command = withConnection(program.command('failed:prune').description('delete failed job records older than --hours (default 24)'))
     .option('--hours <h>', 'age in hours', hours, 24);
   examples(command, ['queue failed:prune --hours 168']);
-  command.action((flags: { connection?: string; hours: number }) => deleteFailed(app, flags.connection, flags.hours));
+  command.action(async (flags: { connection?: string; hours: number }) => deleteFailed(await (await app.queue()).driver(flags.connection), flags.hours));
 }
 
-async function deleteFailed(app: CliApp, connection: string | undefined, olderThanHours: number | undefined): Promise<void> {
-  const driver = await (await app.queue()).driver(connection);
+async function deleteFailed(driver: Driver, olderThanHours: number | undefined): Promise<void> {
   const olderThanMs = olderThanHours === undefined ? undefined : olderThanHours * 3_600_000;
   const deleted = await withSpinner('deleting failed jobs', () => driver.failed.flush({ olderThanMs }));
   say(`deleted ${deleted} failed job record(s)${olderThanHours === undefined ? '' : ` older than ${olderThanHours}h`}`);

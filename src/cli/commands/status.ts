@@ -40,7 +40,7 @@ export function registerStatus(program: Command, app: CliApp): void {
   });
 }
 
-async function printStatus(where: string, stats: QueueStats[], paused: Set<string>, drain?: (queue: QueueStats) => string): Promise<void> {
+async function printStatus(where: string, stats: QueueStats[], paused: Set<string>, drain?: (queue: QueueStats) => [waiting: string, failed: string]): Promise<void> {
   if (stats.length === 0) {
     say(`connection ${where}: no jobs`);
     return;
@@ -49,7 +49,7 @@ async function printStatus(where: string, stats: QueueStats[], paused: Set<strin
   const rows = stats.map((s): (string | number)[] => [where, paused.has(s.queue) ? `${s.queue} (paused)` : s.queue, s.ready, s.delayed, s.reserved, s.failed]);
   if (drain) {
     head.push('waiting Δ/s', 'failed Δ/s');
-    stats.forEach((s, i) => rows[i]!.push(...drain(s).split(' ')));
+    stats.forEach((s, i) => rows[i]!.push(...drain(s)));
   }
   await printTable(head, rows);
 }
@@ -58,10 +58,10 @@ async function printStatus(where: string, stats: QueueStats[], paused: Set<strin
  * How fast a queue's waiting jobs (ready, delayed, reserved) and failed records changed per second
  * since the last refresh: negative while workers drain it faster than it fills.
  */
-function rate(previous: { at: number; stats: Map<string, QueueStats> }, at: number, queue: QueueStats): string {
+function rate(previous: { at: number; stats: Map<string, QueueStats> }, at: number, queue: QueueStats): [waiting: string, failed: string] {
   const before = previous.stats.get(queue.queue) ?? { queue: queue.queue, ready: 0, delayed: 0, reserved: 0, failed: 0 };
   const seconds = Math.max(0.001, (at - previous.at) / 1000);
   const waiting = (s: QueueStats) => s.ready + s.delayed + s.reserved;
   const perSecond = (delta: number) => `${delta > 0 ? '+' : ''}${Math.round(delta / seconds)}`;
-  return `${perSecond(waiting(queue) - waiting(before))} ${perSecond(queue.failed - before.failed)}`;
+  return [perSecond(waiting(queue) - waiting(before)), perSecond(queue.failed - before.failed)];
 }

@@ -23,14 +23,14 @@ import { releaseOwned } from './sql/release.ts';
 import { deleteSignal, readSignals, setSignal } from './sql/signals.ts';
 import { countByQueue } from './sql/stats.ts';
 
-
-/** Error codes that mean "the server is not there (now)", from mysql2, pg and Node's sockets. */
 /** What to fix when the server refused us: the variables of .env.example that set it. */
 const SQL_FIXES: Record<Refusal, string> = {
   credentials: 'check DB_USER and DB_PASS, or the user and password in DATABASE_URL',
   database: 'create that database, or fix DB_NAME or the database in DATABASE_URL',
   permission: 'grant that user CREATE, SELECT, INSERT, UPDATE and DELETE there, or connect as another (DB_USER)',
 };
+
+/** Error codes that mean "the server is not there (now)", from mysql2, pg and Node's sockets. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
 
 const MAX_CONFLICT_RETRIES = 8;

@@ -3,10 +3,10 @@
  * LOCKED in a short transaction; the clock is the server's NOW(3). Tables are utf8mb4 with a binary
  * collation, so queue names compare exactly ('Emails' is not 'emails', 'é' is not 'e').
  */
-import type { Refusal } from '../../../contract/unavailable.ts';
 import { Kysely, MysqlDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import type { ServerDatabaseConnectionConfig } from '../../../config/define.ts';
+import type { Refusal } from '../../../contract/unavailable.ts';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimSelectForUpdate } from '../sql/claim.ts';

@@ -2,10 +2,10 @@
  * PostgreSQL through pg's pool. The claim is one UPDATE with a SKIP LOCKED subquery; the clock is
  * the server's statement_timestamp(), stable within a statement so one claim sees one `now`.
  */
-import type { Refusal } from '../../../contract/unavailable.ts';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { ServerDatabaseConnectionConfig } from '../../../config/define.ts';
+import type { Refusal } from '../../../contract/unavailable.ts';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
