@@ -83,13 +83,19 @@ export interface MigrationResult {
 }
 
 export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlDialect): Promise<MigrationResult> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrationsFor(tables, dialect) },
-    migrationTableName: `${tables.jobs}_migrations`,
-    migrationLockTableName: `${tables.jobs}_migrations_lock`,
-  });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error;
-  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+  const run = async (db: Kysely<any>) => {
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => migrationsFor(tables, dialect) },
+      migrationTableName: `${tables.jobs}_migrations`,
+      migrationLockTableName: `${tables.jobs}_migrations_lock`,
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error;
+    return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+  };
+  // Kysely locks the migrations on MySQL and PostgreSQL, not on SQLite, where processes that open a
+  // new file at once (a worker and a dispatch, on first use) would each apply them: on SQLite the
+  // whole run is one transaction that holds the write lock, and the second finds nothing left to do.
+  return dialect.client === 'sqlite' ? dialect.writeTransaction(db, run) : run(db);
 }
