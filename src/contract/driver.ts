@@ -66,6 +66,89 @@ export interface FailedJob extends Omit<Failure, 'id'> {
   failedAt: number;
 }
 
+/**
+ * The states of a job's record (SPEC 11). Unfinished: blocked (waits on other jobs), delayed,
+ * ready, reserved. Finished: completed, failed, cancelled, expired (not started in time).
+ */
+export type JobState = 'blocked' | 'delayed' | 'ready' | 'reserved' | 'completed' | 'failed' | 'cancelled' | 'expired';
+
+export const JOB_STATES: readonly JobState[] = ['blocked', 'delayed', 'ready', 'reserved', 'completed', 'failed', 'cancelled', 'expired'];
+
+/** The states a record ends in; only these are ever pruned or cleaned. */
+export const FINISHED_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled', 'expired'];
+
+/** A job's record in any state, as every backend returns it. Times are ms since the epoch, by the backend's clock. */
+export interface JobRecord {
+  id: string;
+  queue: string;
+  connection: string;
+  state: JobState;
+  /** The envelope as stored (its attempts as of the last failure), or the raw bytes of a row written by hand. */
+  payload: string;
+  /** Tries counted so far. */
+  attempts: number;
+  /** What handle() returned, encoded by the worker (completed jobs), or null. */
+  result: string | null;
+  /** The last failure's message and stack (failed jobs), or null. */
+  error: string | null;
+  /** When it may run (delayed, ready) or its lease runs out (reserved); null once finished. */
+  availableAt: number | null;
+  /** When its last try started, or null. */
+  startedAt: number | null;
+  /** When it finished, or null. */
+  finishedAt: number | null;
+}
+
+/** How a done job's record is kept: its result, for `keepMs` after it finished. */
+export interface Completion {
+  /** What handle() returned, encoded; null for nothing. */
+  result: string | null;
+  /** How long the record is kept once done, ms. */
+  keepMs: number;
+  /**
+   * How many finished records of its queue and state are kept at most: prune() enforces it, and a
+   * driver may trim to it in the ack itself (Redis does, so a fast queue never piles up records
+   * between prunes).
+   */
+  maxPerQueue: number;
+}
+
+/** One done job for ack(): without a completion it leaves no record (a job with `keep: false`). */
+export interface Acknowledgement {
+  reservation: Reservation;
+  completion?: Completion;
+}
+
+export interface ListOptions {
+  state: JobState;
+  queue?: string;
+  /** At most this many (default 50). */
+  limit?: number;
+  /** From where the last page ended (its `cursor`). */
+  cursor?: string;
+}
+
+export interface RecordPage {
+  /** Newest first: by finish time for finished states, by creation (storage order) for the others. */
+  records: JobRecord[];
+  /** Pass to list() for the next page; absent on the last one. */
+  cursor?: string;
+}
+
+/** Every job's record, in any state (failed ones are the failed store's records): read, listed and pruned. */
+export interface Records {
+  /** The job's record in any state, or undefined when no job has that id (or it was pruned). */
+  find(id: string): Promise<JobRecord | undefined>;
+  /** One state's records, newest first, a page at a time. */
+  list(options: ListOptions): Promise<RecordPage>;
+  /**
+   * Deletes completed, cancelled and expired records whose keep time has run out, and per queue and
+   * state those beyond the newest `maxPerQueue`. Never an unfinished job, never a failed record.
+   * Returns how many it deleted.
+   */
+  prune(options: { maxPerQueue: number }): Promise<number>;
+}
+
 export interface QueueStats {
   queue: string;
   ready: number;
@@ -105,8 +188,11 @@ export interface Driver {
   push(jobs: StoredJob[]): Promise<void>;
   /** Takes up to `count` jobs from the first of `queues` that has any (a priority list). */
   reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]>;
-  /** The job is done: remove it. False if the lease was lost (a job already gone counts as done). */
-  ack(reservation: Reservation): Promise<boolean>;
+  /**
+   * The job is done: remove it, and with a completion keep its record as `completed`, atomically.
+   * False if the lease was lost (a job already gone counts as done).
+   */
+  ack(reservation: Reservation, completion?: Completion): Promise<boolean>;
   /**
    * Puts the job back, available after `delayMs`. False if the lease was lost. With
    * `refundAttempt` the reservation does not count as a try (the worker gave the job back unfinished).
@@ -123,6 +209,7 @@ export interface Driver {
    */
   clear(queue: string): Promise<number>;
   readonly failed: FailedStore;
+  readonly records: Records;
   signals(): Promise<WorkerSignals>;
   requestRestart(): Promise<void>;
   pause(queue: string): Promise<void>;
@@ -132,8 +219,8 @@ export interface Driver {
 
 /** One turn of a worker that holds jobs ahead (see Holding). */
 export interface Turn {
-  /** Done jobs to remove. */
-  acks: readonly Reservation[];
+  /** Done jobs to remove (and, with a completion, to keep as completed). */
+  acks: readonly Acknowledgement[];
   /** Held jobs about to run: each now counts as a try and its lease grows to timeout + margin. */
   starts: readonly Reservation[];
   /** Held jobs given back untouched: ready again at the front of their queue, no try used. */
