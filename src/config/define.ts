@@ -5,6 +5,7 @@
  */
 import { QueueError } from '../errors.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, payloadRules } from '../jobs/payload.ts';
+import { retentionOf, type Keep } from '../jobs/settings.ts';
 
 /** The tables of a database connection that names none (DB_QUEUE_TABLE, DB_FAILED_TABLE). */
 export const DEFAULT_TABLES = { table: 'queue_jobs', failedTable: 'queue_failed_jobs' } as const;
@@ -19,6 +20,8 @@ export interface SqliteConnectionConfig {
   filename: string;
   table?: string;
   failedTable?: string;
+  /** How long records of finished jobs are kept (default 1 hour, 1,000 per queue; false: none). */
+  keep?: Keep;
 }
 
 export interface ServerDatabaseConnectionConfig {
@@ -35,6 +38,8 @@ export interface ServerDatabaseConnectionConfig {
   pool?: number;
   table?: string;
   failedTable?: string;
+  /** How long records of finished jobs are kept (default 1 hour, 1,000 per queue; false: none). */
+  keep?: Keep;
 }
 
 export type DatabaseConnectionConfig = SqliteConnectionConfig | ServerDatabaseConnectionConfig;
@@ -55,6 +60,8 @@ export interface RedisConnectionConfig {
   cluster?: string[];
   /** The first part of every key (default DEFAULT_REDIS_PREFIX, 'queue'); no braces. */
   prefix?: string;
+  /** How long records of finished jobs are kept (default 1 hour, 1,000 per queue; false: none). */
+  keep?: Keep;
 }
 
 export interface SyncConnectionConfig {
@@ -108,7 +115,9 @@ export function defineConfig(config: QueueConfig): ResolvedConfig {
   if (names.length === 0) throw configError('defines no connections');
   for (const name of names) {
     if (!NAME.test(name)) throw configError(`has a connection named '${name}'; use letters, digits, '_', '-' or '.'`);
-    validateConnection(name, resolved.connections[name]!);
+    const connection = resolved.connections[name]!;
+    validateConnection(name, connection);
+    if (connection.driver !== 'sync') retentionOf(undefined, connection.keep, `config/queue.ts: connection '${name}'`);
   }
   if (!resolved.connections[resolved.default]) {
     throw configError(

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { QueueError } from '../errors.ts';
-import type { Backoff, DispatchOptions } from './settings.ts';
+import type { Backoff, DispatchOptions, Keep } from './settings.ts';
 
 export type { Backoff } from './settings.ts';
 
@@ -45,7 +45,14 @@ export abstract class Job {
   /** Store this job's fields encrypted and authenticated (AES-256-GCM with APP_KEY). */
   static encrypted?: boolean;
 
-  abstract handle(ctx: JobContext): Promise<void> | void;
+  /** How long the record of a completed job is kept: `false` keeps none (the fastest path). Default: the connection's `keep`. */
+  static keep?: Keep;
+
+  /**
+   * Runs the job. What it returns (or resolves to) is kept as the job's result in its record
+   * (Queue.find, Queue.wait, `queue show`), through the same codecs as its fields.
+   */
+  abstract handle(ctx: JobContext): unknown;
 
   /** Called once, when the job has failed for good. Its own errors are logged, never rethrown. */
   failed?(error: Error): Promise<void> | void;

@@ -6,7 +6,7 @@
  */
 import { QueueError } from '../errors.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.ts';
-import { decodeData } from './serialize.ts';
+import { decodeData, encodeData } from './serialize.ts';
 import { decryptData, encryptData, keyringFrom, sign, verifySignature, type Keyring } from './seal.ts';
 
 export interface PayloadRules {
@@ -35,12 +35,40 @@ export function sealPayload(envelope: Envelope, encrypted: boolean, rules: Paylo
   }
   if (rules.signed) sealed = sign(sealed, rules.keys!);
   const payload = encodeEnvelope(sealed);
-  // A UTF-16 unit is at most 3 bytes of UTF-8: short payloads need no count.
-  const bytes = payload.length * 3 > rules.maxBytes ? Buffer.byteLength(payload) : payload.length;
+  const bytes = byteLength(payload, rules.maxBytes);
   if (bytes > rules.maxBytes) {
     throw new QueueError('JOB_NOT_SERIALIZABLE', `${envelope.job}: the encoded job is ${bytes} bytes, over the limit of ${rules.maxBytes} (QUEUE_MAX_PAYLOAD_BYTES); store large data elsewhere and pass a reference`);
   }
   return payload;
+}
+
+/** UTF-8 bytes of `text`, counted only when it could be over `max` (a UTF-16 unit is at most 3 bytes). */
+function byteLength(text: string, max: number): number {
+  return text.length * 3 > max ? Buffer.byteLength(text) : text.length;
+}
+
+/**
+ * What handle() returned, as the job's record keeps it: through the data codecs (a Date, a BigInt
+ * or a Map comes back as one), encrypted like the job's fields for encrypted jobs, and no larger
+ * than a payload may be. Null for undefined (nothing returned).
+ */
+export function sealResult(value: unknown, envelope: Envelope, rules: PayloadRules): string | null {
+  if (value === undefined) return null;
+  const data = encodeData({ result: value }, envelope.job);
+  const stored = envelope.enc ? JSON.stringify({ enc: encryptData({ ...envelope, data }, rules.keys!).data }) : JSON.stringify(data);
+  const bytes = byteLength(stored, rules.maxBytes);
+  if (bytes > rules.maxBytes) {
+    throw new QueueError('JOB_NOT_SERIALIZABLE', `${envelope.job}: its result is ${bytes} bytes encoded, over the limit of ${rules.maxBytes} (QUEUE_MAX_PAYLOAD_BYTES); return a reference to data stored elsewhere`);
+  }
+  return stored;
+}
+
+/** A result as sealResult() stored it, opened again; undefined for none. */
+export function openResult(stored: string | null, envelope: Envelope, rules: PayloadRules): unknown {
+  if (stored === null) return undefined;
+  const parsed = JSON.parse(stored) as { enc?: unknown };
+  const data = typeof parsed.enc === 'string' ? decryptData({ ...envelope, data: parsed.enc }, rules.keys) : parsed;
+  return decodeData(data).result;
 }
 
 /** Parses, checks and opens a stored payload: the envelope and its decoded fields. */

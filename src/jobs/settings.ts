@@ -32,6 +32,66 @@ export interface DispatchOptions {
   afterCommit?: unknown;
 }
 
+/** A length of time as people write it: seconds, or a number with a unit: '90s', '30m', '1h', '1d', '2w'. */
+export type Duration = number | `${number}${'s' | 'm' | 'h' | 'd' | 'w'}`;
+
+/**
+ * How long the records of finished jobs are kept (SPEC 11): `completed` (and cancelled) ones for
+ * that long and at most `count` per queue; `false` keeps none, the fastest path. Failures are kept
+ * until pruned by hand, whatever this says.
+ */
+export type Keep = false | { completed?: Duration; count?: number };
+
+/** Horizon keeps completed jobs an hour; so do we, and at most 1,000 per queue. */
+export const DEFAULT_KEEP = { completed: 3_600, count: 1_000 } as const;
+
+/** A done job's record: kept `keepMs`, among the newest `maxPerQueue` of its queue. */
+export interface Retention {
+  keepMs: number;
+  maxPerQueue: number;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** A Duration in ms; CONFIG_INVALID, naming `what`, for anything else. */
+export function durationMs(value: unknown, what: string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value * 1000);
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(value.trim()) : null;
+  if (!match) throw new QueueError('CONFIG_INVALID', `${what} must be seconds or a duration like '90s', '30m', '1h', '1d' or '2w', got ${JSON.stringify(value)}`);
+  return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+}
+
+/**
+ * The retention of a done job: its class's `keep` where it says, the connection's elsewhere, the
+ * defaults last; null when the class says `false`, or it says nothing and the connection does.
+ */
+export function retentionOf(jobKeep: Keep | undefined, connectionKeep: Keep | undefined, what: string): Retention | null {
+  const keep = jobKeep ?? connectionKeep;
+  if (keep === false) return null;
+  if (keep !== undefined && (keep === null || typeof keep !== 'object')) throw new QueueError('CONFIG_INVALID', `${what}: keep must be false or { completed, count }, got ${JSON.stringify(keep)}`);
+  const base = connectionKeep || {};
+  const completed = keep?.completed ?? base.completed ?? DEFAULT_KEEP.completed;
+  const count = keep?.count ?? base.count ?? DEFAULT_KEEP.count;
+  if (!isInt(count, 0, 10_000_000)) throw new QueueError('CONFIG_INVALID', `${what}: keep.count must be a whole number from 0 to 10000000, got ${JSON.stringify(count)}`);
+  return { keepMs: durationMs(completed, `${what}: keep.completed`), maxPerQueue: count };
+}
+
+/**
+ * Per job class, its retention on a connection that keeps `connectionKeep`: computed once per class
+ * (a class's `keep` is read when its first job is done).
+ */
+export function retentionByClass(connectionKeep: Keep | undefined): (jobClass: { keep?: Keep; name: string }) => Retention | null {
+  const cache = new WeakMap<object, Retention | null>();
+  return (jobClass) => {
+    let retention = cache.get(jobClass);
+    if (retention === undefined) {
+      retention = retentionOf(jobClass.keep, connectionKeep, jobClass.name);
+      cache.set(jobClass, retention);
+    }
+    return retention;
+  };
+}
+
 /** What a job class may declare, as static fields (undefined: not declared). */
 export interface DeclaredStatics {
   queue?: string;

@@ -10,7 +10,8 @@
  */
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
-import { workerDefaults } from '../jobs/settings.ts';
+import type { ConnectionConfig } from '../config/define.ts';
+import { workerDefaults, type Keep } from '../jobs/settings.ts';
 import { installStrayHandlers } from '../running/strays.ts';
 import { Watchdog, WATCHDOG_RECORD_SECONDS } from '../running/watchdog.ts';
 import type { WorkerEvents } from '../worker/events.ts';
@@ -116,6 +117,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       leaseMargin: manager.config.leaseMargin,
       payloads: manager.payloads,
       watchdog: this.watchdog,
+      keep: keepOf(manager.config.connections[driver.connection]),
     }, this.log);
     this.worker = worker;
     for (const event of WORKER_EVENTS) worker.on(event, (...args: unknown[]) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args));
@@ -161,4 +163,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
 
 export function createWorker(options: CreateWorkerOptions = {}): QueueWorker {
   return new QueueWorker(options);
+}
+
+/** A connection's `keep`: sync keeps nothing to keep. */
+function keepOf(connection: ConnectionConfig | undefined): Keep | undefined {
+  return connection && connection.driver !== 'sync' ? connection.keep : undefined;
 }

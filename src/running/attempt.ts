@@ -14,7 +14,8 @@ import { hydrate } from '../jobs/serialize.ts';
 const ABORT_GRACE_MS = 2_000;
 
 export type AttemptResult =
-  | { ok: true }
+  /** `value`: what handle() returned. */
+  | { ok: true; value: unknown }
   | { ok: false; error: Error; timedOut: boolean; hung: boolean };
 
 /** A fresh instance of the class with the job's restored fields. */
@@ -226,14 +227,14 @@ class Attempt implements JobContext, CancelListener, StrayListener {
     newestRunning = this;
     try {
       const handled = scoped ? scope.run(this, Attempt.#handle, job, this) : Attempt.#handle(job, this);
-      Promise.resolve(handled).then(() => this.#finished(), (error: unknown) => this.#failed(error));
+      Promise.resolve(handled).then((value) => this.#finished(value), (error: unknown) => this.#failed(error));
     } catch (error) {
       this.#failed(error);
     }
     return done;
   }
 
-  static #handle(job: Job, context: Attempt): Promise<void> | void {
+  static #handle(job: Job, context: Attempt): unknown {
     return job.handle(context);
   }
 
@@ -282,9 +283,9 @@ class Attempt implements JobContext, CancelListener, StrayListener {
   }
 
   /** A job that finished after its deadline still overran it. */
-  #finished(): void {
+  #finished(value: unknown): void {
     if (this.#timedOut()) this.#failed(this.#timeout);
-    else this.#settle({ ok: true });
+    else this.#settle({ ok: true, value });
   }
 
   /** A job that threw because its timeout aborted it timed out. */

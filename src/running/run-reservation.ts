@@ -6,12 +6,12 @@
 import type { Logger } from 'pino';
 import { describeError, firstLine, toError } from '../errors.ts';
 import { encodeEnvelope, type Envelope } from '../jobs/envelope.ts';
-import { openPayload, type PayloadRules } from '../jobs/payload.ts';
-import type { Job } from '../jobs/Job.ts';
+import { openPayload, sealResult, type PayloadRules } from '../jobs/payload.ts';
+import type { Job, JobClass } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
-import type { Driver, Reservation } from '../contract/driver.ts';
+import type { Acknowledgement, Completion, Driver, Reservation } from '../contract/driver.ts';
 import { instantiate, runAttempt, type Cancellation } from './attempt.ts';
-import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults } from '../jobs/settings.ts';
+import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type Retention } from '../jobs/settings.ts';
 import type { Watchdog } from './watchdog.ts';
 
 export type Outcome =
@@ -51,7 +51,9 @@ export interface RunResult {
 export interface RunContext {
   driver: Driver;
   /** Acknowledges a done job that ran for `ms` (through the worker's job source, which may batch it). */
-  ack: (reservation: Reservation, ms: number) => Promise<boolean>;
+  ack: (done: Acknowledgement, ms: number) => Promise<boolean>;
+  /** How long a done job of this class keeps its record (null: none). */
+  retention: (jobClass: JobClass) => Retention | null;
   registry: JobRegistry;
   /** How payloads are opened: size limit, signature, decryption. */
   payloads: PayloadRules;
@@ -120,7 +122,8 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
   const ms = Math.round(elapsed);
 
   if (result.ok) {
-    const acked = p.ack(reservation, elapsed).then((ok) => {
+    const completion = completionOf(p, registered.jobClass, envelope, result.value, jobLog);
+    const acked = p.ack({ reservation, completion }, elapsed).then((ok) => {
       if (!ok) lost(jobLog(), ms);
       else if (info) jobLog().info({ ms, outcome: 'done' }, `done in ${ms}ms`);
       return ok;
@@ -138,6 +141,28 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
 
   const outcome = await settleFailedAttempt(p, reservation, envelope, result.error, result.timedOut, job, jobLog(), ms);
   return { outcome, run, ms, hung: result.hung };
+}
+
+/**
+ * How a done job's record is kept: its result, sealed as its fields are, for its class's retention.
+ * A result that cannot be kept (a class instance, too large) does not undo the work: the job is
+ * completed with no result, and the log says why.
+ */
+function completionOf(p: RunContext, jobClass: JobClass, envelope: Envelope, value: unknown, log: () => Logger): Completion | undefined {
+  let retention: Retention | null;
+  try {
+    retention = p.retention(jobClass);
+  } catch (error) {
+    log().warn({ err: (error as Error).message }, `no record kept: ${(error as Error).message}`);
+    return undefined;
+  }
+  if (!retention) return undefined;
+  try {
+    return { result: sealResult(value, envelope, p.payloads), ...retention };
+  } catch (error) {
+    log().warn({ err: (error as Error).message }, `result not kept: ${(error as Error).message}`);
+    return { result: null, ...retention };
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { canBlock, canHold, type Driver, type QueueStats, type Reservation, type
 import { describeError } from '../errors.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
-import type { JobDefaults } from '../jobs/settings.ts';
+import { DEFAULT_KEEP, retentionByClass, type JobDefaults, type Keep } from '../jobs/settings.ts';
 import { Cancellation } from '../running/attempt.ts';
 import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
 import type { Watchdog } from '../running/watchdog.ts';
@@ -42,8 +42,12 @@ export interface WorkerOptions {
   payloads?: PayloadRules;
   /** Enforces timeouts on jobs that block the event loop (see watchdog.ts). */
   watchdog?: Watchdog;
+  /** The connection's retention of finished records (default: an hour, 1,000 per queue). */
+  keep?: Keep;
 }
 
+/** How often a worker prunes finished records past their keep (every worker does; each prune is atomic). */
+const PRUNE_MS = 15_000;
 /** How often workers look for `queue restart` and `queue pause`. */
 const SIGNAL_POLL_MS = 1_000;
 /** How often an idle worker looks for ready jobs on queues it does not take, until it found some once. */
@@ -66,6 +70,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private wakeUp: (() => void) | undefined;
   private readonly outage: Outage;
   private hinted = false;
+  private pruningNow = false;
   private hintCheckedAt = 0;
   /** RSS, read at most once a second: reading it costs more than running a trivial job. */
   private rss = { bytes: 0, readAt: 0 };
@@ -116,7 +121,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.startedAt = Date.now();
     const context: RunContext = {
       driver: this.driver,
-      ack: (reservation, ms) => this.source.ack(reservation, ms),
+      ack: (done, ms) => this.source.ack(done, ms),
+      retention: retentionByClass(this.options.keep),
       registry: this.registry,
       payloads: this.options.payloads ?? payloadRules({}),
       defaults: this.options.defaults,
@@ -126,6 +132,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onStarted: (run) => this.emit('started', run),
     };
 
+    const retention = context.retention;
+    const counts = this.registry.all().map((job) => safely(() => retention(job.jobClass)?.maxPerQueue));
+    const maxPerQueue = Math.max(DEFAULT_KEEP.count, ...counts.filter((n): n is number => n !== undefined));
+    const pruning = setInterval(() => void this.prune(maxPerQueue), PRUNE_MS);
+    pruning.unref();
+    try {
+      return await this.loop(context);
+    } finally {
+      clearInterval(pruning);
+    }
+  }
+
+  private async loop(context: RunContext): Promise<StopReason> {
     while (!this.shouldStop()) {
       const free = this.freeSlots();
       if (free <= 0) {
@@ -169,6 +188,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.source.close();
     await Promise.allSettled([...this.recording]);
     return this.stopping ?? stopReason('signal', 'stopped');
+  }
+
+  /**
+   * Deletes finished records past their keep, and beyond `maxPerQueue` per queue: the largest count
+   * the connection or a job class keeps, so no class's records are cut short by another's.
+   */
+  private async prune(maxPerQueue: number): Promise<void> {
+    if (this.pruningNow) return;
+    this.pruningNow = true;
+    try {
+      const pruned = await this.driver.records.prune({ maxPerQueue });
+      if (pruned > 0) this.log.debug({ pruned }, `pruned ${pruned} finished job records`);
+    } catch (error) {
+      // An outage is reported by the loop; the next prune catches up.
+      this.log.debug({ err: (error as Error).message }, `could not prune job records: ${(error as Error).message}`);
+    } finally {
+      this.pruningNow = false;
+    }
   }
 
   private start(context: RunContext, reservation: Reservation): void {
@@ -340,5 +377,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
+  }
+}
+
+/** `read()`, or undefined when it throws (a class whose settings are wrong says so when its job is done). */
+function safely<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
   }
 }

@@ -21,7 +21,7 @@
  *   again. An ack's promise settles when a turn that carries it is answered.
  */
 import type { Logger } from 'pino';
-import type { Driver, Holding, Reservation, TurnResult } from '../contract/driver.ts';
+import type { Acknowledgement, Driver, Holding, Reservation, TurnResult } from '../contract/driver.ts';
 import type { JobSource, SourceOptions } from './job-source.ts';
 
 interface Held {
@@ -31,7 +31,7 @@ interface Held {
 }
 
 interface PendingAck {
-  reservation: Reservation;
+  done: Acknowledgement;
   resolve: (acked: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -106,10 +106,10 @@ export class HoldingSource implements JobSource {
     return taken;
   }
 
-  ack(reservation: Reservation, ms: number): Promise<boolean> {
+  ack(done: Acknowledgement, ms: number): Promise<boolean> {
     this.jobMs += (ms - this.jobMs) * SMOOTHING;
     return new Promise((resolve, reject) => {
-      this.acks.push({ reservation, resolve, reject });
+      this.acks.push({ done, resolve, reject });
       this.flushSoon();
     });
   }
@@ -190,7 +190,7 @@ export class HoldingSource implements JobSource {
     const sentAt = performance.now();
     const allStarts = restarts.length > 0 ? [...restarts, ...starts] : starts;
     const { written, result } = this.driver.turn({
-      acks: acks.map((p) => p.reservation),
+      acks: acks.map((p) => p.done),
       starts: allStarts,
       giveBacks,
       queues: count > 0 ? queues : [],

@@ -3,7 +3,7 @@
  * jobs ahead (Redis) is read through a HoldingSource, so a busy worker never waits on a round trip
  * between jobs; any other through a ReservingSource, asked for jobs when a slot is free.
  */
-import type { Reservation } from '../contract/driver.ts';
+import type { Acknowledgement, Reservation } from '../contract/driver.ts';
 
 export interface JobSource {
   /**
@@ -11,8 +11,8 @@ export interface JobSource {
    * jobs this worker may still start in all (--max-jobs, --once), so nothing is taken it will not run.
    */
   take(queues: string[], count: number, budget: number): Promise<Reservation[]>;
-  /** Records a done job that ran for `ms`; false when its lease had been taken over. */
-  ack(reservation: Reservation, ms: number): Promise<boolean>;
+  /** Records a done job (and its completion, if it keeps a record) that ran for `ms`; false when its lease had been taken over. */
+  ack(done: Acknowledgement, ms: number): Promise<boolean>;
   /** Gives back whatever is taken and not started (the worker was paused). */
   giveBack(): void;
   /** Gives back whatever is taken and not started, and waits for the acks on their way. */

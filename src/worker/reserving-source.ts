@@ -1,5 +1,5 @@
 /** A job source that reserves exactly what the worker asks for, when it asks; acks go one by one (the driver may batch them). */
-import type { Driver, Reservation } from '../contract/driver.ts';
+import type { Acknowledgement, Driver, Reservation } from '../contract/driver.ts';
 import type { JobSource, SourceOptions } from './job-source.ts';
 
 export class ReservingSource implements JobSource {
@@ -12,8 +12,8 @@ export class ReservingSource implements JobSource {
     return this.driver.reserve(queues, { count, defaultTimeoutMs: this.options.defaultTimeoutMs, leaseMarginMs: this.options.leaseMarginMs });
   }
 
-  ack(reservation: Reservation): Promise<boolean> {
-    return this.driver.ack(reservation);
+  ack({ reservation, completion }: Acknowledgement): Promise<boolean> {
+    return this.driver.ack(reservation, completion);
   }
 
   giveBack(): void {}

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 
 import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
+import { tableNames } from '../../src/drivers/database/schema.ts';
 import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
 import { MYSQL_URL, POSTGRES_URL, serverDatabaseConfig, skipReason, serverDatabaseBackend } from '../helpers/backends.ts';
@@ -89,7 +90,7 @@ for (const client of ['mysql', 'postgres'] as const) {
     it('rows written by hand with bad JSON or an unknown job go to failed storage with the reason', async () => {
       const t = await serverEnv(client);
       const [good] = await dispatchMany(t, 'Record.ts', 1);
-      const driver = new DatabaseDriver('database', client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {}), { jobs: t.env.DB_QUEUE_TABLE!, failed: t.env.DB_FAILED_TABLE!, signals: 'unused' }, { autoMigrate: false });
+      const driver = new DatabaseDriver('database', client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {}), tableNames({ table: t.env.DB_QUEUE_TABLE!, failedTable: t.env.DB_FAILED_TABLE! }), { autoMigrate: false });
       const unknown = JSON.stringify({ v: 1, id: randomUUID(), job: 'NoSuchJob', queue: 'default', data: {}, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: 0 });
       await driver.push([
         { id: randomUUID(), queue: 'default', payload: '{not json', delayMs: 0, timeoutMs: null },

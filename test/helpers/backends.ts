@@ -12,7 +12,7 @@ import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
 import type { SqlDialect } from '../../src/drivers/database/dialects/dialect.ts';
 import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
-import type { TableNames } from '../../src/drivers/database/schema.ts';
+import { tableNames, type TableNames } from '../../src/drivers/database/schema.ts';
 import { sqliteDialect } from '../../src/drivers/database/dialects/sqlite.ts';
 import { env } from '../../src/env.ts';
 import type { Driver } from '../../src/contract/driver.ts';
@@ -91,7 +91,7 @@ export function sqliteBackend(): Backend {
   let counter = 0;
   let current = '';
   const open = (file: string, connection = 'database') =>
-    new DatabaseDriver(connection, sqliteDialect(file), { jobs: 'queue_jobs', failed: 'queue_failed_jobs', signals: 'queue_signals' }, { autoMigrate: true });
+    new DatabaseDriver(connection, sqliteDialect(file), tableNames({}), { autoMigrate: true });
   return {
     name: 'sqlite',
     unavailable: async () => undefined,
@@ -143,7 +143,7 @@ export function serverDatabaseBackend(client: 'mysql' | 'postgres'): Backend {
     unavailable: () => databaseUnavailable(client),
     async create(connection) {
       const base = `t_${randomUUID().slice(0, 8)}`;
-      const tables = { jobs: `${base}_jobs`, failed: `${base}_failed`, signals: `${base}_signals` };
+      const tables = tableNames({ table: `${base}_jobs`, failedTable: `${base}_failed` });
       created.push(tables);
       const driver = open(tables, connection);
       await driver.migrate();
@@ -157,7 +157,7 @@ export function serverDatabaseBackend(client: 'mysql' | 'postgres'): Backend {
       const db = dialectFor(client).connect();
       try {
         for (const t of created) {
-          for (const table of [t.jobs, t.failed, t.signals, `${t.jobs}_migrations`, `${t.jobs}_migrations_lock`]) await db.schema.dropTable(table).ifExists().execute();
+          for (const table of [t.jobs, t.failed, t.finished, t.signals, `${t.jobs}_migrations`, `${t.jobs}_migrations_lock`]) await db.schema.dropTable(table).ifExists().execute();
         }
       } finally {
         await db.destroy();

@@ -6,7 +6,8 @@
  * can read, calls it can make fail (`failNext`), and a record of every turn.
  */
 import { randomUUID } from 'node:crypto';
-import type { Driver, FailedJob, FailedStore, Failure, Holding, QueueStats, Reservation, ReserveOptions, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Records, QueueStats, Reservation, ReserveOptions, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import { failedJobRecord, waitingState } from '../../src/contract/records.ts';
 import { pausedSignal, RESTART_SIGNAL, workerSignals } from '../../src/contract/signals.ts';
 import { failedJobNotFound } from '../../src/errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../src/jobs/envelope.ts';
@@ -29,6 +30,8 @@ export class MemoryDriver implements Driver {
   readonly connection = 'memory';
   readonly rows = new Map<string, Row>();
   readonly failedRecords = new Map<string, FailedJob>();
+  /** Completed records, oldest first. */
+  readonly completed = new Map<string, JobRecord & { expiresAt: number }>();
   readonly signalValues = new Map<string, number>();
   /** Every call that changes state, by name, for tests that count round trips. */
   readonly calls: string[] = [];
@@ -99,17 +102,56 @@ export class MemoryDriver implements Driver {
     return this.take(queues, options, 0);
   }
 
-  async ack(r: Reservation): Promise<boolean> {
+  async ack(r: Reservation, completion?: Completion): Promise<boolean> {
     await this.enter('ack');
-    return this.ackNow(r);
+    return this.ackNow(r, completion);
   }
 
-  protected ackNow(r: Reservation): boolean {
-    if (!this.rows.has(r.handle)) return true;
+  protected ackNow(r: Reservation, completion?: Completion): boolean {
+    const row = this.rows.get(r.handle);
+    if (!row) return true;
     if (!this.owned(r)) return false;
     this.rows.delete(r.handle);
+    if (completion) {
+      const now = Date.now();
+      this.completed.delete(row.id);
+      this.completed.set(row.id, { ...this.record(row), state: 'completed', result: completion.result, availableAt: null, finishedAt: now, expiresAt: now + completion.keepMs });
+    }
     return true;
   }
+
+  private record(row: Row): JobRecord {
+    return {
+      id: row.id, queue: row.queue, connection: this.connection, state: waitingState(row.token !== null, row.availableAt, Date.now()), payload: row.payload,
+      attempts: row.attempts, result: null, error: null, availableAt: row.availableAt, startedAt: null, finishedAt: null,
+    };
+  }
+
+  readonly records: Records = {
+    find: async (id) => {
+      const row = this.rows.get(id);
+      if (row) return this.record(row);
+      const done = this.completed.get(id);
+      if (done) return done;
+      const failed = this.failedRecords.get(id);
+      return failed && failedJobRecord(failed);
+    },
+    list: async ({ state, queue, limit = 50 }) => {
+      const all = [...[...this.rows.values()].map((row) => this.record(row)), ...this.completed.values(), ...[...this.failedRecords.values()].map(failedJobRecord)];
+      return { records: all.filter((r) => r.state === state && (queue === undefined || r.queue === queue)).reverse().slice(0, limit) };
+    },
+    prune: async ({ maxPerQueue }) => {
+      const now = Date.now();
+      let pruned = 0;
+      const kept = new Map<string, number>();
+      for (const record of [...this.completed.values()].reverse()) {
+        const count = (kept.get(record.queue) ?? 0) + 1;
+        kept.set(record.queue, count);
+        if (record.expiresAt <= now || count > maxPerQueue) pruned += Number(this.completed.delete(record.id));
+      }
+      return pruned;
+    },
+  };
 
   async release(r: Reservation, delayMs: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
     await this.enter('release');
@@ -208,7 +250,7 @@ export class MemoryHoldingDriver extends MemoryDriver implements Holding {
   turn(turn: Turn): { written: boolean; result: Promise<TurnResult> } {
     this.turns.push(turn);
     const result = this.enter('turn').then(() => {
-      const acked = turn.acks.map((r) => this.ackNow(r));
+      const acked = turn.acks.map((a) => this.ackNow(a.reservation, a.completion));
       const started = turn.starts.map((r) => {
         const row = this.owned(r);
         if (!row) return !this.rows.has(r.handle);

@@ -53,7 +53,7 @@ describe('the holding job source', () => {
     const [first] = await source.take(['default'], 1, 10);
     await answered();
     // The next turn carries the first job's ack and the (held) second's start; it is lost on the way.
-    const acked = source.ack(first!, 1);
+    const acked = source.ack({ reservation: first! }, 1);
     driver.failNext(1);
     const [second] = await source.take(['default'], 1, 10);
     assert.equal(second!.handle, jobs[1]!.id, 'the held job runs: its start had left');
@@ -64,7 +64,7 @@ describe('the holding job source', () => {
     assert.equal(driver.rows.has(first!.handle), false);
     assert.equal(driver.rows.get(second!.handle)!.attempts, 1, 'the start went again: one try, counted once');
     assert.equal(third!.handle, jobs[2]!.id);
-    await Promise.all([second!, third!].map((r) => source.ack(r, 1)));
+    await Promise.all([second!, third!].map((r) => source.ack({ reservation: r }, 1)));
     await source.close();
     assert.equal(driver.rows.size, 0);
   });
@@ -74,7 +74,7 @@ describe('the holding job source', () => {
     await driver.push(Array.from({ length: 6 }, () => stored('Quick')));
     const source = new HoldingSource(driver, { ...options, concurrency: 1 }, silent);
     const [job] = await source.take(['default'], 1, 10);
-    const acked = source.ack(job!, 1);
+    const acked = source.ack({ reservation: job! }, 1);
     await source.close();
     assert.equal(await acked, true);
     assert.ok([...driver.rows.values()].every((row) => row.token === null && row.attempts === 0), 'every other job is back, untouched');

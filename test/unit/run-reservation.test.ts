@@ -9,13 +9,14 @@ import type { Reservation } from '../../src/contract/driver.ts';
 import { payloadRules } from '../../src/jobs/payload.ts';
 import { Cancellation } from '../../src/running/attempt.ts';
 import { runReservation, type RunContext } from '../../src/running/run-reservation.ts';
+import { retentionByClass } from '../../src/jobs/settings.ts';
 import { MemoryDriver } from '../helpers/memory-driver.ts';
 import { ran, registry, silent, stored } from '../helpers/in-process.ts';
 
 const LEASE = { count: 1, defaultTimeoutMs: 5_000, leaseMarginMs: 1_000 };
 
 function context(driver: MemoryDriver): RunContext {
-  return { driver, ack: (r) => driver.ack(r), registry, payloads: payloadRules({}), defaults: { maxTries: 3, timeout: 5, backoff: [0] }, log: silent, cancel: new Cancellation() };
+  return { driver, ack: ({ reservation, completion }) => driver.ack(reservation, completion), retention: retentionByClass(undefined), registry, payloads: payloadRules({}), defaults: { maxTries: 3, timeout: 5, backoff: [0] }, log: silent, cancel: new Cancellation() };
 }
 
 async function reserve(driver: MemoryDriver): Promise<Reservation> {

@@ -4,10 +4,16 @@
  * for a handful of commits (each a disk flush on MariaDB) instead of fifty, and a lone ack is never
  * held back.
  */
+import type { Completion } from '../../contract/driver.ts';
 import type { OwnedRow } from './dialects/dialect.ts';
 
+/** A done job's row, and how its record is kept (none: the row just goes). */
+export interface DoneRow extends OwnedRow {
+  completion?: Completion;
+}
+
 interface Pending {
-  row: OwnedRow;
+  row: DoneRow;
   resolve: (acked: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -19,12 +25,12 @@ export class AckBatcher {
   private becameIdle: () => void = () => {};
 
   constructor(
-    private readonly deleteOwned: (rows: OwnedRow[]) => Promise<Set<number>>,
+    private readonly deleteOwned: (rows: DoneRow[]) => Promise<Set<number>>,
     private readonly maxBatch = 500,
   ) {}
 
   /** Resolves true when the row was deleted, false when its lease was no longer ours. */
-  ack(row: OwnedRow): Promise<boolean> {
+  ack(row: DoneRow): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ row, resolve, reject });
       if (!this.flushing) {

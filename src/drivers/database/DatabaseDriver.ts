@@ -7,12 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
-import type { Driver, Failure, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
+import type { Completion, Driver, Failure, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
 import { pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
 import { backendUnavailable, type Refusal } from '../../contract/unavailable.ts';
-import { AckBatcher } from './AckBatcher.ts';
+import { AckBatcher, type DoneRow } from './AckBatcher.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
+import { DatabaseRecords } from './DatabaseRecords.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
 import type { TableNames, Tables } from './schema.ts';
 import { clearWaiting } from './sql/clear.ts';
@@ -48,6 +49,7 @@ export interface DatabaseDriverOptions {
 
 export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   readonly failed: DatabaseFailedStore;
+  readonly records: DatabaseRecords;
   private readonly db: Kysely<Tables>;
   private readonly acks: AckBatcher;
   private prepared: Promise<unknown> | undefined;
@@ -60,7 +62,23 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   ) {
     this.db = dialect.connect();
     this.failed = new DatabaseFailedStore(connection, tables, dialect, (what, work) => this.call(what, work));
-    this.acks = new AckBatcher(async (rows) => withGoneRows(this.db, tables.jobs, rows, await dialect.deleteOwned(this.db, tables.jobs, rows)));
+    this.records = new DatabaseRecords(connection, tables, dialect, (what, work) => this.call(what, work), this.failed);
+    this.acks = new AckBatcher(async (rows) => withGoneRows(this.db, tables.jobs, rows, await this.deleteDone(rows)));
+  }
+
+  /**
+   * Deletes the done rows still held by their tokens; returns their ids. Rows that keep a record
+   * have it written in the same transaction; without any, it is the one-statement delete.
+   */
+  private async deleteDone(rows: DoneRow[]): Promise<Set<number>> {
+    const completions = new Map<number, Completion>();
+    for (const row of rows) if (row.completion) completions.set(row.id, row.completion);
+    if (completions.size === 0) return this.dialect.deleteOwned(this.db, this.tables.jobs, rows);
+    return this.dialect.writeTransaction(this.db, async (trx) => {
+      const taken = await this.dialect.takeOwned(trx, this.tables.jobs, rows);
+      await this.records.keep(trx, taken, completions);
+      return new Set(taken.map((row) => row.id));
+    });
   }
 
   private get jobs() {
@@ -189,8 +207,8 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     return [];
   }
 
-  ack(reservation: Reservation): Promise<boolean> {
-    return this.call('acknowledge a job', () => this.acks.ack({ id: Number(reservation.handle), token: reservation.token }));
+  ack(reservation: Reservation, completion?: Completion): Promise<boolean> {
+    return this.call('acknowledge a job', () => this.acks.ack({ id: Number(reservation.handle), token: reservation.token, completion }));
   }
 
   release(reservation: Reservation, delayMs: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {

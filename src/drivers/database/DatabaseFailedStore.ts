@@ -52,10 +52,12 @@ export class DatabaseFailedStore implements FailedStore {
     return row !== undefined;
   }
 
-  async list({ queue, limit }: { queue?: string; limit?: number } = {}): Promise<FailedJob[]> {
+  /** Newest first; with `before`, those that failed before that record (a page of the failed state). */
+  async list({ queue, limit, before }: { queue?: string; limit?: number; before?: { at: number; id: string } } = {}): Promise<FailedJob[]> {
     const rows = await this.call('list failed jobs', (db) => {
-      let query = db.selectFrom(this.table).selectAll().orderBy('failed_at', 'desc').orderBy('id');
+      let query = db.selectFrom(this.table).selectAll().orderBy('failed_at', 'desc').orderBy('id', 'desc');
       if (queue !== undefined) query = query.where('queue', '=', queue);
+      if (before) query = query.where((eb) => eb.or([eb('failed_at', '<', before.at), eb.and([eb('failed_at', '=', before.at), eb('id', '<', before.id)])]));
       if (limit !== undefined) query = query.limit(limit);
       return query.execute();
     });

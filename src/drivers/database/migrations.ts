@@ -71,10 +71,44 @@ function uniqueJobIds(t: TableNames): Migration {
   };
 }
 
+/**
+ * Job records (SPEC 11): when a job's try started, and a table for the records of finished jobs that
+ * did not fail (failures keep their own table), indexed for listing one state of one queue newest
+ * first, and for pruning by keep time.
+ */
+function jobRecords(t: TableNames, dialect: SqlDialect): Migration {
+  const text = dialect.types.text === 'longtext' ? sql`longtext` : 'text';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable(t.jobs).addColumn('started_at', 'bigint').execute();
+      const table = db.schema
+        .createTable(t.finished)
+        .ifNotExists()
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('queue', 'varchar(255)', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('payload', text, (c) => c.notNull())
+        .addColumn('result', text)
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull());
+      await (dialect.tableSuffix ? table.modifyEnd(dialect.tableSuffix) : table).execute();
+      await db.schema.createIndex(`${t.finished}_list`).ifNotExists().on(t.finished).columns(['state', 'queue', 'finished_at', 'id']).execute();
+      await db.schema.createIndex(`${t.finished}_expires`).ifNotExists().on(t.finished).columns(['expires_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable(t.finished).ifExists().execute();
+      await db.schema.alterTable(t.jobs).dropColumn('started_at').execute();
+    },
+  };
+}
+
 function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
   return {
     '001_create_queue_tables': createQueueTables(tables, dialect),
     '002_unique_job_ids': uniqueJobIds(tables),
+    '003_job_records': jobRecords(tables, dialect),
   };
 }
 

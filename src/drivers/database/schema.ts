@@ -24,6 +24,22 @@ export interface JobsTable {
   /** The token of the current lease; null when not reserved. */
   reserved_by: string | null;
   created_at: number;
+  /** When the current (or last) try started: set by the claim. Null before the first. */
+  started_at: Generated<number | null>;
+}
+
+/** Finished records that are not failures (completed; later cancelled and expired), one per job id. */
+export interface FinishedJobsTable {
+  id: string;
+  queue: string;
+  state: string;
+  payload: string;
+  result: string | null;
+  attempts: number;
+  started_at: number | null;
+  finished_at: number;
+  /** When the record's keep runs out: prune deletes it then. */
+  expires_at: number;
 }
 
 export interface FailedJobsTable {
@@ -45,17 +61,23 @@ export interface SignalsTable {
 export interface Tables {
   queue_jobs: JobsTable;
   queue_failed_jobs: FailedJobsTable;
+  queue_finished_jobs: FinishedJobsTable;
   queue_signals: SignalsTable;
 }
 
 export interface TableNames {
   jobs: string;
   failed: string;
+  finished: string;
   signals: string;
 }
 
-/** A connection's tables: as configured, or the defaults; the signals table is named after the jobs table. */
+/**
+ * A connection's tables: as configured, or the defaults; the signals and finished-jobs tables are
+ * named after the jobs table (queue_jobs: queue_signals, queue_finished_jobs).
+ */
 export function tableNames(config: Pick<DatabaseConnectionConfig, 'table' | 'failedTable'>): TableNames {
   const jobs = config.table ?? DEFAULT_TABLES.table;
-  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, signals: `${jobs.replace(/_jobs$/, '')}_signals` };
+  const base = jobs.replace(/_jobs$/, '');
+  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, finished: `${base}_finished_jobs`, signals: `${base}_signals` };
 }

@@ -10,6 +10,16 @@ export interface OwnedRow {
   token: string;
 }
 
+/** A done job's row, as deleted by its owner: what its record is made of. */
+export interface TakenRow {
+  id: number;
+  job_id: string | null;
+  queue: string;
+  payload: string;
+  attempts: number;
+  started_at: number | null;
+}
+
 export interface SqlDialect {
   readonly client: DatabaseClient;
   /** host:port or the file, for messages: never a password. */
@@ -24,6 +34,8 @@ export interface SqlDialect {
   claim(db: Kysely<Tables>, table: string, params: ClaimParams): Promise<ClaimedRow[]>;
   /** Deletes the rows still held by these tokens; returns the ids it deleted. */
   deleteOwned(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>>;
+  /** As deleteOwned, inside the caller's write transaction, returning the rows it deleted. */
+  takeOwned(trx: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<TakenRow[]>;
   /** Column types that differ: the auto-increment id and the (>= 16 MB) payload. */
   readonly types: { id: 'integer' | 'bigint' | 'bigserial'; text: 'text' | 'longtext' };
   /** The table options MySQL needs (utf8mb4, exact comparisons of queue names). */

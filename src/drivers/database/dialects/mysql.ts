@@ -10,7 +10,7 @@ import type { Refusal } from '../../../contract/unavailable.ts';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimSelectForUpdate } from '../sql/claim.ts';
-import { deleteOwnedLocking } from '../sql/deleteOwned.ts';
+import { deleteOwnedLocking, takeOwnedLocking } from '../sql/deleteOwned.ts';
 import type { SqlDialect } from './dialect.ts';
 
 /**
@@ -59,6 +59,7 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
     deleteOwned(db, table, rows) {
       return deleteOwnedLocking(table, rows, (work) => this.writeTransaction(db, work));
     },
+    takeOwned: takeOwnedLocking,
     isMissingTable: (error) => (error as { errno?: number })?.errno === 1146,
     refusal: (error) => MYSQL_REFUSALS[(error as { errno?: number })?.errno ?? 0],
     // ON DUPLICATE KEY UPDATE of nothing: INSERT IGNORE would also turn real errors into warnings.

@@ -9,7 +9,7 @@ import type { Refusal } from '../../../contract/unavailable.ts';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
-import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
+import { deleteOwnedReturning, takeOwnedReturning } from '../sql/deleteOwned.ts';
 import type { SqlDialect } from './dialect.ts';
 
 /** SQLSTATEs of a refusal: bad password (28P01), no such role (28000), no such database (3D000), no privilege (42501). */
@@ -49,6 +49,7 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
       return claimReturning(db, table, params, this.now(), true);
     },
     deleteOwned: deleteOwnedReturning,
+    takeOwned: takeOwnedReturning,
     skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
     isMissingTable: (error) => (error as { code?: string })?.code === '42P01',
     refusal: (error) => PG_REFUSALS[(error as { code?: string })?.code ?? ''],

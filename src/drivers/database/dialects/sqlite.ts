@@ -11,7 +11,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
-import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
+import { deleteOwnedReturning, takeOwnedReturning } from '../sql/deleteOwned.ts';
 import type { SqlDialect } from './dialect.ts';
 
 export function sqliteDialect(filename: string): SqlDialect {
@@ -53,6 +53,7 @@ export function sqliteDialect(filename: string): SqlDialect {
       return claimReturning(db, table, params, this.now(), false);
     },
     deleteOwned: deleteOwnedReturning,
+    takeOwned: takeOwnedReturning,
     skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
     isMissingTable: (error) => /no such table/.test((error as Error)?.message ?? ''),
     // A file has no login, database name or grants; a file it cannot open says so by itself.

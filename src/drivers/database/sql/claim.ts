@@ -38,6 +38,7 @@ export async function claimReturning(db: Kysely<Tables>, table: string, p: Claim
       attempts: sql`attempts + 1`,
       reserved_by: p.token,
       available_at: sql`${now} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}`,
+      started_at: now,
     })
     .where('id', 'in', (eb) => {
       const pick = eb.selectFrom(jobs).select('id').where('queue', '=', p.queue).where('available_at', '<=', now).orderBy('available_at').orderBy('id').limit(p.count);
@@ -79,7 +80,7 @@ export async function claimSelectForUpdate(
     const at = Number(picked[0]!.now_ms);
     await sql`
       update ${sql.table(jobs)} force index (primary)
-      set attempts = attempts + 1, reserved_by = ${p.token}, available_at = ${at} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}
+      set attempts = attempts + 1, reserved_by = ${p.token}, started_at = ${at}, available_at = ${at} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs}
       where id in (${sql.join(picked.map((row) => row.id))})
     `.execute(trx);
     return normalize(picked.map((row) => ({
