@@ -15,7 +15,12 @@ export type ErrorCode =
   | 'FAILED_JOB_NOT_FOUND'
   | 'FAILED_JOB_NOT_RETRYABLE'
   | 'INVALID_ARGUMENT'
-  | 'JOB_FAILED';
+  | 'JOB_FAILED'
+  | 'JOB_NOT_FOUND'
+  | 'JOB_FINISHED'
+  | 'JOB_CANCELLED'
+  | 'JOB_EXPIRED'
+  | 'WAIT_TIMEOUT';
 
 export class QueueError extends Error {
   readonly code: ErrorCode;
@@ -43,6 +48,14 @@ export class JobTimeoutError extends Error {
   constructor(seconds: number) {
     super(`job timed out after ${seconds}s`);
     this.name = 'JobTimeoutError';
+  }
+}
+
+/** The reason a cancelled job's ctx.signal aborts with (Queue.cancel, `queue cancel`). */
+export class JobCancelledError extends Error {
+  constructor() {
+    super('the job was cancelled');
+    this.name = 'JobCancelledError';
   }
 }
 

@@ -5,9 +5,10 @@ export { createWorker, QueueWorker, type CreateWorkerOptions } from './queue/cre
 export type { QueueFake, FakeDispatch, FakePredicate, FakeRun } from './queue/fake.ts';
 export type { WorkerEvents, JobRun } from './worker/events.ts';
 export type { StopReason } from './worker/stop.ts';
-export type { DispatchOptions } from './jobs/settings.ts';
+export type { DispatchOptions, Keep, Duration } from './jobs/settings.ts';
 export { defineConfig, type QueueConfig } from './config/define.ts';
 export { env } from './env.ts';
 export { databaseFromEnv, redisFromEnv, securityFromEnv } from './config/defaults.ts';
-export { QueueError, UnrecoverableError, JobTimeoutError, type ErrorCode } from './errors.ts';
-export type { Driver, Reservation, FailedJob, QueueStats } from './contract/driver.ts';
+export { QueueError, UnrecoverableError, JobTimeoutError, JobCancelledError, type ErrorCode } from './errors.ts';
+export type { Driver, Reservation, FailedJob, QueueStats, JobState } from './contract/driver.ts';
+export type { JobInfo } from './queue/records.ts';

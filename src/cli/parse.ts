@@ -1,5 +1,7 @@
 /** Flag value parsers: a bad value is a one-line usage error that names the flag, nothing changed. */
 import { InvalidArgumentError } from 'commander';
+import { FINISHED_STATES, JOB_STATES, type FinishedState, type JobState } from '../contract/driver.ts';
+import { durationMs } from '../jobs/settings.ts';
 
 /** Seconds as people write them: digits, maybe a fraction (`30`, `2.5`); not `0x10`, `1e17` or ` 5`. */
 export function seconds(value: string): number {
@@ -42,4 +44,26 @@ export function queueList(value: string): string[] {
   const queues = value.split(',').map((q) => q.trim());
   if (queues.some((q) => q === '')) throw new InvalidArgumentError(`expected queue names separated by commas, got '${value}'`);
   return queues;
+}
+
+/** A duration as people write it: '90s', '30m', '1h', '2d', '1w', or seconds. */
+export function duration(value: string): number {
+  const trimmed = value.trim();
+  try {
+    return durationMs(/^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : trimmed, 'it');
+  } catch {
+    throw new InvalidArgumentError(`expected a duration like 90s, 30m, 1h, 2d or 1w, got '${value}'`);
+  }
+}
+
+/** A job state (show, list). */
+export function jobState(value: string): JobState {
+  if (!JOB_STATES.includes(value as JobState)) throw new InvalidArgumentError(`expected one of ${JOB_STATES.join(', ')}, got '${value}'`);
+  return value as JobState;
+}
+
+/** A finished state (clean). */
+export function finishedState(value: string): FinishedState {
+  if (!FINISHED_STATES.includes(value as JobState)) throw new InvalidArgumentError(`expected a finished state: ${FINISHED_STATES.join(', ')}, got '${value}'`);
+  return value as FinishedState;
 }

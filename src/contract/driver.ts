@@ -91,6 +91,8 @@ export interface JobRecord {
   result: string | null;
   /** The last failure's message and stack (failed jobs), or null. */
   error: string | null;
+  /** What the job last reported with ctx.progress(), encoded, or null. */
+  progress: string | null;
   /** When it may run (delayed, ready) or its lease runs out (reserved); null once finished. */
   availableAt: number | null;
   /** When its last try started, or null. */
@@ -99,10 +101,8 @@ export interface JobRecord {
   finishedAt: number | null;
 }
 
-/** How a done job's record is kept: its result, for `keepMs` after it finished. */
-export interface Completion {
-  /** What handle() returned, encoded; null for nothing. */
-  result: string | null;
+/** How a finished record is kept: for `keepMs` after it finished, among the newest `maxPerQueue`. */
+export interface Keeping {
   /** How long the record is kept once done, ms. */
   keepMs: number;
   /**
@@ -112,6 +112,22 @@ export interface Completion {
    */
   maxPerQueue: number;
 }
+
+/** How a done job's record is kept, with its result. */
+export interface Completion extends Keeping {
+  /** What handle() returned, encoded; null for nothing. */
+  result: string | null;
+}
+
+/**
+ * What cancel() did: `cancelled` (it was waiting, and now never starts), `requested` (it runs: its
+ * worker aborts it and records it cancelled), `finished` (too late: nothing changed), `unknown`
+ * (no job has that id).
+ */
+export type CancelOutcome = 'cancelled' | 'requested' | 'finished' | 'unknown';
+
+/** The states a record can be cleaned from: the finished ones. */
+export type FinishedState = 'completed' | 'failed' | 'cancelled' | 'expired';
 
 /** One done job for ack(): without a completion it leaves no record (a job with `keep: false`). */
 export interface Acknowledgement {
@@ -147,6 +163,14 @@ export interface Records {
    * Returns how many it deleted.
    */
   prune(options: { maxPerQueue: number }): Promise<number>;
+  /**
+   * Cancels a job, atomically. A ready or delayed job is cancelled at once and can never start
+   * afterwards; a reserved one has its cancel requested (a `cancel:<id>` worker signal), and its
+   * worker aborts it and records it cancelled (Driver.cancelRunning).
+   */
+  cancel(id: string, keeping: Keeping): Promise<CancelOutcome>;
+  /** Deletes the records of one finished state (of one queue, of those finished more than `olderThanMs` ago); returns how many. */
+  clean(options: { state: FinishedState; queue?: string; olderThanMs?: number }): Promise<number>;
 }
 
 export interface QueueStats {
@@ -155,6 +179,9 @@ export interface QueueStats {
   delayed: number;
   reserved: number;
   failed: number;
+  /** Records kept of completed and cancelled jobs. */
+  completed: number;
+  cancelled: number;
 }
 
 /** What workers poll: `queue restart` and `queue pause`. */
@@ -164,6 +191,8 @@ export interface WorkerSignals {
   /** Milliseconds since the epoch (backend clock) of the last `queue restart`, or null. */
   restartRequestedAt: number | null;
   paused: string[];
+  /** Ids of running jobs whose cancel was requested (Records.cancel). */
+  cancelRequested: string[];
 }
 
 export interface FailedStore {
@@ -200,6 +229,13 @@ export interface Driver {
   release(reservation: Reservation, delayMs: number, options?: { refundAttempt?: boolean }): Promise<boolean>;
   /** Stores the failed record, then removes the job, atomically. False if the lease was lost. */
   fail(reservation: Reservation, failure: Failure): Promise<boolean>;
+  /**
+   * Ends a reserved job whose cancel was requested: removes it, keeps its `cancelled` record and
+   * clears the request, atomically. False if the lease was lost.
+   */
+  cancelRunning(reservation: Reservation, keeping: Keeping): Promise<boolean>;
+  /** Stores what a running job reported with ctx.progress(), encoded; false if the lease was lost. */
+  progress(reservation: Reservation, progress: string): Promise<boolean>;
   /** Jobs not yet done on a queue: ready, delayed and reserved. */
   size(queue: string): Promise<number>;
   stats(): Promise<QueueStats[]>;

@@ -25,6 +25,7 @@ export function failedJobRecord(failed: FailedJob): JobRecord {
     attempts: attemptsIn(failed.payload),
     result: null,
     error: failed.error,
+    progress: null,
     availableAt: null,
     startedAt: null,
     finishedAt: failed.failedAt,

@@ -16,10 +16,15 @@ export interface JobContext {
   readonly attempt: number;
   readonly queue: string;
   readonly connection: string;
-  /** Aborted when the job reaches its timeout or the worker must stop at once. */
+  /** Aborted when the job reaches its timeout, is cancelled, or the worker must stop at once. */
   readonly signal: AbortSignal;
   /** A logger whose lines carry this job's id, name and attempt. */
   readonly log: Logger;
+  /**
+   * Reports how far the job got: a number from 0 to 100 or a small plain object. Stored on the
+   * backend at once (Queue.find and `queue show` see it) and kept in the job's record.
+   */
+  progress(value: number | Record<string, unknown>): Promise<void>;
 }
 
 /** The data fields of a job: what dispatch() stores and the worker restores. */

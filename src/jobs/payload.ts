@@ -71,6 +71,30 @@ export function openResult(stored: string | null, envelope: Envelope, rules: Pay
   return decodeData(data).result;
 }
 
+/** The most bytes ctx.progress() stores: progress is for a number or a few fields, not data. */
+export const MAX_PROGRESS_BYTES = 64 * 1024;
+
+/** ctx.progress()'s value as stored: a number from 0 to 100, or a plain object (through the data codecs). */
+export function encodeProgress(value: unknown, jobName: string): string {
+  if (typeof value === 'number') {
+    if (!(value >= 0 && value <= 100)) throw new QueueError('INVALID_ARGUMENT', `${jobName}: ctx.progress() takes a number from 0 to 100 or a plain object, got ${value}`);
+    return String(value);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new QueueError('INVALID_ARGUMENT', `${jobName}: ctx.progress() takes a number from 0 to 100 or a plain object, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  const stored = JSON.stringify(encodeData({ progress: value }, jobName).progress);
+  const bytes = byteLength(stored, MAX_PROGRESS_BYTES);
+  if (bytes > MAX_PROGRESS_BYTES) throw new QueueError('INVALID_ARGUMENT', `${jobName}: ctx.progress() got ${bytes} bytes encoded, over ${MAX_PROGRESS_BYTES}; report a few fields, not data`);
+  return stored;
+}
+
+/** Progress as encodeProgress() stored it, opened again. */
+export function decodeProgress(stored: string | null): unknown {
+  if (stored === null) return undefined;
+  return decodeData({ progress: JSON.parse(stored) }).progress;
+}
+
 /** Parses, checks and opens a stored payload: the envelope and its decoded fields. */
 export function openPayload(raw: string, rules: PayloadRules): { envelope: Envelope; data: Record<string, unknown> } {
   const envelope = decodeEnvelope(raw, rules.maxBytes);

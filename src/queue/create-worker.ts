@@ -64,7 +64,7 @@ interface Internals {
   afterSignalHandlers?: () => void;
 }
 
-const WORKER_EVENTS: (keyof WorkerEvents)[] = ['ready', 'started', 'completed', 'retrying', 'failed', 'lost'];
+const WORKER_EVENTS: (keyof WorkerEvents)[] = ['ready', 'started', 'completed', 'retrying', 'failed', 'cancelled', 'lost'];
 
 export class QueueWorker extends EventEmitter<WorkerEvents> {
   private worker: Worker | undefined;

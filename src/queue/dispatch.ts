@@ -9,6 +9,8 @@ import type { DispatchOptions } from '../jobs/settings.ts';
 import { runTransaction } from './after-commit.ts';
 import { QueueFake } from './fake.ts';
 import { QueueManager } from './manager.ts';
+import { cancelJob, checkState, findJob, openRecord, waitForJob, type JobInfo } from './records.ts';
+import type { JobState } from '../contract/driver.ts';
 
 let shared: Promise<QueueManager> | undefined;
 
@@ -78,6 +80,37 @@ export const Queue = {
    */
   transaction<DB, T>(db: Kysely<DB>, callback: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
     return runTransaction(db, callback);
+  },
+
+  /** The record of job `id` in any state, opened (its fields, result and progress decoded); undefined if there is none. */
+  async find(id: string, options: { connection?: string } = {}): Promise<JobInfo | undefined> {
+    return findJob(await queueManager(), id, options.connection);
+  },
+
+  /** One state's records, newest first, a page at a time: pass the page's `cursor` for the next. */
+  async list(options: { state: JobState; queue?: string; limit?: number; cursor?: string; connection?: string }): Promise<{ jobs: JobInfo[]; cursor?: string }> {
+    const manager = await queueManager();
+    const driver = await manager.driver(options.connection);
+    const page = await driver.records.list({ state: checkState(options?.state), queue: options.queue, limit: options.limit, cursor: options.cursor });
+    return { jobs: page.records.map((record) => openRecord(record, manager.payloads)), ...(page.cursor ? { cursor: page.cursor } : {}) };
+  },
+
+  /**
+   * Cancels a job: a waiting one at once (it never starts: 'cancelled'); a running one's signal
+   * aborts within about a second and it ends cancelled ('requested'). Throws JOB_NOT_FOUND or
+   * JOB_FINISHED.
+   */
+  async cancel(id: string, options: { connection?: string } = {}): Promise<'cancelled' | 'requested'> {
+    return cancelJob(await queueManager(), id, options.connection);
+  },
+
+  /**
+   * Resolves with what the job's handle() returned once it has completed; rejects with a QueueError
+   * whose code is JOB_FAILED, JOB_CANCELLED, JOB_EXPIRED, WAIT_TIMEOUT (after `timeout` seconds) or
+   * JOB_NOT_FOUND.
+   */
+  async wait(id: string, options: { timeout?: number; connection?: string } = {}): Promise<unknown> {
+    return waitForJob(await queueManager(), id, { timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000, connection: options.connection });
   },
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import { JobTimeoutError, QueueError, toError } from '../errors.ts';
+import { JobCancelledError, JobTimeoutError, QueueError, toError } from '../errors.ts';
 import type { Job, JobClass, JobContext } from '../jobs/Job.ts';
 import { hydrate } from '../jobs/serialize.ts';
 
@@ -16,7 +16,8 @@ const ABORT_GRACE_MS = 2_000;
 export type AttemptResult =
   /** `value`: what handle() returned. */
   | { ok: true; value: unknown }
-  | { ok: false; error: Error; timedOut: boolean; hung: boolean };
+  /** `cancelled`: its cancel was asked for (Records.cancel). */
+  | { ok: false; error: Error; timedOut: boolean; hung: boolean; cancelled?: boolean };
 
 /** A fresh instance of the class with the job's restored fields. */
 export function instantiate(jobClass: JobClass, jobName: string, data: Record<string, unknown>): Job {
@@ -74,6 +75,20 @@ export function* runningAttempts(): Iterable<StrayListener> {
 
 /** Reads an attempt's private link (set in the class's static block: a job's context exposes no other). */
 let olderThan: (attempt: Attempt) => Attempt | undefined;
+
+/**
+ * Cancels the running attempts of these job ids (their cancel was asked for: Records.cancel): each
+ * one's signal aborts with a JobCancelledError and it settles at once as cancelled. Returns how many.
+ */
+export function cancelAttempts(ids: ReadonlySet<string>): number {
+  let cancelled = 0;
+  for (let attempt = newestRunning; attempt; attempt = olderThan(attempt)) {
+    if (ids.has(attempt.id) && attempt[onJobCancel]()) cancelled += 1;
+  }
+  return cancelled;
+}
+
+const onJobCancel = Symbol('onJobCancel');
 
 /** The method by which a listener hears the worker's "stop at once" (a symbol: a job sees none of it). */
 const onCancel = Symbol('onCancel');
@@ -140,6 +155,8 @@ export interface AttemptContext {
   timeoutSeconds: number;
   /** Cancelled when the worker must give the job up at once (a second SIGINT). */
   cancel?: Cancellation;
+  /** Stores what the job reports with ctx.progress() (absent: progress is not kept). */
+  progress?: (value: unknown) => Promise<void>;
   /** Measures time the process spent frozen, which the timeout does not count (absent: none is). */
   clock?: FreezeClock;
   /** The job's source file, relative to the project root: what a stray error's stack may name. */
@@ -171,6 +188,7 @@ class Attempt implements JobContext, CancelListener, StrayListener {
   readonly connection: string;
   readonly file: string | undefined;
   #log: () => Logger;
+  #progress: ((value: unknown) => Promise<void>) | undefined;
   #timeoutSeconds: number;
   #cancel: Cancellation | undefined;
   #controller: AbortController | undefined;
@@ -194,6 +212,7 @@ class Attempt implements JobContext, CancelListener, StrayListener {
     this.queue = context.queue;
     this.connection = context.connection;
     this.#log = context.log;
+    this.#progress = context.progress;
     this.#timeoutSeconds = context.timeoutSeconds;
     this.#cancel = context.cancel;
     this.#onSettled = context.onSettled;
@@ -203,6 +222,10 @@ class Attempt implements JobContext, CancelListener, StrayListener {
 
   get log(): Logger {
     return this.#log();
+  }
+
+  progress(value: number | Record<string, unknown>): Promise<void> {
+    return this.#progress ? this.#progress(value) : Promise.resolve();
   }
 
   static {
@@ -243,6 +266,15 @@ class Attempt implements JobContext, CancelListener, StrayListener {
     if (!this.#resolve) return false;
     this.#abort(error);
     this.#failed(error);
+    return true;
+  }
+
+  /** Its cancel was asked for: it ends cancelled at once, its signal aborted. False if it had settled. */
+  [onJobCancel](): boolean {
+    if (!this.#resolve || this.#timeout !== undefined) return false;
+    const reason = new JobCancelledError();
+    this.#abort(reason);
+    this.#settle({ ok: false, error: reason, timedOut: false, hung: false, cancelled: true });
     return true;
   }
 

@@ -6,18 +6,20 @@
 import type { Logger } from 'pino';
 import { describeError, firstLine, toError } from '../errors.ts';
 import { encodeEnvelope, type Envelope } from '../jobs/envelope.ts';
-import { openPayload, sealResult, type PayloadRules } from '../jobs/payload.ts';
+import { encodeProgress, openPayload, sealResult, type PayloadRules } from '../jobs/payload.ts';
 import type { Job, JobClass } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import type { Acknowledgement, Completion, Driver, Reservation } from '../contract/driver.ts';
 import { instantiate, runAttempt, type Cancellation } from './attempt.ts';
-import { hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type Retention } from '../jobs/settings.ts';
+import { DEFAULT_KEEP, hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type Retention } from '../jobs/settings.ts';
 import type { Watchdog } from './watchdog.ts';
 
 export type Outcome =
   | { status: 'done' }
   | { status: 'released'; delay: number; error: Error; timedOut: boolean }
   | { status: 'failed'; error: Error | string; timedOut: boolean }
+  /** Its cancel was asked for: it ended (or never started) and is on record as cancelled. */
+  | { status: 'cancelled' }
   /** The lease was taken over before we finished: another worker owns the job now. */
   | { status: 'lost' }
   /** Handed back unfinished because the worker was told to stop at once. */
@@ -54,6 +56,8 @@ export interface RunContext {
   ack: (done: Acknowledgement, ms: number) => Promise<boolean>;
   /** How long a done job of this class keeps its record (null: none). */
   retention: (jobClass: JobClass) => Retention | null;
+  /** Whether a cancel of this job id was asked for (the last worker signals read). */
+  cancelRequested: (id: string) => boolean;
   registry: JobRegistry;
   /** How payloads are opened: size limit, signature, decryption. */
   payloads: PayloadRules;
@@ -103,6 +107,8 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
     );
   }
 
+  if (p.cancelRequested(envelope.id)) return { outcome: await recordCancelled(p, reservation, registered.jobClass, jobLog(), 0), run, ms: 0, hung: false };
+
   if (info) jobLog().info('started');
   p.onStarted?.(run);
   const unwatch = p.watchdog?.watch({ reservation, jobId: envelope.id, job: envelope.job, timeoutSeconds: settings.timeout });
@@ -114,6 +120,9 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
     log: jobLog,
     timeoutSeconds: settings.timeout,
     cancel: p.cancel,
+    progress: async (value) => {
+      if (!(await p.driver.progress(reservation, encodeProgress(value, envelope.job)))) jobLog().warn('progress not stored: the lease was taken over');
+    },
     clock: p.watchdog,
     file: registered.file,
     onSettled: unwatch,
@@ -130,6 +139,8 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
     });
     return { outcome: { status: 'done' }, run, ms, hung: false, acked };
   }
+
+  if (result.cancelled) return { outcome: await recordCancelled(p, reservation, registered.jobClass, jobLog(), ms), run, ms, hung: false };
 
   if (p.cancel.reason !== undefined && !result.timedOut) {
     // Not the job's fault: give back the try this reservation counted.
@@ -163,6 +174,23 @@ function completionOf(p: RunContext, jobClass: JobClass, envelope: Envelope, val
     log().warn({ err: (error as Error).message }, `result not kept: ${(error as Error).message}`);
     return { result: null, ...retention };
   }
+}
+
+/**
+ * A job whose cancel was asked for ends `cancelled`: not retried, no failed() hook. Its record is
+ * kept even when its class keeps none of completed jobs: whoever cancelled it may look.
+ */
+async function recordCancelled(p: RunContext, reservation: Reservation, jobClass: JobClass, log: Logger, ms: number): Promise<Outcome> {
+  let keeping: Retention | null = null;
+  try {
+    keeping = p.retention(jobClass);
+  } catch {
+    // Its class's keep is wrong (said when a job is done): the defaults apply.
+  }
+  const recorded = await p.driver.cancelRunning(reservation, keeping ?? { keepMs: DEFAULT_KEEP.completed * 1000, maxPerQueue: DEFAULT_KEEP.count });
+  if (!recorded) return lost(log, ms);
+  log.warn({ ms, outcome: 'cancelled' }, 'cancelled');
+  return { status: 'cancelled' };
 }
 
 /**

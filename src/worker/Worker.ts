@@ -13,7 +13,7 @@ import { describeError } from '../errors.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import { DEFAULT_KEEP, retentionByClass, type JobDefaults, type Keep } from '../jobs/settings.ts';
-import { Cancellation } from '../running/attempt.ts';
+import { cancelAttempts, Cancellation } from '../running/attempt.ts';
 import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
 import type { Watchdog } from '../running/watchdog.ts';
 import { HoldingSource } from './holding-source.ts';
@@ -65,12 +65,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private startedAt = Date.now();
   /** When this worker started, by the backend's clock: `queue restart` stamps use that clock too. */
   private startedAtBackend: number | undefined;
-  private signals: WorkerSignals = { now: 0, restartRequestedAt: null, paused: [] };
+  private signals: WorkerSignals = { now: 0, restartRequestedAt: null, paused: [], cancelRequested: [] };
   private signalsReadAt = 0;
+  /** Job ids whose cancel was asked for, as of the last signals read. */
+  private cancelRequested: ReadonlySet<string> = new Set();
   private wakeUp: (() => void) | undefined;
   private readonly outage: Outage;
   private hinted = false;
   private pruningNow = false;
+  private readingSignals = false;
   private hintCheckedAt = 0;
   /** RSS, read at most once a second: reading it costs more than running a trivial job. */
   private rss = { bytes: 0, readAt: 0 };
@@ -123,6 +126,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       driver: this.driver,
       ack: (done, ms) => this.source.ack(done, ms),
       retention: retentionByClass(this.options.keep),
+      cancelRequested: (id) => this.cancelRequested.has(id),
       registry: this.registry,
       payloads: this.options.payloads ?? payloadRules({}),
       defaults: this.options.defaults,
@@ -137,10 +141,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const maxPerQueue = Math.max(DEFAULT_KEEP.count, ...counts.filter((n): n is number => n !== undefined));
     const pruning = setInterval(() => void this.prune(maxPerQueue), PRUNE_MS);
     pruning.unref();
+    const polling = setInterval(() => void this.pollSignalsWhileBusy(), SIGNAL_POLL_MS / 2);
+    polling.unref();
     try {
       return await this.loop(context);
     } finally {
       clearInterval(pruning);
+      clearInterval(polling);
     }
   }
 
@@ -241,13 +248,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (outcome.status === 'released') this.tell('retrying', result, { error: outcome.error, delay: outcome.delay });
     else if (outcome.status === 'failed') this.tell('failed', result, { error: typeof outcome.error === 'string' ? new Error(outcome.error) : outcome.error });
     else if (outcome.status === 'lost') this.tell('lost', result);
+    else if (outcome.status === 'cancelled') this.tell('cancelled', result);
     if (result.hung) {
       this.stop(stopReason('hung-job', 'a job ignored its timeout and may still be running; exiting so a fresh process takes over'));
     }
   }
 
   /** Emits a job's event, built only when someone listens: at thousands of jobs a second every object shows. */
-  private tell(event: 'completed' | 'lost' | 'retrying' | 'failed', result: RunResult, extra: object = {}): void {
+  private tell(event: 'completed' | 'lost' | 'retrying' | 'failed' | 'cancelled', result: RunResult, extra: object = {}): void {
     if (this.listenerCount(event) === 0) return;
     (this.emit as (event: string, payload: object) => boolean)(event, { ...result.run, ms: result.ms, ...extra });
   }
@@ -284,12 +292,36 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.options.maxJobs === undefined ? Number.POSITIVE_INFINITY : this.options.maxJobs - started;
   }
 
+  /** Reads the worker signals, and cancels the running jobs whose cancel was asked for. */
+  private async readSignals(): Promise<void> {
+    this.signals = await this.driver.signals();
+    this.signalsReadAt = Date.now();
+    this.cancelRequested = new Set(this.signals.cancelRequested);
+    if (this.cancelRequested.size > 0) cancelAttempts(this.cancelRequested);
+  }
+
+  /**
+   * While every slot is busy the loop waits on its jobs and reads no signals: this reads them on
+   * a timer then, so a cancel reaches a long job within about a second.
+   */
+  private async pollSignalsWhileBusy(): Promise<void> {
+    if (this.inFlight.size === 0 || this.readingSignals || Date.now() - this.signalsReadAt < SIGNAL_POLL_MS) return;
+    this.readingSignals = true;
+    try {
+      await this.readSignals();
+    } catch (error) {
+      // The loop reports an outage when it next reads them itself.
+      this.log.debug({ err: (error as Error).message }, `could not read the worker signals: ${(error as Error).message}`);
+    } finally {
+      this.readingSignals = false;
+    }
+  }
+
   /** The queues to take from now, in priority order; undefined if the backend cannot be read. */
   private async activeQueues(): Promise<string[] | undefined> {
     if (Date.now() - this.signalsReadAt >= SIGNAL_POLL_MS) {
       try {
-        this.signals = await this.driver.signals();
-        this.signalsReadAt = Date.now();
+        await this.readSignals();
         this.outage.ok();
       } catch (error) {
         await this.sleep(this.outage.failed(error));

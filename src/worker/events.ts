@@ -17,6 +17,8 @@ export interface WorkerEvents {
   retrying: [run: JobRun & { ms: number; error: Error; delay: number }];
   /** A job failed for good (it threw on its last try, timed out, or could not run at all) and is on record. */
   failed: [run: JobRun & { ms: number; error: Error }];
+  /** A job whose cancel was asked for ended (or never started), and is on record as cancelled. */
+  cancelled: [run: JobRun & { ms: number }];
   /** The job's lease was taken over before its outcome could be recorded; its new holder decides. */
   lost: [run: JobRun & { ms: number }];
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import type { Completion, Driver, JobRecord, Reservation, ReserveOptions } from '../../src/contract/driver.ts';
+import type { Completion, Driver, JobRecord, Keeping, Reservation, ReserveOptions } from '../../src/contract/driver.ts';
 import { backends, skipReason, type Backend } from '../helpers/backends.ts';
 import { idOf, storedJob as job } from '../helpers/stored.ts';
 
@@ -14,6 +14,7 @@ const LEASE: ReserveOptions = { count: 1, defaultTimeoutMs: 60_000, leaseMarginM
 const HOUR = 3_600_000;
 
 const kept = (result: string | null = null, keepMs = HOUR): Completion => ({ result, keepMs, maxPerQueue: 1_000 });
+const KEEPING: Keeping = { keepMs: HOUR, maxPerQueue: 1_000 };
 
 async function reserveOne(driver: Driver, queues = ['default']): Promise<Reservation> {
   const [reservation] = await driver.reserve(queues, LEASE);
@@ -192,6 +193,97 @@ for (const makeBackend of backends) {
       assert.equal((await found(d, waiting[1]!.id)).state, 'delayed');
       assert.equal(await d.records.prune({ maxPerQueue: 0 }), 1, 'a count of 0 keeps no finished record');
       assert.equal(await d.size('prune'), 2, 'unfinished jobs are all there');
+    });
+    it('cancel of a ready or a delayed job is at once and for good: it is never handed out', { skip }, async () => {
+      const d = await fresh();
+      const [ready, delayed, other] = [job('cancel'), job('cancel', { delayMs: 200 }), job('cancel')];
+      await d.push([ready, delayed, other]);
+      assert.equal(await d.records.cancel(ready.id, KEEPING), 'cancelled');
+      assert.equal(await d.records.cancel(delayed.id, KEEPING), 'cancelled');
+      assert.equal(await d.records.cancel(ready.id, KEEPING), 'finished', 'a second cancel changes nothing');
+      assert.equal(await d.records.cancel('no-such-id', KEEPING), 'unknown');
+      const cancelled = await found(d, ready.id);
+      assert.equal(cancelled.state, 'cancelled');
+      assert.equal(cancelled.payload, ready.payload);
+      assert.ok(cancelled.finishedAt! > 0);
+      await sleep(250);
+      const handed = await d.reserve(['cancel'], { ...LEASE, count: 10 });
+      assert.deepEqual(handed.map(idOf), [other.id], 'only the job not cancelled');
+      assert.equal(await d.size('cancel'), 1);
+      assert.deepEqual((await d.records.list({ state: 'cancelled', queue: 'cancel' })).records.map((r) => r.id).sort(), [ready.id, delayed.id].sort());
+      assert.equal(await d.ack(handed[0]!, kept()), true);
+      assert.equal(await d.records.cancel(other.id, KEEPING), 'finished', 'a completed job cannot be cancelled');
+      assert.equal((await found(d, other.id)).state, 'completed');
+      const stats = (await d.stats()).find((q) => q.queue === 'cancel')!;
+      assert.equal(stats.cancelled, 2);
+      assert.equal(stats.completed, 1);
+    });
+
+    it('cancel of a reserved job is requested; its worker ends it cancelled, and a stale ack changes nothing', { skip }, async () => {
+      const d = await fresh();
+      const pushed = job('running');
+      await d.push([pushed]);
+      const r = await reserveOne(d, ['running']);
+      assert.equal(await d.records.cancel(pushed.id, KEEPING), 'requested');
+      assert.deepEqual((await d.signals()).cancelRequested, [pushed.id], 'every worker sees the request');
+      assert.equal((await found(d, pushed.id)).state, 'reserved', 'it runs until its worker stops it');
+      assert.equal(await d.cancelRunning(r, KEEPING), true);
+      assert.equal(await d.cancelRunning(r, KEEPING), true, 'sent twice: done once');
+      const record = await found(d, pushed.id);
+      assert.equal(record.state, 'cancelled');
+      assert.equal(record.attempts, 1);
+      assert.deepEqual((await d.signals()).cancelRequested, [], 'the request is cleared with it');
+      await d.ack(r, kept('"late"'));
+      assert.equal((await found(d, pushed.id)).state, 'cancelled', 'a late ack keeps no completed record');
+      assert.equal(await d.size('running'), 0);
+
+      const stale = job('running');
+      await d.push([stale]);
+      const first = await reserveOne(d, ['running']);
+      assert.equal(await d.release(first, 0), true);
+      const second = await reserveOne(d, ['running']);
+      assert.equal(await d.cancelRunning(first, KEEPING), false, 'a holder whose lease was taken over cannot');
+      assert.equal((await found(d, stale.id)).state, 'reserved');
+      assert.equal(await d.ack(second), true);
+    });
+
+    it('progress is stored while the job runs and kept in its record', { skip }, async () => {
+      const d = await fresh();
+      const pushed = job();
+      await d.push([pushed]);
+      const r = await reserveOne(d);
+      assert.equal((await found(d, pushed.id)).progress, null);
+      assert.equal(await d.progress(r, '40'), true);
+      assert.equal(await d.progress(r, '{"done":3,"of":5}'), true);
+      assert.equal((await found(d, pushed.id)).progress, '{"done":3,"of":5}', 'find sees it at once');
+      assert.equal(await d.ack(r, kept('"ok"')), true);
+      const record = await found(d, pushed.id);
+      assert.equal(record.progress, '{"done":3,"of":5}');
+      assert.equal(await d.progress(r, '100'), false, 'a finished job takes no progress');
+    });
+
+    it('clean deletes one finished state, by queue and age; never an unfinished job', { skip }, async () => {
+      const d = await fresh();
+      for (const queue of ['a', 'a', 'b']) await d.push([job(queue)]);
+      const old = await complete(d, 'a', kept());
+      await sleep(300);
+      const recent = await complete(d, 'a', kept());
+      await complete(d, 'b', kept());
+      const waiting = [job('a'), job('a', { delayMs: HOUR })];
+      await d.push(waiting);
+      const failing = await reserveOne(d, ['a']);
+      assert.equal(await d.fail(failing, { id: idOf(failing), job: 'Record', payload: failing.payload, error: 'boom' }), true);
+      await d.push([job('a')]);
+
+      assert.equal(await d.records.clean({ state: 'completed', queue: 'a', olderThanMs: 200 }), 1);
+      assert.equal(await d.records.find(old), undefined);
+      assert.equal((await found(d, recent)).state, 'completed');
+      assert.equal(await d.records.clean({ state: 'completed' }), 2, 'every queue, any age');
+      assert.equal(await d.records.clean({ state: 'failed', queue: 'b' }), 0);
+      assert.equal(await d.records.clean({ state: 'failed', queue: 'a' }), 1);
+      assert.equal(await d.records.clean({ state: 'cancelled' }), 0);
+      assert.equal((await found(d, waiting[1]!.id)).state, 'delayed');
+      assert.equal(await d.size('a'), 2, 'unfinished jobs stay');
     });
   });
 }

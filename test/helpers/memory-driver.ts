@@ -6,9 +6,9 @@
  * can read, calls it can make fail (`failNext`), and a record of every turn.
  */
 import { randomUUID } from 'node:crypto';
-import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Records, QueueStats, Reservation, ReserveOptions, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Keeping, Records, QueueStats, Reservation, ReserveOptions, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
 import { failedJobRecord, waitingState } from '../../src/contract/records.ts';
-import { pausedSignal, RESTART_SIGNAL, workerSignals } from '../../src/contract/signals.ts';
+import { cancelSignal, pausedSignal, RESTART_SIGNAL, workerSignals } from '../../src/contract/signals.ts';
 import { failedJobNotFound } from '../../src/errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../src/jobs/envelope.ts';
 import { timeoutMsOf } from '../../src/jobs/settings.ts';
@@ -22,6 +22,7 @@ interface Row {
   /** When it may next be taken: after its delay, or when its lease (or hold) runs out. */
   availableAt: number;
   token: string | null;
+  progress: string | null;
   /** Storage order; a give-back puts a row first again. */
   order: number;
 }
@@ -58,7 +59,7 @@ export class MemoryDriver implements Driver {
     await this.enter('push');
     for (const job of jobs) {
       if (this.rows.has(job.id)) continue;
-      this.rows.set(job.id, { id: job.id, queue: job.queue, payload: job.payload, attempts: 0, timeoutMs: job.timeoutMs, availableAt: Date.now() + job.delayMs, token: null, order: (this.order += 1) });
+      this.rows.set(job.id, { id: job.id, queue: job.queue, payload: job.payload, attempts: 0, timeoutMs: job.timeoutMs, availableAt: Date.now() + job.delayMs, token: null, progress: null, order: (this.order += 1) });
     }
   }
 
@@ -120,10 +121,33 @@ export class MemoryDriver implements Driver {
     return true;
   }
 
+  /** Records a taken row as cancelled. */
+  private cancelNow(row: Row, keeping: Keeping): void {
+    const now = Date.now();
+    this.rows.delete(row.id);
+    this.completed.set(row.id, { ...this.record(row), state: 'cancelled', availableAt: null, finishedAt: now, expiresAt: now + keeping.keepMs });
+    this.signalValues.delete(cancelSignal(row.id));
+  }
+
+  async cancelRunning(r: Reservation, keeping: Keeping): Promise<boolean> {
+    await this.enter('cancelRunning');
+    const row = this.owned(r);
+    if (!row) return !this.rows.has(r.handle);
+    this.cancelNow(row, keeping);
+    return true;
+  }
+
+  async progress(r: Reservation, progress: string): Promise<boolean> {
+    await this.enter('progress');
+    const row = this.owned(r);
+    if (row) row.progress = progress;
+    return row !== undefined;
+  }
+
   private record(row: Row): JobRecord {
     return {
       id: row.id, queue: row.queue, connection: this.connection, state: waitingState(row.token !== null, row.availableAt, Date.now()), payload: row.payload,
-      attempts: row.attempts, result: null, error: null, availableAt: row.availableAt, startedAt: null, finishedAt: null,
+      attempts: row.attempts, result: null, error: null, progress: row.progress, availableAt: row.availableAt, startedAt: null, finishedAt: null,
     };
   }
 
@@ -139,6 +163,26 @@ export class MemoryDriver implements Driver {
     list: async ({ state, queue, limit = 50 }) => {
       const all = [...[...this.rows.values()].map((row) => this.record(row)), ...this.completed.values(), ...[...this.failedRecords.values()].map(failedJobRecord)];
       return { records: all.filter((r) => r.state === state && (queue === undefined || r.queue === queue)).reverse().slice(0, limit) };
+    },
+    cancel: async (id, keeping) => {
+      const row = this.rows.get(id);
+      if (!row) return this.completed.has(id) || this.failedRecords.has(id) ? 'finished' : 'unknown';
+      if (row.token !== null && row.availableAt > Date.now()) {
+        this.signalValues.set(cancelSignal(id), Date.now());
+        return 'requested';
+      }
+      this.cancelNow(row, keeping);
+      return 'cancelled';
+    },
+    clean: async ({ state, queue, olderThanMs = 0 }) => {
+      const before = Date.now() - olderThanMs;
+      let cleaned = 0;
+      const store: Map<string, { queue: string; failedAt?: number; finishedAt?: number | null; state?: string }> = state === 'failed' ? this.failedRecords : this.completed;
+      for (const [id, record] of [...store]) {
+        const at = record.failedAt ?? record.finishedAt ?? 0;
+        if ((state === 'failed' || record.state === state) && (queue === undefined || record.queue === queue) && at <= before) cleaned += Number(store.delete(id));
+      }
+      return cleaned;
     },
     prune: async ({ maxPerQueue }) => {
       const now = Date.now();
@@ -179,7 +223,7 @@ export class MemoryDriver implements Driver {
   async stats(): Promise<QueueStats[]> {
     const now = Date.now();
     const byQueue = new Map<string, QueueStats>();
-    const of = (queue: string) => byQueue.get(queue) ?? byQueue.set(queue, { queue, ready: 0, delayed: 0, reserved: 0, failed: 0 }).get(queue)!;
+    const of = (queue: string) => byQueue.get(queue) ?? byQueue.set(queue, { queue, ready: 0, delayed: 0, reserved: 0, failed: 0, completed: 0, cancelled: 0 }).get(queue)!;
     for (const row of this.rows.values()) {
       const stats = of(row.queue);
       if (row.availableAt <= now) stats.ready += 1;
@@ -187,6 +231,7 @@ export class MemoryDriver implements Driver {
       else stats.delayed += 1;
     }
     for (const record of this.failedRecords.values()) of(record.queue).failed += 1;
+    for (const record of this.completed.values()) if (record.state === 'completed' || record.state === 'cancelled') of(record.queue)[record.state] += 1;
     return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
   }
 
@@ -216,7 +261,7 @@ export class MemoryDriver implements Driver {
         const record = this.failedRecords.get(id)!;
         const envelope = withFreshTries(record.payload, id);
         this.failedRecords.delete(id);
-        this.rows.set(envelope.id, { id: envelope.id, queue: record.queue, payload: encodeEnvelope(envelope), attempts: 0, timeoutMs: timeoutMsOf(envelope), availableAt: Date.now(), token: null, order: (this.order += 1) });
+        this.rows.set(envelope.id, { id: envelope.id, queue: record.queue, payload: encodeEnvelope(envelope), attempts: 0, timeoutMs: timeoutMsOf(envelope), availableAt: Date.now(), token: null, progress: null, order: (this.order += 1) });
       }
       return ids;
     },

@@ -16,7 +16,7 @@ import { ran, registry, silent, stored } from '../helpers/in-process.ts';
 const LEASE = { count: 1, defaultTimeoutMs: 5_000, leaseMarginMs: 1_000 };
 
 function context(driver: MemoryDriver): RunContext {
-  return { driver, ack: ({ reservation, completion }) => driver.ack(reservation, completion), retention: retentionByClass(undefined), registry, payloads: payloadRules({}), defaults: { maxTries: 3, timeout: 5, backoff: [0] }, log: silent, cancel: new Cancellation() };
+  return { driver, ack: ({ reservation, completion }) => driver.ack(reservation, completion), retention: retentionByClass(undefined), cancelRequested: () => false, registry, payloads: payloadRules({}), defaults: { maxTries: 3, timeout: 5, backoff: [0] }, log: silent, cancel: new Cancellation() };
 }
 
 async function reserve(driver: MemoryDriver): Promise<Reservation> {

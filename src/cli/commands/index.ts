@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { CliApp } from '../app.ts';
+import { registerCancel } from './cancel.ts';
+import { registerClean } from './clean.ts';
 import { registerClear } from './clear.ts';
 import { registerCompletion } from './completion.ts';
 import { registerDispatch } from './dispatch.ts';
@@ -10,18 +12,22 @@ import { registerFailedShow } from './failed-show.ts';
 import { registerInit } from './init.ts';
 import { registerJobs } from './jobs.ts';
 import { registerKeyGenerate } from './key-generate.ts';
+import { registerList } from './list.ts';
 import { registerMakeJob } from './make-job.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerPause, registerResume } from './pause.ts';
 import { registerRecordTimeout } from './record-timeout.ts';
 import { registerRestart } from './restart.ts';
 import { registerRetry } from './retry.ts';
+import { registerShow } from './show.ts';
 import { registerStatus } from './status.ts';
+import { registerWait } from './wait.ts';
 import { registerWork } from './work.ts';
 
 export function registerCommands(program: Command, app: CliApp): void {
   for (const register of [
     registerWork, registerDispatch, registerStatus, registerJobs,
+    registerShow, registerList, registerCancel, registerWait, registerClean,
     registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
     registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerInit, registerMakeJob, registerKeyGenerate, registerRecordTimeout,
   ]) {

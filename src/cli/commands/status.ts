@@ -7,7 +7,7 @@ import { examples, withConnection } from '../help.ts';
 import { formatTime, printJson, printTable, say } from '../output.ts';
 
 export function registerStatus(program: Command, app: CliApp): void {
-  const command = withConnection(program.command('status').description('jobs per queue: ready, delayed, reserved, failed'))
+  const command = withConnection(program.command('status').description('jobs per queue: ready, delayed, reserved, failed, and the records kept of completed and cancelled ones'))
     .option('--json', 'print JSON')
     .option('-w, --watch', 'refresh every second (in place on a terminal), with how fast each queue drains');
   examples(command, ['queue status', 'queue status --json', 'queue status --watch']);
@@ -45,8 +45,8 @@ async function printStatus(where: string, stats: QueueStats[], paused: Set<strin
     say(`connection ${where}: no jobs`);
     return;
   }
-  const head = ['connection', 'queue', 'ready', 'delayed', 'reserved', 'failed'];
-  const rows = stats.map((s): (string | number)[] => [where, paused.has(s.queue) ? `${s.queue} (paused)` : s.queue, s.ready, s.delayed, s.reserved, s.failed]);
+  const head = ['connection', 'queue', 'ready', 'delayed', 'reserved', 'failed', 'completed', 'cancelled'];
+  const rows = stats.map((s): (string | number)[] => [where, paused.has(s.queue) ? `${s.queue} (paused)` : s.queue, s.ready, s.delayed, s.reserved, s.failed, s.completed, s.cancelled]);
   if (drain) {
     head.push('waiting Δ/s', 'failed Δ/s');
     stats.forEach((s, i) => rows[i]!.push(...drain(s)));
@@ -59,7 +59,7 @@ async function printStatus(where: string, stats: QueueStats[], paused: Set<strin
  * since the last refresh: negative while workers drain it faster than it fills.
  */
 function rate(previous: { at: number; stats: Map<string, QueueStats> }, at: number, queue: QueueStats): [waiting: string, failed: string] {
-  const before = previous.stats.get(queue.queue) ?? { queue: queue.queue, ready: 0, delayed: 0, reserved: 0, failed: 0 };
+  const before = previous.stats.get(queue.queue) ?? { queue: queue.queue, ready: 0, delayed: 0, reserved: 0, failed: 0, completed: 0, cancelled: 0 };
   const seconds = Math.max(0.001, (at - previous.at) / 1000);
   const waiting = (s: QueueStats) => s.ready + s.delayed + s.reserved;
   const perSecond = (delta: number) => `${delta > 0 ? '+' : ''}${Math.round(delta / seconds)}`;

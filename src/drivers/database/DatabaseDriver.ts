@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
-import type { Completion, Driver, Failure, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
-import { pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
+import type { Completion, Driver, Failure, Keeping, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
+import { cancelSignal, pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
 import { backendUnavailable, type Refusal } from '../../contract/unavailable.ts';
 import { AckBatcher, type DoneRow } from './AckBatcher.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
@@ -76,7 +76,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     if (completions.size === 0) return this.dialect.deleteOwned(this.db, this.tables.jobs, rows);
     return this.dialect.writeTransaction(this.db, async (trx) => {
       const taken = await this.dialect.takeOwned(trx, this.tables.jobs, rows);
-      await this.records.keep(trx, taken, completions);
+      await this.records.keep(trx, 'completed', taken, completions);
       return new Set(taken.map((row) => row.id));
     });
   }
@@ -219,6 +219,27 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     return this.call('fail a job', (db) => failOwned(db, this.tables.jobs, this.dialect, Number(reservation.handle), reservation.token, this.failed.recordsOf(reservation.queue, failure)));
   }
 
+  cancelRunning(reservation: Reservation, keeping: Keeping): Promise<boolean> {
+    const row = { id: Number(reservation.handle), token: reservation.token };
+    return this.call('cancel a running job', async (db) => {
+      const taken = await this.dialect.writeTransaction(db, async (trx) => {
+        const [owned] = await this.dialect.takeOwned(trx, this.tables.jobs, [row]);
+        if (!owned) return false;
+        await this.records.keep(trx, 'cancelled', [owned], new Map([[row.id, keeping]]));
+        if (owned.job_id !== null) await deleteSignal(trx, this.tables.signals, cancelSignal(owned.job_id));
+        return true;
+      });
+      // Sent again after its answer was lost: the row is gone, which counts as done.
+      return taken || (await withGoneRows(db, this.tables.jobs, [row], new Set())).has(row.id);
+    });
+  }
+
+  async progress(reservation: Reservation, progress: string): Promise<boolean> {
+    const updated = await this.call('store a job\'s progress', (db) =>
+      db.updateTable(this.jobs).set({ progress }).where('id', '=', Number(reservation.handle)).where('reserved_by', '=', reservation.token).executeTakeFirst());
+    return Number(updated.numUpdatedRows) > 0;
+  }
+
   async size(queue: string): Promise<number> {
     const row = await this.call('count jobs', (db) => db.selectFrom(this.jobs).select((eb) => eb.fn.countAll<number>().as('n')).where('queue', '=', queue).executeTakeFirst());
     return Number(row?.n ?? 0);
@@ -226,11 +247,11 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
 
   async stats(): Promise<QueueStats[]> {
     const counts = await this.call('read queue stats', (db) => countByQueue(db, this.tables.jobs, this.dialect.now()));
-    const byQueue = new Map<string, QueueStats>(counts.map((c) => [c.queue, { ...c, failed: 0 }]));
-    for (const { queue, failed } of await this.failed.countByQueue()) {
-      const stats = byQueue.get(queue) ?? { queue, ready: 0, delayed: 0, reserved: 0, failed: 0 };
-      stats.failed = failed;
-      byQueue.set(queue, stats);
+    const byQueue = new Map<string, QueueStats>(counts.map((c) => [c.queue, { ...c, failed: 0, completed: 0, cancelled: 0 }]));
+    const of = (queue: string) => byQueue.get(queue) ?? byQueue.set(queue, { queue, ready: 0, delayed: 0, reserved: 0, failed: 0, completed: 0, cancelled: 0 }).get(queue)!;
+    for (const { queue, failed } of await this.failed.countByQueue()) of(queue).failed = failed;
+    for (const { queue, state, n } of await this.records.countByQueue()) {
+      if (state === 'completed' || state === 'cancelled') of(queue)[state] = n;
     }
     return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
   }

@@ -5,7 +5,9 @@
  * the finished-jobs table only, so it can never touch an unfinished job or a failure.
  */
 import { sql, type Kysely } from 'kysely';
-import type { Completion, JobRecord, ListOptions, RecordPage, Records } from '../../contract/driver.ts';
+import type { CancelOutcome, FinishedState, JobRecord, Keeping, ListOptions, RecordPage, Records } from '../../contract/driver.ts';
+import { cancelSignal } from '../../contract/signals.ts';
+import { setSignalIn } from './sql/signals.ts';
 import { badCursor, failedJobRecord, pageLimit, waitingState } from '../../contract/records.ts';
 import type { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import type { SqlDialect, TakenRow } from './dialects/dialect.ts';
@@ -21,6 +23,7 @@ interface JobRow {
   available_at: number;
   reserved_by: string | null;
   started_at: number | null;
+  progress: string | null;
   now_ms: number;
 }
 
@@ -42,31 +45,87 @@ export class DatabaseRecords implements Records {
   }
 
   /**
-   * Inside the ack's transaction: the `completed` records of the done rows that keep one (a row
-   * written by hand, without a job id, has no record). A record of the same id is replaced.
+   * Inside the transaction that took the rows: the records, in `state`, of those that keep one (a
+   * row written by hand, without a job id, has none). A record of the same id is replaced.
    */
-  async keep(trx: Kysely<Tables>, taken: TakenRow[], completions: Map<number, Completion>): Promise<void> {
-    const rows = taken.filter((row) => row.job_id !== null && completions.has(row.id));
+  async keep(trx: Kysely<Tables>, state: 'completed' | 'cancelled', taken: TakenRow[], keeping: Map<number, Keeping & { result?: string | null }>): Promise<void> {
+    const rows = taken.filter((row) => row.job_id !== null && keeping.has(row.id));
     if (rows.length === 0) return;
     const now = this.dialect.now();
     await trx.deleteFrom(this.finished).where('id', 'in', rows.map((row) => row.job_id!)).execute();
     await trx
       .insertInto(this.finished)
       .values(rows.map((row) => {
-        const { result, keepMs } = completions.get(row.id)!;
+        const { result, keepMs } = keeping.get(row.id)!;
         return {
-          id: row.job_id!, queue: row.queue, state: 'completed', payload: row.payload, result, attempts: row.attempts,
+          id: row.job_id!, queue: row.queue, state, payload: row.payload, result: result ?? null, progress: row.progress, attempts: row.attempts,
           started_at: row.started_at, finished_at: now, expires_at: sql<number>`${now} + ${Math.round(keepMs)}`,
         };
       }))
       .execute();
   }
 
+  /**
+   * In one transaction: a waiting job (ready, delayed, or with a lease that ran out) is deleted and
+   * recorded cancelled; a reserved one gets the `cancel:<id>` signal its worker acts on.
+   */
+  async cancel(id: string, keeping: Keeping): Promise<CancelOutcome> {
+    const outcome = await this.call('cancel a job', (db) => this.dialect.writeTransaction(db, async (trx) => {
+      let pick = trx
+        .selectFrom(this.jobs)
+        .select(['id', 'job_id', 'queue', 'payload', 'attempts', 'started_at', 'progress', 'reserved_by', 'available_at', this.dialect.now().as('now_ms')])
+        .where('job_id', '=', id);
+      // The claim passes over a locked row (SKIP LOCKED); SQLite's write lock is the whole file's.
+      if (this.dialect.client !== 'sqlite') pick = pick.forUpdate();
+      const row = await pick.executeTakeFirst();
+      if (!row) {
+        const done = await trx.selectFrom(this.finished).select('id').where('id', '=', id).executeTakeFirst();
+        return done ? 'finished' : undefined;
+      }
+      if (row.reserved_by !== null && Number(row.available_at) > Number(row.now_ms)) {
+        await setSignalIn(trx, this.tables.signals, this.dialect, cancelSignal(id));
+        return 'requested';
+      }
+      const rowId = Number(row.id);
+      await trx.deleteFrom(this.jobs).where('id', '=', rowId).execute();
+      const taken: TakenRow = { id: rowId, job_id: id, queue: row.queue, payload: row.payload, attempts: Number(row.attempts), started_at: row.started_at === null ? null : Number(row.started_at), progress: row.progress };
+      await this.keep(trx, 'cancelled', [taken], new Map([[rowId, keeping]]));
+      return 'cancelled';
+    }));
+    if (outcome) return outcome;
+    return (await this.failed.find(id)) ? 'finished' : 'unknown';
+  }
+
+  /** Deletes one finished state's records (of a queue, older than `olderThanMs`); failures from the failed store's table. */
+  async clean({ state, queue, olderThanMs }: { state: FinishedState; queue?: string; olderThanMs?: number }): Promise<number> {
+    const before = olderThanMs === undefined ? undefined : sql<number>`${this.dialect.now()} - ${Math.round(olderThanMs)}`;
+    const removed = await this.call('clean job records', (db) => {
+      if (state === 'failed') {
+        let query = db.deleteFrom(this.tables.failed as 'queue_failed_jobs');
+        if (queue !== undefined) query = query.where('queue', '=', queue);
+        if (before) query = query.where('failed_at', '<', before);
+        return query.executeTakeFirst();
+      }
+      let query = db.deleteFrom(this.finished).where('state', '=', state);
+      if (queue !== undefined) query = query.where('queue', '=', queue);
+      if (before) query = query.where('finished_at', '<', before);
+      return query.executeTakeFirst();
+    });
+    return Number(removed.numDeletedRows);
+  }
+
+  /** Records kept per queue and finished state (completed, cancelled, expired). */
+  async countByQueue(): Promise<{ queue: string; state: string; n: number }[]> {
+    const rows = await this.call('count job records', (db) =>
+      db.selectFrom(this.finished).select((eb) => ['queue', 'state', eb.fn.countAll<number>().as('n')]).groupBy(['queue', 'state']).execute());
+    return rows.map((row) => ({ queue: row.queue, state: row.state, n: Number(row.n) }));
+  }
+
   async find(id: string): Promise<JobRecord | undefined> {
     const found = await this.call('find a job', async (db) => {
       const row = await db
         .selectFrom(this.jobs)
-        .select(['job_id', 'queue', 'payload', 'attempts', 'available_at', 'reserved_by', 'started_at', this.dialect.now().as('now_ms')])
+        .select(['job_id', 'queue', 'payload', 'attempts', 'available_at', 'reserved_by', 'started_at', 'progress', this.dialect.now().as('now_ms')])
         .where('job_id', '=', id)
         .executeTakeFirst();
       if (row) return this.waiting(row as JobRow);
@@ -104,7 +163,7 @@ export class DatabaseRecords implements Records {
       const now = this.dialect.now();
       let query = db
         .selectFrom(this.jobs)
-        .select(['id', 'job_id', 'queue', 'payload', 'attempts', 'available_at', 'reserved_by', 'started_at', now.as('now_ms')])
+        .select(['id', 'job_id', 'queue', 'payload', 'attempts', 'available_at', 'reserved_by', 'started_at', 'progress', now.as('now_ms')])
         .orderBy('id', 'desc')
         .limit(limit + 1);
       if (state === 'ready') query = query.where('available_at', '<=', now);
@@ -146,6 +205,12 @@ export class DatabaseRecords implements Records {
   async prune({ maxPerQueue }: { maxPerQueue: number }): Promise<number> {
     return this.call('prune job records', async (db) => {
       const expired = await db.deleteFrom(this.finished).where('expires_at', '<=', this.dialect.now()).executeTakeFirst();
+      // A cancel asked of a job that finished before its worker saw the request.
+      await db
+        .deleteFrom(this.tables.signals as 'queue_signals')
+        .where('name', 'like', `${cancelSignal('')}%`)
+        .where((eb) => eb.not(eb.exists(eb.selectFrom(this.jobs).select('id').where('job_id', '=', sql<string>`substr(${sql.ref(`${this.tables.signals}.name`)}, ${cancelSignal('').length + 1})`))))
+        .execute();
       let pruned = Number(expired.numDeletedRows);
       const crowded = await db
         .selectFrom(this.finished)
@@ -191,6 +256,7 @@ export class DatabaseRecords implements Records {
       attempts: Number(row.attempts),
       result: null,
       error: null,
+      progress: row.progress,
       availableAt,
       startedAt: row.started_at === null ? null : Number(row.started_at),
       finishedAt: null,
@@ -207,6 +273,7 @@ export class DatabaseRecords implements Records {
       attempts: Number(row.attempts),
       result: row.result,
       error: null,
+      progress: row.progress,
       availableAt: null,
       startedAt: row.started_at === null ? null : Number(row.started_at),
       finishedAt: Number(row.finished_at),

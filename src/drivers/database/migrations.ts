@@ -72,15 +72,17 @@ function uniqueJobIds(t: TableNames): Migration {
 }
 
 /**
- * Job records (SPEC 11): when a job's try started, and a table for the records of finished jobs that
+ * Job records (SPEC 11): when a job's try started and what it last reported as its progress, and a
+ * table for the records of finished jobs that
  * did not fail (failures keep their own table), indexed for listing one state of one queue newest
- * first, and for pruning by keep time.
+ * first, and for pruning by keep time. Rows of earlier releases get NULLs: nothing to backfill.
  */
 function jobRecords(t: TableNames, dialect: SqlDialect): Migration {
   const text = dialect.types.text === 'longtext' ? sql`longtext` : 'text';
   return {
     async up(db: Kysely<any>) {
       await db.schema.alterTable(t.jobs).addColumn('started_at', 'bigint').execute();
+      await db.schema.alterTable(t.jobs).addColumn('progress', text).execute();
       const table = db.schema
         .createTable(t.finished)
         .ifNotExists()
@@ -89,6 +91,7 @@ function jobRecords(t: TableNames, dialect: SqlDialect): Migration {
         .addColumn('state', 'varchar(16)', (c) => c.notNull())
         .addColumn('payload', text, (c) => c.notNull())
         .addColumn('result', text)
+        .addColumn('progress', text)
         .addColumn('attempts', 'integer', (c) => c.notNull())
         .addColumn('started_at', 'bigint')
         .addColumn('finished_at', 'bigint', (c) => c.notNull())
@@ -99,6 +102,7 @@ function jobRecords(t: TableNames, dialect: SqlDialect): Migration {
     },
     async down(db: Kysely<any>) {
       await db.schema.dropTable(t.finished).ifExists().execute();
+      await db.schema.alterTable(t.jobs).dropColumn('progress').execute();
       await db.schema.alterTable(t.jobs).dropColumn('started_at').execute();
     },
   };

@@ -26,6 +26,8 @@ export interface JobsTable {
   created_at: number;
   /** When the current (or last) try started: set by the claim. Null before the first. */
   started_at: Generated<number | null>;
+  /** What the job last reported with ctx.progress(), encoded. */
+  progress: Generated<string | null>;
 }
 
 /** Finished records that are not failures (completed; later cancelled and expired), one per job id. */
@@ -35,6 +37,7 @@ export interface FinishedJobsTable {
   state: string;
   payload: string;
   result: string | null;
+  progress: string | null;
   attempts: number;
   started_at: number | null;
   finished_at: number;

@@ -18,6 +18,7 @@ export interface TakenRow {
   payload: string;
   attempts: number;
   started_at: number | null;
+  progress: string | null;
 }
 
 export interface SqlDialect {

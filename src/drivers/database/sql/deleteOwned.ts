@@ -12,7 +12,7 @@ import type { OwnedRow, TakenRow } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
 
 /** The columns a done job's record is made of. */
-const TAKEN = ['id', 'job_id', 'queue', 'payload', 'attempts', 'started_at'] as const;
+const TAKEN = ['id', 'job_id', 'queue', 'payload', 'attempts', 'started_at', 'progress'] as const;
 
 export async function deleteOwnedReturning(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>> {
   const deleted = await db
@@ -74,6 +74,7 @@ function normalizeTaken(row: Record<string, unknown>): TakenRow {
     payload: String(row.payload),
     attempts: Number(row.attempts),
     started_at: row.started_at === null || row.started_at === undefined ? null : Number(row.started_at),
+    progress: (row.progress as string | null) ?? null,
   };
 }
 

@@ -18,11 +18,14 @@ export async function readSignals(db: Kysely<Tables>, table: string, dialect: Sq
 }
 
 export async function setSignal(db: Kysely<Tables>, table: string, dialect: SqlDialect, name: string): Promise<void> {
+  await dialect.writeTransaction(db, (trx) => setSignalIn(trx, table, dialect, name));
+}
+
+/** setSignal inside the caller's write transaction. */
+export async function setSignalIn(trx: Kysely<Tables>, table: string, dialect: SqlDialect, name: string): Promise<void> {
   const signals = table as 'queue_signals';
-  await dialect.writeTransaction(db, async (trx) => {
-    await trx.deleteFrom(signals).where('name', '=', name).execute();
-    await trx.insertInto(signals).values({ name, value: dialect.now() }).execute();
-  });
+  await trx.deleteFrom(signals).where('name', '=', name).execute();
+  await trx.insertInto(signals).values({ name, value: dialect.now() }).execute();
 }
 
 export async function deleteSignal(db: Kysely<Tables>, table: string, name: string): Promise<void> {
