@@ -4,6 +4,7 @@
  */
 import { env } from '../env.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../jobs/payload.ts';
+import { durationMs, type Duration, type Keep } from '../jobs/settings.ts';
 import { DEFAULT_REDIS_PREFIX, DEFAULT_TABLES, defineConfig, type DatabaseConnectionConfig, type RedisConnectionConfig, type ResolvedConfig } from './define.ts';
 
 export function defaultConfig(): ResolvedConfig {
@@ -33,14 +34,34 @@ export function redisFromEnv(): RedisConnectionConfig {
     tls: env.bool('REDIS_TLS', false),
     cluster: cluster ? cluster.split(',').map((node) => node.trim()) : undefined,
     prefix: env.string('REDIS_PREFIX', DEFAULT_REDIS_PREFIX),
+    keep: keepFromEnv(),
   };
+}
+
+/**
+ * How long finished records are kept, from QUEUE_KEEP_COMPLETED (a duration like 1h, or `false`
+ * to keep none) and QUEUE_KEEP_COUNT (per queue); unset, the defaults (1 hour, 1,000).
+ */
+export function keepFromEnv(): Keep | undefined {
+  const completed = env.optional('QUEUE_KEEP_COMPLETED');
+  const count = env.optional('QUEUE_KEEP_COUNT');
+  if (completed === 'false') return false;
+  if (completed === undefined && count === undefined) return undefined;
+  const keep: { completed?: Duration; count?: number } = {};
+  if (completed !== undefined) {
+    const seconds = /^\d+(\.\d+)?$/.test(completed) ? Number(completed) : completed;
+    durationMs(seconds, 'QUEUE_KEEP_COMPLETED');
+    keep.completed = seconds as Duration;
+  }
+  if (count !== undefined) keep.count = env.int('QUEUE_KEEP_COUNT', 1_000, { min: 0, max: 10_000_000 });
+  return keep;
 }
 
 /** The database connection as DB_CONNECTION and the DB_* variables (or DATABASE_URL) describe it. */
 export function databaseFromEnv(): DatabaseConnectionConfig {
   const client = env.oneOf('DB_CONNECTION', ['sqlite', 'mysql', 'postgres'] as const, 'sqlite');
   const tables = { table: env.string('DB_QUEUE_TABLE', DEFAULT_TABLES.table), failedTable: env.string('DB_FAILED_TABLE', DEFAULT_TABLES.failedTable) };
-  if (client === 'sqlite') return { driver: 'database', client, filename: env.string('DB_DATABASE', 'storage/queue.sqlite'), ...tables };
+  if (client === 'sqlite') return { driver: 'database', client, filename: env.string('DB_DATABASE', 'storage/queue.sqlite'), ...tables, keep: keepFromEnv() };
   const url = env.url('DATABASE_URL', client === 'mysql' ? ['mysql:', 'mariadb:'] : ['postgres:', 'postgresql:']);
   return {
     driver: 'database',
@@ -53,6 +74,7 @@ export function databaseFromEnv(): DatabaseConnectionConfig {
     password: env.optional('DB_PASS'),
     pool: env.int('DB_POOL', 10, { min: 1, max: 1000 }),
     ...tables,
+    keep: keepFromEnv(),
   };
 }
 

@@ -12,7 +12,8 @@ import { canBlock, canHold, type Driver, type QueueStats, type Reservation, type
 import { describeError } from '../errors.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
-import { DEFAULT_KEEP, retentionByClass, type JobDefaults, type Keep } from '../jobs/settings.ts';
+import { retentionByClass, type JobDefaults, type Keep } from '../jobs/settings.ts';
+import { startPruning } from './pruning.ts';
 import { cancelAttempts, Cancellation } from '../running/attempt.ts';
 import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
 import type { Watchdog } from '../running/watchdog.ts';
@@ -46,8 +47,6 @@ export interface WorkerOptions {
   keep?: Keep;
 }
 
-/** How often a worker prunes finished records past their keep (every worker does; each prune is atomic). */
-const PRUNE_MS = 15_000;
 /** How often workers look for `queue restart` and `queue pause`. */
 const SIGNAL_POLL_MS = 1_000;
 /** How often an idle worker looks for ready jobs on queues it does not take, until it found some once. */
@@ -72,7 +71,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private wakeUp: (() => void) | undefined;
   private readonly outage: Outage;
   private hinted = false;
-  private pruningNow = false;
   private readingSignals = false;
   private hintCheckedAt = 0;
   /** RSS, read at most once a second: reading it costs more than running a trivial job. */
@@ -136,17 +134,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onStarted: (run) => this.emit('started', run),
     };
 
-    const retention = context.retention;
-    const counts = this.registry.all().map((job) => safely(() => retention(job.jobClass)?.maxPerQueue));
-    const maxPerQueue = Math.max(DEFAULT_KEEP.count, ...counts.filter((n): n is number => n !== undefined));
-    const pruning = setInterval(() => void this.prune(maxPerQueue), PRUNE_MS);
-    pruning.unref();
+    const stopPruning = startPruning(this.driver, this.registry, context.retention, this.log);
     const polling = setInterval(() => void this.pollSignalsWhileBusy(), SIGNAL_POLL_MS / 2);
     polling.unref();
     try {
       return await this.loop(context);
     } finally {
-      clearInterval(pruning);
+      stopPruning();
       clearInterval(polling);
     }
   }
@@ -195,24 +189,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.source.close();
     await Promise.allSettled([...this.recording]);
     return this.stopping ?? stopReason('signal', 'stopped');
-  }
-
-  /**
-   * Deletes finished records past their keep, and beyond `maxPerQueue` per queue: the largest count
-   * the connection or a job class keeps, so no class's records are cut short by another's.
-   */
-  private async prune(maxPerQueue: number): Promise<void> {
-    if (this.pruningNow) return;
-    this.pruningNow = true;
-    try {
-      const pruned = await this.driver.records.prune({ maxPerQueue });
-      if (pruned > 0) this.log.debug({ pruned }, `pruned ${pruned} finished job records`);
-    } catch (error) {
-      // An outage is reported by the loop; the next prune catches up.
-      this.log.debug({ err: (error as Error).message }, `could not prune job records: ${(error as Error).message}`);
-    } finally {
-      this.pruningNow = false;
-    }
   }
 
   private start(context: RunContext, reservation: Reservation): void {
@@ -412,11 +388,3 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 }
 
-/** `read()`, or undefined when it throws (a class whose settings are wrong says so when its job is done). */
-function safely<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
-  }
-}

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { QueueError } from '../../src/errors.ts';
 import { encodeEnvelope, ENVELOPE_VERSION, withFreshTries, type Envelope } from '../../src/jobs/envelope.ts';
-import { openPayload, payloadRules, sealPayload, type PayloadRules } from '../../src/jobs/payload.ts';
+import { decodeProgress, encodeProgress, openPayload, openResult, payloadRules, sealPayload, sealResult, type PayloadRules } from '../../src/jobs/payload.ts';
 import { generateAppKey } from '../../src/jobs/seal.ts';
 import { queueError } from '../helpers/errors.ts';
 import { hostilePayload, random } from '../helpers/hostile.ts';
@@ -103,5 +103,36 @@ describe('fuzzing the decoder', () => {
     }
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.ok(opened > 0 && refused > 0, `both outcomes occur (${opened} opened, ${refused} refused)`);
+  });
+});
+
+describe('results and progress', () => {
+  it('a result comes back as handle() returned it: Date, BigInt, Map and all; nothing stays nothing', () => {
+    const e = envelope({});
+    const value = { at: new Date('2026-12-01T00:00:00Z'), total: 2n ** 70n, by: new Map([['eu', 1]]), list: [1, 'two'] };
+    assert.deepEqual(openResult(sealResult(value, e, plain), e, plain), value);
+    assert.equal(sealResult(undefined, e, plain), null);
+    assert.equal(openResult(null, e, plain), undefined);
+  });
+
+  it("an encrypted job's result is stored encrypted and opens only with the key", () => {
+    const sealed = JSON.parse(sealPayload(envelope(), true, keyed)) as Envelope;
+    const stored = sealResult({ card: '4111 1111 1111 1111' }, sealed, keyed)!;
+    assert.ok(!stored.includes('4111'), 'no clear text on the backend');
+    assert.deepEqual(openResult(stored, sealed, keyed), { card: '4111 1111 1111 1111' });
+    assert.throws(() => openResult(stored, sealed, plain), /encrypted and this worker has no APP_KEY/);
+  });
+
+  it('a result over the payload limit, or one that cannot be encoded, is refused with the reason', () => {
+    const small = payloadRules({ maxPayloadBytes: 1024 });
+    assert.throws(() => sealResult('x'.repeat(2000), envelope(), small), /Secret: its result is \d+ bytes encoded, over the limit of 1024/);
+    assert.throws(() => sealResult(new (class Order {})(), envelope(), plain), /Secret: field 'result' is a Order instance/);
+  });
+
+  it('progress is a number from 0 to 100 or a small plain object', () => {
+    assert.equal(encodeProgress(40, 'Report'), '40');
+    assert.deepEqual(decodeProgress(encodeProgress({ done: 3, at: new Date(0) }, 'Report')), { done: 3, at: new Date(0) });
+    for (const bad of [101, -1, Number.NaN, 'half', [1, 2], null]) assert.throws(() => encodeProgress(bad, 'Report'), /Report: ctx.progress\(\) takes a number from 0 to 100 or a plain object/);
+    assert.throws(() => encodeProgress({ rows: 'x'.repeat(70_000) }, 'Report'), /over 65536; report a few fields, not data/);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UnrecoverableError } from '../../src/errors.ts';
-import { hasExceededTries, resolveBackoff, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type JobSettings } from '../../src/jobs/settings.ts';
+import { durationMs, retentionOf, hasExceededTries, resolveBackoff, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type JobSettings } from '../../src/jobs/settings.ts';
 import { stopIfNecessary, type StopCheck } from '../../src/worker/stop.ts';
 
 const defaults: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
@@ -137,5 +137,30 @@ describe('retryDelaySeconds', () => {
   it('returns 0 for an empty list', () => {
     assert.equal(retryDelaySeconds(1, { ...defaults, backoff: [] }), 0);
     assert.equal(retryDelaySeconds(5, { ...defaults, backoff: [] }), 0);
+  });
+});
+
+describe('retention of finished records', () => {
+  it('reads durations as people write them, and refuses anything else naming where', () => {
+    assert.equal(durationMs(90, 'x'), 90_000);
+    assert.equal(durationMs('90s', 'x'), 90_000);
+    assert.equal(durationMs('30m', 'x'), 1_800_000);
+    assert.equal(durationMs('1.5h', 'x'), 5_400_000);
+    assert.equal(durationMs('2d', 'x'), 172_800_000);
+    assert.equal(durationMs('1w', 'x'), 604_800_000);
+    for (const bad of ['1 year', '-5m', 'h', '', null, -1, Number.NaN]) {
+      assert.throws(() => durationMs(bad, 'keep.completed'), /keep\.completed must be seconds or a duration like '90s'/);
+    }
+  });
+
+  it("the class's keep wins, then the connection's, then an hour and 1,000 per queue; false keeps none", () => {
+    assert.deepEqual(retentionOf(undefined, undefined, 'X'), { keepMs: 3_600_000, maxPerQueue: 1_000 });
+    assert.deepEqual(retentionOf(undefined, { completed: '1d' }, 'X'), { keepMs: 86_400_000, maxPerQueue: 1_000 });
+    assert.deepEqual(retentionOf({ count: 10 }, { completed: '1d', count: 50 }, 'X'), { keepMs: 86_400_000, maxPerQueue: 10 });
+    assert.equal(retentionOf(false, { completed: '1d' }, 'X'), null);
+    assert.equal(retentionOf(undefined, false, 'X'), null);
+    assert.deepEqual(retentionOf({ completed: 60 }, false, 'X'), { keepMs: 60_000, maxPerQueue: 1_000 }, 'a class may keep what its connection does not');
+    assert.throws(() => retentionOf({ count: -1 }, undefined, 'Report'), /Report: keep.count must be a whole number/);
+    assert.throws(() => retentionOf('yes' as never, undefined, 'Report'), /Report: keep must be false or \{ completed, count \}/);
   });
 });

@@ -118,4 +118,26 @@ describe('the worker loop', () => {
     assert.deepEqual(ran, [`Flaky ${job.id} 1`, `Flaky ${job.id} 2`, `failed-hook ${job.id} Flaky: down`]);
     assert.match(driver.failedRecords.get(job.id)!.error, /^Error: Flaky: down/);
   });
+
+  it("keeps a done job's record; a cancel reaches a running job in about a second and ends it cancelled, not retried", async () => {
+    const driver = new MemoryDriver();
+    const [quick, waits] = [stored('Quick'), stored('Waits', { ms: 30_000 })];
+    await driver.push([quick, waits]);
+    const w = worker(driver, { concurrency: 2, stopWhenEmpty: false });
+    const events: string[] = [];
+    w.on('cancelled', (run) => events.push(`cancelled ${run.id}`));
+    const running = w.run();
+    while (!ran.some((line) => line.startsWith('Waits'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    const asked = Date.now();
+    assert.equal(await driver.records.cancel(waits.id, { keepMs: 60_000, maxPerQueue: 10 }), 'requested');
+    while ((await driver.records.find(waits.id))?.state !== 'cancelled') await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(Date.now() - asked < 2_000, `cancelled within about a second (${Date.now() - asked} ms)`);
+    w.stop(stopReason('signal', 'test'));
+    await running;
+    assert.deepEqual(events, [`cancelled ${waits.id}`]);
+    assert.equal(ran.filter((line) => line.startsWith('Waits')).length, 1, 'not retried');
+    assert.equal(driver.failedRecords.size, 0, 'not a failure');
+    assert.equal((await driver.records.find(quick.id))?.state, 'completed', 'the default keeps a record of a done job');
+    assert.deepEqual((await driver.signals()).cancelRequested, [], 'the request is cleared');
+  });
 });

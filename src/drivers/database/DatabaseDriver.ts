@@ -141,7 +141,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   private translate(what: string, error: unknown): unknown {
     if (error instanceof QueueError) return error;
     if (this.dialect.isMissingTable(error)) {
-      return new QueueError('BACKEND_UNAVAILABLE', `the queue tables of connection '${this.connection}' do not exist; run \`queue migrate\``, { cause: error });
+      return new QueueError('BACKEND_UNAVAILABLE', `the queue tables of connection '${this.connection}' do not exist, or an earlier release made them; run \`queue migrate\``, { cause: error });
     }
     const refusal = this.dialect.refusal(error);
     if (refusal) {

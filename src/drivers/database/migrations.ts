@@ -120,7 +120,8 @@ export interface MigrationResult {
   applied: string[];
 }
 
-export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlDialect): Promise<MigrationResult> {
+/** Applies every migration not applied yet (or those up to `target`, which upgrade tests use to build an earlier release's tables). */
+export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlDialect, target?: string): Promise<MigrationResult> {
   const run = async (db: Kysely<any>) => {
     const migrator = new Migrator({
       db,
@@ -128,7 +129,7 @@ export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlD
       migrationTableName: `${tables.jobs}_migrations`,
       migrationLockTableName: `${tables.jobs}_migrations_lock`,
     });
-    const { error, results } = await migrator.migrateToLatest();
+    const { error, results } = await (target === undefined ? migrator.migrateToLatest() : migrator.migrateTo(target));
     if (error) throw error;
     return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
   };

@@ -41,7 +41,7 @@ export interface SqlDialect {
   readonly types: { id: 'integer' | 'bigint' | 'bigserial'; text: 'text' | 'longtext' };
   /** The table options MySQL needs (utf8mb4, exact comparisons of queue names). */
   readonly tableSuffix?: RawBuilder<unknown>;
-  /** True when the error says the queue tables are missing. */
+  /** True when the error says a queue table or column is missing (not migrated, or by an earlier release). */
   isMissingTable(error: unknown): boolean;
   /** What the server refused, when the error is a refusal that a setting must fix. */
   refusal(error: unknown): Refusal | undefined;

@@ -51,7 +51,7 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     deleteOwned: deleteOwnedReturning,
     takeOwned: takeOwnedReturning,
     skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
-    isMissingTable: (error) => (error as { code?: string })?.code === '42P01',
+    isMissingTable: (error) => ['42P01', '42703'].includes((error as { code?: string })?.code ?? ''),
     refusal: (error) => PG_REFUSALS[(error as { code?: string })?.code ?? ''],
   };
 }

@@ -55,7 +55,7 @@ export function sqliteDialect(filename: string): SqlDialect {
     deleteOwned: deleteOwnedReturning,
     takeOwned: takeOwnedReturning,
     skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
-    isMissingTable: (error) => /no such table/.test((error as Error)?.message ?? ''),
+    isMissingTable: (error) => /no such (table|column)/.test((error as Error)?.message ?? ''),
     // A file has no login, database name or grants; a file it cannot open says so by itself.
     refusal: () => undefined,
   };
