@@ -1,8 +1,10 @@
 /** Values of a job (its fields, result, progress) as a person reads them: JSON, with what JSON lacks written out. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return '(nothing)';
-  const text = JSON.stringify(value, replacer, 2);
-  return text ?? String(value);
+  const short = JSON.stringify(value, replacer);
+  if (short === undefined) return String(value);
+  // Short values on one line; longer ones indented, one field a line.
+  return short.length <= 72 ? short : JSON.stringify(value, replacer, 2);
 }
 
 function replacer(this: unknown, key: string, value: unknown): unknown {

@@ -320,6 +320,20 @@ export interface Migrating {
   migrate(): Promise<{ applied: string[] }>;
 }
 
+/**
+ * An optional ability: a driver that is told when jobs finish (completed, failed, cancelled), so
+ * Queue.wait need not poll (PostgreSQL LISTEN/NOTIFY; Redis pub/sub). A notice can be lost (a
+ * reconnect): waiters still look now and then.
+ */
+export interface FinishNotices {
+  /** Calls `listener` with the ids of jobs that finished from now on; resolves, once listening, to the unsubscribe. */
+  onFinished(listener: (ids: string[]) => void): Promise<() => void>;
+}
+
+export function canNotifyFinished(driver: Driver): driver is Driver & FinishNotices {
+  return typeof (driver as Partial<FinishNotices>).onFinished === 'function';
+}
+
 export function canMigrate(driver: Driver): driver is Driver & Migrating {
   return typeof (driver as Partial<Migrating>).migrate === 'function';
 }

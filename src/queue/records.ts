@@ -4,8 +4,7 @@
  * connection of the manager. `wait` polls the record with a growing interval; every waiter of a
  * process shares the manager's one connection.
  */
-import type { CancelOutcome, Driver, JobRecord, JobState, Keeping } from '../contract/driver.ts';
-import { JOB_STATES } from '../contract/driver.ts';
+import { canNotifyFinished, JOB_STATES, type CancelOutcome, type Driver, type JobRecord, type JobState, type Keeping } from '../contract/driver.ts';
 import { firstLine, QueueError } from '../errors.ts';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.ts';
 import { decodeProgress, openPayload, openResult, type PayloadRules } from '../jobs/payload.ts';
@@ -117,6 +116,8 @@ export async function cancelJob(manager: QueueManager, id: string, connection?: 
 /** The first poll of wait(), and the longest: the interval grows from one to the other. */
 const WAIT_FIRST_MS = 20;
 const WAIT_MAX_MS = 1_000;
+/** Where the backend tells when a job finishes, a waiter still looks this often: a notice can be lost. */
+const WAIT_NOTIFIED_MAX_MS = 5_000;
 
 /**
  * Resolves with the job's result once it has completed; rejects with JOB_FAILED, JOB_CANCELLED,
@@ -124,8 +125,28 @@ const WAIT_MAX_MS = 1_000;
  */
 export async function waitForJob(manager: QueueManager, id: string, options: { timeoutMs?: number; connection?: string } = {}): Promise<unknown> {
   const driver: Driver = await manager.driver(options.connection);
-  const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
-  for (let interval = WAIT_FIRST_MS; ; interval = Math.min(WAIT_MAX_MS, interval * 1.5)) {
+  let wake: (() => void) | undefined;
+  let unsubscribe: (() => void) | undefined;
+  if (canNotifyFinished(driver)) {
+    try {
+      unsubscribe = await driver.onFinished((ids) => {
+        if (ids.includes(id)) wake?.();
+      });
+    } catch {
+      // No notices (the listening connection failed): looking now and then still finds the end.
+    }
+  }
+  try {
+    return await pollForJob(manager, driver, id, options.timeoutMs, unsubscribe === undefined ? WAIT_MAX_MS : WAIT_NOTIFIED_MAX_MS, (resolve) => (wake = resolve));
+  } finally {
+    unsubscribe?.();
+  }
+}
+
+/** Looks at the record until it has finished: after growing pauses, each cut short by a notice. */
+async function pollForJob(manager: QueueManager, driver: Driver, id: string, timeoutMs: number | undefined, maxMs: number, onNotice: (wake: () => void) => void): Promise<unknown> {
+  const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+  for (let interval = WAIT_FIRST_MS; ; interval = Math.min(maxMs, interval * 1.5)) {
     const record = await driver.records.find(id);
     if (!record) throw new QueueError('JOB_NOT_FOUND', `no job with id ${id} on connection '${driver.connection}' (a job whose class keeps no record, keep: false, cannot be waited for once done)`);
     const info = record.state === 'completed' || record.state === 'failed' || record.state === 'cancelled' || record.state === 'expired' ? openRecord(record, manager.payloads) : undefined;
@@ -141,7 +162,13 @@ export async function waitForJob(manager: QueueManager, id: string, options: { t
         throw new QueueError('JOB_EXPIRED', `job ${id} expired before it started`);
     }
     const left = deadline - Date.now();
-    if (left <= 0) throw new QueueError('WAIT_TIMEOUT', `job ${id} is still ${record.state} after ${Math.round(options.timeoutMs! / 100) / 10}s of waiting`);
-    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, left)));
+    if (left <= 0) throw new QueueError('WAIT_TIMEOUT', `job ${id} is still ${record.state} after ${Math.round(timeoutMs! / 100) / 10}s of waiting`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.min(interval, left));
+      onNotice(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

@@ -2,7 +2,7 @@
  * `npm run bench`: our queue against BullMQ 5 on the same Redis, plus our SQL backends and the
  * worker's memory, in rounds; prints medians, ratios, the SPEC goals and every round's numbers.
  *
- *   npm run bench -- [--rounds N] [--only PART[,PART]] [--json] [--out FILE] [--scale F]
+ *   npm run bench -- [--rounds N] [--only PART[,PART]] [--keep records|none] [--json] [--out FILE] [--scale F]
  *
  * PART: redis (our Redis driver), bullmq, sqlite, mariadb, postgres, memory. --json writes the full
  * results as JSON to stdout (the table then goes to stderr; `npm run -s` keeps npm's banner out of
@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { BenchFailure, percentile, progress, throughput } from './lib/common.ts';
+import { BenchFailure, RETENTION, percentile, progress, throughput } from './lib/common.ts';
 import { bestOf, roundsListing, rowOf, table, type Figure, type Goal, type Row, type Sample, type Side, type Unit } from './lib/figures.ts';
 import { idleRss, rssGrowth } from './lib/memory.ts';
 import { bullmq, ourRedis, type RedisContender } from './lib/redis.ts';
@@ -23,7 +23,7 @@ import { PROCESSES, SQL_BACKENDS, sqlInProcess, sqlProcesses, type ProcessesRun,
 const PARTS = ['redis', 'bullmq', 'sqlite', 'mariadb', 'postgres', 'memory'] as const;
 type Part = (typeof PARTS)[number];
 
-const USAGE = 'usage: npm run bench -- [--rounds N] [--only redis,bullmq,sqlite,mariadb,postgres,memory] [--json] [--out FILE] [--scale F]';
+const USAGE = 'usage: npm run bench -- [--rounds N] [--only redis,bullmq,sqlite,mariadb,postgres,memory] [--keep records|none] [--json] [--out FILE] [--scale F]';
 
 function parseOptions() {
   try {
@@ -42,6 +42,7 @@ function readOptions() {
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       scale: { type: 'string', default: '1' },
+      keep: { type: 'string', default: 'records' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -56,6 +57,8 @@ function readOptions() {
   const only = (values.only ?? []).flatMap((value) => value.split(',')).map((part) => part.trim()).filter(Boolean);
   for (const part of only) if (!(PARTS as readonly string[]).includes(part)) throw new BenchFailure(`--only ${part}: not one of ${PARTS.join(', ')}`);
   const parts = new Set<Part>(only.length ? (only as Part[]) : PARTS);
+  if (values.keep !== 'records' && values.keep !== 'none') throw new BenchFailure(`--keep ${values.keep}: use records (the default retention on both sides) or none (done jobs deleted)`);
+  RETENTION.keep = values.keep;
   return { rounds, scale, parts, json: values.json || values.out !== undefined, out: values.out };
 }
 
@@ -222,7 +225,10 @@ function notes(startLoad: number[], endLoad: number[]): string[] {
   return [
     `Every job is a no-op (payload {i, t}); every processed id was checked: each pushed job ran exactly once, nothing else ran, nothing failed, and the queue was empty afterwards (a multi-process run that leaves jobs stored is listed under ANOMALIES and the bench exits 1).`,
     `Bulk dispatch: ${count(BULK_CHUNK)} jobs per call, calls one after another (ours: manager.push(jobs); BullMQ: queue.addBulk(jobs)); processing runs pre-load the same way.`,
-    `BullMQ ${bullmqVersion()} on the same Redis, its own key prefix, removeOnComplete: true (a done job is deleted, as ours deletes on ack); its worker is started (autorun: false, then run()) after it is ready and timed to the N-th 'completed' event.`,
+    RETENTION.keep === 'none'
+      ? `Done jobs leave nothing (--keep none): ours keep: false, BullMQ removeOnComplete: true.`
+      : `Done jobs keep their records (--keep records, the default): ours with its default retention (1 hour, at most 1,000 per queue), BullMQ with removeOnComplete { age: 3600, count: 1000 }, the same rule.`,
+    `BullMQ ${bullmqVersion()} on the same Redis, its own key prefix; its worker is started (autorun: false, then run()) after it is ready and timed to the N-th 'completed' event.`,
     `Ours in-process: the built library (dist/, what queue work runs), new Worker(driver, registry, {concurrency, sleep: 0.05, rest: 0, stopWhenEmpty: true, watchdog, ...}) with its watchdog thread as queue work has it, timed from run() to its return; pick-up latency uses sleep 3 (the CLI default) so the idle worker blocks on BLPOP; BullMQ's idle worker blocks in its own way. Latency = performance.now() just before the push call -> start of handle(), in one process, after ${SIZES.latency.warmup} warm-up jobs, ${SIZES.latency.gapMs} ms between a start and the next push.`,
     `SQL: fresh tables (or SQLite file) per measurement, DB_POOL ${10}; ${PROCESSES}-process runs spawn 'bin/queue.js work --stop-when-empty --concurrency C --queue bench' x${PROCESSES} and time first spawn -> last exit, process start-up INCLUDED (see the start-up-alone row).`,
     `Memory: both figures are a real 'bin/queue.js work' process on Redis, run by its shebang as a process manager runs it (its node flags apply), VmRSS read from /proc. Growth: it drains ${count(SIZES.growth.jobs)} pre-loaded jobs at c=${SIZES.growth.concurrency}, RSS after 1,000 vs after the last (no forced GC).`,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import type { Completion, Driver, JobRecord, Keeping, Reservation, ReserveOptions } from '../../src/contract/driver.ts';
+import { canNotifyFinished, type Completion, type Driver, type JobRecord, type Keeping, type Reservation, type ReserveOptions } from '../../src/contract/driver.ts';
 import { backends, skipReason, type Backend } from '../helpers/backends.ts';
 import { idOf, storedJob as job } from '../helpers/stored.ts';
 
@@ -284,6 +284,24 @@ for (const makeBackend of backends) {
       assert.equal(await d.records.clean({ state: 'cancelled' }), 0);
       assert.equal((await found(d, waiting[1]!.id)).state, 'delayed');
       assert.equal(await d.size('a'), 2, 'unfinished jobs stay');
+    });
+    it('notices: PostgreSQL and Redis tell a listener of every job that completes, fails or is cancelled; the others have none (wait polls)', { skip }, async () => {
+      const d = await fresh();
+      if (!canNotifyFinished(d)) {
+        assert.ok(['sqlite', 'mariadb'].includes(backend.name), `${backend.name} should tell when jobs finish`);
+        return;
+      }
+      const heard: string[] = [];
+      const unsubscribe = await d.onFinished((ids) => heard.push(...ids));
+      const [done, failing, waiting] = [job('notice'), job('notice'), job('notice')];
+      await d.push([done, failing, waiting]);
+      await complete(d, 'notice', kept('1'));
+      const r = await reserveOne(d, ['notice']);
+      assert.equal(await d.fail(r, { id: idOf(r), job: 'Record', payload: r.payload, error: 'boom' }), true);
+      assert.equal(await d.records.cancel(waiting.id, KEEPING), 'cancelled');
+      for (let i = 0; i < 100 && heard.length < 3; i++) await sleep(20);
+      assert.deepEqual(heard.sort(), [done.id, failing.id, waiting.id].sort());
+      unsubscribe();
     });
   });
 }

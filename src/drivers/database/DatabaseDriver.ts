@@ -53,6 +53,8 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   private readonly db: Kysely<Tables>;
   private readonly acks: AckBatcher;
   private prepared: Promise<unknown> | undefined;
+  private readonly finishListeners = new Set<(ids: string[]) => void>();
+  private listening: Promise<{ close(): Promise<void> }> | undefined;
 
   constructor(
     readonly connection: string,
@@ -77,6 +79,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     return this.dialect.writeTransaction(this.db, async (trx) => {
       const taken = await this.dialect.takeOwned(trx, this.tables.jobs, rows);
       await this.records.keep(trx, 'completed', taken, completions);
+      await this.records.notify(trx, taken.flatMap((row) => (row.job_id === null ? [] : [row.job_id])));
       return new Set(taken.map((row) => row.id));
     });
   }
@@ -216,7 +219,38 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   }
 
   fail(reservation: Reservation, failure: Failure): Promise<boolean> {
-    return this.call('fail a job', (db) => failOwned(db, this.tables.jobs, this.dialect, Number(reservation.handle), reservation.token, this.failed.recordsOf(reservation.queue, failure)));
+    const records = { ...this.failed.recordsOf(reservation.queue, failure), finished: (trx: Kysely<Tables>, id: string) => this.records.notify(trx, [id]) };
+    return this.call('fail a job', (db) => failOwned(db, this.tables.jobs, this.dialect, Number(reservation.handle), reservation.token, records));
+  }
+
+  /**
+   * Where the database can tell (PostgreSQL's LISTEN/NOTIFY): `listener` hears the ids of jobs that
+   * finish, over one connection shared by every listener of this driver (FinishNotices).
+   */
+  get onFinished(): ((listener: (ids: string[]) => void) => Promise<() => void>) | undefined {
+    if (!this.dialect.listen) return undefined;
+    return async (listener) => {
+      this.finishListeners.add(listener);
+      try {
+        this.listening ??= this.dialect.listen!(this.records.channel, (payload) => {
+          const ids = JSON.parse(payload) as string[];
+          for (const hear of this.finishListeners) hear(ids);
+        }, () => {
+          // A lost listening connection: the next waiter opens another; waiters meanwhile look now and then.
+          const lost = this.listening;
+          this.listening = undefined;
+          void lost?.then((l) => l.close()).catch(() => undefined);
+        }).catch((error) => {
+          this.listening = undefined;
+          throw this.translate('listen for finished jobs', error);
+        });
+        await this.listening;
+      } catch (error) {
+        this.finishListeners.delete(listener);
+        throw error;
+      }
+      return () => void this.finishListeners.delete(listener);
+    };
   }
 
   cancelRunning(reservation: Reservation, keeping: Keeping): Promise<boolean> {
@@ -226,7 +260,10 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
         const [owned] = await this.dialect.takeOwned(trx, this.tables.jobs, [row]);
         if (!owned) return false;
         await this.records.keep(trx, 'cancelled', [owned], new Map([[row.id, keeping]]));
-        if (owned.job_id !== null) await deleteSignal(trx, this.tables.signals, cancelSignal(owned.job_id));
+        if (owned.job_id !== null) {
+          await deleteSignal(trx, this.tables.signals, cancelSignal(owned.job_id));
+          await this.records.notify(trx, [owned.job_id]);
+        }
         return true;
       });
       // Sent again after its answer was lost: the row is gone, which counts as done.
@@ -277,6 +314,9 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   }
 
   async close(): Promise<void> {
+    const listening = this.listening;
+    this.listening = undefined;
+    await listening?.then((l) => l.close()).catch(() => undefined);
     await this.db.destroy();
   }
 }

@@ -4,6 +4,7 @@
  * written in the ack's transaction; a failure is the failed store's record. Pruning deletes rows of
  * the finished-jobs table only, so it can never touch an unfinished job or a failure.
  */
+import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { CancelOutcome, FinishedState, JobRecord, Keeping, ListOptions, RecordPage, Records } from '../../contract/driver.ts';
 import { cancelSignal } from '../../contract/signals.ts';
@@ -42,6 +43,28 @@ export class DatabaseRecords implements Records {
 
   private get finished() {
     return this.tables.finished as 'queue_finished_jobs';
+  }
+
+  /**
+   * The NOTIFY channel that tells waiters a job finished (PostgreSQL): named after the jobs table,
+   * so connections on other tables hear nothing of these.
+   */
+  get channel(): string {
+    const name = `${this.tables.jobs}_done`;
+    return name.length <= 63 ? name : `queue_done_${createHash('sha1').update(this.tables.jobs).digest('hex').slice(0, 16)}`;
+  }
+
+  /** Inside a transaction that finishes jobs: tells waiters their ids once it commits (where the database can). */
+  async notify(trx: Kysely<Tables>, ids: string[]): Promise<void> {
+    if (!this.dialect.notify || ids.length === 0) return;
+    // A NOTIFY payload holds under 8,000 bytes.
+    for (let start = 0; start < ids.length;) {
+      let end = start + 1;
+      let bytes = ids[start]!.length;
+      while (end < ids.length && bytes + ids[end]!.length + 4 < 7_000) bytes += ids[end++]!.length + 4;
+      await this.dialect.notify(trx, this.channel, JSON.stringify(ids.slice(start, end)));
+      start = end;
+    }
   }
 
   /**
@@ -90,6 +113,7 @@ export class DatabaseRecords implements Records {
       await trx.deleteFrom(this.jobs).where('id', '=', rowId).execute();
       const taken: TakenRow = { id: rowId, job_id: id, queue: row.queue, payload: row.payload, attempts: Number(row.attempts), started_at: row.started_at === null ? null : Number(row.started_at), progress: row.progress };
       await this.keep(trx, 'cancelled', [taken], new Map([[rowId, keeping]]));
+      await this.notify(trx, [id]);
       return 'cancelled';
     }));
     if (outcome) return outcome;

@@ -9,6 +9,13 @@ export const QUEUE_BIN = path.join(REPO_DIR, 'bin/queue.js');
 /** The queue every benchmark job goes to (Noop's static queue). */
 export const QUEUE = 'bench';
 
+/**
+ * What a done job leaves behind in this run (--keep): `records` (ours: the default retention, one
+ * hour and 1,000 per queue; BullMQ: removeOnComplete { age: 3600, count: 1000 }) or `none` (ours:
+ * keep: false; BullMQ: removeOnComplete: true).
+ */
+export const RETENTION: { keep: 'records' | 'none' } = { keep: 'records' };
+
 export { delay };
 
 /** A benchmark that found something wrong: the harness stops and says so, rather than report a number. */

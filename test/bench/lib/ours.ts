@@ -11,7 +11,7 @@ import type { QueueManager as Manager } from '../../../src/queue/manager.ts';
 import type { Worker as WorkerType, WorkerOptions } from '../../../src/worker/Worker.ts';
 import { defineConfig, QueueManager, Watchdog, Worker } from './built.ts';
 import { setRunHook } from '../project/sink.ts';
-import { BenchFailure, PROJECT_DIR, QUEUE, elapsedSince, verifyExactlyOnce } from './common.ts';
+import { BenchFailure, PROJECT_DIR, QUEUE, RETENTION, elapsedSince, verifyExactlyOnce } from './common.ts';
 
 type NoopJob = Job & { i: number; t: number };
 
@@ -67,6 +67,7 @@ export function workerOptions(concurrency: number, overrides: Partial<WorkerOpti
     stopWhenEmpty: true,
     defaults: { maxTries: 3, timeout: 60, backoff: [0] },
     leaseMargin: 30,
+    keep: RETENTION.keep === 'none' ? false : undefined,
     ...overrides,
   };
 }

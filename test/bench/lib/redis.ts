@@ -8,7 +8,7 @@ import { Queue as BullQueue, Worker as BullWorker, type Job as BullJob } from 'b
 import { deleteRedisPrefix, REDIS_URL } from '../../helpers/backends.ts';
 import { stopReason } from '../../../src/worker/stop.ts';
 import { setRunHook } from '../project/sink.ts';
-import { BenchFailure, QUEUE, elapsedSince, verifyExactlyOnce } from './common.ts';
+import { BenchFailure, QUEUE, RETENTION, elapsedSince, verifyExactlyOnce } from './common.ts';
 import { Pickups, sampleLatency, type LatencyPlan } from './latency.ts';
 import { drainOurs, expectEmpty, newWorker, openOurs, pushOurs, runWorker, workerOptions, type Ours } from './ours.ts';
 
@@ -106,8 +106,9 @@ interface Bull {
 
 async function withBull<T>(work: (bull: Bull) => Promise<T>): Promise<T> {
   const prefix = freshPrefix('bullmq');
-  // Finished jobs are deleted, as ours deletes a job when it is acknowledged: the same end state.
-  const queue = new BullQueue<NoopData>(BULL_QUEUE, { connection: bullConnection(), prefix, defaultJobOptions: { removeOnComplete: true } });
+  // The same end state as ours: finished jobs deleted (--keep none), or kept an hour and 1,000 at most.
+  const removeOnComplete = RETENTION.keep === 'none' ? true : { age: 3_600, count: 1_000 };
+  const queue = new BullQueue<NoopData>(BULL_QUEUE, { connection: bullConnection(), prefix, defaultJobOptions: { removeOnComplete } });
   try {
     await queue.waitUntilReady();
     return await work({ prefix, queue });

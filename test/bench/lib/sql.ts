@@ -13,7 +13,7 @@ import { mysqlDialect } from '../../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../../src/drivers/database/dialects/postgres.ts';
 import { MYSQL_URL, POSTGRES_URL } from '../../helpers/backends.ts';
 import { childEnv, expectExit0, readRecords, startQueue, summarizeLogs } from './children.ts';
-import { BenchFailure, QUEUE, elapsedSince, progress, verifyExactlyOnce } from './common.ts';
+import { BenchFailure, QUEUE, RETENTION, elapsedSince, progress, verifyExactlyOnce } from './common.ts';
 import { drainOurs, leftAfterRun, openOurs, pushOurs, type Ours } from './ours.ts';
 
 export type SqlBackend = 'sqlite' | 'mariadb' | 'postgres';
@@ -37,7 +37,7 @@ function setupFor(backend: SqlBackend): Setup {
   const table = `${base}_jobs`;
   const failedTable = `${base}_failed`;
   const dir = mkdtempSync(path.join(tmpdir(), 'queue-bench-'));
-  const tables = { DB_QUEUE_TABLE: table, DB_FAILED_TABLE: failedTable, QUEUE_CONNECTION: 'database' };
+  const tables = { DB_QUEUE_TABLE: table, DB_FAILED_TABLE: failedTable, QUEUE_CONNECTION: 'database', ...(RETENTION.keep === 'none' ? { QUEUE_KEEP_COMPLETED: 'false' } : {}) };
   if (backend === 'sqlite') {
     const filename = path.join(dir, 'queue.sqlite');
     return { dir, config: { driver: 'database', client: 'sqlite', filename, table, failedTable }, env: { ...tables, DB_CONNECTION: 'sqlite', DB_DATABASE: filename } };
@@ -51,7 +51,7 @@ async function dropTables(config: ServerDatabaseConnectionConfig): Promise<void>
   const db = (config.client === 'mysql' ? mysqlDialect(config) : postgresDialect(config, () => {})).connect();
   const jobs = config.table!;
   try {
-    for (const table of [jobs, config.failedTable!, `${jobs.replace(/_jobs$/, '')}_signals`, `${jobs}_migrations`, `${jobs}_migrations_lock`]) {
+    for (const table of [jobs, config.failedTable!, `${jobs.replace(/_jobs$/, '')}_signals`, `${jobs.replace(/_jobs$/, '')}_finished_jobs`, `${jobs}_migrations`, `${jobs}_migrations_lock`]) {
       await db.schema.dropTable(table).ifExists().execute();
     }
   } finally {
@@ -65,7 +65,7 @@ async function withLoadedTables<T>(backend: SqlBackend, n: number, work: (ours: 
   const ours = await openOurs(setup.config);
   try {
     // The driver is the built one (see built.ts), so it is not an instance of src/'s class.
-    const driver = ours.driver as Partial<DatabaseDriver>;
+    const driver = ours.driver as unknown as Partial<DatabaseDriver>;
     if (typeof driver.migrate !== 'function') throw new BenchFailure(`${backend}: the connection did not open a database driver`);
     await driver.migrate();
     const pushed = await pushOurs(ours, n);

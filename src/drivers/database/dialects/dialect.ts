@@ -52,6 +52,10 @@ export interface SqlDialect {
    * read by checkServer), or undefined where no limit is near a job's size.
    */
   statementBytes?: number;
+  /** Tells listeners of `channel`, once the transaction commits (PostgreSQL's NOTIFY). */
+  notify?(trx: Kysely<Tables>, channel: string, payload: string): Promise<void>;
+  /** Listens on `channel` with a connection of its own (PostgreSQL's LISTEN); `close` ends it. */
+  listen?(channel: string, onPayload: (payload: string) => void, onLost: (error: Error) => void): Promise<{ close(): Promise<void> }>;
 }
 
 export type JobsInsert = InsertQueryBuilder<Tables, 'queue_jobs', InsertResult>;

@@ -51,6 +51,19 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     deleteOwned: deleteOwnedReturning,
     takeOwned: takeOwnedReturning,
     skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
+    async notify(trx, channel, payload) {
+      await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
+    },
+    async listen(channel, onPayload, onLost) {
+      const client = new pg.Client(config.url ? { connectionString: config.url } : { host, port, database: config.database, user: config.user, password: config.password });
+      client.on('error', onLost);
+      client.on('notification', (message) => {
+        if (message.channel === channel && message.payload) onPayload(message.payload);
+      });
+      await client.connect();
+      await client.query(`listen ${client.escapeIdentifier(channel)}`);
+      return { close: () => client.end() };
+    },
     isMissingTable: (error) => ['42P01', '42703'].includes((error as { code?: string })?.code ?? ''),
     refusal: (error) => PG_REFUSALS[(error as { code?: string })?.code ?? ''],
   };

@@ -18,6 +18,8 @@ export interface FailedRecords {
   insert(trx: Kysely<Tables>): Promise<string>;
   /** Whether this very failure is on record already. */
   holds(db: Kysely<Tables>): Promise<boolean>;
+  /** Inside the transaction, once the job is removed: tells whoever waits for it. */
+  finished?(trx: Kysely<Tables>, recordId: string): Promise<void>;
 }
 
 export async function failOwned(db: Kysely<Tables>, table: string, dialect: SqlDialect, id: number, token: string, records: FailedRecords): Promise<boolean> {
@@ -25,7 +27,10 @@ export async function failOwned(db: Kysely<Tables>, table: string, dialect: SqlD
   const stored = await dialect.writeTransaction(db, async (trx) => {
     const recordId = await records.insert(trx);
     const removed = await trx.deleteFrom(jobs).where('id', '=', id).where('reserved_by', '=', token).executeTakeFirst();
-    if (Number(removed.numDeletedRows) > 0) return true;
+    if (Number(removed.numDeletedRows) > 0) {
+      await records.finished?.(trx, recordId);
+      return true;
+    }
     await trx.deleteFrom(records.table as 'queue_failed_jobs').where('id', '=', recordId).execute();
     return false;
   });
