@@ -274,8 +274,8 @@ for (const makeBackend of backends) {
       await d.fail(failing, failure(failing));
       assert.equal(await d.size('q1'), 3);
       assert.deepEqual(await d.stats(), [
-        { queue: 'q1', ready: 1, delayed: 1, reserved: 1, failed: 1 },
-        { queue: 'q2', ready: 1, delayed: 0, reserved: 0, failed: 0 },
+        { queue: 'q1', ready: 1, delayed: 1, reserved: 1, failed: 1, completed: 0, cancelled: 0 },
+        { queue: 'q2', ready: 1, delayed: 0, reserved: 0, failed: 0, completed: 0, cancelled: 0 },
       ]);
       await d.ack(reserved);
     });
@@ -358,7 +358,7 @@ for (const makeBackend of backends) {
       const other = await backend.sibling();
       open.push(other);
       const initial = await other.signals();
-      assert.deepEqual({ ...initial, now: 0 }, { now: 0, restartRequestedAt: null, paused: [] });
+      assert.deepEqual({ ...initial, now: 0 }, { now: 0, restartRequestedAt: null, paused: [], cancelRequested: [] });
       assert.ok(Math.abs(initial.now - Date.now()) < 5_000, 'now is the backend clock, close to ours');
       const before = initial.now;
       await d.requestRestart();

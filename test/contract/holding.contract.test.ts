@@ -64,7 +64,7 @@ describe('holding jobs ahead: redis', async () => {
 
     const { started } = await turn(d, { starts: [held[0]!] });
     assert.deepEqual(started, [true]);
-    const { acked } = await turn(d, { acks: [held[0]!], giveBacks: [held[1]!] });
+    const { acked } = await turn(d, { acks: [{ reservation: held[0]! }], giveBacks: [held[1]!] });
     assert.deepEqual(acked, [true]);
     const [again] = await d.reserve(['default'], { count: 1, ...SETTINGS });
     assert.equal(idOf(again!), b.id, 'the job given back is ready again');
@@ -93,7 +93,7 @@ describe('holding jobs ahead: redis', async () => {
     assert.deepEqual((await turn(d, { starts: held })).started, [true]);
     await sleep(450);
     assert.deepEqual(await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS }), [], 'the started job is still ours');
-    assert.deepEqual((await turn(d, { acks: held })).acked, [true]);
+    assert.deepEqual((await turn(d, { acks: held.map((reservation) => ({ reservation })) })).acked, [true]);
   });
 
   it('a start, ack or give-back with a lost hold changes nothing', { skip }, async () => {
@@ -105,7 +105,7 @@ describe('holding jobs ahead: redis', async () => {
     const [taken] = await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS });
     assert.equal(idOf(taken!), a.id, 'another worker took the job once the hold lease ran out');
     const stale: Reservation = held[0]!;
-    const result = await turn(d, { starts: [stale], acks: [stale], giveBacks: [stale] });
+    const result = await turn(d, { starts: [stale], acks: [{ reservation: stale }], giveBacks: [stale] });
     assert.deepEqual(result.started, [false]);
     assert.deepEqual(result.acked, [false]);
     assert.equal(await d.size('default'), 1, 'the job is still there, leased to the other worker');
@@ -122,7 +122,7 @@ describe('holding jobs ahead: redis', async () => {
     const second = await turn(d, { starts: first.held, count: 5, queues: ['high', 'low'] });
     assert.deepEqual(second.started, [true, true]);
     assert.deepEqual(second.held.map(idOf), [high.id], 'the higher queue first');
-    const third = await turn(d, { acks: [...first.held, ...second.held], queues: [] });
+    const third = await turn(d, { acks: [...first.held, ...second.held].map((reservation) => ({ reservation })), queues: [] });
     assert.deepEqual(third.acked, [true, true, true], 'a held job given up unstarted can still be acked by its holder');
     assert.deepEqual(await d.stats(), []);
   });
@@ -134,8 +134,8 @@ describe('holding jobs ahead: redis', async () => {
     // ioredis sends a command again when its connection drops before the answer: the script runs
     // twice with the same arguments, and only the second answer arrives.
     const client = (d as unknown as { client: Record<string, (...args: unknown[]) => Promise<unknown>> }).client;
-    const once = client.queue_v2_turn!.bind(client);
-    client.queue_v2_turn = async (...args: unknown[]) => {
+    const once = client.queue_v3_turn!.bind(client);
+    client.queue_v3_turn = async (...args: unknown[]) => {
       await once(...args);
       return once(...args);
     };
@@ -143,15 +143,33 @@ describe('holding jobs ahead: redis', async () => {
     assert.deepEqual(held.map(idOf), [a.id, b.id], 'the same two jobs, not two more');
     assert.deepEqual(held.map((r) => r.attempts), [1, 1]);
     assert.deepEqual((await turn(d, { starts: held })).started, [true, true]);
-    assert.deepEqual((await turn(d, { acks: [held[0]!] })).acked, [true], 'an ack sent twice is done');
+    assert.deepEqual((await turn(d, { acks: [{ reservation: held[0]! }] })).acked, [true], 'an ack sent twice is done');
     assert.deepEqual((await turn(d, { giveBacks: [], acks: [] })).acked, []);
-    client.queue_v2_turn = once;
+    client.queue_v3_turn = once;
     const [rest] = await (await sibling()).reserve(['default'], { count: 5, ...SETTINGS });
     assert.equal(idOf(rest!), c.id, 'the third job was never taken');
     const released = held[1]!;
     assert.equal(await d.release(released, 0), true);
     const [back] = await (await sibling()).reserve(['default'], { count: 1, ...SETTINGS });
     assert.equal(back!.attempts, 2, 'its start counted one try, not two');
+  });
+
+  it('an ack in a turn with a completion keeps a completed record with its result; one without keeps none', { skip }, async () => {
+    const d = await fresh();
+    const [kept, dropped] = [storedJob(), storedJob()];
+    await d.push([kept, dropped]);
+    const { held } = await hold(d, 2);
+    assert.deepEqual((await turn(d, { starts: held })).started, [true, true]);
+    const completion = { result: '{"sent":true}', keepMs: 3_600_000, maxPerQueue: 1_000 };
+    const { acked } = await turn(d, { acks: [{ reservation: held[0]!, completion }, { reservation: held[1]! }], queues: [] });
+    assert.deepEqual(acked, [true, true]);
+    const record = await d.records.find(kept.id);
+    assert.equal(record?.state, 'completed');
+    assert.equal(record.result, '{"sent":true}');
+    assert.equal(record.attempts, 1);
+    assert.ok(record.startedAt !== null && record.finishedAt! >= record.startedAt, 'its start, from the turn that started it');
+    assert.equal(await d.records.find(dropped.id), undefined, 'an ack without a completion keeps no record');
+    assert.deepEqual(await d.stats(), []);
   });
 
   it('a give-back puts the job back at the front of its queue', { skip }, async () => {

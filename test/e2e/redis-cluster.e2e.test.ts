@@ -1,7 +1,7 @@
 /**
  * The redis driver on a real 3-master Redis Cluster that this file starts on loopback: dispatch,
  * work, fail, retry, delay, priority, status, pause and restart through the real `queue` binary,
- * with queues whose keys live on different nodes. Locally it is skipped (with a line saying so)
+ * with queues whose keys live on different nodes; job records found and listed across them. Locally it is skipped (with a line saying so)
  * when redis-server is not installed; under CI it is required.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { env } from '../../src/env.ts';
 import type { QueueStats } from '../../src/contract/driver.ts';
+import { openRedis } from '../../src/drivers/redis/open.ts';
+import type { RedisDriver } from '../../src/drivers/redis/RedisDriver.ts';
 import { logLines, records, run, start, testEnv, type TestEnv } from '../helpers/cli.ts';
 import { redisCli, redisClusterUnavailable, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 
@@ -60,6 +62,16 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
 
   const ids = (t: TestEnv) => records(t).map((line) => line.split(' ')[0]);
 
+  /** Runs `work` with the test's own driver on the cluster (job records have no command yet). */
+  async function withDriver<T>(t: TestEnv & { prefix: string }, work: (driver: RedisDriver) => Promise<T>): Promise<T> {
+    const driver = openRedis('redis', { driver: 'redis', cluster: cluster.nodes, prefix: t.prefix });
+    try {
+      return await work(driver);
+    } finally {
+      await driver.close();
+    }
+  }
+
   it('dispatches to five queues on different slots and one worker runs every job exactly once', async () => {
     const t = clusterEnv();
     const queues = ['alpha', 'beta', 'gamma', 'mail:{eu}', 'reports é'];
@@ -93,6 +105,18 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
     assert.deepEqual(records(t).map((line) => line.split(' ').slice(1).join(' ')).sort(), queues.flatMap((queue) => [`1 ${queue}#1`, `1 ${queue}#2`]).sort());
     assert.equal(logLines(result.stdout).find((line) => line.reason)?.reason, 'empty');
     assert.deepEqual(await counts(t), {}, 'nothing left on any queue');
+
+    await withDriver(t, async (driver) => {
+      const record = await driver.records.find(dispatched[0]!);
+      assert.equal(record?.state, 'completed', 'find asks every queue, whatever node it is on');
+      assert.equal(record.queue, 'alpha');
+      assert.equal(record.attempts, 1);
+      const all = await driver.records.list({ state: 'completed', limit: 6 });
+      const rest = await driver.records.list({ state: 'completed', limit: 6, cursor: all.cursor });
+      assert.deepEqual([...all.records, ...rest.records].map((r) => r.id).sort(), [...dispatched].sort(), 'two pages merged across the queues');
+      assert.equal(rest.cursor, undefined);
+      assert.deepEqual((await driver.records.list({ state: 'completed', queue: 'mail:{eu}' })).records.map((r) => r.queue), ['mail:{eu}', 'mail:{eu}']);
+    });
   });
 
   it('fails jobs on two queues, lists, shows, retries all and flushes them', async () => {
@@ -115,6 +139,9 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
     const shown = JSON.parse(await ok(t, 'failed:show', second!, '--json'));
     assert.equal(shown.queue, 'mail:{eu}');
     assert.match(shown.error, /AlwaysFails: down on mail:\{eu\}/);
+    const failed = await withDriver(t, (driver) => driver.records.find(second!));
+    assert.equal(failed?.state, 'failed');
+    assert.match(failed.error!, /AlwaysFails: down on mail:\{eu\}/);
 
     assert.match(await ok(t, 'retry', 'all', '--force'), /^2 failed job\(s\) put back on their queues$/m);
     const back = await counts(t);

@@ -295,7 +295,7 @@ export function logLines(output: string): Record<string, unknown>[] {
 export interface QueueStatus {
   connection: string;
   backend: 'sqlite' | 'mysql' | 'postgres' | 'redis';
-  queues: { queue: string; ready: number; delayed: number; reserved: number; failed: number; paused: boolean }[];
+  queues: { queue: string; ready: number; delayed: number; reserved: number; failed: number; completed: number; cancelled: number; paused: boolean }[];
   paused: string[];
   restartRequestedAt: number | null;
 }
@@ -308,7 +308,7 @@ export async function status(t: TestEnv): Promise<QueueStatus> {
   assert.deepEqual(Object.keys(parsed).sort(), ['backend', 'connection', 'paused', 'queues', 'restartRequestedAt']);
   const kind = { sqlite: 'sqlite', mysql: 'mysql', postgres: 'postgres', redis: 'redis' }[t.env.QUEUE_CONNECTION === 'redis' ? 'redis' : (t.env.DB_CONNECTION ?? 'sqlite')];
   assert.equal(parsed.backend, kind, 'status names the backend it runs on');
-  for (const queue of parsed.queues) assert.deepEqual(Object.keys(queue).sort(), ['delayed', 'failed', 'paused', 'queue', 'ready', 'reserved']);
+  for (const queue of parsed.queues) assert.deepEqual(Object.keys(queue).sort(), ['cancelled', 'completed', 'delayed', 'failed', 'paused', 'queue', 'ready', 'reserved']);
   return parsed;
 }
 

@@ -7,13 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { failedJobNotFound, QueueError } from '../../errors.ts';
-import type { BlockingWait, Driver, Holding, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
+import type { BlockingWait, Completion, Driver, Holding, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
 import { pausedSignal, RESTART_SIGNAL, workerSignals } from '../../contract/signals.ts';
 import { backendUnavailable } from '../../contract/unavailable.ts';
 import { ClusterPaths } from './cluster.ts';
 import type { RedisTarget } from './connect.ts';
 import { RedisKeys } from './keys.ts';
 import { RedisFailedStore } from './RedisFailedStore.ts';
+import { RedisRecords } from './RedisRecords.ts';
 import { defineScripts, runScript, type Reply } from './scripts.ts';
 import { decodeTurn, encodeTurn } from './turn-wire.ts';
 
@@ -30,6 +31,7 @@ const NOTHING_TO_TAKE: Turn['options'] = { count: 0, defaultTimeoutMs: 0, leaseM
 
 export class RedisDriver implements Driver, Holding, BlockingWait {
   readonly failed: RedisFailedStore;
+  readonly records: RedisRecords;
   readonly keys: RedisKeys;
   private readonly client: Redis | Cluster;
   private readonly cluster: ClusterPaths | undefined;
@@ -48,6 +50,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     this.keys = new RedisKeys(prefix);
     this.client = this.open();
     this.failed = new RedisFailedStore(connection, this.keys, this.client, (what, work) => this.call(what, work));
+    this.records = new RedisRecords(connection, this.keys, this.client, (what, work) => this.call(what, work));
     const isCluster = 'nodes' in this.client && typeof this.client.nodes === 'function';
     this.cluster = isCluster
       ? new ClusterPaths((queues) => this.client.sadd(this.keys.queues, ...queues), (queue, jobs) => this.pushScript(new Map([[queue, jobs]])), (turn) => this.turnScript(turn))
@@ -118,8 +121,8 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     return (await result).held;
   }
 
-  async ack(r: Reservation): Promise<boolean> {
-    const { result } = this.turn({ acks: [r], starts: [], giveBacks: [], queues: [], options: NOTHING_TO_TAKE });
+  async ack(reservation: Reservation, completion?: Completion): Promise<boolean> {
+    const { result } = this.turn({ acks: [completion ? { reservation, completion } : { reservation }], starts: [], giveBacks: [], queues: [], options: NOTHING_TO_TAKE });
     return (await result).acked[0]!;
   }
 
@@ -156,7 +159,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     const k = this.keys.queue(r.queue);
     const record = this.failed.encodeRecord(r.queue, failure);
     const args = [r.handle, r.token, failure.id ?? randomUUID(), randomUUID(), record];
-    const stored = await this.call('fail a job', () => runScript<string | number>(this.client, 'fail', [k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt], args));
+    const stored = await this.call('fail a job', () => runScript<string | number>(this.client, 'fail', [k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt, k.started], args));
     return stored !== 0;
   }
 
@@ -182,7 +185,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
 
   async clear(queue: string): Promise<number> {
     const k = this.keys.queue(queue);
-    return this.call('clear a queue', () => runScript<number>(this.client, 'clear', [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.once(randomUUID())], []));
+    return this.call('clear a queue', () => runScript<number>(this.client, 'clear', [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.once(randomUUID())], []));
   }
 
   /** Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second). */

@@ -8,7 +8,7 @@
  * - an idle worker of several queues blocks on the first one only, and looks at the others at
  *   least every CLUSTER_BLOCK_MS.
  */
-import type { Reservation, StoredJob, Turn, TurnResult } from '../../contract/driver.ts';
+import type { StoredJob, Turn, TurnResult } from '../../contract/driver.ts';
 
 const CLUSTER_BLOCK_MS = 200;
 
@@ -40,10 +40,10 @@ export class ClusterPaths {
       if (!p) byQueue.set(queue, (p = { acks: [], starts: [], giveBacks: [] }));
       return p;
     };
-    turn.acks.forEach((r, i) => part(r.queue).acks.push(i));
+    turn.acks.forEach((ack, i) => part(ack.reservation.queue).acks.push(i));
     turn.starts.forEach((r, i) => part(r.queue).starts.push(i));
     turn.giveBacks.forEach((r, i) => part(r.queue).giveBacks.push(i));
-    const pick = (list: readonly Reservation[], indexes: number[]) => indexes.map((i) => list[i]!);
+    const pick = <T>(list: readonly T[], indexes: number[]) => indexes.map((i) => list[i]!);
     const run = async (queue: string, take: boolean) => {
       const p = byQueue.get(queue) ?? { acks: [], starts: [], giveBacks: [] };
       byQueue.delete(queue);

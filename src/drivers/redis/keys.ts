@@ -9,6 +9,12 @@
  *   <prefix>:{<queue>}:attempts    hash    id -> reservations so far
  *   <prefix>:{<queue>}:tokens      hash    id -> token of the current lease
  *   <prefix>:{<queue>}:timeouts    hash    id -> the job's own timeout (ms), if it declares one
+ *   <prefix>:{<queue>}:started     hash    id -> when its current try started (ms), once a try is counted
+ *   <prefix>:{<queue>}:done        hash    id -> record (JSON) of a finished job that is not a failure
+ *   <prefix>:{<queue>}:completed   zset    id -> when it finished (ms): the completed records, and the
+ *   <prefix>:{<queue>}:cancelled   zset      same for cancelled and expired ones (one zset per state,
+ *   <prefix>:{<queue>}:expired     zset      for listing newest first and the count kept per queue)
+ *   <prefix>:{<queue>}:expires     zset    id -> when its record's keep runs out (ms), for every record in `done`
  *   <prefix>:{<queue>}:failed      hash    record id -> failed record (JSON)
  *   <prefix>:{<queue>}:failed_at   zset    record id -> when it failed (ms)
  *   <prefix>:{<queue>}:notify      list    wake-up markers for blocked workers
@@ -16,6 +22,8 @@
  *   <prefix>:{<queue>}:once:<call>    string  the reply of one clear, retry or flush, for a re-sent call (1 h)
  *   <prefix>:queues                set     every queue name ever pushed to
  *   <prefix>:signals               hash    restart -> ms; paused:<queue> -> ms
+ *
+ * Keys added by a later release start empty, so what an earlier one stored keeps working as it is.
  *
  * In the tag, '%', '{' and '}' of a queue name are written %25, %7B and %7D, so any name (even one
  * starting with '}') keeps all of its keys in one slot.
@@ -47,6 +55,12 @@ export class RedisKeys {
       attempts: `${base}:attempts`,
       tokens: `${base}:tokens`,
       timeouts: `${base}:timeouts`,
+      started: `${base}:started`,
+      done: `${base}:done`,
+      completed: `${base}:completed`,
+      cancelled: `${base}:cancelled`,
+      expired: `${base}:expired`,
+      expires: `${base}:expires`,
       failed: `${base}:failed`,
       failedAt: `${base}:failed_at`,
       notify: `${base}:notify`,

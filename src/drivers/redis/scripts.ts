@@ -1,15 +1,15 @@
 /**
  * Loads the Lua scripts once per client, through ioredis defineCommand, under versioned names
- * (`queue_v2_turn`): a new version of a script gets a new name and a new SHA, so workers of two
+ * (`queue_v3_turn`): a new version of a script gets a new name and a new SHA, so workers of two
  * releases never run each other's scripts. `-- @include x.lua` lines pull in lua/includes/x.lua.
  * Every script takes its keys first; runScript counts them, so no count is kept anywhere else.
  */
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
-const SCRIPT_VERSION = 2;
+const SCRIPT_VERSION = 3;
 
-const SCRIPTS = ['push', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats'] as const;
+const SCRIPTS = ['push', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune'] as const;
 
 export type ScriptName = (typeof SCRIPTS)[number];
 

@@ -2,7 +2,7 @@
  * The wire format of turn.lua, both ways: how a Turn becomes KEYS and ARGV, and how the script's
  * reply becomes a TurnResult. turn.lua's header documents the same layout from the other side.
  */
-import type { Reservation, Turn, TurnResult } from '../../contract/driver.ts';
+import type { Completion, Reservation, Turn, TurnResult } from '../../contract/driver.ts';
 import type { QueueKeys } from './keys.ts';
 import type { Reply } from './scripts.ts';
 
@@ -13,6 +13,8 @@ export interface EncodedTurn {
   involved: string[];
   /** The queues taken from, in priority order (none when the turn takes nothing). */
   take: string[];
+  /** Per ack on the wire (the plain ones, then those that keep a record): its index in Turn.acks. */
+  ackOrder: number[];
   token: string;
 }
 
@@ -25,10 +27,27 @@ export interface DecodedTurn {
 }
 
 /**
- * KEYS: 9 per involved queue (the queues taken from first, in priority order, then the others the
+ * Longest keep of a record, ms (about 3,000 years): Lua writes a number to Redis with 14
+ * significant digits, so `now + keep` must stay below 10^14 to be exact.
+ */
+const FOREVER_MS = 90_000_000_000_000;
+
+/** An ack's keep ms, most records kept and result, as turn.lua reads them. */
+function completionArgs({ result, keepMs, maxPerQueue }: Completion): (string | number)[] {
+  const keep = Math.min(Math.max(0, Math.round(keepMs)), FOREVER_MS) || 0;
+  const most = Math.min(Math.max(0, Math.floor(maxPerQueue)), Number.MAX_SAFE_INTEGER) || 0;
+  return [keep, most, result === null ? '' : `=${result}`];
+}
+
+/**
+ * KEYS: 13 per involved queue (the queues taken from first, in priority order, then the others the
  * acks, starts and give-backs name). ARGV: count, hold (1 or 0), token, default timeout ms, lease
- * margin ms, hold ms; the take list; then acks, starts and give-backs, each a count and its groups
- * (queue index, id, token[, the try a start is]).
+ * margin ms, hold ms; the take list; then acks, acks that keep a record, starts and give-backs,
+ * each a count and its groups: an ack (queue index, id, token), one that keeps a record (queue
+ * index, id, token, keep ms, most records kept, result), a start (queue index, id, token, the try
+ * it is), a give-back (queue index, id, token). Acks without a record go apart, as they went
+ * before records existed: they are the fast path, and three empty values each made a turn of 50
+ * of them 25% slower (0.58 ms against 0.46 on loopback; apart, as fast as before).
  */
 export function encodeTurn(turn: Turn, keysOf: (queue: string) => QueueKeys, clientId: string, token: string): EncodedTurn {
   const { options } = turn;
@@ -45,6 +64,16 @@ export function encodeTurn(turn: Turn, keysOf: (queue: string) => QueueKeys, cli
     take.length,
   ];
   for (let i = 1; i <= take.length; i += 1) args.push(i);
+  const plain: number[] = [];
+  const kept: number[] = [];
+  turn.acks.forEach((ack, i) => (ack.completion ? kept : plain).push(i));
+  for (const order of [plain, kept]) {
+    args.push(order.length);
+    for (const i of order) {
+      const { reservation: r, completion } = turn.acks[i]!;
+      args.push(indexOf(r.queue), r.handle, r.token, ...(completion ? completionArgs(completion) : []));
+    }
+  }
   const group = (list: readonly Reservation[], withTry: boolean) => {
     args.push(list.length);
     for (const r of list) {
@@ -53,15 +82,14 @@ export function encodeTurn(turn: Turn, keysOf: (queue: string) => QueueKeys, cli
       if (withTry) args.push(r.attempts);
     }
   };
-  group(turn.acks, false);
   group(turn.starts, true);
   group(turn.giveBacks, false);
   const keys: string[] = [];
   for (const queue of involved) {
     const k = keysOf(queue);
-    keys.push(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify, k.took(clientId));
+    keys.push(k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify, k.took(clientId), k.started, k.done, k.completed, k.expires);
   }
-  return { keys, args, involved, take, token };
+  return { keys, args, involved, take, token, ackOrder: [...plain, ...kept] };
 }
 
 /** Reply: now, next due, acked flags, started flags, then 5 values per job taken (queue index, id, payload, try, lease). */
@@ -80,5 +108,7 @@ export function decodeTurn(reply: Reply[], encoded: EncodedTurn): DecodedTurn {
       leaseExpiresAt: Number(reply[i + 4]),
     });
   }
-  return { result: { acked: flags(reply[2]), started: flags(reply[3]), held }, now: Number(reply[0]), nextDue: Number(reply[1]) };
+  const acked: boolean[] = [];
+  flags(reply[2]).forEach((flag, j) => (acked[encoded.ackOrder[j]!] = flag));
+  return { result: { acked, started: flags(reply[3]), held }, now: Number(reply[0]), nextDue: Number(reply[1]) };
 }

@@ -1,7 +1,8 @@
 -- fail: stores the failed record, then removes the job. Only the holder of the current lease can.
 --
 -- KEYS: reserved (zset), jobs, attempts, tokens, timeouts (hashes),
---       failed (hash record id -> record JSON), failed_at (zset record id -> failed at, ms)
+--       failed (hash record id -> record JSON), failed_at (zset record id -> failed at, ms),
+--       started (hash)
 -- ARGV: job handle, token, record id, fallback record id (used if the first is taken), record JSON
 -- Returns the record id, or 0 when the lease was taken over (nothing changes).
 --
@@ -11,7 +12,7 @@
 
 -- @include now.lua
 
-local reserved, jobs, attempts, tokens, timeouts, failed, failed_at = unpack(KEYS, 1, 7)
+local reserved, jobs, attempts, tokens, timeouts, failed, failed_at, started = unpack(KEYS, 1, 8)
 local handle, token, record_id, fallback, record = unpack(ARGV, 1, 5)
 
 if redis.call('HGET', tokens, handle) ~= token then
@@ -24,5 +25,5 @@ if redis.call('HEXISTS', failed, record_id) == 1 then record_id = fallback end
 redis.call('HSET', failed, record_id, record)
 redis.call('ZADD', failed_at, now_ms(), record_id)
 redis.call('ZREM', reserved, handle)
-for _, hash in ipairs({ jobs, attempts, tokens, timeouts }) do redis.call('HDEL', hash, handle) end
+for _, hash in ipairs({ jobs, attempts, tokens, timeouts, started }) do redis.call('HDEL', hash, handle) end
 return record_id

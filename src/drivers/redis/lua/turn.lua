@@ -3,22 +3,34 @@
 -- up to `count` jobs from the first of its queues that has any. Plain reserve() and ack() are
 -- turns too (a take with `hold` 0, and a turn of acks alone).
 --
--- KEYS, 9 per queue (queue i uses KEYS[9*(i-1)+1 .. 9*i]):
+-- KEYS, 13 per queue (queue i uses KEYS[13*(i-1)+1 .. 13*i]):
 --   ready (list), delayed (zset id -> available at, ms), reserved (zset id -> lease expiry, ms),
 --   jobs (hash id -> payload), attempts (hash id -> tries counted), tokens (hash id -> lease
 --   token), timeouts (hash id -> the job's own timeout, ms), notify (list), took (string: this
---   client's last take, see below)
+--   client's last take, see below), started (hash id -> start of its current try, ms),
+--   done (hash id -> record JSON), completed (zset id -> finished at, ms), expires (zset id ->
+--   end of the record's keep, ms)
 -- ARGV: count, hold (1: hold the jobs taken, 0: count their try now), token, default timeout ms,
 --       lease margin ms, hold ms; n, then n queue indexes to take from, in priority order;
---       n acks, n x (queue index, id, token); n starts, n x (queue index, id, token, the try it
---       is); n give-backs, n x (queue index, id, token)
+--       n acks, n x (queue index, id, token); n acks that keep a record, n x (queue index, id,
+--       token, keep ms, most records kept, result); n starts, n x (queue index, id, token, the
+--       try it is); n give-backs, n x (queue index, id, token)
+--   A kept ack's result is '' for none (null) or '=' followed by the result's text.
 -- Returns { now, next, acked, started, qi1, id1, payload1, attempts1, lease1, qi2, ... }:
 --   now      the Redis clock (ms);
 --   next     the earliest time (ms) a delayed job or a lease comes due on the queues looked at
 --            (-1: none), so an idle worker knows how long it may block;
---   acked    one character per ack, '1' done or '0' lease taken over (nothing changed for it);
+--   acked    one character per ack (the plain ones, then those that keep a record), '1' done or
+--            '0' lease taken over (nothing changed for it);
 --   started  likewise per start;
 --   then 5 values per job taken; `attempts` is the try it is (held: will be, once started).
+--
+-- An ack that keeps a record writes it to `done` as {"state":"completed","payload","result",
+-- "attempts","startedAt","finishedAt"}, adds it to `completed` and `expires`, and forgets the
+-- oldest completed records beyond the smallest "most records kept" of the queue's acks in this
+-- turn, so a fast queue never piles up records between prunes. An ack without one costs what
+-- it did before records existed (they come apart, so its arguments are as they were), but for
+-- one HDEL of `started` per queue.
 --
 -- Every ack, start and give-back needs the caller's token to be the job's current one, so a worker
 -- whose lease was taken over changes nothing. A held job is in `reserved` with a short lease and
@@ -29,7 +41,8 @@
 -- script, so there is no separate reaper to race with.
 --
 -- Safe to run twice (ioredis sends a script again when a dropped connection lost its reply):
---   - an ack or a start whose job is gone (no token, no payload) was done by the first run: '1';
+--   - an ack or a start whose job is gone (no token, no payload) was done by the first run: '1'
+--     (and an ack writes no second record);
 --   - a start sets the try count to the try it is, rather than adding one;
 --   - a give-back finds its token gone and changes nothing;
 --   - a take writes what it took, under its token, to the first take queue's `took` key (one key
@@ -40,9 +53,11 @@
 -- @include now.lua
 -- @include notify.lua
 -- @include batch.lua
+-- @include records.lua
 
-local function key(qi, n) return KEYS[(qi - 1) * 9 + n] end
+local function key(qi, n) return KEYS[(qi - 1) * 13 + n] end
 local READY, DELAYED, RESERVED, JOBS, ATTEMPTS, TOKENS, TIMEOUTS, NOTIFY, TOOK = 1, 2, 3, 4, 5, 6, 7, 8, 9
+local STARTED, DONE, COMPLETED, EXPIRES = 10, 11, 12, 13
 
 local now = now_ms()
 local count, hold, token = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3]
@@ -51,9 +66,10 @@ local take_from = {}
 for p = 1, tonumber(ARGV[7]) do take_from[p] = tonumber(ARGV[7 + p]) end
 local at = 8 + #take_from
 
--- Reads the next list of (queue index, id, token[, extra]) groups of `width` values. Returns the
--- groups whose token is still the job's current one, by queue index, and one flag per group: '1'
--- owned, or done already when `gone_is_done` and the job has neither token nor payload; '0' not.
+-- Reads the next list of (queue index, id, token, extras...) groups of `width` values. Returns the
+-- groups whose token is still the job's current one, by queue index (each group's extras as one
+-- table), and one flag per group: '1' owned, or done already when `gone_is_done` and the job has
+-- neither token nor payload; '0' not.
 local function owned(width, gone_is_done)
   local n = tonumber(ARGV[at])
   local by_queue = {}
@@ -67,7 +83,7 @@ local function owned(width, gone_is_done)
     end
     q.ids[#q.ids + 1] = ARGV[base + 1]
     q.owners[#q.owners + 1] = ARGV[base + 2]
-    if width > 3 then q.extras[#q.extras + 1] = ARGV[base + 3] end
+    if width > 3 then q.extras[#q.extras + 1] = { unpack(ARGV, base + 3, base + width - 1) } end
     q.positions[#q.positions + 1] = g + 1
   end
   at = at + 1 + n * width
@@ -102,20 +118,72 @@ local function full_leases(qi, ids)
   return pairs_
 end
 
-local acks, acked = owned(3, true)
-for qi, q in pairs(acks) do
-  batch('ZREM', key(qi, RESERVED), q.ids)
-  for k = JOBS, TIMEOUTS do batch('HDEL', key(qi, k), q.ids) end
+-- (id, now) per id, as HSET's field-value pairs for `started`.
+local function started_now(ids)
+  local pairs_ = {}
+  for _, id in ipairs(ids) do
+    pairs_[#pairs_ + 1] = id
+    pairs_[#pairs_ + 1] = now
+  end
+  return pairs_
 end
+
+-- The completed records of owned acks `q` of queue `qi`, written before their jobs go.
+local function keep_records(qi, q)
+  local ids, completions = q.ids, q.extras
+  local payloads = batch('HMGET', key(qi, JOBS), ids)
+  local tries = batch('HMGET', key(qi, ATTEMPTS), ids)
+  local starts = batch('HMGET', key(qi, STARTED), ids)
+  local records, finished, expires = {}, {}, {}
+  local most
+  for i, id in ipairs(ids) do
+    local keep_ms, max, result = unpack(completions[i])
+    records[#records + 1] = id
+    records[#records + 1] = cjson.encode({
+      state = 'completed',
+      -- A list element without a stored payload was pushed by hand: it is its own payload.
+      payload = payloads[i] or id,
+      result = result == '' and cjson.null or string.sub(result, 2),
+      attempts = tonumber(tries[i]) or 0,
+      startedAt = tonumber(starts[i]) or cjson.null,
+      finishedAt = now,
+    })
+    finished[#finished + 1] = now
+    finished[#finished + 1] = id
+    expires[#expires + 1] = now + tonumber(keep_ms)
+    expires[#expires + 1] = id
+    most = math.min(most or tonumber(max), tonumber(max))
+  end
+  batch('HSET', key(qi, DONE), records)
+  batch('ZADD', key(qi, COMPLETED), finished)
+  batch('ZADD', key(qi, EXPIRES), expires)
+  trim_records(key(qi, COMPLETED), key(qi, DONE), key(qi, EXPIRES), most, math.huge)
+end
+
+local function remove_jobs(qi, ids)
+  batch('ZREM', key(qi, RESERVED), ids)
+  for k = JOBS, TIMEOUTS do batch('HDEL', key(qi, k), ids) end
+  batch('HDEL', key(qi, STARTED), ids)
+end
+
+local acks, acked = owned(3, true)
+for qi, q in pairs(acks) do remove_jobs(qi, q.ids) end
+local kept_acks, kept_acked = owned(6, true)
+for qi, q in pairs(kept_acks) do
+  keep_records(qi, q)
+  remove_jobs(qi, q.ids)
+end
+acked = acked .. kept_acked
 
 local starts, started = owned(4, true)
 for qi, q in pairs(starts) do
   local tries = {}
   for i, id in ipairs(q.ids) do
     tries[#tries + 1] = id
-    tries[#tries + 1] = q.extras[i]
+    tries[#tries + 1] = q.extras[i][1]
   end
   batch('HSET', key(qi, ATTEMPTS), tries)
+  batch('HSET', key(qi, STARTED), started_now(q.ids))
   batch('ZADD', key(qi, RESERVED), full_leases(qi, q.ids))
 end
 
@@ -207,6 +275,7 @@ for _, qi in ipairs(take_from) do
       end
     else
       for i, id in ipairs(ids) do tries[i] = redis.call('HINCRBY', key(qi, ATTEMPTS), id, 1) end
+      batch('HSET', key(qi, STARTED), started_now(ids))
       pairs_ = full_leases(qi, ids)
     end
     local owners, leases = {}, {}
