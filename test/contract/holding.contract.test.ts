@@ -3,11 +3,16 @@
  * a held job is leased but its try is not counted until it starts; a start counts it and gives
  * the lease its full length; a give-back returns the job untouched to the front of its queue; a
  * holder killed mid-hold costs the job nothing; acks and starts with a stale token change nothing.
+ * And, Redis's own: a running job's cancel request is kept in its queue's keys, so a job that comes
+ * back from its worker is never handed out again even when the `cancel:<id>` signal was lost.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { canHold, type Driver, type Holding, type Reservation, type Turn } from '../../src/contract/driver.ts';
+import { cancelSignal } from '../../src/contract/signals.ts';
+import type { RedisDriver } from '../../src/drivers/redis/RedisDriver.ts';
+import { commandName } from '../../src/drivers/redis/scripts.ts';
 import { redisBackend, skipReason } from '../helpers/backends.ts';
 import { idOf, storedJob } from '../helpers/stored.ts';
 
@@ -134,8 +139,9 @@ describe('holding jobs ahead: redis', async () => {
     // ioredis sends a command again when its connection drops before the answer: the script runs
     // twice with the same arguments, and only the second answer arrives.
     const client = (d as unknown as { client: Record<string, (...args: unknown[]) => Promise<unknown>> }).client;
-    const once = client.queue_v3_turn!.bind(client);
-    client.queue_v3_turn = async (...args: unknown[]) => {
+    const name = commandName('turn');
+    const once = client[name]!.bind(client);
+    client[name] = async (...args: unknown[]) => {
       await once(...args);
       return once(...args);
     };
@@ -145,7 +151,7 @@ describe('holding jobs ahead: redis', async () => {
     assert.deepEqual((await turn(d, { starts: held })).started, [true, true]);
     assert.deepEqual((await turn(d, { acks: [{ reservation: held[0]! }] })).acked, [true], 'an ack sent twice is done');
     assert.deepEqual((await turn(d, { giveBacks: [], acks: [] })).acked, []);
-    client.queue_v3_turn = once;
+    client[name] = once;
     const [rest] = await (await sibling()).reserve(['default'], { count: 5, ...SETTINGS });
     assert.equal(idOf(rest!), c.id, 'the third job was never taken');
     const released = held[1]!;
@@ -169,7 +175,7 @@ describe('holding jobs ahead: redis', async () => {
     assert.equal(record.attempts, 1);
     assert.ok(record.startedAt !== null && record.finishedAt! >= record.startedAt, 'its start, from the turn that started it');
     assert.equal(await d.records.find(dropped.id), undefined, 'an ack without a completion keeps no record');
-    assert.deepEqual(await d.stats(), []);
+    assert.deepEqual(await d.stats(), [{ queue: 'default', ready: 0, delayed: 0, reserved: 0, failed: 0, completed: 1, cancelled: 0 }], 'only the record is left');
   });
 
   it('a give-back puts the job back at the front of its queue', { skip }, async () => {
@@ -181,5 +187,59 @@ describe('holding jobs ahead: redis', async () => {
     await turn(d, { giveBacks: held });
     const [next] = await d.reserve(['default'], { count: 1, ...SETTINGS });
     assert.equal(idOf(next!), a.id, 'it keeps its place');
+  });
+
+  /** The signals hash, read and written apart from the driver (the process that cancels may die between its two writes). */
+  const signalsOf = (d: HoldingDriver) => {
+    const { keys, client } = d as unknown as { keys: RedisDriver['keys']; client: import('ioredis').Redis };
+    return { key: keys.signals, client };
+  };
+
+  it('a cancel asked while a job runs holds even without its signal: the job is cancelled when it comes back, never handed out', { skip }, async () => {
+    const d = await fresh();
+    const keeping = { keepMs: 3_600_000, maxPerQueue: 1_000 };
+    const [released, given, other] = [storedJob(), storedJob(), storedJob()];
+    await d.push([released, given, other]);
+    const [running] = await d.reserve(['default'], { count: 1, ...SETTINGS });
+    const { held } = await hold(d, 1);
+    assert.deepEqual([idOf(running!), idOf(held[0]!)], [released.id, given.id]);
+    assert.equal(await d.records.cancel(released.id, keeping), 'requested');
+    assert.equal(await d.records.cancel(given.id, keeping), 'requested');
+    // The process that cancelled died before it told the workers.
+    const { key, client } = signalsOf(d);
+    await client.hdel(key, cancelSignal(released.id), cancelSignal(given.id));
+    assert.deepEqual((await d.signals()).cancelRequested, []);
+
+    assert.equal(await d.release(running!, 0), true, 'its worker gives it back (a failure with tries left, or a stop)');
+    await turn(d, { giveBacks: held });
+    const heard: string[] = [];
+    const unsubscribe = await (d as unknown as RedisDriver).onFinished((ids) => heard.push(...ids));
+    const taken = await (await sibling()).reserve(['default'], { count: 5, ...SETTINGS });
+    assert.deepEqual(taken.map(idOf), [other.id], 'only the job nobody cancelled');
+    for (const id of [released.id, given.id]) {
+      const record = await d.records.find(id);
+      assert.equal(record?.state, 'cancelled', id);
+    }
+    assert.equal((await d.records.find(released.id))!.attempts, 1);
+    for (let i = 0; i < 50 && heard.length < 2; i++) await sleep(20);
+    assert.deepEqual(heard.sort(), [released.id, given.id].sort(), 'the take tells waiters');
+    unsubscribe();
+    assert.equal((await d.stats())[0]?.cancelled, 2);
+  });
+
+  it('prune drops a cancel signal whose job has no request left, and keeps those that do', { skip }, async () => {
+    const d = await fresh();
+    const keeping = { keepMs: 3_600_000, maxPerQueue: 1_000 };
+    const [done, running] = [storedJob(), storedJob()];
+    await d.push([done, running]);
+    const [a, b] = await d.reserve(['default'], { count: 2, ...SETTINGS });
+    assert.equal(await d.records.cancel(done.id, keeping), 'requested');
+    assert.equal(await d.records.cancel(running.id, keeping), 'requested');
+    assert.equal(await d.ack(a!), true, 'it finished before its worker saw the request');
+    assert.deepEqual((await d.signals()).cancelRequested.sort(), [done.id, running.id].sort());
+    await d.records.prune({ maxPerQueue: 1_000 });
+    assert.deepEqual((await d.signals()).cancelRequested, [running.id]);
+    assert.equal(await d.cancelRunning(b!, keeping), true);
+    assert.deepEqual((await d.signals()).cancelRequested, []);
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The redis driver on a real 3-master Redis Cluster that this file starts on loopback: dispatch,
  * work, fail, retry, delay, priority, status, pause and restart through the real `queue` binary,
- * with queues whose keys live on different nodes; job records found and listed across them. Locally it is skipped (with a line saying so)
- * when redis-server is not installed; under CI it is required.
+ * with queues whose keys live on different nodes; job records found and listed across them, shown
+ * and waited for, and cancels of waiting and running jobs (the request is written in the job's
+ * slot, its worker signal in another). Locally it is skipped (with a line saying so) when
+ * redis-server is not installed; under CI it is required.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +14,7 @@ import { env } from '../../src/env.ts';
 import type { QueueStats } from '../../src/contract/driver.ts';
 import { openRedis } from '../../src/drivers/redis/open.ts';
 import type { RedisDriver } from '../../src/drivers/redis/RedisDriver.ts';
-import { logLines, records, run, start, testEnv, type TestEnv } from '../helpers/cli.ts';
+import { escapeRegExp, logLines, records, run, start, testEnv, type TestEnv } from '../helpers/cli.ts';
 import { redisCli, redisClusterUnavailable, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 
 const missing = redisClusterUnavailable();
@@ -62,7 +64,7 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
 
   const ids = (t: TestEnv) => records(t).map((line) => line.split(' ')[0]);
 
-  /** Runs `work` with the test's own driver on the cluster (job records have no command yet). */
+  /** Runs `work` with the test's own driver on the cluster. */
   async function withDriver<T>(t: TestEnv & { prefix: string }, work: (driver: RedisDriver) => Promise<T>): Promise<T> {
     const driver = openRedis('redis', { driver: 'redis', cluster: cluster.nodes, prefix: t.prefix });
     try {
@@ -104,7 +106,11 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
     assert.deepEqual([...ids(t)].sort(), [...dispatched].sort(), 'every dispatched job ran exactly once');
     assert.deepEqual(records(t).map((line) => line.split(' ').slice(1).join(' ')).sort(), queues.flatMap((queue) => [`1 ${queue}#1`, `1 ${queue}#2`]).sort());
     assert.equal(logLines(result.stdout).find((line) => line.reason)?.reason, 'empty');
-    assert.deepEqual(await counts(t), {}, 'nothing left on any queue');
+    const left = await counts(t);
+    assert.deepEqual(Object.keys(left).sort(), [...queues].sort(), 'each queue is listed for its completed records');
+    for (const queue of queues) {
+      assert.deepEqual(left[queue], { ready: 0, delayed: 0, reserved: 0, failed: 0, completed: 2, cancelled: 0, paused: false }, `nothing waits on ${queue}; its two records are kept`);
+    }
 
     await withDriver(t, async (driver) => {
       const record = await driver.records.find(dispatched[0]!);
@@ -145,7 +151,7 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
 
     assert.match(await ok(t, 'retry', 'all', '--force'), /^2 failed job\(s\) put back on their queues$/m);
     const back = await counts(t);
-    for (const queue of queues) assert.deepEqual(back[queue], { ready: 1, delayed: 0, reserved: 0, failed: 0, paused: false }, queue);
+    for (const queue of queues) assert.deepEqual(back[queue], { ready: 1, delayed: 0, reserved: 0, failed: 0, completed: 0, cancelled: 0, paused: false }, queue);
 
     await work();
     assert.equal(records(t).filter((line) => line.startsWith('failed-hook')).length, 4, 'both failed again');
@@ -173,6 +179,63 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
     const high = await dispatch(t2, 'Record', 'beta', { label: 'high' });
     await ok(t2, 'work', '--queue', 'beta,gamma', '--stop-when-empty', '--sleep', '0.1');
     assert.deepEqual(ids(t2), [high, low]);
+  });
+
+  it('show and wait follow a job on one slot; cancel stops a delayed job and a running one on two others', async () => {
+    const t = clusterEnv();
+    const done = await dispatch(t, 'Report', 'alpha', { rows: 4 });
+    const delayed = await dispatch(t, 'Report', 'mail:{eu}', {}, '--delay', '60');
+    const slow = await dispatch(t, 'Report', 'reports é', { ms: 20_000 });
+    assert.equal(JSON.parse(await ok(t, 'show', done, '--json')).state, 'ready');
+    assert.equal(JSON.parse(await ok(t, 'show', delayed, '--json')).state, 'delayed');
+
+    // Finish notices: a PUBLISH from a script on one node reaches a subscriber on any node.
+    const heard: string[] = [];
+    const listener = openRedis('redis', { driver: 'redis', cluster: cluster.nodes, prefix: t.prefix });
+    try {
+      await listener.onFinished((ids) => heard.push(...ids));
+      const waiting = start(['wait', done, '--timeout', '30'], t);
+      assert.match(await ok(t, 'cancel', delayed), new RegExp(`cancelled ${delayed}`));
+      const worker = start(['work', '--queue', 'alpha,mail:{eu},reports é', '--sleep', '0.2'], t);
+      try {
+        await worker.waitFor('worker started');
+        const waited = await waiting.done;
+        assert.equal(waited.code, 0, waited.stderr);
+        assert.equal(JSON.parse(waited.stdout).rows, 4, 'wait prints the result');
+        const shown = JSON.parse(await ok(t, 'show', done, '--json'));
+        assert.equal(shown.state, 'completed');
+        assert.equal(shown.queue, 'alpha');
+        assert.deepEqual(shown.progress, { done: 4, of: 4 });
+
+        await until(() => records(t).includes(`${slow} 1 start`), 10_000, 'the slow job starts');
+        assert.equal(JSON.parse(await ok(t, 'show', slow, '--json')).progress, 50, 'its progress, while it runs');
+        const asked = Date.now();
+        assert.match(await ok(t, 'cancel', slow), /cancel requested/);
+        await until(() => records(t).some((line) => line.startsWith(`${slow} 1 aborted`)), 10_000, 'its signal aborts it');
+        assert.ok(Date.now() - asked < 5_000, `aborted within seconds (${Date.now() - asked} ms)`);
+        const cancelled = await run(['wait', slow, '--timeout', '10'], t);
+        assert.equal(cancelled.code, 1);
+        assert.match(cancelled.stderr, new RegExp(`^error: job ${escapeRegExp(slow)} was cancelled$`, 'm'));
+        await sleep(1_500);
+      } finally {
+        worker.child.kill('SIGTERM');
+        const stopped = await worker.done;
+        assert.equal(stopped.code, 0, stopped.stderr);
+      }
+      for (let i = 0; i < 50 && heard.length < 3; i++) await sleep(20);
+      assert.deepEqual([...heard].sort(), [done, delayed, slow].sort(), 'every finish was told');
+    } finally {
+      await listener.close();
+    }
+
+    assert.ok(!records(t).some((line) => line.startsWith(delayed)), 'the cancelled delayed job never ran');
+    assert.deepEqual(records(t).filter((line) => line.startsWith(slow)), [`${slow} 1 start`, `${slow} 1 aborted AbortError`], 'ran once: not retried');
+    for (const id of [delayed, slow]) assert.equal(JSON.parse(await ok(t, 'show', id, '--json')).state, 'cancelled', id);
+    const now = await counts(t);
+    assert.deepEqual([now['mail:{eu}']?.cancelled, now['reports é']?.cancelled, now.alpha?.completed], [1, 1, 1]);
+    await withDriver(t, async (driver) => assert.deepEqual((await driver.signals()).cancelRequested, [], 'the request is cleared'));
+    assert.match(await ok(t, 'clean', 'cancelled'), /^deleted 2 cancelled job record/);
+    assert.equal((await run(['show', slow], t)).code, 1, 'cleaned away');
   });
 
   it('status counts per queue; pause, resume and restart reach a running worker', async () => {

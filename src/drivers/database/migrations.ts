@@ -122,10 +122,11 @@ export interface MigrationResult {
 
 /** Applies every migration not applied yet (or those up to `target`, which upgrade tests use to build an earlier release's tables). */
 export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlDialect, target?: string): Promise<MigrationResult> {
+  const migrations = migrationsFor(tables, dialect);
   const run = async (db: Kysely<any>) => {
     const migrator = new Migrator({
       db,
-      provider: { getMigrations: async () => migrationsFor(tables, dialect) },
+      provider: { getMigrations: async () => migrations },
       migrationTableName: `${tables.jobs}_migrations`,
       migrationLockTableName: `${tables.jobs}_migrations_lock`,
     });
@@ -133,8 +134,35 @@ export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlD
     if (error) throw error;
     return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
   };
+  if (dialect.client !== 'sqlite') return run(db);
   // Kysely locks the migrations on MySQL and PostgreSQL, not on SQLite, where processes that open a
-  // new file at once (a worker and a dispatch, on first use) would each apply them: on SQLite the
-  // whole run is one transaction that holds the write lock, and the second finds nothing left to do.
-  return dialect.client === 'sqlite' ? dialect.writeTransaction(db, run) : run(db);
+  // new file at once (a worker and a dispatch, on first use) would each apply them: there the run is
+  // one transaction that holds the write lock, and the second finds nothing left to do. A file that
+  // is up to date takes no lock at all: in one process, a second connection to the file that held
+  // the lock across awaits would stall the first one's writes (better-sqlite3 waits synchronously).
+  if (target === undefined && (await applied(db, `${tables.jobs}_migrations`)).size === Object.keys(migrations).length) return { applied: [] };
+  return oneAtATime(dialect.describe, () => dialect.writeTransaction(db, run));
+}
+
+/** The names of the migrations recorded as applied (none when the table does not exist yet). */
+async function applied(db: Kysely<any>, table: string): Promise<Set<string>> {
+  try {
+    const rows = await db.selectFrom(table).select('name').execute();
+    return new Set(rows.map((row: { name: string }) => row.name));
+  } catch {
+    return new Set();
+  }
+}
+
+/** In this process, one migration of a given SQLite file at a time (across processes, its write lock). */
+const migrating = new Map<string, Promise<unknown>>();
+
+function oneAtATime<T>(file: string, work: () => Promise<T>): Promise<T> {
+  const previous = migrating.get(file) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(work);
+  migrating.set(file, next);
+  void next.finally(() => {
+    if (migrating.get(file) === next) migrating.delete(file);
+  }).catch(() => undefined);
+  return next;
 }

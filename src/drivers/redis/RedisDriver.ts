@@ -7,16 +7,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { failedJobNotFound, QueueError } from '../../errors.ts';
-import type { BlockingWait, Completion, Driver, Holding, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
-import { pausedSignal, RESTART_SIGNAL, workerSignals } from '../../contract/signals.ts';
+import type { BlockingWait, Completion, Driver, FinishNotices, Holding, Keeping, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
+import { cancelSignal, pausedSignal, RESTART_SIGNAL, workerSignals } from '../../contract/signals.ts';
 import { backendUnavailable } from '../../contract/unavailable.ts';
 import { ClusterPaths } from './cluster.ts';
 import type { RedisTarget } from './connect.ts';
 import { RedisKeys } from './keys.ts';
+import { FinishSubscriber } from './notices.ts';
 import { RedisFailedStore } from './RedisFailedStore.ts';
 import { RedisRecords } from './RedisRecords.ts';
 import { defineScripts, runScript, type Reply } from './scripts.ts';
-import { decodeTurn, encodeTurn } from './turn-wire.ts';
+import { decodeTurn, encodeTurn, keepingArgs } from './turn-wire.ts';
 
 /** What to fix when Redis refused us, by its error's first word: the variables of .env.example. */
 const REDIS_FIXES: [RegExp, string][] = [
@@ -29,13 +30,14 @@ const REDIS_FIXES: [RegExp, string][] = [
 const MAX_BLOCK_MS = 1_000;
 const NOTHING_TO_TAKE: Turn['options'] = { count: 0, defaultTimeoutMs: 0, leaseMarginMs: 0, holdMs: 0 };
 
-export class RedisDriver implements Driver, Holding, BlockingWait {
+export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices {
   readonly failed: RedisFailedStore;
   readonly records: RedisRecords;
   readonly keys: RedisKeys;
   private readonly client: Redis | Cluster;
   private readonly cluster: ClusterPaths | undefined;
   private blocker: Redis | Cluster | undefined;
+  private readonly notices: FinishSubscriber;
   private lastError: Error | undefined;
   /** Per queue: when (local ms) a delayed job or a lease next comes due. */
   private readonly nextDue = new Map<string, number>();
@@ -51,6 +53,13 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     this.client = this.open();
     this.failed = new RedisFailedStore(connection, this.keys, this.client, (what, work) => this.call(what, work));
     this.records = new RedisRecords(connection, this.keys, this.client, (what, work) => this.call(what, work));
+    this.notices = new FinishSubscriber(() => {
+      const subscriber = this.client.duplicate();
+      subscriber.on('error', (error: Error) => {
+        this.lastError = error;
+      });
+      return subscriber;
+    }, this.keys.finished);
     const isCluster = 'nodes' in this.client && typeof this.client.nodes === 'function';
     this.cluster = isCluster
       ? new ClusterPaths((queues) => this.client.sadd(this.keys.queues, ...queues), (queue, jobs) => this.pushScript(new Map([[queue, jobs]])), (turn) => this.turnScript(turn))
@@ -140,7 +149,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
 
   /** One run of turn.lua over the queues the turn touches (all in one slot, or no Cluster). */
   private async turnScript(turn: Turn): Promise<TurnResult> {
-    const encoded = encodeTurn(turn, (queue) => this.keys.queue(queue), this.clientId, turn.options.count > 0 ? randomUUID() : '');
+    const encoded = encodeTurn(turn, (queue) => this.keys.queue(queue), this.keys.finished, this.clientId, turn.options.count > 0 ? randomUUID() : '');
     const { result, now, nextDue } = decodeTurn(await runScript<Reply[]>(this.client, 'turn', encoded.keys, encoded.args), encoded);
     for (const queue of encoded.take) {
       if (nextDue >= 0) this.nextDue.set(queue, Date.now() + (nextDue - now));
@@ -158,9 +167,29 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
   async fail(r: Reservation, failure: Failure): Promise<boolean> {
     const k = this.keys.queue(r.queue);
     const record = this.failed.encodeRecord(r.queue, failure);
-    const args = [r.handle, r.token, failure.id ?? randomUUID(), randomUUID(), record];
-    const stored = await this.call('fail a job', () => runScript<string | number>(this.client, 'fail', [k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt, k.started], args));
+    const args = [r.handle, r.token, failure.id ?? randomUUID(), randomUUID(), record, this.keys.finished];
+    const keys = [k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt, k.started, k.progress, k.cancels];
+    const stored = await this.call('fail a job', () => runScript<string | number>(this.client, 'fail', keys, args));
     return stored !== 0;
+  }
+
+  /**
+   * cancel_running.lua, then the `cancel:<id>` signal goes: it lives in another hash slot (see
+   * cancel.lua), and one left behind when this process dies in between is dropped by prune.
+   */
+  async cancelRunning(r: Reservation, keeping: Keeping): Promise<boolean> {
+    const k = this.keys.queue(r.queue);
+    const keys = [k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.progress, k.cancels, k.done, k.cancelled, k.expires];
+    return this.call('cancel a running job', async () => {
+      const ended = (await runScript<number>(this.client, 'cancel_running', keys, [r.handle, r.token, ...keepingArgs(keeping), this.keys.finished])) === 1;
+      if (ended) await this.client.hdel(this.keys.signals, cancelSignal(r.handle));
+      return ended;
+    });
+  }
+
+  async progress(r: Reservation, progress: string): Promise<boolean> {
+    const k = this.keys.queue(r.queue);
+    return (await this.call("store a job's progress", () => runScript<number>(this.client, 'progress', [k.tokens, k.progress], [r.handle, r.token, progress]))) === 1;
   }
 
   async size(queue: string): Promise<number> {
@@ -176,16 +205,16 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
       const queues = (await this.client.smembers(this.keys.queues)).sort();
       const stats = await Promise.all(queues.map(async (queue) => {
         const k = this.keys.queue(queue);
-        const [ready, delayed, reserved, failed] = (await runScript<number[]>(this.client, 'stats', [k.ready, k.delayed, k.reserved, k.failed], [])).map(Number);
-        return { queue, ready: ready!, delayed: delayed!, reserved: reserved!, failed: failed! };
+        const [ready, delayed, reserved, failed, completed, cancelled] = (await runScript<number[]>(this.client, 'stats', [k.ready, k.delayed, k.reserved, k.failed, k.completed, k.cancelled], [])).map(Number);
+        return { queue, ready: ready!, delayed: delayed!, reserved: reserved!, failed: failed!, completed: completed!, cancelled: cancelled! };
       }));
-      return stats.filter((s) => s.ready + s.delayed + s.reserved + s.failed > 0);
+      return stats.filter((s) => s.ready + s.delayed + s.reserved + s.failed + s.completed + s.cancelled > 0);
     });
   }
 
   async clear(queue: string): Promise<number> {
     const k = this.keys.queue(queue);
-    return this.call('clear a queue', () => runScript<number>(this.client, 'clear', [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.once(randomUUID())], []));
+    return this.call('clear a queue', () => runScript<number>(this.client, 'clear', [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.progress, k.cancels, k.once(randomUUID())], []));
   }
 
   /** Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second). */
@@ -227,7 +256,17 @@ export class RedisDriver implements Driver, Holding, BlockingWait {
     await this.call('resume a queue', () => this.client.hdel(this.keys.signals, pausedSignal(queue)));
   }
 
+  /** Tells `listener` the ids of jobs that complete with a record, fail or are cancelled (see notices.ts). */
+  async onFinished(listener: (ids: string[]) => void): Promise<() => void> {
+    try {
+      return await this.notices.listen(listener);
+    } catch (error) {
+      throw this.translate('listen for finished jobs', error);
+    }
+  }
+
   async close(): Promise<void> {
+    await this.notices.close();
     for (const client of [this.client, this.blocker]) client?.disconnect();
   }
 }

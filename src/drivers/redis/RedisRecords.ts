@@ -1,30 +1,39 @@
 /**
  * Job records of the redis driver. A stored job's record is read from the keys that run it (jobs,
- * attempts, started, and the ready list, delayed or reserved zset it is in); a completed one is the
- * record turn.lua wrote to `done` in the ack; a failure is the failed store's record. A job's queue
- * is not known from its id, so find() asks every queue, one read-only script each, all at once.
+ * attempts, started, progress, and the ready list, delayed or reserved zset it is in); a completed
+ * or cancelled one is the record written to `done` by the script that finished it (turn.lua in the
+ * ack, cancel.lua, cancel_running.lua); a failure is the failed store's record. A job's queue is
+ * not known from its id, so find() and cancel() ask every queue, one script each, all at once.
  * Every script reads the keys of one queue only, so the same code runs on a Redis Cluster (the set
- * of queue names is one key, read apart).
+ * of queue names and the worker signals are keys of their own, read and written apart).
  */
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { FINISHED_STATES, type FailedJob, type JobRecord, type JobState, type ListOptions, type RecordPage, type Records } from '../../contract/driver.ts';
+import { FINISHED_STATES, type CancelOutcome, type FailedJob, type FinishedState, type JobRecord, type JobState, type Keeping, type ListOptions, type RecordPage, type Records } from '../../contract/driver.ts';
 import { badCursor, failedJobRecord, pageLimit } from '../../contract/records.ts';
+import { cancelSignal } from '../../contract/signals.ts';
 import type { QueueKeys, RedisKeys } from './keys.ts';
 import { runScript, type Reply } from './scripts.ts';
+import { keepingArgs } from './turn-wire.ts';
 
 type Call = <T>(what: string, work: () => Promise<T>) => Promise<T>;
 
 /** Values per record in a reply of find.lua and list.lua (see lua/includes/record.lua). */
-const RECORD_WIDTH = 6;
+const RECORD_WIDTH = 7;
 
-/** The most records one run of prune.lua forgets: a run over 10,000 records blocks Redis for about 10 ms. */
+/** The most records one run of prune.lua or clean.lua forgets: a run over 10,000 records blocks Redis for about 10 ms. */
 const PRUNE_RUN = 10_000;
 
-/** A record as turn.lua writes it to `done`. */
+/** Which outcome wins when queues answer a cancel differently (the same id on two queues): the one that did most. */
+const CANCEL_RANK: CancelOutcome[] = ['cancelled', 'requested', 'finished', 'unknown'];
+
+/** A record as the scripts write it to `done` (see lua/includes/finish.lua). */
 interface DoneRecord {
   state: JobState;
   payload: string;
   result: string | null;
+  /** Absent from records written before progress was kept. */
+  progress?: string | null;
   error?: string | null;
   attempts: number;
   startedAt: number | null;
@@ -36,7 +45,7 @@ type StoredFailure = Omit<FailedJob, 'id' | 'failedAt'>;
 
 /** find.lua and list.lua's keys of one queue, in their headers' order. */
 function recordKeys(k: QueueKeys): string[] {
-  return [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.started, k.done, k.failed, k.failedAt, k.completed, k.cancelled, k.expired];
+  return [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.started, k.done, k.failed, k.failedAt, k.completed, k.cancelled, k.expired, k.progress];
 }
 
 export class RedisRecords implements Records {
@@ -89,8 +98,13 @@ export class RedisRecords implements Records {
   async prune({ maxPerQueue }: { maxPerQueue: number }): Promise<number> {
     const most = Math.max(0, Math.floor(maxPerQueue));
     return this.call('prune job records', async () => {
+      // Read before the requests: a signal is written after its request, so a signal read here
+      // whose request is gone below is one left behind.
+      const signals = await this.client.hgetall(this.keys.signals);
+      const queues = await this.queues();
+      await this.dropLeftCancelSignals(signals, queues);
       let forgotten = 0;
-      for (const queue of await this.queues()) {
+      for (const queue of queues) {
         const k = this.keys.queue(queue);
         let run: number;
         do {
@@ -102,20 +116,73 @@ export class RedisRecords implements Records {
     });
   }
 
+  /**
+   * Deletes the `cancel:<id>` worker signals whose job has no cancel request on any queue (it
+   * finished before its worker saw the request, was cancelled at its next take, or the process
+   * that cancelled it died before deleting the signal), unless written again since they were read.
+   */
+  private async dropLeftCancelSignals(signals: Record<string, string>, queues: string[]): Promise<void> {
+    const asked = Object.keys(signals).filter((name) => name.startsWith(cancelSignal('')));
+    if (asked.length === 0) return;
+    const pending = new Set((await Promise.all(queues.map((queue) => this.client.hkeys(this.keys.queue(queue).cancels)))).flat().map(cancelSignal));
+    const left = asked.filter((name) => !pending.has(name));
+    if (left.length > 0) await runScript(this.client, 'unsignal', [this.keys.signals], left.flatMap((name) => [name, signals[name]!]));
+  }
+
+  /**
+   * cancel.lua on every queue at once (one call id, so a re-sent script answers as it first did);
+   * only the queue that has the job changes anything. A job whose lease holds gets a request in its
+   * queue's keys, then the `cancel:<id>` signal here: see cancel.lua for why that order is safe.
+   */
+  async cancel(id: string, keeping: Keeping): Promise<CancelOutcome> {
+    const call = randomUUID();
+    return this.call('cancel a job', async () => {
+      const replies = await Promise.all((await this.queues()).map((queue) => {
+        const k = this.keys.queue(queue);
+        const keys = [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.progress, k.cancels, k.done, k.cancelled, k.expires, k.failed, k.once(call)];
+        return runScript<[CancelOutcome, number]>(this.client, 'cancel', keys, [id, ...keepingArgs(keeping), this.keys.finished]);
+      }));
+      const outcome = CANCEL_RANK.find((o) => replies.some(([answer]) => answer === o)) ?? 'unknown';
+      if (outcome === 'requested') {
+        const [, requestedAt] = replies.find(([answer]) => answer === 'requested')!;
+        await this.client.hset(this.keys.signals, cancelSignal(id), requestedAt);
+      }
+      return outcome;
+    });
+  }
+
+  /** clean.lua per queue, a run at a time, until a run deletes less than its allowance. */
+  async clean({ state, queue, olderThanMs }: { state: FinishedState; queue?: string; olderThanMs?: number }): Promise<number> {
+    const age = olderThanMs === undefined ? 'all' : Math.max(0, Math.round(olderThanMs));
+    return this.call('clean job records', async () => {
+      let deleted = 0;
+      for (const name of await this.queues(queue)) {
+        const k = this.keys.queue(name);
+        const keys = (call: string) => (state === 'failed' ? [k.failed, k.failedAt, k.once(call)] : [k.done, k[state], k.once(call), k.expires]);
+        let run: number;
+        do {
+          run = await runScript<number>(this.client, 'clean', keys(randomUUID()), [age, PRUNE_RUN]);
+          deleted += run;
+        } while (run === PRUNE_RUN);
+      }
+      return deleted;
+    });
+  }
+
   /** The records of a find.lua or list.lua reply from `queue`. */
   private decode(queue: string, reply: Reply[]): JobRecord[] {
     const records: JobRecord[] = [];
     for (let i = 0; i + RECORD_WIDTH <= reply.length; i += RECORD_WIDTH) {
-      const [id, kind, text, attempts, at, started] = reply.slice(i, i + RECORD_WIDTH).map((value) => (value === null ? null : String(value)));
+      const [id, kind, text, attempts, at, started, progress] = reply.slice(i, i + RECORD_WIDTH).map((value) => (value === null ? null : String(value)));
       const base = { id: id!, queue, connection: this.connection };
       if (kind === 'done') {
         const done = JSON.parse(text!) as DoneRecord;
-        records.push({ ...base, state: done.state, payload: done.payload, attempts: done.attempts, result: done.result, error: done.error ?? null, availableAt: null, startedAt: done.startedAt, finishedAt: done.finishedAt });
+        records.push({ ...base, state: done.state, payload: done.payload, attempts: done.attempts, result: done.result, error: done.error ?? null, progress: done.progress ?? null, availableAt: null, startedAt: done.startedAt, finishedAt: done.finishedAt });
       } else if (kind === 'failed') {
         const stored = JSON.parse(text!) as StoredFailure;
         records.push(failedJobRecord({ ...stored, id: id!, connection: stored.connection ?? this.connection, queue, failedAt: Number(at) }));
       } else {
-        records.push({ ...base, state: kind as JobState, payload: text!, attempts: Number(attempts), result: null, error: null, availableAt: numberOrNull(at), startedAt: numberOrNull(started), finishedAt: null });
+        records.push({ ...base, state: kind as JobState, payload: text!, attempts: Number(attempts), result: null, error: null, progress: progress ?? null, availableAt: numberOrNull(at), startedAt: numberOrNull(started), finishedAt: null });
       }
     }
     return records;

@@ -10,6 +10,10 @@
  *   <prefix>:{<queue>}:tokens      hash    id -> token of the current lease
  *   <prefix>:{<queue>}:timeouts    hash    id -> the job's own timeout (ms), if it declares one
  *   <prefix>:{<queue>}:started     hash    id -> when its current try started (ms), once a try is counted
+ *   <prefix>:{<queue>}:progress    hash    id -> what the job last reported with ctx.progress() (encoded JSON)
+ *   <prefix>:{<queue>}:cancels     hash    id -> "<requested at ms>:<keep ms>:<most kept>": the cancel of a job
+ *                                          that was running when asked (see cancel.lua); the job's own
+ *                                          state, where `signals` only carries the notice to workers
  *   <prefix>:{<queue>}:done        hash    id -> record (JSON) of a finished job that is not a failure
  *   <prefix>:{<queue>}:completed   zset    id -> when it finished (ms): the completed records, and the
  *   <prefix>:{<queue>}:cancelled   zset      same for cancelled and expired ones (one zset per state,
@@ -19,9 +23,12 @@
  *   <prefix>:{<queue>}:failed_at   zset    record id -> when it failed (ms)
  *   <prefix>:{<queue>}:notify      list    wake-up markers for blocked workers
  *   <prefix>:{<queue>}:took:<client>  string  a client's last take, for a re-sent turn (expires with the hold)
- *   <prefix>:{<queue>}:once:<call>    string  the reply of one clear, retry or flush, for a re-sent call (1 h)
+ *   <prefix>:{<queue>}:once:<call>    string  the reply of one clear, retry, flush, cancel or clean, for a re-sent call (1 h)
  *   <prefix>:queues                set     every queue name ever pushed to
- *   <prefix>:signals               hash    restart -> ms; paused:<queue> -> ms
+ *   <prefix>:signals               hash    restart -> ms; paused:<queue> -> ms; cancel:<id> -> ms (the
+ *                                          requested at of the job's `cancels` entry)
+ *   <prefix>:finished              channel (pub/sub, not a key) a JSON array of the ids of jobs that
+ *                                          completed with a record, failed or were cancelled
  *
  * Keys added by a later release start empty, so what an earlier one stored keeps working as it is.
  *
@@ -56,6 +63,8 @@ export class RedisKeys {
       tokens: `${base}:tokens`,
       timeouts: `${base}:timeouts`,
       started: `${base}:started`,
+      progress: `${base}:progress`,
+      cancels: `${base}:cancels`,
       done: `${base}:done`,
       completed: `${base}:completed`,
       cancelled: `${base}:cancelled`,
@@ -73,6 +82,11 @@ export class RedisKeys {
 
   get signals(): string {
     return `${this.prefix}:signals`;
+  }
+
+  /** The pub/sub channel of finish notices: PUBLISH ignores the database number, so it is named by the prefix alone. */
+  get finished(): string {
+    return `${this.prefix}:finished`;
   }
 }
 

@@ -1,15 +1,18 @@
 /**
  * Loads the Lua scripts once per client, through ioredis defineCommand, under versioned names
- * (`queue_v3_turn`): a new version of a script gets a new name and a new SHA, so workers of two
+ * (`queue_v4_turn`): a new version of a script gets a new name and a new SHA, so workers of two
  * releases never run each other's scripts. `-- @include x.lua` lines pull in lua/includes/x.lua.
  * Every script takes its keys first; runScript counts them, so no count is kept anywhere else.
  */
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
-const SCRIPT_VERSION = 3;
+const SCRIPT_VERSION = 4;
 
-const SCRIPTS = ['push', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune'] as const;
+const SCRIPTS = [
+  'push', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune',
+  'cancel', 'cancel_running', 'progress', 'clean', 'unsignal',
+] as const;
 
 export type ScriptName = (typeof SCRIPTS)[number];
 
@@ -22,7 +25,8 @@ function source(name: string): string {
 
 const sources = new Map<ScriptName, string>();
 
-const commandName = (name: ScriptName) => `queue_v${SCRIPT_VERSION}_${name}`;
+/** The name a script is defined under on each client (tests wrap it to simulate a re-sent script). */
+export const commandName = (name: ScriptName) => `queue_v${SCRIPT_VERSION}_${name}`;
 
 export function defineScripts(client: Redis | Cluster): void {
   for (const name of SCRIPTS) {

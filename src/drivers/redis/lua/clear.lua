@@ -1,8 +1,8 @@
 -- clear: deletes the jobs waiting on one queue: ready, delayed, and those whose lease ran out (their
 -- worker died). Jobs a worker holds or runs are left to it; failed records stay.
 --
--- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, tokens, timeouts, started (hashes),
---       once (string: this call's reply, see once.lua)
+-- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, tokens, timeouts, started,
+--       progress, cancels (hashes), once (string: this call's reply, see once.lua)
 -- ARGV: none
 -- Returns the number of jobs deleted.
 --
@@ -13,7 +13,7 @@
 -- @include once.lua
 -- @include batch.lua
 
-local ready, delayed, reserved, jobs, attempts, tokens, timeouts, started, once_key = unpack(KEYS, 1, 9)
+local ready, delayed, reserved, jobs, attempts, tokens, timeouts, started, progress, cancels, once_key = unpack(KEYS, 1, 11)
 
 return once(once_key, function()
   local ids = redis.call('LRANGE', ready, 0, -1)
@@ -22,6 +22,6 @@ return once(once_key, function()
   redis.call('DEL', ready, delayed)
   batch('ZREM', reserved, expired)
   for _, id in ipairs(expired) do ids[#ids + 1] = id end
-  for _, hash in ipairs({ jobs, attempts, tokens, timeouts, started }) do batch('HDEL', hash, ids) end
+  for _, hash in ipairs({ jobs, attempts, tokens, timeouts, started, progress, cancels }) do batch('HDEL', hash, ids) end
   return #ids
 end)

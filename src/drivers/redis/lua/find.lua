@@ -1,9 +1,9 @@
 -- find: one job's record on one queue, in whatever state it is. Read-only.
 --
 -- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, started, done, failed (hashes),
---       failed_at, completed, cancelled, expired (zsets); the same as list.lua's
+--       failed_at, completed, cancelled, expired (zsets), progress (hash); the same as list.lua's
 -- ARGV: id
--- Returns the record as 6 values (see includes/record.lua), or none when the queue has no job and
+-- Returns the record as 7 values (see includes/record.lua), or none when the queue has no job and
 -- no record of that id.
 --
 -- A stored job is reserved while its lease holds, delayed until its time, and ready otherwise (a
@@ -14,7 +14,7 @@
 -- @include batch.lua
 -- @include record.lua
 
-local k = { jobs = KEYS[4], attempts = KEYS[5], started = KEYS[6] }
+local k = { jobs = KEYS[4], attempts = KEYS[5], started = KEYS[6], progress = KEYS[13] }
 local delayed, reserved, done, failed, failed_at = KEYS[2], KEYS[3], KEYS[7], KEYS[8], KEYS[9]
 local id = ARGV[1]
 

@@ -1,9 +1,9 @@
 -- list: a page of one queue's records in one state, newest first. Read-only.
 --
 -- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, started, done, failed (hashes),
---       failed_at, completed, cancelled, expired (zsets); the same as find.lua's
+--       failed_at, completed, cancelled, expired (zsets), progress (hash); the same as find.lua's
 -- ARGV: state, how many to skip, how many to return
--- Returns 6 values per record (see includes/record.lua).
+-- Returns 7 values per record (see includes/record.lua).
 --
 -- Newest first: ready jobs from the tail of the ready list (the last pushed), delayed ones by
 -- their time and reserved ones by their lease (latest first), finished records by when they
@@ -15,7 +15,7 @@
 -- @include record.lua
 
 local ready, delayed, reserved = KEYS[1], KEYS[2], KEYS[3]
-local k = { jobs = KEYS[4], attempts = KEYS[5], started = KEYS[6] }
+local k = { jobs = KEYS[4], attempts = KEYS[5], started = KEYS[6], progress = KEYS[13] }
 local done, failed, failed_at = KEYS[7], KEYS[8], KEYS[9]
 local finished = { completed = KEYS[10], cancelled = KEYS[11], expired = KEYS[12] }
 local state, skip, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])

@@ -1,13 +1,14 @@
--- stats: counts one queue's jobs by the one clock. Read-only.
+-- stats: counts one queue's jobs and records by the one clock. Read-only.
 --
--- KEYS: ready (list), delayed, reserved (zsets), failed (hash)
+-- KEYS: ready (list), delayed, reserved (zsets), failed (hash), completed, cancelled (zsets)
 -- ARGV: none
--- Returns { ready, delayed, reserved, failed }: due delayed jobs and expired leases count as ready,
--- because the next reserve takes them.
+-- Returns { ready, delayed, reserved, failed, completed, cancelled }: due delayed jobs and expired
+-- leases count as ready, because the next reserve takes them; completed and cancelled are the
+-- records kept of those states.
 
 -- @include now.lua
 
-local ready, delayed, reserved, failed = unpack(KEYS, 1, 4)
+local ready, delayed, reserved, failed, completed, cancelled = unpack(KEYS, 1, 6)
 
 local now = now_ms()
 local due = redis.call('ZCOUNT', delayed, '-inf', now)
@@ -17,4 +18,6 @@ return {
   redis.call('ZCARD', delayed) - due,
   redis.call('ZCARD', reserved) - expired,
   redis.call('HLEN', failed),
+  redis.call('ZCARD', completed),
+  redis.call('ZCARD', cancelled),
 }

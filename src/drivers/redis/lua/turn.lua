@@ -3,18 +3,19 @@
 -- up to `count` jobs from the first of its queues that has any. Plain reserve() and ack() are
 -- turns too (a take with `hold` 0, and a turn of acks alone).
 --
--- KEYS, 13 per queue (queue i uses KEYS[13*(i-1)+1 .. 13*i]):
+-- KEYS, 16 per queue (queue i uses KEYS[16*(i-1)+1 .. 16*i]):
 --   ready (list), delayed (zset id -> available at, ms), reserved (zset id -> lease expiry, ms),
 --   jobs (hash id -> payload), attempts (hash id -> tries counted), tokens (hash id -> lease
 --   token), timeouts (hash id -> the job's own timeout, ms), notify (list), took (string: this
 --   client's last take, see below), started (hash id -> start of its current try, ms),
 --   done (hash id -> record JSON), completed (zset id -> finished at, ms), expires (zset id ->
---   end of the record's keep, ms)
+--   end of the record's keep, ms), progress (hash id -> progress text), cancels (hash id ->
+--   a running job's cancel request, see cancel.lua), cancelled (zset id -> finished at, ms)
 -- ARGV: count, hold (1: hold the jobs taken, 0: count their try now), token, default timeout ms,
---       lease margin ms, hold ms; n, then n queue indexes to take from, in priority order;
---       n acks, n x (queue index, id, token); n acks that keep a record, n x (queue index, id,
---       token, keep ms, most records kept, result); n starts, n x (queue index, id, token, the
---       try it is); n give-backs, n x (queue index, id, token)
+--       lease margin ms, hold ms, finish channel; n, then n queue indexes to take from, in
+--       priority order; n acks, n x (queue index, id, token); n acks that keep a record, n x
+--       (queue index, id, token, keep ms, most records kept, result); n starts, n x (queue
+--       index, id, token, the try it is); n give-backs, n x (queue index, id, token)
 --   A kept ack's result is '' for none (null) or '=' followed by the result's text.
 -- Returns { now, next, acked, started, qi1, id1, payload1, attempts1, lease1, qi2, ... }:
 --   now      the Redis clock (ms);
@@ -25,12 +26,18 @@
 --   started  likewise per start;
 --   then 5 values per job taken; `attempts` is the try it is (held: will be, once started).
 --
--- An ack that keeps a record writes it to `done` as {"state":"completed","payload","result",
--- "attempts","startedAt","finishedAt"}, adds it to `completed` and `expires`, and forgets the
--- oldest completed records beyond the smallest "most records kept" of the queue's acks in this
--- turn, so a fast queue never piles up records between prunes. An ack without one costs what
--- it did before records existed (they come apart, so its arguments are as they were), but for
--- one HDEL of `started` per queue.
+-- An ack that keeps a record writes it to `done` (see includes/finish.lua), adds it to
+-- `completed` and `expires`, and forgets the oldest completed records beyond the smallest "most
+-- records kept" of the queue's acks in this turn, so a fast queue never piles up records between
+-- prunes; the ids of those acks go out in one PUBLISH on the finish channel. An ack without one
+-- costs what it did before records existed (they come apart, so its arguments are as they were),
+-- but for one HDEL of `started` and one EXISTS of `progress` and `cancels` per queue, and
+-- publishes nothing.
+--
+-- A job taken from the ready list that has a cancel request (`cancels`: it was running when the
+-- cancel was asked, and has come back since: released, given back, or its worker died) is not
+-- handed out: it is recorded cancelled here, so no worker ever runs it again, whether or not the
+-- `cancel:<id>` signal reached the workers. One HLEN per take looks for any.
 --
 -- Every ack, start and give-back needs the caller's token to be the job's current one, so a worker
 -- whose lease was taken over changes nothing. A held job is in `reserved` with a short lease and
@@ -42,29 +49,50 @@
 --
 -- Safe to run twice (ioredis sends a script again when a dropped connection lost its reply):
 --   - an ack or a start whose job is gone (no token, no payload) was done by the first run: '1'
---     (and an ack writes no second record);
+--     (and an ack writes no second record, and publishes nothing);
 --   - a start sets the try count to the try it is, rather than adding one;
 --   - a give-back finds its token gone and changes nothing;
 --   - a take writes what it took, under its token, to the first take queue's `took` key (one key
 --     per client and queue, kept for the hold), and a second run with the same token hands out
 --     those jobs again instead of taking more. Two takes of one client in flight at once can
---     lose the first one's reply for good: its jobs come back when their hold runs out.
+--     lose the first one's reply for good: its jobs come back when their hold runs out. A job a
+--     take cancelled is gone: a second run neither sees nor publishes it again.
 
 -- @include now.lua
 -- @include notify.lua
 -- @include batch.lua
 -- @include records.lua
+-- @include finish.lua
 
-local function key(qi, n) return KEYS[(qi - 1) * 13 + n] end
+local function key(qi, n) return KEYS[(qi - 1) * 16 + n] end
 local READY, DELAYED, RESERVED, JOBS, ATTEMPTS, TOKENS, TIMEOUTS, NOTIFY, TOOK = 1, 2, 3, 4, 5, 6, 7, 8, 9
-local STARTED, DONE, COMPLETED, EXPIRES = 10, 11, 12, 13
+local STARTED, CANCELS = 10, 15
+
+-- Queue qi's keys by name, as includes/finish.lua reads them.
+local named = {}
+local function keys_of(qi)
+  local k = named[qi]
+  if not k then
+    local b = (qi - 1) * 16
+    k = {
+      ready = KEYS[b + 1], delayed = KEYS[b + 2], reserved = KEYS[b + 3], jobs = KEYS[b + 4], attempts = KEYS[b + 5],
+      tokens = KEYS[b + 6], timeouts = KEYS[b + 7], started = KEYS[b + 10], done = KEYS[b + 11], completed = KEYS[b + 12],
+      expires = KEYS[b + 13], progress = KEYS[b + 14], cancels = KEYS[b + 15], cancelled = KEYS[b + 16],
+    }
+    named[qi] = k
+  end
+  return k
+end
 
 local now = now_ms()
 local count, hold, token = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3]
 local default_timeout, margin, hold_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local channel = ARGV[7]
 local take_from = {}
-for p = 1, tonumber(ARGV[7]) do take_from[p] = tonumber(ARGV[7 + p]) end
-local at = 8 + #take_from
+for p = 1, tonumber(ARGV[8]) do take_from[p] = tonumber(ARGV[8 + p]) end
+local at = 9 + #take_from
+-- Ids of the jobs this turn finished with a record: told in one PUBLISH at the end.
+local finished = {}
 
 -- Reads the next list of (queue index, id, token, extras...) groups of `width` values. Returns the
 -- groups whose token is still the job's current one, by queue index (each group's extras as one
@@ -128,50 +156,13 @@ local function started_now(ids)
   return pairs_
 end
 
--- The completed records of owned acks `q` of queue `qi`, written before their jobs go.
-local function keep_records(qi, q)
-  local ids, completions = q.ids, q.extras
-  local payloads = batch('HMGET', key(qi, JOBS), ids)
-  local tries = batch('HMGET', key(qi, ATTEMPTS), ids)
-  local starts = batch('HMGET', key(qi, STARTED), ids)
-  local records, finished, expires = {}, {}, {}
-  local most
-  for i, id in ipairs(ids) do
-    local keep_ms, max, result = unpack(completions[i])
-    records[#records + 1] = id
-    records[#records + 1] = cjson.encode({
-      state = 'completed',
-      -- A list element without a stored payload was pushed by hand: it is its own payload.
-      payload = payloads[i] or id,
-      result = result == '' and cjson.null or string.sub(result, 2),
-      attempts = tonumber(tries[i]) or 0,
-      startedAt = tonumber(starts[i]) or cjson.null,
-      finishedAt = now,
-    })
-    finished[#finished + 1] = now
-    finished[#finished + 1] = id
-    expires[#expires + 1] = now + tonumber(keep_ms)
-    expires[#expires + 1] = id
-    most = math.min(most or tonumber(max), tonumber(max))
-  end
-  batch('HSET', key(qi, DONE), records)
-  batch('ZADD', key(qi, COMPLETED), finished)
-  batch('ZADD', key(qi, EXPIRES), expires)
-  trim_records(key(qi, COMPLETED), key(qi, DONE), key(qi, EXPIRES), most, math.huge)
-end
-
-local function remove_jobs(qi, ids)
-  batch('ZREM', key(qi, RESERVED), ids)
-  for k = JOBS, TIMEOUTS do batch('HDEL', key(qi, k), ids) end
-  batch('HDEL', key(qi, STARTED), ids)
-end
-
 local acks, acked = owned(3, true)
-for qi, q in pairs(acks) do remove_jobs(qi, q.ids) end
+for qi, q in pairs(acks) do remove_stored(keys_of(qi), q.ids) end
 local kept_acks, kept_acked = owned(6, true)
 for qi, q in pairs(kept_acks) do
-  keep_records(qi, q)
-  remove_jobs(qi, q.ids)
+  keep_finished(keys_of(qi), 'completed', q.ids, q.extras, now)
+  remove_stored(keys_of(qi), q.ids)
+  for _, id in ipairs(q.ids) do finished[#finished + 1] = id end
 end
 acked = acked .. kept_acked
 
@@ -200,7 +191,10 @@ for qi, q in pairs(give_backs) do
 end
 
 local reply = { now, -1, acked, started }
-if count == 0 then return reply end
+if count == 0 then
+  publish_finished(channel, finished)
+  return reply
+end
 
 local next_due = -1
 local function consider(due)
@@ -254,7 +248,30 @@ if took and string.sub(took, 1, #token + 1) == token .. '|' then
     hand_out(qi, mine, tries, leases)
   end
   reply[2] = next_due
+  publish_finished(channel, finished)
   return reply
+end
+
+-- Pops up to `count` ids from queue qi's ready list (false when it is empty). Those with a cancel
+-- request are recorded cancelled instead, and it pops again for the rest.
+local function pop_ready(qi)
+  while true do
+    local ids = redis.call('LPOP', key(qi, READY), count)
+    if not ids or redis.call('HLEN', key(qi, CANCELS)) == 0 then return ids end
+    local asked = batch('HMGET', key(qi, CANCELS), ids)
+    local runnable, cancelled, keeps = {}, {}, {}
+    for i, id in ipairs(ids) do
+      if asked[i] then
+        cancelled[#cancelled + 1] = id
+        keeps[#keeps + 1] = cancel_keep(asked[i])
+        finished[#finished + 1] = id
+      else
+        runnable[#runnable + 1] = id
+      end
+    end
+    if #cancelled > 0 then cancel_stored(keys_of(qi), cancelled, keeps, now) end
+    if #runnable > 0 then return runnable end
+  end
 end
 
 for _, qi in ipairs(take_from) do
@@ -262,7 +279,7 @@ for _, qi in ipairs(take_from) do
   -- An expired lease: its worker died or hung. The job is ready again; its token is void.
   consider(due_head(key(qi, RESERVED), key(qi, READY), key(qi, TOKENS)))
 
-  local ids = redis.call('LPOP', key(qi, READY), count)
+  local ids = pop_ready(qi)
   if ids then
     local tries, pairs_ = {}, {}
     if hold then
@@ -293,4 +310,5 @@ for _, qi in ipairs(take_from) do
 end
 
 reply[2] = next_due
+publish_finished(channel, finished)
 return reply

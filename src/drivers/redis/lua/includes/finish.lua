@@ -1,0 +1,74 @@
+-- Finishing stored jobs: their record in `done`, then their removal from every key that runs them.
+-- `k` names one queue's keys: reserved (zset), jobs, attempts, tokens, timeouts, started,
+-- progress, cancels, done (hashes), expires (zset), and the finished state's zset under the
+-- state's name (k.completed, k.cancelled). Needs batch.lua and records.lua.
+
+-- Removes stored jobs `ids` from the reserved zset and every hash of a job (not from the ready list
+-- or the delayed zset: a job leaves those when it is taken; cancel.lua takes it out itself).
+local function remove_stored(k, ids)
+  batch('ZREM', k.reserved, ids)
+  for _, hash in ipairs({ k.jobs, k.attempts, k.tokens, k.timeouts, k.started }) do batch('HDEL', hash, ids) end
+  -- Most queues hold neither (a job that reports progress, a cancel being asked): one O(1) look
+  -- instead of two deletes on the plain ack's path. Measured inside a script: 0.2 us for the
+  -- EXISTS, 1.1 us for an HDEL of 50 ids, against about 460 us for a turn of 50 plain acks.
+  if redis.call('EXISTS', k.progress, k.cancels) > 0 then
+    batch('HDEL', k.progress, ids)
+    batch('HDEL', k.cancels, ids)
+  end
+end
+
+-- Writes the records, in `state`, of stored jobs `ids` that finish `now` (read before they go):
+-- {"state","payload","result","progress","attempts","startedAt","finishedAt"}. keeps[i] is
+-- { keep ms, most records kept, result ('' for none, '=' followed by its text) }. The state's
+-- records beyond the smallest "most records kept" are forgotten, oldest first.
+local function keep_finished(k, state, ids, keeps, now)
+  local payloads = batch('HMGET', k.jobs, ids)
+  local tries = batch('HMGET', k.attempts, ids)
+  local starts = batch('HMGET', k.started, ids)
+  local progress = batch('HMGET', k.progress, ids)
+  local records, finished, expires = {}, {}, {}
+  local most
+  for i, id in ipairs(ids) do
+    local keep_ms, max, result = keeps[i][1], keeps[i][2], keeps[i][3] or ''
+    records[#records + 1] = id
+    records[#records + 1] = cjson.encode({
+      state = state,
+      -- A list element without a stored payload was pushed by hand: it is its own payload.
+      payload = payloads[i] or id,
+      result = result == '' and cjson.null or string.sub(result, 2),
+      progress = progress[i] or cjson.null,
+      attempts = tonumber(tries[i]) or 0,
+      startedAt = tonumber(starts[i]) or cjson.null,
+      finishedAt = now,
+    })
+    finished[#finished + 1] = now
+    finished[#finished + 1] = id
+    expires[#expires + 1] = now + tonumber(keep_ms)
+    expires[#expires + 1] = id
+    most = math.min(most or tonumber(max), tonumber(max))
+  end
+  batch('HSET', k.done, records)
+  batch('ZADD', k[state], finished)
+  batch('ZADD', k.expires, expires)
+  trim_records(k[state], k.done, k.expires, most, math.huge)
+end
+
+-- Cancels stored jobs `ids` now: keeps their `cancelled` records (keeps[i] as for keep_finished),
+-- then removes them, from the delayed zset too. Not from the ready list: the caller has popped
+-- them already, or takes them out itself (LREM scans the whole list: a take must not pay that).
+local function cancel_stored(k, ids, keeps, now)
+  keep_finished(k, 'cancelled', ids, keeps, now)
+  batch('ZREM', k.delayed, ids)
+  remove_stored(k, ids)
+end
+
+-- The keep of a `cancels` entry ("<requested at>:<keep ms>:<most kept>"), as keep_finished reads it.
+local function cancel_keep(entry)
+  local _, keep_ms, max = string.match(entry, '^(%d+):(%d+):(%d+)$')
+  return { keep_ms or 0, max or 0 }
+end
+
+-- Tells listeners (RedisDriver.onFinished) that jobs `ids` finished: one message for them all.
+local function publish_finished(channel, ids)
+  if #ids > 0 then redis.call('PUBLISH', channel, cjson.encode(ids)) end
+end
