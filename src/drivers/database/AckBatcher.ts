@@ -4,13 +4,7 @@
  * for a handful of commits (each a disk flush on MariaDB) instead of fifty, and a lone ack is never
  * held back.
  */
-import type { Completion } from '../../contract/driver.ts';
-import type { OwnedRow } from './dialects/dialect.ts';
-
-/** A done job's row, and how its record is kept (none: the row just goes). */
-export interface DoneRow extends OwnedRow {
-  completion?: Completion;
-}
+import type { DoneRow } from './dialects/dialect.ts';
 
 interface Pending {
   row: DoneRow;

@@ -10,8 +10,8 @@ import { QueueError } from '../../errors.ts';
 import type { Completion, Driver, Failure, Keeping, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
 import { cancelSignal, pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
 import { backendUnavailable, type Refusal } from '../../contract/unavailable.ts';
-import { AckBatcher, type DoneRow } from './AckBatcher.ts';
-import type { SqlDialect } from './dialects/dialect.ts';
+import { AckBatcher } from './AckBatcher.ts';
+import type { DoneRow, SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import { DatabaseRecords } from './DatabaseRecords.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
@@ -76,6 +76,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     const completions = new Map<number, Completion>();
     for (const row of rows) if (row.completion) completions.set(row.id, row.completion);
     if (completions.size === 0) return this.dialect.deleteOwned(this.db, this.tables.jobs, rows);
+    if (this.dialect.completeOwned) return this.dialect.completeOwned(this.db, this.tables, rows, this.records.channel);
     return this.dialect.writeTransaction(this.db, async (trx) => {
       const taken = await this.dialect.takeOwned(trx, this.tables.jobs, rows);
       await this.records.keep(trx, 'completed', taken, completions);

@@ -75,8 +75,7 @@ export class DatabaseRecords implements Records {
     const rows = taken.filter((row) => row.job_id !== null && keeping.has(row.id));
     if (rows.length === 0) return;
     const now = this.dialect.now();
-    await trx.deleteFrom(this.finished).where('id', 'in', rows.map((row) => row.job_id!)).execute();
-    await trx
+    await this.dialect.replaceRecords(trx
       .insertInto(this.finished)
       .values(rows.map((row) => {
         const { result, keepMs } = keeping.get(row.id)!;
@@ -84,7 +83,7 @@ export class DatabaseRecords implements Records {
           id: row.job_id!, queue: row.queue, state, payload: row.payload, result: result ?? null, progress: row.progress, attempts: row.attempts,
           started_at: row.started_at, finished_at: now, expires_at: sql<number>`${now} + ${Math.round(keepMs)}`,
         };
-      }))
+      })))
       .execute();
   }
 

@@ -11,7 +11,7 @@ import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimSelectForUpdate } from '../sql/claim.ts';
 import { deleteOwnedLocking, takeOwnedLocking } from '../sql/deleteOwned.ts';
-import type { SqlDialect } from './dialect.ts';
+import { RECORD_COLUMNS, type SqlDialect } from './dialect.ts';
 
 /**
  * Server error numbers of a refusal: a bad login (1045; 1698 without a password), an unknown
@@ -64,6 +64,7 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
     refusal: (error) => MYSQL_REFUSALS[(error as { errno?: number })?.errno ?? 0],
     // ON DUPLICATE KEY UPDATE of nothing: INSERT IGNORE would also turn real errors into warnings.
     skipStoredIds: (insert) => insert.onDuplicateKeyUpdate({ job_id: sql`job_id` }),
+    replaceRecords: (insert) => insert.onDuplicateKeyUpdate(Object.fromEntries(RECORD_COLUMNS.map((column) => [column, sql`values(${sql.ref(column)})`]))),
   };
   return dialect;
 }
