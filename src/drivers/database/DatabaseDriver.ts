@@ -69,20 +69,17 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   }
 
   /**
-   * Deletes the done rows still held by their tokens; returns their ids. Rows that keep a record
-   * have it written in the same transaction; without any, it is the one-statement delete.
+   * Ends the done rows still held by their tokens; returns their ids. A row that keeps a record
+   * becomes it in place (one UPDATE per keep time in the batch); one that keeps none is deleted.
    */
   private async deleteDone(rows: DoneRow[]): Promise<Set<number>> {
-    const completions = new Map<number, Completion>();
-    for (const row of rows) if (row.completion) completions.set(row.id, row.completion);
-    if (completions.size === 0) return this.dialect.deleteOwned(this.db, this.tables.jobs, rows);
-    if (this.dialect.completeOwned) return this.dialect.completeOwned(this.db, this.tables, rows, this.records.channel);
-    return this.dialect.writeTransaction(this.db, async (trx) => {
-      const taken = await this.dialect.takeOwned(trx, this.tables.jobs, rows);
-      await this.records.keep(trx, 'completed', taken, completions);
-      await this.records.notify(trx, taken.flatMap((row) => (row.job_id === null ? [] : [row.job_id])));
-      return new Set(taken.map((row) => row.id));
-    });
+    const plain = rows.filter((row) => !row.completion);
+    const done = plain.length > 0 ? await this.dialect.deleteOwned(this.db, this.tables.jobs, plain) : new Set<number>();
+    const kept = rows.flatMap((row) => (row.completion ? [{ id: row.id, token: row.token, result: row.completion.result, keepMs: row.completion.keepMs }] : []));
+    if (kept.length > 0) {
+      for (const row of await this.dialect.finishOwned(this.db, this.tables.jobs, kept, 'completed', this.records.channel)) done.add(row.id);
+    }
+    return done;
   }
 
   private get jobs() {
@@ -257,18 +254,11 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   cancelRunning(reservation: Reservation, keeping: Keeping): Promise<boolean> {
     const row = { id: Number(reservation.handle), token: reservation.token };
     return this.call('cancel a running job', async (db) => {
-      const taken = await this.dialect.writeTransaction(db, async (trx) => {
-        const [owned] = await this.dialect.takeOwned(trx, this.tables.jobs, [row]);
-        if (!owned) return false;
-        await this.records.keep(trx, 'cancelled', [owned], new Map([[row.id, keeping]]));
-        if (owned.job_id !== null) {
-          await deleteSignal(trx, this.tables.signals, cancelSignal(owned.job_id));
-          await this.records.notify(trx, [owned.job_id]);
-        }
-        return true;
-      });
-      // Sent again after its answer was lost: the row is gone, which counts as done.
-      return taken || (await withGoneRows(db, this.tables.jobs, [row], new Set())).has(row.id);
+      const [finished] = await this.dialect.finishOwned(db, this.tables.jobs, [{ ...row, result: null, keepMs: keeping.keepMs }], 'cancelled', this.records.channel);
+      // The request is done with: a request left behind (this process died first) goes at the next prune.
+      if (finished?.job_id) await deleteSignal(db, this.tables.signals, cancelSignal(finished.job_id));
+      // Sent again after its answer was lost: the job is a record already, which counts as done.
+      return finished !== undefined || (await withGoneRows(db, this.tables.jobs, [row], new Set())).has(row.id);
     });
   }
 
@@ -279,7 +269,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   }
 
   async size(queue: string): Promise<number> {
-    const row = await this.call('count jobs', (db) => db.selectFrom(this.jobs).select((eb) => eb.fn.countAll<number>().as('n')).where('queue', '=', queue).executeTakeFirst());
+    const row = await this.call('count jobs', (db) => db.selectFrom(this.jobs).select((eb) => eb.fn.countAll<number>().as('n')).where('queue', '=', queue).where('state', 'is', null).executeTakeFirst());
     return Number(row?.n ?? 0);
   }
 

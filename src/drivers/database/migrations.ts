@@ -72,38 +72,36 @@ function uniqueJobIds(t: TableNames): Migration {
 }
 
 /**
- * Job records (SPEC 11): when a job's try started and what it last reported as its progress, and a
- * table for the records of finished jobs that
- * did not fail (failures keep their own table), indexed for listing one state of one queue newest
- * first, and for pruning by keep time. Rows of earlier releases get NULLs: nothing to backfill.
+ * Job records (SPEC 11): a job's row stays in its table once it completes or is cancelled, as its
+ * record (a failure still moves to the failed table): its state, result, finish time and the end of
+ * its keep, beside when its try started and what it last reported as its progress. Marking a row
+ * finished is one UPDATE, as cheap as the DELETE it replaces; its available_at moves past every
+ * claim's range, so the claim's index never reaches it. Indexed for listing one state of one queue
+ * newest first and for pruning by keep time (partial indexes where the database has them, so
+ * waiting rows cost them nothing). Rows of earlier releases get NULLs: waiting, nothing to backfill.
  */
 function jobRecords(t: TableNames, dialect: SqlDialect): Migration {
   const text = dialect.types.text === 'longtext' ? sql`longtext` : 'text';
+  const partial = dialect.client !== 'mysql';
   return {
     async up(db: Kysely<any>) {
-      await db.schema.alterTable(t.jobs).addColumn('started_at', 'bigint').execute();
-      await db.schema.alterTable(t.jobs).addColumn('progress', text).execute();
-      const table = db.schema
-        .createTable(t.finished)
-        .ifNotExists()
-        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('queue', 'varchar(255)', (c) => c.notNull())
-        .addColumn('state', 'varchar(16)', (c) => c.notNull())
-        .addColumn('payload', text, (c) => c.notNull())
-        .addColumn('result', text)
-        .addColumn('progress', text)
-        .addColumn('attempts', 'integer', (c) => c.notNull())
-        .addColumn('started_at', 'bigint')
-        .addColumn('finished_at', 'bigint', (c) => c.notNull())
-        .addColumn('expires_at', 'bigint', (c) => c.notNull());
-      await (dialect.tableSuffix ? table.modifyEnd(dialect.tableSuffix) : table).execute();
-      await db.schema.createIndex(`${t.finished}_list`).ifNotExists().on(t.finished).columns(['state', 'queue', 'finished_at', 'id']).execute();
-      await db.schema.createIndex(`${t.finished}_expires`).ifNotExists().on(t.finished).columns(['expires_at']).execute();
+      for (const [column, type] of [['started_at', 'bigint'], ['progress', text], ['state', 'varchar(16)'], ['result', text], ['finished_at', 'bigint'], ['expires_at', 'bigint']] as const) {
+        await db.schema.alterTable(t.jobs).addColumn(column, type as never).execute();
+      }
+      let list = db.schema.createIndex(`${t.jobs}_records`).ifNotExists().on(t.jobs).columns(['state', 'queue', 'finished_at', 'id']);
+      let expires = db.schema.createIndex(`${t.jobs}_expires`).ifNotExists().on(t.jobs).columns(['expires_at']);
+      if (partial) {
+        list = list.where(sql.ref('state'), 'is not', null);
+        expires = expires.where(sql.ref('state'), 'is not', null);
+      }
+      await list.execute();
+      await expires.execute();
     },
     async down(db: Kysely<any>) {
-      await db.schema.dropTable(t.finished).ifExists().execute();
-      await db.schema.alterTable(t.jobs).dropColumn('progress').execute();
-      await db.schema.alterTable(t.jobs).dropColumn('started_at').execute();
+      for (const index of [`${t.jobs}_records`, `${t.jobs}_expires`]) {
+        await (dialect.client === 'mysql' ? db.schema.dropIndex(index).on(t.jobs) : db.schema.dropIndex(index)).execute();
+      }
+      for (const column of ['expires_at', 'finished_at', 'result', 'state', 'progress', 'started_at']) await db.schema.alterTable(t.jobs).dropColumn(column).execute();
     },
   };
 }

@@ -28,22 +28,21 @@ export interface JobsTable {
   started_at: Generated<number | null>;
   /** What the job last reported with ctx.progress(), encoded. */
   progress: Generated<string | null>;
+  /**
+   * Null while the job waits or runs; `completed` or `cancelled` once it is a finished record (a
+   * failure moves to the failed table). A finished row's available_at is FINISHED_AT_END, past every
+   * claim's range, and its lease token is gone.
+   */
+  state: Generated<string | null>;
+  /** What handle() returned, encoded (completed records). */
+  result: Generated<string | null>;
+  finished_at: Generated<number | null>;
+  /** When the record's keep runs out: prune deletes it then. */
+  expires_at: Generated<number | null>;
 }
 
-/** Finished records that are not failures (completed; later cancelled and expired), one per job id. */
-export interface FinishedJobsTable {
-  id: string;
-  queue: string;
-  state: string;
-  payload: string;
-  result: string | null;
-  progress: string | null;
-  attempts: number;
-  started_at: number | null;
-  finished_at: number;
-  /** When the record's keep runs out: prune deletes it then. */
-  expires_at: number;
-}
+/** The available_at of a finished record: the end of every queue's claim range (2^53 - 1 ms). */
+export const FINISHED_AT_END = Number.MAX_SAFE_INTEGER;
 
 export interface FailedJobsTable {
   id: string;
@@ -64,23 +63,17 @@ export interface SignalsTable {
 export interface Tables {
   queue_jobs: JobsTable;
   queue_failed_jobs: FailedJobsTable;
-  queue_finished_jobs: FinishedJobsTable;
   queue_signals: SignalsTable;
 }
 
 export interface TableNames {
   jobs: string;
   failed: string;
-  finished: string;
   signals: string;
 }
 
-/**
- * A connection's tables: as configured, or the defaults; the signals and finished-jobs tables are
- * named after the jobs table (queue_jobs: queue_signals, queue_finished_jobs).
- */
+/** A connection's tables: as configured, or the defaults; the signals table is named after the jobs table. */
 export function tableNames(config: Pick<DatabaseConnectionConfig, 'table' | 'failedTable'>): TableNames {
   const jobs = config.table ?? DEFAULT_TABLES.table;
-  const base = jobs.replace(/_jobs$/, '');
-  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, finished: `${base}_finished_jobs`, signals: `${base}_signals` };
+  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, signals: `${jobs.replace(/_jobs$/, '')}_signals` };
 }

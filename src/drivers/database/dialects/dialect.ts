@@ -16,15 +16,16 @@ export interface DoneRow extends OwnedRow {
   completion?: Completion;
 }
 
-/** A done job's row, as deleted by its owner: what its record is made of. */
-export interface TakenRow {
+/** A leased row to finish as a record: its result and how long the record is kept. */
+export interface FinishRow extends OwnedRow {
+  result: string | null;
+  keepMs: number;
+}
+
+/** A row finish() made a record: its row id and job id. */
+export interface FinishedRow {
   id: number;
   job_id: string | null;
-  queue: string;
-  payload: string;
-  attempts: number;
-  started_at: number | null;
-  progress: string | null;
 }
 
 export interface SqlDialect {
@@ -41,8 +42,11 @@ export interface SqlDialect {
   claim(db: Kysely<Tables>, table: string, params: ClaimParams): Promise<ClaimedRow[]>;
   /** Deletes the rows still held by these tokens; returns the ids it deleted. */
   deleteOwned(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>>;
-  /** As deleteOwned, inside the caller's write transaction, returning the rows it deleted. */
-  takeOwned(trx: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<TakenRow[]>;
+  /**
+   * Makes the rows still held by these tokens finished records in `state` (sql/finish.ts); returns
+   * them. On PostgreSQL the same statement tells `channel` their job ids.
+   */
+  finishOwned(db: Kysely<Tables>, table: string, rows: FinishRow[], state: string, channel: string): Promise<FinishedRow[]>;
   /** Column types that differ: the auto-increment id and the (>= 16 MB) payload. */
   readonly types: { id: 'integer' | 'bigint' | 'bigserial'; text: 'text' | 'longtext' };
   /** The table options MySQL needs (utf8mb4, exact comparisons of queue names). */
@@ -53,19 +57,11 @@ export interface SqlDialect {
   refusal(error: unknown): Refusal | undefined;
   /** The insert, made to skip rows whose job_id is already stored (a push sent twice stores nothing twice). */
   skipStoredIds(insert: JobsInsert): JobsInsert;
-  /** The insert of finished records, made to replace a record of the same id (one statement, no delete first). */
-  replaceRecords(insert: RecordsInsert): RecordsInsert;
   /**
    * The most bytes one statement may carry once its values are escaped (MySQL's max_allowed_packet,
    * read by checkServer), or undefined where no limit is near a job's size.
    */
   statementBytes?: number;
-  /**
-   * Where the database can, the ack of done rows that keep a record in one statement: deleted,
-   * recorded and told on `channel` (sql/complete.ts); returns the ids it deleted. Elsewhere the
-   * driver does it in a transaction of several statements.
-   */
-  completeOwned?(db: Kysely<Tables>, tables: { jobs: string; finished: string }, rows: DoneRow[], channel: string): Promise<Set<number>>;
   /** Tells listeners of `channel`, once the transaction commits (PostgreSQL's NOTIFY). */
   notify?(trx: Kysely<Tables>, channel: string, payload: string): Promise<void>;
   /** Listens on `channel` with a connection of its own (PostgreSQL's LISTEN); `close` ends it. */
@@ -73,7 +69,4 @@ export interface SqlDialect {
 }
 
 export type JobsInsert = InsertQueryBuilder<Tables, 'queue_jobs', InsertResult>;
-export type RecordsInsert = InsertQueryBuilder<Tables, 'queue_finished_jobs', InsertResult>;
 
-/** The columns of a finished record that a record of the same id replaces (all but the id). */
-export const RECORD_COLUMNS = ['queue', 'state', 'payload', 'result', 'progress', 'attempts', 'started_at', 'finished_at', 'expires_at'] as const;

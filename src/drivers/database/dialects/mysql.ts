@@ -10,8 +10,9 @@ import type { Refusal } from '../../../contract/unavailable.ts';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimSelectForUpdate } from '../sql/claim.ts';
-import { deleteOwnedLocking, takeOwnedLocking } from '../sql/deleteOwned.ts';
-import { RECORD_COLUMNS, type SqlDialect } from './dialect.ts';
+import { deleteOwnedLocking } from '../sql/deleteOwned.ts';
+import { finishOwnedLocking } from '../sql/finish.ts';
+import type { SqlDialect } from './dialect.ts';
 
 /**
  * Server error numbers of a refusal: a bad login (1045; 1698 without a password), an unknown
@@ -59,12 +60,13 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
     deleteOwned(db, table, rows) {
       return deleteOwnedLocking(table, rows, (work) => this.writeTransaction(db, work));
     },
-    takeOwned: takeOwnedLocking,
+    finishOwned(db, table, rows, state) {
+      return this.writeTransaction(db, (trx) => finishOwnedLocking(trx, table, rows, state, this.now()));
+    },
     isMissingTable: (error) => [1146, 1054].includes((error as { errno?: number })?.errno ?? 0),
     refusal: (error) => MYSQL_REFUSALS[(error as { errno?: number })?.errno ?? 0],
     // ON DUPLICATE KEY UPDATE of nothing: INSERT IGNORE would also turn real errors into warnings.
     skipStoredIds: (insert) => insert.onDuplicateKeyUpdate({ job_id: sql`job_id` }),
-    replaceRecords: (insert) => insert.onDuplicateKeyUpdate(Object.fromEntries(RECORD_COLUMNS.map((column) => [column, sql`values(${sql.ref(column)})`]))),
   };
   return dialect;
 }

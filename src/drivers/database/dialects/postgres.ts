@@ -9,9 +9,9 @@ import type { Refusal } from '../../../contract/unavailable.ts';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
-import { completeOwnedAtOnce } from '../sql/complete.ts';
-import { deleteOwnedReturning, takeOwnedReturning } from '../sql/deleteOwned.ts';
-import { RECORD_COLUMNS, type SqlDialect } from './dialect.ts';
+import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
+import { finishOwnedReturning } from '../sql/finish.ts';
+import type { SqlDialect } from './dialect.ts';
 
 /** SQLSTATEs of a refusal: bad password (28P01), no such role (28000), no such database (3D000), no privilege (42501). */
 const PG_REFUSALS: Record<string, Refusal> = { '28P01': 'credentials', '28000': 'credentials', '3D000': 'database', '42501': 'permission' };
@@ -50,12 +50,10 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
       return claimReturning(db, table, params, this.now(), true);
     },
     deleteOwned: deleteOwnedReturning,
-    takeOwned: takeOwnedReturning,
-    skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
-    replaceRecords: (insert) => insert.onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(RECORD_COLUMNS.map((column) => [column, sql.ref(`excluded.${column}`)])))),
-    completeOwned(db, tables, rows, channel) {
-      return completeOwnedAtOnce(db, tables, rows, this.now(), channel);
+    finishOwned(db, table, rows, state, channel) {
+      return finishOwnedReturning(db, table, rows, state, this.now(), channel);
     },
+    skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
     async notify(trx, channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
     },

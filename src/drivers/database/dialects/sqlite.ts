@@ -11,9 +11,9 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { QueueError } from '../../../errors.ts';
 import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
-import { completeOwnedInPlace } from '../sql/complete.ts';
-import { deleteOwnedReturning, takeOwnedReturning } from '../sql/deleteOwned.ts';
-import { RECORD_COLUMNS, type SqlDialect } from './dialect.ts';
+import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
+import { finishOwnedReturning } from '../sql/finish.ts';
+import type { SqlDialect } from './dialect.ts';
 
 export function sqliteDialect(filename: string): SqlDialect {
   return {
@@ -54,12 +54,10 @@ export function sqliteDialect(filename: string): SqlDialect {
       return claimReturning(db, table, params, this.now(), false);
     },
     deleteOwned: deleteOwnedReturning,
-    completeOwned(db, tables, rows) {
-      return completeOwnedInPlace(db, tables, rows, this.now(), (work) => this.writeTransaction(db, work));
+    finishOwned(db, table, rows, state) {
+      return finishOwnedReturning(db, table, rows, state, this.now());
     },
-    takeOwned: takeOwnedReturning,
     skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
-    replaceRecords: (insert) => insert.onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(RECORD_COLUMNS.map((column) => [column, sql.ref(`excluded.${column}`)])))),
     isMissingTable: (error) => /no such (table|column)/.test((error as Error)?.message ?? ''),
     // A file has no login, database name or grants; a file it cannot open says so by itself.
     refusal: () => undefined,

@@ -1,6 +1,6 @@
 /**
  * Per queue: ready (due, or with a lease that ran out), delayed and reserved rows, by the dialect's
- * clock; one grouped scan of the jobs table. Failed counts come from the failed store.
+ * clock; one grouped scan of the jobs table (its finished records aside). Failed counts come from the failed store.
  */
 import type { Kysely, RawBuilder } from 'kysely';
 import type { Tables } from '../schema.ts';
@@ -21,6 +21,7 @@ export async function countByQueue(db: Kysely<Tables>, table: string, now: RawBu
       eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is', null)])).then(1).else(0).end()).as('delayed'),
       eb.fn.sum<number>(eb.case().when(eb.and([eb('available_at', '>', now), eb('reserved_by', 'is not', null)])).then(1).else(0).end()).as('reserved'),
     ])
+    .where('state', 'is', null)
     .groupBy('queue')
     .execute();
   return rows.map((row) => ({ queue: row.queue, ready: Number(row.ready), delayed: Number(row.delayed), reserved: Number(row.reserved) }));

@@ -1,0 +1,51 @@
+/**
+ * The finish of leased rows that keep a record (an ack that keeps its result, the end of a
+ * cancelled job): the rows still held by their tokens become records in place, in one UPDATE:
+ * their state, result, finish time and the end of their keep set, their lease token dropped and
+ * their available_at moved past every claim's range (FINISHED_AT_END). No row is copied, so it
+ * costs what the plain ack's DELETE costs. Returns the rows it finished: row id and job id.
+ *
+ * Parameters: per row (id, token, result, keep ms); the state; `now` is the dialect's clock. On
+ * PostgreSQL the same statement tells `channel` each finished job id (NOTIFY, at commit).
+ */
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { FinishedRow, FinishRow } from '../dialects/dialect.ts';
+import { FINISHED_AT_END, type Tables } from '../schema.ts';
+
+/** The SET of the finish: one keep and result per row (a CASE only where they differ). */
+function finishing(rows: FinishRow[], state: string, now: RawBuilder<number>) {
+  const keeps = new Set(rows.map((row) => Math.round(row.keepMs)));
+  const keep = keeps.size === 1 ? sql`${[...keeps][0]!}` : sql`case id ${sql.join(rows.map((row) => sql`when ${row.id} then ${Math.round(row.keepMs)}`), sql` `)} end`;
+  const result = rows.every((row) => row.result === null) ? sql`null` : sql`case id ${sql.join(rows.map((row) => sql`when ${row.id} then ${row.result}`), sql` `)} end`;
+  return sql`state = ${state}, result = ${result}, reserved_by = null, available_at = ${FINISHED_AT_END}, finished_at = ${now}, expires_at = ${now} + ${keep}`;
+}
+
+/** SQLite and PostgreSQL: UPDATE ... WHERE (id, reserved_by) IN (...) RETURNING. */
+export async function finishOwnedReturning(db: Kysely<Tables>, table: string, rows: FinishRow[], state: string, now: RawBuilder<number>, channel?: string): Promise<FinishedRow[]> {
+  const owned = sql.join(rows.map((row) => sql`(${row.id}, ${row.token})`));
+  const update = sql`update ${sql.table(table)} set ${finishing(rows, state, now)} where (id, reserved_by) in (${owned}) returning id, job_id`;
+  // Data-modifying parts of a WITH run exactly once, whether or not the final SELECT reads them.
+  const query = channel === undefined
+    ? update
+    : sql`with done as (${update}), told as (select pg_notify(${channel}, json_build_array(d.job_id)::text) from done d where d.job_id is not null)
+          select d.id, d.job_id, (select count(*) from told) as told from done d`;
+  const { rows: finished } = await query.execute(db);
+  return (finished as FinishedRow[]).map((row) => ({ id: Number(row.id), job_id: row.job_id ?? null }));
+}
+
+/**
+ * MySQL and MariaDB (no UPDATE ... RETURNING): inside the caller's transaction, lock the rows by
+ * primary key, keep those still held by our tokens, finish them by id (see deleteOwnedLocking for
+ * why both statements name the primary key).
+ */
+export async function finishOwnedLocking(trx: Kysely<Tables>, table: string, rows: FinishRow[], state: string, now: RawBuilder<number>): Promise<FinishedRow[]> {
+  const tokens = new Map(rows.map((row) => [row.id, row.token]));
+  const { rows: locked } = await sql<{ id: number; reserved_by: string | null; job_id: string | null }>`
+    select id, reserved_by, job_id from ${sql.table(table)} force index (primary) where id in (${sql.join([...tokens.keys()])}) for update
+  `.execute(trx);
+  const owned = locked.filter((row) => tokens.get(Number(row.id)) === row.reserved_by);
+  if (owned.length === 0) return [];
+  const ids = new Set(owned.map((row) => Number(row.id)));
+  await sql`update ${sql.table(table)} force index (primary) set ${finishing(rows.filter((row) => ids.has(row.id)), state, now)} where id in (${sql.join([...ids])})`.execute(trx);
+  return owned.map((row) => ({ id: Number(row.id), job_id: row.job_id }));
+}
