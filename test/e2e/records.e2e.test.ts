@@ -50,6 +50,22 @@ for (const backend of await e2eBackends()) {
       assert.match(statusLine, /completed.*cancelled/s);
     });
 
+    it('wait exits 1 with the reason when the job failed, or when the wait times out', async () => {
+      const t = backend.env();
+      const failing = await dispatch(t, 'AlwaysFails');
+      const later = await dispatch(t, 'Report', {}, '--delay', '3600');
+      await runOk(['work', '--stop-when-empty'], t);
+      const failed = await run(['wait', failing, '--timeout', '10'], t);
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, new RegExp(`^error: job ${failing} failed: Error: AlwaysFails: boom$`, 'm'));
+      assert.equal(failed.stdout, '');
+      const timedOut = await run(['wait', later, '--timeout', '0.5'], t);
+      assert.equal(timedOut.code, 1);
+      assert.match(timedOut.stderr, new RegExp(`^error: job ${later} is still delayed after 0.5s of waiting$`, 'm'));
+      const unknown = await run(['wait', 'no-such-id', '--timeout', '1'], t);
+      assert.match(unknown.stderr, /^error: no job with id no-such-id on connection/m);
+    });
+
     it('cancel: a delayed job never runs; a running one has its signal aborted and ends cancelled, not retried', async () => {
       const t = backend.env();
       const delayed = await dispatch(t, 'Report', {}, '--delay', '1');

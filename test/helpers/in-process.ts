@@ -47,6 +47,10 @@ export class Waits extends Job {
       ctx.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
     });
   }
+
+  failed(error: Error): void {
+    ran.push(`failed-hook Waits ${error.message}`);
+  }
 }
 
 export const registry = new JobRegistry([

@@ -136,6 +136,7 @@ describe('the worker loop', () => {
     await running;
     assert.deepEqual(events, [`cancelled ${waits.id}`]);
     assert.equal(ran.filter((line) => line.startsWith('Waits')).length, 1, 'not retried');
+    assert.ok(!ran.some((line) => line.startsWith('failed-hook')), 'its failed() hook is not called');
     assert.equal(driver.failedRecords.size, 0, 'not a failure');
     assert.equal((await driver.records.find(quick.id))?.state, 'completed', 'the default keeps a record of a done job');
     assert.deepEqual((await driver.signals()).cancelRequested, [], 'the request is cleared');
