@@ -2,8 +2,8 @@
  * The release: a leased row is made available again after `delayMs`, by the holder of its lease
  * only; with `refundAttempt` its try is given back (the worker handed it back unfinished).
  *
- * Safe to run twice: when no row is updated, a row with no lease left was put back already (by a
- * first run whose answer was lost), which counts as released.
+ * Safe to run twice: when no row is updated, a waiting row with no lease left was put back already
+ * (by a first run whose answer was lost), which counts as released.
  *
  * Parameters: row id, lease token, delay ms, refund; `now` is the dialect's clock.
  */
@@ -23,6 +23,7 @@ export async function releaseOwned(db: Kysely<Tables>, table: string, now: RawBu
     .where('reserved_by', '=', token)
     .executeTakeFirst();
   if (Number(result.numUpdatedRows) > 0) return true;
-  const row = await db.selectFrom(jobs).select('reserved_by').where('id', '=', id).executeTakeFirst();
-  return row !== undefined && row.reserved_by === null;
+  // Put back already, not made a finished record (a cancel) since.
+  const row = await db.selectFrom(jobs).select(['reserved_by', 'state']).where('id', '=', id).executeTakeFirst();
+  return row !== undefined && row.reserved_by === null && row.state === null;
 }
