@@ -10,17 +10,17 @@ export function registerCancel(program: Command, app: CliApp): void {
   examples(command, ['queue cancel 0b7e5c1e-7a43-4c4e-9d8f-3f1f1c3f2a10', 'queue cancel ID1 ID2 ID3']);
   command.action(async (ids: string[], flags: { connection?: string }) => {
     const manager = await app.queue();
-    const refused: string[] = [];
+    const refused: QueueError[] = [];
     for (const id of ids) {
       try {
         const outcome = await cancelJob(manager, id, flags.connection);
         say(outcome === 'cancelled' ? `cancelled ${id}` : `cancel requested for ${id}: it is running, and its worker stops it within about a second`);
       } catch (error) {
         if (!(error instanceof QueueError) || (error.code !== 'JOB_NOT_FOUND' && error.code !== 'JOB_FINISHED')) throw error;
-        refused.push(error.message);
+        refused.push(error);
       }
     }
-    // Each id is its own cancel: those that could be cancelled were; the others are named, one line.
-    if (refused.length > 0) throw new QueueError(refused.length === 1 && ids.length === 1 ? 'JOB_NOT_FOUND' : 'INVALID_ARGUMENT', refused.join('; '));
+    // Each id is its own cancel: those that could be cancelled were; the others are named, in one line.
+    if (refused.length > 0) throw new QueueError(refused[0]!.code, refused.map((error) => error.message).join('; '));
   });
 }
