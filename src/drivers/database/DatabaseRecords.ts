@@ -12,7 +12,8 @@ import { badCursor, failedJobRecord, pageLimit, waitingState } from '../../contr
 import { cancelSignal } from '../../contract/signals.ts';
 import type { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
-import { FINISHED_AT_END, type TableNames, type Tables } from './schema.ts';
+import type { TableNames, Tables } from './schema.ts';
+import { finishRow } from './sql/finish.ts';
 import { setSignalIn } from './sql/signals.ts';
 
 type Call = <T>(what: string, work: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
@@ -80,12 +81,7 @@ export class DatabaseRecords implements Records {
         await setSignalIn(trx, this.tables.signals, this.dialect, cancelSignal(id));
         return 'requested';
       }
-      const now = this.dialect.now();
-      await trx
-        .updateTable(this.jobs)
-        .set({ state: 'cancelled', reserved_by: null, available_at: FINISHED_AT_END, finished_at: now, expires_at: sql<number>`${now} + ${Math.round(keeping.keepMs)}` })
-        .where('id', '=', Number(row.id))
-        .execute();
+      await finishRow(trx, this.jobs, Number(row.id), 'cancelled', keeping.keepMs, this.dialect.now());
       await this.notify(trx, [id]);
       return 'cancelled';
     }));

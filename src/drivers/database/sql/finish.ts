@@ -20,6 +20,11 @@ function finishing(rows: FinishRow[], state: string, now: RawBuilder<number>) {
   return sql`state = ${state}, result = ${result}, reserved_by = null, available_at = ${FINISHED_AT_END}, finished_at = ${now}, expires_at = ${now} + ${keep}`;
 }
 
+/** Makes one row a record in `state` whatever its lease (a cancel of a waiting job, its row locked by the caller's transaction). */
+export async function finishRow(trx: Kysely<Tables>, table: string, id: number, state: string, keepMs: number, now: RawBuilder<number>): Promise<void> {
+  await sql`update ${sql.table(table)} set ${finishing([{ id, token: '', result: null, keepMs }], state, now)} where id = ${id}`.execute(trx);
+}
+
 /** SQLite and PostgreSQL: UPDATE ... WHERE (id, reserved_by) IN (...) RETURNING. */
 export async function finishOwnedReturning(db: Kysely<Tables>, table: string, rows: FinishRow[], state: string, now: RawBuilder<number>, channel?: string): Promise<FinishedRow[]> {
   const owned = sql.join(rows.map((row) => sql`(${row.id}, ${row.token})`));
