@@ -1,11 +1,11 @@
 /** The public API: what application code and config files import. */
 export { Job, type JobContext, type JobData, type Backoff } from './jobs/Job.ts';
-export { dispatch, Queue } from './queue/dispatch.ts';
+export { dispatch, Queue, type Dispatched, type DispatchInfoOptions } from './queue/dispatch.ts';
 export { createWorker, QueueWorker, type CreateWorkerOptions } from './queue/create-worker.ts';
 export type { QueueFake, FakeDispatch, FakePredicate, FakeRun } from './queue/fake.ts';
 export type { WorkerEvents, JobRun } from './worker/events.ts';
 export type { StopReason } from './worker/stop.ts';
-export type { DispatchOptions, Keep, Duration } from './jobs/settings.ts';
+export type { DispatchOptions, Keep, Duration, UniqueRule } from './jobs/settings.ts';
 export { defineConfig, type QueueConfig } from './config/define.ts';
 export { env } from './env.ts';
 export { databaseFromEnv, redisFromEnv, securityFromEnv } from './config/defaults.ts';

@@ -52,6 +52,11 @@ export function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** A remark beside a command's output, for the person (stderr): a script reading stdout sees only the output. */
+export function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
 /** Runs `work` under a spinner on a terminal, silently in scripts. */
 export async function withSpinner<T>(text: string, work: () => Promise<T>): Promise<T> {
   const spinner: Ora | undefined = process.stderr.isTTY ? (await import('ora')).default({ text, stream: process.stderr }).start() : undefined;

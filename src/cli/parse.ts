@@ -1,6 +1,6 @@
 /** Flag value parsers: a bad value is a one-line usage error that names the flag, nothing changed. */
 import { InvalidArgumentError } from 'commander';
-import { FINISHED_STATES, JOB_STATES, type FinishedState, type JobState } from '../contract/driver.ts';
+import { FINISHED_STATES, JOB_STATES, PRIORITY_LIMIT, type FinishedState, type JobState } from '../contract/driver.ts';
 import { durationMs } from '../jobs/settings.ts';
 
 /** Seconds as people write them: digits, maybe a fraction (`30`, `2.5`); not `0x10`, `1e17` or ` 5`. */
@@ -29,6 +29,13 @@ export function intUpTo(max: number): (value: string) => number {
     if (n > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}, got '${value}'`);
     return n;
   };
+}
+
+/** A priority: a whole number, negative allowed, within PRIORITY_LIMIT. */
+export function priority(value: string): number {
+  const n = Number(value.trim());
+  if (!/^-?\d+$/.test(value.trim()) || Math.abs(n) > PRIORITY_LIMIT) throw new InvalidArgumentError(`expected a whole number from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got '${value}'`);
+  return n;
 }
 
 export function secondsList(value: string): number[] {

@@ -11,6 +11,7 @@
  * it again when a dropped connection lost its answer) and takes effect once: a second push of a job
  * id stores nothing, a second ack, release or fail of one reservation answers as the first did.
  */
+import { LIMITS, type UniqueHold } from '../jobs/settings.ts';
 
 /** A job ready to be stored: the encoded envelope plus what the backend indexes. */
 export interface StoredJob {
@@ -21,6 +22,32 @@ export interface StoredJob {
   delayMs: number;
   /** The job's own timeout in ms, or null for the worker's default; sizes the lease. */
   timeoutMs: number | null;
+  /**
+   * Higher runs first (default 0), FIFO within one priority; a whole number within PRIORITY_LIMIT.
+   * The order of the queues a worker names still comes first.
+   */
+  priority?: number;
+  /**
+   * Milliseconds from now after which the job, if no try of it has started, never runs: it ends
+   * `expired` instead (its delay is not counted in: the caller adds it). Absent: never.
+   */
+  expireInMs?: number;
+  /** A unique job's hold on its key (SPEC 12), taken in the push itself. */
+  unique?: UniqueHold;
+}
+
+/** Priorities are whole numbers from -PRIORITY_LIMIT to PRIORITY_LIMIT. */
+export const PRIORITY_LIMIT = LIMITS.priority;
+
+export type { UniqueHold };
+
+/** What push() did with one job. */
+export interface Pushed {
+  /** The job's own id when stored; for a duplicate, the id of the job that holds its key. */
+  id: string;
+  duplicate: boolean;
+  /** The not-started holder this job replaced (`unique.replace`): it is gone, leaving no record. */
+  replaced?: string;
 }
 
 export interface Reservation {
@@ -44,6 +71,8 @@ export interface ReserveOptions {
   defaultTimeoutMs: number;
   /** Added to the timeout to make the lease, ms. */
   leaseMarginMs: number;
+  /** How to keep the record of a job the claim finds past its expiry (default DEFAULT_KEEPING). */
+  keeping?: Keeping;
 }
 
 export interface Failure {
@@ -160,9 +189,10 @@ export interface Records {
   /**
    * Deletes completed, cancelled and expired records whose keep time has run out, and per queue and
    * state those beyond the newest `maxPerQueue`. Never an unfinished job, never a failed record.
-   * Returns how many it deleted.
+   * Ends as `expired` (kept `keepMs`, default DEFAULT_KEEPING's) the waiting jobs past their expiry
+   * that no worker claimed. Returns how many records it deleted.
    */
-  prune(options: { maxPerQueue: number }): Promise<number>;
+  prune(options: { maxPerQueue: number; keepMs?: number }): Promise<number>;
   /**
    * Cancels a job, atomically. A ready or delayed job is cancelled at once and can never start
    * afterwards; a reserved one has its cancel requested (a `cancel:<id>` worker signal), and its
@@ -213,9 +243,16 @@ export interface FailedStore {
 
 export interface Driver {
   readonly connection: string;
-  /** Stores jobs: one round trip, all-or-nothing. A job whose id is already stored is skipped. */
-  push(jobs: StoredJob[]): Promise<void>;
-  /** Takes up to `count` jobs from the first of `queues` that has any (a priority list). */
+  /**
+   * Stores jobs: one round trip, all-or-nothing. A job whose id is already stored is skipped (and
+   * reported stored: the push ran before). Unique jobs are checked in the same step (UniqueHold).
+   * Returns what it did with each job, in order.
+   */
+  push(jobs: StoredJob[]): Promise<Pushed[]>;
+  /**
+   * Takes up to `count` jobs from the first of `queues` that has any (a priority list), highest
+   * priority first and FIFO within one. A job found past its expiry is not taken: it ends `expired`.
+   */
   reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]>;
   /**
    * The job is done: remove it, and with a completion keep its record as `completed`, atomically.
@@ -307,7 +344,7 @@ export function canBlock(driver: Driver): driver is Driver & BlockingWait {
  * (a kysely Transaction), so they are committed or rolled back with it.
  */
 export interface TransactionalPush {
-  pushIn(transaction: unknown, jobs: StoredJob[]): Promise<void>;
+  pushIn(transaction: unknown, jobs: StoredJob[]): Promise<Pushed[]>;
 }
 
 export function canPushInTransaction(driver: Driver): driver is Driver & TransactionalPush {

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { QueueError } from '../errors.ts';
-import type { Backoff, DispatchOptions, Keep } from './settings.ts';
+import type { Backoff, DispatchOptions, Duration, Keep, UniqueRule } from './settings.ts';
 
 export type { Backoff } from './settings.ts';
 
@@ -49,6 +49,17 @@ export abstract class Job {
   static jobName?: string;
   /** Store this job's fields encrypted and authenticated (AES-256-GCM with APP_KEY). */
   static encrypted?: boolean;
+
+  /** Higher runs first; FIFO within one priority. A whole number, default 0 (dispatch's `priority` overrides it). */
+  static priority?: number;
+  /**
+   * One job per key at a time: `{ key: (job) => string, for?: '1h', until?: 'start' | 'done',
+   * onDuplicate?: 'ignore' | 'replace' }`. A duplicate stores nothing and dispatch returns the
+   * holder's id (Queue.push(job, { returnInfo: true }) says it was a duplicate).
+   */
+  static unique?: UniqueRule<any>;
+  /** Seconds (or '10m') after it may first run: a job not started by then never runs and ends `expired`. */
+  static expireAfter?: Duration;
 
   /** How long the record of a completed job is kept: `false` keeps none (the fastest path). Default: the connection's `keep`. */
   static keep?: Keep;

@@ -27,6 +27,8 @@ export interface Envelope {
   backoff: number[] | null;
   /** Milliseconds since the epoch. */
   createdAt: number;
+  /** Its priority, when not 0 (the backend orders by its own copy; this one is for people and retries). */
+  priority?: number;
   /** 'aes-256-gcm' when `data` is encrypted. */
   enc?: 'aes-256-gcm';
   /** HMAC of the envelope, when payloads are signed (QUEUE_SIGNED). */
@@ -79,6 +81,7 @@ function validateEnvelope(value: unknown): Envelope {
   if (e.timeout !== null && !isNumber(e.timeout, 0.001, LIMITS.timeoutSeconds)) throw invalid(`has a timeout outside 0..${LIMITS.timeoutSeconds}s`);
   if (e.backoff !== null && !isBackoff(e.backoff)) throw invalid('has an invalid backoff');
   if (!isNumber(e.createdAt, 0, 8.64e15)) throw invalid('has an invalid createdAt');
+  if (e.priority !== undefined && !isInt(e.priority, -LIMITS.priority, LIMITS.priority)) throw invalid(`has a priority outside -${LIMITS.priority}..${LIMITS.priority}`);
   return e as unknown as Envelope;
 }
 

@@ -3,9 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { ENVELOPE_VERSION, type Envelope } from './envelope.ts';
 import type { Job, JobClass } from './Job.ts';
 import { encodeData } from './serialize.ts';
-import { declaredSettings, delayMs, validateQueueName, type DispatchOptions } from './settings.ts';
+import { declaredSettings, delayMs, uniqueHold, validPriority, validateQueueName, type DispatchOptions, type UniqueHold } from './settings.ts';
 
-export function packJob(job: Job, name: string, options: DispatchOptions): { envelope: Envelope; delayMs: number } {
+/** Where a job goes in its queue, beside its envelope: its delay, priority, expiry and unique hold (as a StoredJob has them). */
+export interface Placement {
+  delayMs: number;
+  priority?: number;
+  expireInMs?: number;
+  unique?: UniqueHold;
+}
+
+export function packJob(job: Job, name: string, options: DispatchOptions): { envelope: Envelope; placement: Placement } {
   const jobClass = job.constructor as JobClass;
   const declared = declaredSettings(jobClass, name);
   const queue = options.queue ?? declared.queue;
@@ -22,7 +30,14 @@ export function packJob(job: Job, name: string, options: DispatchOptions): { env
     backoff: declared.backoff,
     createdAt: Date.now(),
   };
-  return { envelope, delayMs: delayMs(options.delay) };
+  const priority = options.priority === undefined ? declared.priority : validPriority(options.priority, 'dispatch option priority');
+  if (priority !== 0) envelope.priority = priority;
+  const delay = delayMs(options.delay);
+  const placement: Placement = { delayMs: delay };
+  if (priority !== 0) placement.priority = priority;
+  if (declared.expireAfterMs !== null) placement.expireInMs = delay + declared.expireAfterMs;
+  if (declared.unique) placement.unique = uniqueHold(declared.unique, job, name);
+  return { envelope, placement };
 }
 
 /**

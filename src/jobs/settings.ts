@@ -7,6 +7,7 @@
  * A setting the class declares travels in the envelope and wins; `null` there means "declared
  * none": the worker's flags, or BUILT_IN_DEFAULTS, apply. Times are seconds, as people write them.
  */
+import { createHash } from 'node:crypto';
 import { QueueError, UnrecoverableError } from '../errors.ts';
 
 /** Seconds to wait before retry n: one number, one per retry (the last repeats), or a function. */
@@ -20,6 +21,8 @@ export interface DispatchOptions {
   connection?: string;
   /** Seconds from now, or the moment the job becomes available. */
   delay?: number | Date;
+  /** Overrides the class's `static priority`: higher runs first, default 0. */
+  priority?: number;
   /**
    * The application's own transaction (a kysely Transaction) on the same SQL database as the job's
    * connection: the job is stored inside it, and committed or rolled back with it.
@@ -77,6 +80,15 @@ export function retentionOf(jobKeep: Keep | undefined, connectionKeep: Keep | un
 }
 
 /**
+ * How a connection keeps the records of jobs that end without running to completion (cancelled,
+ * expired): as its completed ones, or by the defaults where it keeps none of those (`keep: false`
+ * is about the fast path of done jobs; a job that never ran is worth seeing).
+ */
+export function endedRetention(connectionKeep: Keep | undefined, what: string): Retention {
+  return retentionOf(undefined, connectionKeep === false ? undefined : connectionKeep, what) ?? { keepMs: DEFAULT_KEEP.completed * 1000, maxPerQueue: DEFAULT_KEEP.count };
+}
+
+/**
  * Per job class, its retention on a connection that keeps `connectionKeep`: computed once per class
  * (a class's `keep` is read when its first job is done).
  */
@@ -92,12 +104,29 @@ export function retentionByClass(connectionKeep: Keep | undefined): (jobClass: {
   };
 }
 
+/**
+ * A unique job (SPEC 12): while one job of the class holds `key` on its queue, dispatching another
+ * with the same key stores nothing and returns the holder's id. The holder lets go of the key when
+ * it starts (`until: 'start'`) or finishes (`'done'`, the default: completed, failed, cancelled or
+ * expired), or after `for`. `onDuplicate: 'replace'` makes a duplicate replace a holder that has not
+ * started (a debounce).
+ */
+export interface UniqueRule<T = any> {
+  key: (job: T) => string;
+  for?: Duration;
+  until?: 'start' | 'done';
+  onDuplicate?: 'ignore' | 'replace';
+}
+
 /** What a job class may declare, as static fields (undefined: not declared). */
 export interface DeclaredStatics {
   queue?: string;
   maxTries?: number;
   timeout?: number;
   backoff?: Backoff;
+  priority?: number;
+  unique?: UniqueRule;
+  expireAfter?: Duration;
 }
 
 /** The settings one job runs with: the class's where declared, the worker's defaults elsewhere. */
@@ -118,6 +147,11 @@ export interface DeclaredSettings {
   maxTries: number | null;
   timeout: number | null;
   backoff: number[] | null;
+  /** Where the job goes in its queue: not in the envelope's settings, in what stores it. */
+  priority: number;
+  /** ms after it may first run that a job not started by then expires; null: never. */
+  expireAfterMs: number | null;
+  unique: UniqueRule | null;
 }
 
 export const BUILT_IN_DEFAULTS: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
@@ -134,7 +168,31 @@ export const LIMITS = {
   nameLength: 255,
   /** Ten years: a later job is a mistake (or a schedule's business), and every backend stores it exactly. */
   delaySeconds: 10 * 365 * 24 * 3600,
+  /** Either side of 0; Redis keeps a priority and a FIFO position in one exact score below 2^53. */
+  priority: 1_000_000,
 } as const;
+
+const PRIORITY_LIMIT = LIMITS.priority;
+
+/**
+ * A unique job holds its key from its push until it lets go of it: when a try starts (`until:
+ * 'start'`) or when it finishes (`done`: completed, failed, cancelled, expired or cleared), in the
+ * same atomic step, or when `forMs` runs out. While the key is held, a push of another job with the
+ * same key on the same queue stores nothing and names the holder (a duplicate).
+ */
+export interface UniqueHold {
+  /** Unique among the jobs of one queue (the API puts the job's name in front). At most 255 bytes. */
+  key: string;
+  /** The longest the hold lasts, ms from the push; absent: until the job lets go of it. */
+  forMs?: number;
+  until: 'start' | 'done';
+  /**
+   * On a duplicate whose holder has not started a try yet (ready or delayed): the holder is removed
+   * and this job stored in its place, taking the key (a debounce). A holder that has started is kept.
+   */
+  replace?: boolean;
+}
+
 
 /** The worker's defaults, from its flags (--timeout, --max-tries, --backoff); unset flags keep the built-in ones. */
 export function workerDefaults(flags: Partial<JobDefaults>): JobDefaults {
@@ -147,7 +205,7 @@ export function workerDefaults(flags: Partial<JobDefaults>): JobDefaults {
 
 interface CachedSettings extends DeclaredSettings {
   /** The static fields they were made from: a class whose fields change gets them made again. */
-  from: [unknown, unknown, unknown, unknown];
+  from: unknown[];
 }
 
 /** Per class, its validated settings: a bulk of 1,000 jobs of one class resolves them once. */
@@ -156,18 +214,64 @@ const declared = new WeakMap<DeclaredStatics, CachedSettings>();
 /** The settings a job class declares, validated (JOB_NOT_SERIALIZABLE names what is wrong). */
 export function declaredSettings(jobClass: DeclaredStatics, jobName: string): DeclaredSettings {
   const cached = declared.get(jobClass);
-  const from: CachedSettings['from'] = [jobClass.queue, jobClass.maxTries, jobClass.timeout, jobClass.backoff];
+  const from: CachedSettings['from'] = [jobClass.queue, jobClass.maxTries, jobClass.timeout, jobClass.backoff, jobClass.priority, jobClass.unique, jobClass.expireAfter];
   if (cached && cached.from.every((value, i) => value === from[i])) return cached;
+  const bad = (what: string) => new QueueError('JOB_NOT_SERIALIZABLE', `${jobName}: ${what}`);
   const settings: CachedSettings = {
     from,
     queue: jobClass.queue ?? DEFAULT_QUEUE,
     maxTries: jobClass.maxTries ?? null,
     timeout: jobClass.timeout ?? null,
     backoff: resolveBackoff(jobClass.backoff, jobClass.maxTries),
+    priority: jobClass.priority ?? 0,
+    expireAfterMs: jobClass.expireAfter === undefined ? null : declaredDuration(jobClass.expireAfter, 'expireAfter', bad),
+    unique: jobClass.unique === undefined ? null : validUniqueRule(jobClass.unique, bad),
   };
   validateSettings(jobName, settings);
   declared.set(jobClass, settings);
   return settings;
+}
+
+/** A priority: a whole number within PRIORITY_LIMIT either side of 0. */
+export function validPriority(priority: unknown, what: string): number {
+  if (!isInt(priority, -PRIORITY_LIMIT, PRIORITY_LIMIT)) throw new QueueError('INVALID_ARGUMENT', `${what} must be a whole number from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got ${JSON.stringify(priority)}`);
+  return priority;
+}
+
+function validUniqueRule(rule: unknown, bad: (what: string) => QueueError): UniqueRule {
+  const r = rule as Partial<UniqueRule> | null;
+  if (r === null || typeof r !== 'object' || typeof r.key !== 'function') throw bad("unique must be { key: (job) => string, for?, until?: 'start' | 'done', onDuplicate?: 'ignore' | 'replace' }");
+  if (r.until !== undefined && r.until !== 'start' && r.until !== 'done') throw bad(`unique.until must be 'start' or 'done', got ${JSON.stringify(r.until)}`);
+  if (r.onDuplicate !== undefined && r.onDuplicate !== 'ignore' && r.onDuplicate !== 'replace') throw bad(`unique.onDuplicate must be 'ignore' or 'replace', got ${JSON.stringify(r.onDuplicate)}`);
+  if (r.for !== undefined) declaredDuration(r.for, 'unique.for', bad);
+  return r as UniqueRule;
+}
+
+/** The longest unique key a backend stores; a longer one is stored as its SHA-256. */
+const UNIQUE_KEY_BYTES = 255;
+
+/**
+ * The hold a unique job takes on its queue: its key, from the class's `unique.key(job)`, scoped to
+ * the job's name (two classes never share a key); a key too long to store is hashed.
+ */
+export function uniqueHold(rule: UniqueRule, job: unknown, jobName: string): UniqueHold {
+  let key: unknown;
+  try {
+    key = rule.key(job);
+  } catch (error) {
+    throw new QueueError('JOB_NOT_SERIALIZABLE', `${jobName}: unique.key(job) threw: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  if ((typeof key !== 'string' && typeof key !== 'number') || key === '') {
+    throw new QueueError('JOB_NOT_SERIALIZABLE', `${jobName}: unique.key(job) must return a non-empty string, got ${JSON.stringify(key)}`);
+  }
+  let scoped = `${jobName}:${key}`;
+  if (Buffer.byteLength(scoped) > UNIQUE_KEY_BYTES) scoped = `${jobName.slice(0, 180)}:sha256:${createHash('sha256').update(String(key)).digest('hex')}`;
+  return {
+    key: scoped,
+    until: rule.until ?? 'done',
+    ...(rule.for === undefined ? {} : { forMs: durationMs(rule.for, `${jobName}: unique.for`) }),
+    ...(rule.onDuplicate === 'replace' ? { replace: true } : {}),
+  };
 }
 
 /** Turns a class's `static backoff` into the list of seconds the envelope stores. */
@@ -182,11 +286,21 @@ export function resolveBackoff(backoff: Backoff | undefined, maxTries: number | 
   return [...backoff];
 }
 
-function validateSettings(jobName: string, settings: Omit<DeclaredSettings, 'queue'>): void {
+function validateSettings(jobName: string, settings: Pick<DeclaredSettings, 'maxTries' | 'timeout' | 'backoff' | 'priority'>): void {
   const bad = (what: string) => new QueueError('JOB_NOT_SERIALIZABLE', `${jobName}: ${what}`);
   if (settings.maxTries !== null && !isInt(settings.maxTries, 1, LIMITS.maxTries)) throw bad(`maxTries must be a whole number from 1 to ${LIMITS.maxTries}`);
   if (settings.timeout !== null && !isNumber(settings.timeout, 0.001, LIMITS.timeoutSeconds)) throw bad(`timeout must be seconds > 0 and <= ${LIMITS.timeoutSeconds}`);
   if (settings.backoff !== null && !isBackoff(settings.backoff)) throw bad(`backoff must be seconds >= 0 (at most ${LIMITS.backoffSteps} steps)`);
+  if (!isInt(settings.priority, -PRIORITY_LIMIT, PRIORITY_LIMIT)) throw bad(`priority must be a whole number from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got ${JSON.stringify(settings.priority)}`);
+}
+
+/** A duration a class declares, in ms; JOB_NOT_SERIALIZABLE naming the setting when it is not one. */
+function declaredDuration(value: unknown, what: string, bad: (what: string) => QueueError): number {
+  try {
+    return durationMs(value, what);
+  } catch (error) {
+    throw bad((error as Error).message);
+  }
 }
 
 /**
@@ -217,7 +331,7 @@ export function delayMs(delay: number | Date | undefined): number {
 }
 
 /** The settings a job runs with: what its envelope declares, the worker's defaults for the rest. */
-export function settingsFor(declaredInEnvelope: Omit<DeclaredSettings, 'queue'>, defaults: JobDefaults): JobSettings {
+export function settingsFor(declaredInEnvelope: Pick<DeclaredSettings, 'maxTries' | 'timeout' | 'backoff'>, defaults: JobDefaults): JobSettings {
   return {
     maxTries: declaredInEnvelope.maxTries ?? defaults.maxTries,
     timeout: declaredInEnvelope.timeout ?? defaults.timeout,

@@ -5,7 +5,7 @@
  */
 import { QueueError } from '../errors.ts';
 import type { Envelope } from '../jobs/envelope.ts';
-import { canPushInTransaction, type Driver, type StoredJob } from '../contract/driver.ts';
+import { canPushInTransaction, type Driver, type Pushed, type StoredJob } from '../contract/driver.ts';
 import type { InlineRunner } from '../running/inline.ts';
 
 /** A job as dispatch() packed it: the envelope, and what storing it takes. */
@@ -16,10 +16,10 @@ export interface PackedJob {
 
 export interface Connection {
   readonly name: string;
-  /** Stores the jobs in one round trip, or (inline) runs them one after another. */
-  dispatch(jobs: PackedJob[]): Promise<void>;
+  /** Stores the jobs in one round trip, or (inline) runs them one after another; says what became of each. */
+  dispatch(jobs: PackedJob[]): Promise<Pushed[]>;
   /** Stores the jobs inside the application's transaction on the same SQL database. */
-  dispatchIn(transaction: unknown, jobs: PackedJob[]): Promise<void>;
+  dispatchIn(transaction: unknown, jobs: PackedJob[]): Promise<Pushed[]>;
   /** The storage behind the connection; an inline one has none and says so. */
   driver(): Driver;
   close(): Promise<void>;
@@ -31,7 +31,7 @@ export function storingConnection(driver: Driver): Connection {
     dispatch: (jobs) => driver.push(jobs.map((job) => job.stored)),
     async dispatchIn(transaction, jobs) {
       if (!canPushInTransaction(driver)) throw notInTransaction(driver.connection, 'stores jobs outside SQL');
-      await driver.pushIn(transaction, jobs.map((job) => job.stored));
+      return driver.pushIn(transaction, jobs.map((job) => job.stored));
     },
     driver: () => driver,
     close: () => driver.close(),
@@ -41,8 +41,10 @@ export function storingConnection(driver: Driver): Connection {
 export function inlineConnection(runner: InlineRunner): Connection {
   return {
     name: runner.connection,
+    /** Every job runs: inline, nothing is stored to hold a unique key or wait in a priority order. */
     async dispatch(jobs) {
       for (const job of jobs) await runner.run(job.envelope);
+      return jobs.map((job) => ({ id: job.envelope.id, duplicate: false }));
     },
     async dispatchIn() {
       throw notInTransaction(runner.connection, 'runs jobs inline at dispatch');

@@ -10,7 +10,7 @@ import { runTransaction } from './after-commit.ts';
 import { QueueFake } from './fake.ts';
 import { QueueManager } from './manager.ts';
 import { cancelJob, checkState, findJob, openRecord, waitForJob, type JobInfo } from './records.ts';
-import type { JobState } from '../contract/driver.ts';
+import type { JobState, Pushed } from '../contract/driver.ts';
 
 let shared: Promise<QueueManager> | undefined;
 
@@ -30,28 +30,56 @@ export function useQueueManager(manager: QueueManager): void {
 /** While a test has faked the queue (Queue.fake()), where dispatches go instead. */
 let fake: QueueFake | undefined;
 
-/** Stores the job on its queue and returns its id. */
+/**
+ * What became of a dispatched job: its id, or for a unique job whose key was held, the holder's id
+ * with `duplicate: true`; `replaced` names the not-started holder a `replace` job took the place of.
+ */
+export type Dispatched = Pushed;
+
+/** Options that also ask what became of the job (`returnInfo: true`): a Dispatched instead of the id. */
+export type DispatchInfoOptions = DispatchOptions & { returnInfo: true };
+
+/** Stores jobs (faked: records them); what became of each. */
+async function store(jobs: Job[], options: DispatchOptions): Promise<Dispatched[]> {
+  if (fake) return fake.record(jobs, options).map((id) => ({ id, duplicate: false }));
+  return (await queueManager()).push(jobs, options);
+}
+
+/** Stores the job on its queue and returns its id (for a duplicate of a unique job, the holder's). */
 export async function dispatch(job: Job, options: DispatchOptions = {}): Promise<string> {
-  const [id] = fake ? fake.record([job], options) : await (await queueManager()).push([job], options);
-  return id!;
+  const [pushed] = await store([job], options);
+  return pushed!.id;
 }
 
 provideDispatcher(dispatch);
 
+function push(job: Job, options: DispatchInfoOptions): Promise<Dispatched>;
+function push(job: Job, options?: DispatchOptions): Promise<string>;
+async function push(job: Job, options: DispatchOptions & { returnInfo?: boolean } = {}): Promise<string | Dispatched> {
+  const { returnInfo, ...rest } = options;
+  const [pushed] = await store([job], rest);
+  return returnInfo ? pushed! : pushed!.id;
+}
+
+function bulk(jobs: Job[], options: DispatchInfoOptions): Promise<Dispatched[]>;
+function bulk(jobs: Job[], options?: DispatchOptions): Promise<string[]>;
+async function bulk(jobs: Job[], options: DispatchOptions & { returnInfo?: boolean } = {}): Promise<string[] | Dispatched[]> {
+  if (!Array.isArray(jobs)) throw new QueueError('INVALID_ARGUMENT', 'Queue.bulk() takes an array of jobs');
+  const { returnInfo, ...rest } = options;
+  const pushed = await store(jobs, rest);
+  return returnInfo ? pushed : pushed.map((p) => p.id);
+}
+
 export const Queue = {
-  push(job: Job, options: DispatchOptions = {}): Promise<string> {
-    return dispatch(job, options);
-  },
+  /** Stores the job; its id, or with `returnInfo: true` what became of it (a duplicate of a unique job says so). */
+  push,
 
   later(delay: number | Date, job: Job, options: DispatchOptions = {}): Promise<string> {
     return dispatch(job, { ...options, delay });
   },
 
-  /** Stores many jobs in one round trip per connection, all or nothing. */
-  async bulk(jobs: Job[], options: DispatchOptions = {}): Promise<string[]> {
-    if (!Array.isArray(jobs)) throw new QueueError('INVALID_ARGUMENT', 'Queue.bulk() takes an array of jobs');
-    return fake ? fake.record(jobs, options) : (await queueManager()).push(jobs, options);
-  },
+  /** Stores many jobs in one round trip per connection, all or nothing; unique jobs are checked one by one. */
+  bulk,
 
   /** Jobs not yet done on a queue (ready, delayed and reserved); faked, the ones recorded for it. */
   async size(queue = 'default', options: { connection?: string } = {}): Promise<number> {

@@ -27,6 +27,8 @@ export interface FakeDispatch<T extends Job = Job> {
   queue: string;
   /** Milliseconds from dispatch until it may run. */
   delayMs: number;
+  /** Its priority (0 unless the class or the dispatch set one). */
+  priority: number;
   connection: string | undefined;
 }
 
@@ -46,8 +48,8 @@ export class QueueFake {
     const recorded = jobs.map((job) => {
       const jobClass = job.constructor as JobClass;
       const name = jobClass.jobName ?? jobClass.name;
-      const { envelope, delayMs } = packJob(job, name, options);
-      return { jobClass, envelope, job: instantiate(jobClass, name, decodeData(envelope.data)), queue: envelope.queue, delayMs, connection: options.connection ?? jobClass.connection };
+      const { envelope, placement } = packJob(job, name, options);
+      return { jobClass, envelope, job: instantiate(jobClass, name, decodeData(envelope.data)), queue: envelope.queue, delayMs: placement.delayMs, priority: placement.priority ?? 0, connection: options.connection ?? jobClass.connection };
     });
     this.dispatched.push(...recorded);
     return recorded.map((r) => r.envelope.id);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { ConnectionConfig, ResolvedConfig } from '../config/define.ts';
 import { loadConfig } from '../config/load.ts';
-import type { Driver } from '../contract/driver.ts';
+import type { Driver, Pushed } from '../contract/driver.ts';
 import { withPackage } from '../drivers/optional-package.ts';
 import { projectRoot } from '../env.ts';
 import { QueueError } from '../errors.ts';
@@ -82,35 +82,41 @@ export class QueueManager {
     }
   }
 
-  /** Stores jobs (or runs them, on sync) and returns their ids, in order. */
-  async push(jobs: Job[], options: DispatchOptions = {}): Promise<string[]> {
+  /**
+   * Stores jobs (or runs them, on sync); returns what became of each, in order: its id, or for a
+   * unique job whose key is held, the holder's id and `duplicate: true`. Stored after a commit
+   * (`afterCommit`), a job is reported as itself: its duplicates are found at the commit.
+   */
+  async push(jobs: Job[], options: DispatchOptions = {}): Promise<Pushed[]> {
     const registry = await this.registry();
-    const byConnection = new Map<string, PackedJob[]>();
-    const ids = jobs.map((job) => {
+    const byConnection = new Map<string, { packed: PackedJob[]; at: number[] }>();
+    const outcomes: Pushed[] = jobs.map((job, i) => {
       const jobClass = job?.constructor as JobClass | undefined;
       const name = jobClass && registry.nameOf(jobClass);
       if (!name) {
         throw new QueueError('JOB_NOT_REGISTERED', `${jobClass?.name || String(job)} is not a registered job: default-export it from a file in ${this.config.jobs}`);
       }
-      const { envelope, delayMs } = packJob(job, name, options);
+      const { envelope, placement } = packJob(job, name, options);
       const connection = this.connectionName(options.connection ?? jobClass.connection);
       const payload = sealPayload(envelope, jobClass.encrypted === true, this.payloads);
       let group = byConnection.get(connection);
-      if (!group) byConnection.set(connection, (group = []));
-      group.push({ envelope, stored: { id: envelope.id, queue: envelope.queue, payload, delayMs, timeoutMs: timeoutMsOf(envelope) } });
-      return envelope.id;
+      if (!group) byConnection.set(connection, (group = { packed: [], at: [] }));
+      group.packed.push({ envelope, stored: { id: envelope.id, queue: envelope.queue, payload, timeoutMs: timeoutMsOf(envelope), ...placement } });
+      group.at.push(i);
+      return { id: envelope.id, duplicate: false };
     });
     const { transaction, afterCommit } = options;
     if (transaction !== undefined && afterCommit !== undefined) throw new QueueError('INVALID_ARGUMENT', 'a dispatch takes { transaction } or { afterCommit }, not both');
     const store = async () => {
-      for (const [name, packed] of byConnection) {
+      for (const [name, { packed, at }] of byConnection) {
         const connection = await this.connection(name);
-        await (transaction === undefined ? connection.dispatch(packed) : connection.dispatchIn(transaction, packed));
+        const pushed = await (transaction === undefined ? connection.dispatch(packed) : connection.dispatchIn(transaction, packed));
+        pushed.forEach((outcome, i) => (outcomes[at[i]!] = outcome));
       }
     };
     if (afterCommit === undefined) await store();
     else storeAfterCommit(afterCommit, store);
-    return ids;
+    return outcomes;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import { canNotifyFinished, JOB_STATES, type CancelOutcome, type Driver, type Jo
 import { firstLine, QueueError } from '../errors.ts';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.ts';
 import { decodeProgress, openPayload, openResult, type PayloadRules } from '../jobs/payload.ts';
-import { DEFAULT_KEEP, retentionOf } from '../jobs/settings.ts';
+import { endedRetention } from '../jobs/settings.ts';
 import type { QueueManager } from './manager.ts';
 
 /** A job's record, opened: what Queue.find() returns and `queue show` prints. Times are ms since the epoch. */
@@ -29,6 +29,8 @@ export interface JobInfo {
   error: string | null;
   attempts: number;
   maxTries: number | null;
+  /** Its priority as dispatched (0: the default). */
+  priority: number;
   createdAt: number | null;
   availableAt: number | null;
   startedAt: number | null;
@@ -64,6 +66,7 @@ export function openRecord(record: JobRecord, payloads: PayloadRules): JobInfo {
     error: record.error,
     attempts: record.attempts,
     maxTries: envelope?.maxTries ?? null,
+    priority: envelope?.priority ?? 0,
     createdAt: envelope?.createdAt ?? null,
     availableAt: record.availableAt,
     startedAt: record.startedAt,
@@ -91,8 +94,7 @@ export function checkState(state: unknown): JobState {
 /** How a connection keeps finished records: its `keep`, or the defaults (a cancel is kept even where completed jobs are not). */
 export function keepingOf(manager: QueueManager, connection: string): Keeping {
   const config = manager.config.connections[connection];
-  const keep = config && config.driver !== 'sync' ? config.keep : undefined;
-  return retentionOf(undefined, keep === false ? undefined : keep, `connection '${connection}'`) ?? { keepMs: DEFAULT_KEEP.completed * 1000, maxPerQueue: DEFAULT_KEEP.count };
+  return endedRetention(config && config.driver !== 'sync' ? config.keep : undefined, `connection '${connection}'`);
 }
 
 export async function findJob(manager: QueueManager, id: string, connection?: string): Promise<JobInfo | undefined> {

@@ -12,7 +12,7 @@ import { canBlock, canHold, type Driver, type QueueStats, type Reservation, type
 import { describeError } from '../errors.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
-import { retentionByClass, type JobDefaults, type Keep } from '../jobs/settings.ts';
+import { endedRetention, retentionByClass, type JobDefaults, type Keep, type Retention } from '../jobs/settings.ts';
 import { startPruning } from './pruning.ts';
 import { cancelAttempts, Cancellation } from '../running/attempt.ts';
 import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
@@ -57,6 +57,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Acks of done jobs still on their way to the backend (their slots are already free). */
   private readonly recording = new Set<Promise<unknown>>();
   private readonly source: JobSource;
+  /** How the records of jobs that end without completing (cancelled, expired) are kept. */
+  private readonly endedKeeping: Retention;
   private readonly cancel = new Cancellation();
   private stopping: StopReason | null = null;
   private processed = 0;
@@ -84,7 +86,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ) {
     super();
     this.outage = new Outage(log, driver.connection);
-    const sourceOptions = { concurrency: options.concurrency, defaultTimeoutMs: options.defaults.timeout * 1000, leaseMarginMs: options.leaseMargin * 1000 };
+    this.endedKeeping = endedRetention(options.keep, `connection '${driver.connection}'`);
+    const sourceOptions = {
+      concurrency: options.concurrency,
+      defaultTimeoutMs: options.defaults.timeout * 1000,
+      leaseMarginMs: options.leaseMargin * 1000,
+      keeping: this.endedKeeping,
+    };
     this.source = canHold(driver) ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
   }
 
@@ -134,7 +142,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onStarted: (run) => this.emit('started', run),
     };
 
-    const stopPruning = startPruning(this.driver, this.registry, context.retention, this.log);
+    const stopPruning = startPruning(this.driver, this.registry, context.retention, this.endedKeeping.keepMs, this.log);
     const polling = setInterval(() => void this.pollSignalsWhileBusy(), SIGNAL_POLL_MS / 2);
     polling.unref();
     try {

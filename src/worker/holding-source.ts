@@ -194,7 +194,7 @@ export class HoldingSource implements JobSource {
       starts: allStarts,
       giveBacks,
       queues: count > 0 ? queues : [],
-      options: { count, defaultTimeoutMs: this.options.defaultTimeoutMs, leaseMarginMs: this.options.leaseMarginMs, holdMs: this.holdMs },
+      options: { count, defaultTimeoutMs: this.options.defaultTimeoutMs, leaseMarginMs: this.options.leaseMarginMs, keeping: this.options.keeping, holdMs: this.holdMs },
     });
     const settled = result.then(
       (outcome) => {

@@ -3,7 +3,7 @@
  * jobs ahead (Redis) is read through a HoldingSource, so a busy worker never waits on a round trip
  * between jobs; any other through a ReservingSource, asked for jobs when a slot is free.
  */
-import type { Acknowledgement, Reservation } from '../contract/driver.ts';
+import type { Acknowledgement, Keeping, Reservation } from '../contract/driver.ts';
 
 export interface JobSource {
   /**
@@ -25,4 +25,6 @@ export interface SourceOptions {
   defaultTimeoutMs: number;
   /** Added to a job's timeout to make its lease, ms. */
   leaseMarginMs: number;
+  /** How the record of a job the claim finds expired is kept. */
+  keeping: Keeping;
 }

@@ -12,8 +12,11 @@ import { DEFAULT_KEEP, type Retention } from '../jobs/settings.ts';
 
 const PRUNE_MS = 15_000;
 
-/** Starts pruning; returns the function that stops it. */
-export function startPruning(driver: Driver, registry: JobRegistry, retention: (jobClass: JobClass) => Retention | null, log: Logger): () => void {
+/**
+ * Starts pruning (and the end, kept `expiredKeepMs`, of waiting jobs past their expiry that no
+ * claim reached); returns the function that stops it.
+ */
+export function startPruning(driver: Driver, registry: JobRegistry, retention: (jobClass: JobClass) => Retention | null, expiredKeepMs: number, log: Logger): () => void {
   const counts = registry.all().map((job) => countOf(() => retention(job.jobClass)));
   const maxPerQueue = Math.max(DEFAULT_KEEP.count, ...counts.filter((n): n is number => n !== undefined));
   let pruning = false;
@@ -21,7 +24,7 @@ export function startPruning(driver: Driver, registry: JobRegistry, retention: (
     if (pruning) return;
     pruning = true;
     try {
-      const pruned = await driver.records.prune({ maxPerQueue });
+      const pruned = await driver.records.prune({ maxPerQueue, keepMs: expiredKeepMs });
       if (pruned > 0) log.debug({ pruned }, `pruned ${pruned} finished job records`);
     } catch (error) {
       // An outage is reported by the worker's loop; the next prune catches up.

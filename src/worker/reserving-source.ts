@@ -9,7 +9,7 @@ export class ReservingSource implements JobSource {
   ) {}
 
   take(queues: string[], count: number): Promise<Reservation[]> {
-    return this.driver.reserve(queues, { count, defaultTimeoutMs: this.options.defaultTimeoutMs, leaseMarginMs: this.options.leaseMarginMs });
+    return this.driver.reserve(queues, { count, defaultTimeoutMs: this.options.defaultTimeoutMs, leaseMarginMs: this.options.leaseMarginMs, keeping: this.options.keeping });
   }
 
   ack({ reservation, completion }: Acknowledgement): Promise<boolean> {

@@ -178,7 +178,7 @@ describe('MariaDB of the test\'s own', { skip: await skipReason(serverDatabaseBa
         const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
         const job = (label: string) => Object.assign(new Record(), { label });
         // Four jobs of 3 MB: 12 MB in all, over the 8 MB a statement may carry.
-        const ids = await manager.push(Array.from({ length: 4 }, (_, i) => job(String(i).repeat(3 * 1024 * 1024))));
+        const ids = (await manager.push(Array.from({ length: 4 }, (_, i) => job(String(i).repeat(3 * 1024 * 1024))))).map((pushed) => pushed.id);
         const driver = await manager.driver();
         assert.equal(await driver.size('default'), 4, 'all four stored');
         await assert.rejects(manager.push([job('x'.repeat(9 * 1024 * 1024))]), (error: Error) => {

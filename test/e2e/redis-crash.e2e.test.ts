@@ -29,7 +29,7 @@ describe('redis under crashes', { skip }, () => {
     const manager = await managerFor(t);
     const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
     const due = new Date(Date.now() + 2500);
-    const ids = await manager.push(Array.from({ length: 500 }, () => new Record()), { delay: due });
+    const ids = (await manager.push(Array.from({ length: 500 }, () => new Record()), { delay: due })).map((pushed) => pushed.id);
     await manager.close();
     const workers = Array.from({ length: 4 }, () => start(['work', '--concurrency', '5', '--sleep', '1', '--max-time', '8'], t));
     const results = await Promise.all(workers.map((w) => w.done));

@@ -62,7 +62,7 @@ for (const backend of await e2eBackends()) {
       const [low] = await dispatchMany(t, 'Record.ts', 1);
       const manager = await managerFor(t);
       const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
-      const [high] = await manager.push([new Record()], { queue: 'high' });
+      const high = (await manager.push([new Record()], { queue: 'high' }))[0]!.id;
       await manager.close();
       const result = await run(['work', '--queue', 'high,default', '--stop-when-empty'], t);
       assert.equal(result.code, 0, result.stderr);

@@ -281,7 +281,7 @@ export async function dispatchMany(t: TestEnv, jobFile: string, count: number, f
   try {
     const { default: JobClass } = await import(path.join(fixtureProject, 'app/jobs', jobFile));
     const jobs = Array.from({ length: count }, () => Object.assign(new JobClass(), fields));
-    return await manager.push(jobs);
+    return (await manager.push(jobs)).map((pushed) => pushed.id);
   } finally {
     await manager.close();
   }

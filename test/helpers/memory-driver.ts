@@ -6,7 +6,7 @@
  * can read, calls it can make fail (`failNext`), and a record of every turn.
  */
 import { randomUUID } from 'node:crypto';
-import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Keeping, Records, QueueStats, Reservation, ReserveOptions, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Keeping, Records, QueueStats, Reservation, ReserveOptions, Pushed, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
 import { failedJobRecord, waitingState } from '../../src/contract/records.ts';
 import { cancelSignal, pausedSignal, RESTART_SIGNAL, workerSignals } from '../../src/contract/signals.ts';
 import { failedJobNotFound } from '../../src/errors.ts';
@@ -55,12 +55,15 @@ export class MemoryDriver implements Driver {
     }
   }
 
-  async push(jobs: StoredJob[]): Promise<void> {
+  /** Plain jobs only: this double of the worker's tests knows no priority, unique key or expiry. */
+  async push(jobs: StoredJob[]): Promise<Pushed[]> {
     await this.enter('push');
     for (const job of jobs) {
+      if (job.priority || job.unique || job.expireInMs !== undefined) throw new Error('the memory driver stores plain jobs only');
       if (this.rows.has(job.id)) continue;
       this.rows.set(job.id, { id: job.id, queue: job.queue, payload: job.payload, attempts: 0, timeoutMs: job.timeoutMs, availableAt: Date.now() + job.delayMs, token: null, progress: null, order: (this.order += 1) });
     }
+    return jobs.map((job) => ({ id: job.id, duplicate: false }));
   }
 
   /** Rows of `queue` that may be taken now, in order. */

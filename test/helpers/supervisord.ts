@@ -465,7 +465,7 @@ export async function dispatchTo(t: TestEnv, queue: string, jobFile: string, fie
     const { default: JobClass } = await import(path.join(fixtureProject, 'app/jobs', jobFile));
     const ids: string[] = [];
     for (let i = 0; i < fields.length; i += 2000) {
-      ids.push(...await manager.push(fields.slice(i, i + 2000).map((f) => Object.assign(new JobClass(), f)), { queue }));
+      ids.push(...(await manager.push(fields.slice(i, i + 2000).map((f) => Object.assign(new JobClass(), f)), { queue })).map((pushed) => pushed.id));
     }
     return ids;
   } finally {

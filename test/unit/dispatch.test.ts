@@ -17,6 +17,7 @@ process.env.DB_DATABASE = path.join(dir, 'queue.sqlite');
 const { dispatch, Queue, Job } = await import('../../src/index.ts');
 const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
 const { default: Slow } = await import('../fixtures/project/app/jobs/Slow.ts');
+const { default: Digest } = await import('../fixtures/project/app/jobs/Digest.ts');
 
 describe('dispatch() and Queue', () => {
   before(() => Queue.size());
@@ -76,6 +77,37 @@ describe('dispatch() and Queue', () => {
       await assert.rejects(dispatch(new Record(), { delay }), queueError('INVALID_ARGUMENT', 'delay'));
     }
     assert.ok(await dispatch(new Record(), { delay: 9 * 365 * 24 * 3600, queue: 'far' }), 'nine years is fine');
+  });
+
+  it('a unique job dispatched twice is stored once: dispatch returns the holder, returnInfo says it was a duplicate', async () => {
+    const first = await Queue.push(Object.assign(new Digest(), { list: 'weekly' }), { queue: 'digests', returnInfo: true });
+    assert.deepEqual(first, { id: first.id, duplicate: false });
+    assert.equal(await dispatch(Object.assign(new Digest(), { list: 'weekly' }), { queue: 'digests' }), first.id, 'the plain id is the holder');
+    assert.deepEqual(await Queue.push(Object.assign(new Digest(), { list: 'weekly' }), { queue: 'digests', returnInfo: true }), { id: first.id, duplicate: true });
+    const other = await Digest.dispatch({ list: 'daily' }, { queue: 'digests' });
+    assert.notEqual(other, first.id, 'another key is another job');
+    const bulk = await Queue.bulk([Object.assign(new Digest(), { list: 'monthly' }), Object.assign(new Digest(), { list: 'monthly' }), new Record()], { queue: 'digests', returnInfo: true });
+    assert.deepEqual(bulk.map((d) => d.duplicate), [false, true, false]);
+    assert.equal(bulk[1]!.id, bulk[0]!.id);
+    assert.equal(await Queue.size('digests'), 4);
+  });
+
+  it('priority comes from the class or the dispatch, and is shown in the record; bad values are refused', async () => {
+    const id = await dispatch(new Record(), { queue: 'ranked', priority: 7 });
+    assert.equal((await Queue.find(id))?.priority, 7);
+    assert.equal((await Queue.find(await dispatch(new Record(), { queue: 'ranked' })))?.priority, 0);
+    for (const priority of [1.5, 1_000_001, Number.NaN, '3' as unknown as number]) {
+      await assert.rejects(dispatch(new Record(), { priority }), queueError('INVALID_ARGUMENT', 'dispatch option priority must be a whole number from -1000000 to 1000000'));
+    }
+    class BadRank extends Record {
+      static priority = 0.5;
+    }
+    Queue.fake();
+    try {
+      await assert.rejects(dispatch(new BadRank()), queueError('JOB_NOT_SERIALIZABLE', 'BadRank: priority must be a whole number'));
+    } finally {
+      Queue.restore();
+    }
   });
 
   it('the sync connection runs the job inside dispatch()', async () => {

@@ -46,7 +46,7 @@ describe('discoverJobs on the fixture project', () => {
   it('registers every job by path, or by its static jobName', async () => {
     const registry = await discoverJobs(project, path.join(project, 'app/jobs'));
     const names = registry.all().map((job) => job.name).sort();
-    assert.deepEqual(names, ['AlwaysFails', 'Hang', 'Noop', 'Record', 'Report', 'Secret', 'Sleepy', 'Slow', 'Soak', 'Spin', 'Tracked', 'custom-name', 'misbehaves/CallsExit', 'misbehaves/RejectsUnawaited', 'misbehaves/ThrowsInTimer', 'misbehaves/ThrowsUnprintable']);
+    assert.deepEqual(names, ['AlwaysFails', 'Digest', 'Fleeting', 'Hang', 'Noop', 'Record', 'Report', 'Secret', 'Sleepy', 'Slow', 'Soak', 'Spin', 'Tracked', 'custom-name', 'misbehaves/CallsExit', 'misbehaves/RejectsUnawaited', 'misbehaves/ThrowsInTimer', 'misbehaves/ThrowsUnprintable']);
     const named = registry.require('custom-name');
     assert.equal(named.jobClass.name, 'Named');
     assert.equal(named.file, path.join('app', 'jobs', 'nested', 'Named.ts'));

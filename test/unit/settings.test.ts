@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UnrecoverableError } from '../../src/errors.ts';
-import { durationMs, retentionOf, hasExceededTries, resolveBackoff, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type JobSettings } from '../../src/jobs/settings.ts';
+import { declaredSettings, durationMs, retentionOf, hasExceededTries, uniqueHold, type DeclaredStatics, resolveBackoff, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type JobSettings } from '../../src/jobs/settings.ts';
 import { stopIfNecessary, type StopCheck } from '../../src/worker/stop.ts';
 
 const defaults: JobDefaults = { maxTries: 3, timeout: 60, backoff: [0] };
@@ -162,5 +162,34 @@ describe('retention of finished records', () => {
     assert.deepEqual(retentionOf({ completed: 60 }, false, 'X'), { keepMs: 60_000, maxPerQueue: 1_000 }, 'a class may keep what its connection does not');
     assert.throws(() => retentionOf({ count: -1 }, undefined, 'Report'), /Report: keep.count must be a whole number/);
     assert.throws(() => retentionOf('yes' as never, undefined, 'Report'), /Report: keep must be false or \{ completed, count \}/);
+  });
+});
+
+describe('priority, unique and expiry settings of a class', () => {
+  const declare = (statics: DeclaredStatics) => declaredSettings(Object.assign(class {}, statics), 'Digest');
+
+  it('reads priority, expireAfter (as ms) and unique, and refuses what is not one, naming the job', () => {
+    const key = (job: { list: string }) => job.list;
+    assert.deepEqual(
+      { ...declare({ priority: -5, expireAfter: '10m', unique: { key } }), from: undefined },
+      { from: undefined, queue: 'default', maxTries: null, timeout: null, backoff: null, priority: -5, expireAfterMs: 600_000, unique: { key } },
+    );
+    assert.throws(() => declare({ priority: 2.5 }), /^QueueError: Digest: priority must be a whole number from -1000000 to 1000000, got 2.5$/);
+    assert.throws(() => declare({ expireAfter: 'soon' as never }), /Digest: expireAfter must be seconds or a duration/);
+    assert.throws(() => declare({ unique: { key: 'list' } as never }), /Digest: unique must be \{ key: \(job\) => string/);
+    assert.throws(() => declare({ unique: { key, until: 'end' as never } }), /Digest: unique.until must be 'start' or 'done', got "end"/);
+    assert.throws(() => declare({ unique: { key, onDuplicate: 'merge' as never } }), /Digest: unique.onDuplicate must be 'ignore' or 'replace'/);
+    assert.throws(() => declare({ unique: { key, for: -1 } }), /Digest: unique.for must be seconds or a duration/);
+  });
+
+  it('a unique hold is scoped to the job name, hashed when too long, and its key must be a non-empty string', () => {
+    const rule = { key: (job: { list: string }) => job.list };
+    assert.deepEqual(uniqueHold(rule, { list: 'all' }, 'Digest'), { key: 'Digest:all', until: 'done' });
+    assert.deepEqual(uniqueHold({ ...rule, until: 'start', for: '1h', onDuplicate: 'replace' }, { list: 'all' }, 'Digest'), { key: 'Digest:all', until: 'start', forMs: 3_600_000, replace: true });
+    const long = uniqueHold(rule, { list: 'x'.repeat(300) }, 'Digest');
+    assert.match(long.key, /^Digest:sha256:[0-9a-f]{64}$/);
+    assert.notEqual(uniqueHold(rule, { list: 'y'.repeat(300) }, 'Digest').key, long.key);
+    assert.throws(() => uniqueHold(rule, { list: '' }, 'Digest'), /Digest: unique.key\(job\) must return a non-empty string, got ""/);
+    assert.throws(() => uniqueHold({ key: () => { throw new Error('no list'); } }, {}, 'Digest'), /Digest: unique.key\(job\) threw: no list/);
   });
 });

@@ -44,7 +44,7 @@ describe('the sync connection', () => {
   it('runs a job inline, once, before push() resolves, with its data restored', async () => {
     const job = new Record();
     job.label = 'hello';
-    const ids = await manager.push([job]);
+    const ids = (await manager.push([job])).map((pushed) => pushed.id);
     assert.equal(ids.length, 1);
     assert.match(ids[0] ?? '', /^[0-9a-f-]{36}$/);
     assert.deepEqual(recorded(), [`${ids[0]} 1 hello`]);
@@ -53,7 +53,7 @@ describe('the sync connection', () => {
   it('runs several jobs in order and returns their ids in the same order', async () => {
     const first = Object.assign(new Record(), { label: 'first' });
     const second = Object.assign(new Record(), { label: 'second' });
-    const ids = await manager.push([first, second]);
+    const ids = (await manager.push([first, second])).map((pushed) => pushed.id);
     assert.equal(ids.length, 2);
     assert.notEqual(ids[0], ids[1]);
     assert.deepEqual(recorded(), [`${ids[0]} 1 first`, `${ids[1]} 1 second`]);

@@ -3,22 +3,24 @@ import type { Command } from 'commander';
 import { QueueError } from '../../errors.ts';
 import type { CliApp } from '../app.ts';
 import { examples, withConnection } from '../help.ts';
-import { say } from '../output.ts';
-import { seconds } from '../parse.ts';
+import { note, say } from '../output.ts';
+import { priority, seconds } from '../parse.ts';
 
 export function registerDispatch(program: Command, app: CliApp): void {
   const command = withConnection(program.command('dispatch <job>').description('dispatch a job from the shell; prints its id'))
     .option('-d, --data <json>', 'the job\'s fields as a JSON object; @file reads it from a file, - from stdin', '{}')
     .option('-q, --queue <name>', 'the queue (default: the job\'s own)')
-    .option('--delay <seconds>', 'make the job available after this many seconds', seconds);
+    .option('--delay <seconds>', 'make the job available after this many seconds', seconds)
+    .option('--priority <n>', 'higher runs first (default: the job\'s own, or 0); may be negative', priority);
   examples(command, [
     'queue dispatch SendWelcomeEmail --data \'{"userId": 42, "email": "ada@example.com"}\'',
     'queue dispatch GenerateReport --queue reports --delay 60',
+    'queue dispatch ChargeCard --data \'{"orderId": 7}\' --priority 10',
     'queue dispatch ImportRows --data @rows.json',
     'cat rows.json | queue dispatch ImportRows --data -',
   ]);
 
-  command.action(async (name: string, flags: { data: string; queue?: string; delay?: number; connection?: string }) => {
+  command.action(async (name: string, flags: { data: string; queue?: string; delay?: number; priority?: number; connection?: string }) => {
     const [text, from] = await dataText(flags.data);
     let data: unknown;
     try {
@@ -38,8 +40,11 @@ export function registerDispatch(program: Command, app: CliApp): void {
     }
     const fieldsOf = job as unknown as Record<string, unknown>;
     for (const [key, value] of Object.entries(data)) fieldsOf[key] = fromShell(name, key, fieldsOf[key], value);
-    const [id] = await manager.push([job], { queue: flags.queue, delay: flags.delay, connection: flags.connection });
-    say(id!);
+    const [pushed] = await manager.push([job], { queue: flags.queue, delay: flags.delay, priority: flags.priority, connection: flags.connection });
+    // The id goes to stdout either way, so `id=$(queue dispatch ...)` names the job that will run.
+    say(pushed!.id);
+    if (pushed!.duplicate) note(`not stored: job ${pushed!.id} holds the unique key of this ${name}`);
+    else if (pushed!.replaced) note(`replaced job ${pushed!.replaced}, which had not started`);
   });
 }
 

@@ -20,6 +20,7 @@ export function registerShow(program: Command, app: CliApp): void {
       ['job', job.name ?? '(unreadable payload)'],
       ['state', job.state],
       ['queue', `${job.queue} on ${job.connection}`],
+      ['priority', job.priority === 0 ? null : String(job.priority)],
       ['attempts', `${job.attempts}${job.maxTries === null ? '' : ` of ${job.maxTries}`}`],
       ['created', time(job.createdAt)],
       [job.state === 'reserved' ? 'lease until' : 'available', time(job.availableAt)],

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
-import type { Completion, Driver, Failure, Keeping, Migrating, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
+import type { Completion, Driver, Failure, Keeping, Migrating, Pushed, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
+import { DEFAULT_KEEPING } from '../../contract/records.ts';
 import { cancelSignal, pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
 import { backendUnavailable, type Refusal } from '../../contract/unavailable.ts';
 import { AckBatcher } from './AckBatcher.ts';
@@ -157,22 +158,23 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
 
   /**
    * Stores jobs in one transaction (sql/insertJobs.ts). A job whose id is already stored is skipped,
-   * so a push sent again (the connection dropped before its answer) stores nothing twice.
+   * so a push sent again (the connection dropped before its answer) stores nothing twice; a unique
+   * job whose key is held is a duplicate.
    */
-  async push(jobs: StoredJob[]): Promise<void> {
-    if (jobs.length === 0) return;
-    await this.call('push jobs', (db) => insertJobs(db, this.tables.jobs, jobs, this.dialect, this.connection));
+  push(jobs: StoredJob[]): Promise<Pushed[]> {
+    if (jobs.length === 0) return Promise.resolve([]);
+    return this.call('push jobs', (db) => insertJobs(db, this.tables.jobs, jobs, this.dialect, this.connection));
   }
 
   /**
    * Stores jobs inside the application's transaction on this same database: it commits or rolls
    * them back. Not retried on a lost connection (the transaction is the application's to retry).
    */
-  async pushIn(transaction: unknown, jobs: StoredJob[]): Promise<void> {
-    if (jobs.length === 0) return;
+  async pushIn(transaction: unknown, jobs: StoredJob[]): Promise<Pushed[]> {
+    if (jobs.length === 0) return [];
     try {
       await this.ready();
-      await insertJobs(transaction as Kysely<Tables>, this.tables.jobs, jobs, this.dialect, this.connection);
+      return await insertJobs(transaction as Kysely<Tables>, this.tables.jobs, jobs, this.dialect, this.connection, true);
     } catch (error) {
       throw this.translate('push jobs in a transaction', error);
     }
@@ -191,18 +193,26 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     });
   }
 
-  /** Leases up to `count` jobs from the first of `queues` that has any. */
+  /**
+   * Leases up to `count` jobs from the first of `queues` that has any, in claim order. Rows the claim
+   * ended as expired are not handed out; a claim of nothing but those looks at the same queue again.
+   */
   private async claimFirst(db: Kysely<Tables>, queues: string[], options: ReserveOptions, token: string): Promise<Reservation[]> {
+    const params = {
+      count: options.count,
+      token,
+      defaultTimeoutMs: Math.ceil(options.defaultTimeoutMs),
+      marginMs: Math.ceil(options.leaseMarginMs),
+      expiredKeepMs: Math.round((options.keeping ?? DEFAULT_KEEPING).keepMs),
+    };
     for (const queue of queues) {
-      const rows = await this.dialect.claim(db, this.tables.jobs, {
-        queue,
-        count: options.count,
-        token,
-        defaultTimeoutMs: Math.ceil(options.defaultTimeoutMs),
-        marginMs: Math.ceil(options.leaseMarginMs),
-      });
-      if (rows.length > 0) {
-        return rows.map((row) => ({ handle: String(row.id), queue: row.queue, payload: row.payload, attempts: row.attempts, token, leaseExpiresAt: row.available_at }));
+      for (;;) {
+        const rows = await this.dialect.claim(db, this.tables.jobs, { ...params, queue }, this.records.channel);
+        const leased = rows.filter((row) => !row.expired);
+        if (leased.length > 0) {
+          return leased.map((row) => ({ handle: String(row.id), queue: row.queue, payload: row.payload, attempts: row.attempts, token, leaseExpiresAt: row.available_at }));
+        }
+        if (rows.length === 0) break;
       }
     }
     return [];

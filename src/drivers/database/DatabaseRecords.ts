@@ -8,12 +8,12 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { CancelOutcome, FinishedState, JobRecord, Keeping, ListOptions, RecordPage, Records } from '../../contract/driver.ts';
-import { badCursor, failedJobRecord, pageLimit, waitingState } from '../../contract/records.ts';
+import { badCursor, DEFAULT_KEEPING, failedJobRecord, pageLimit, waitingState } from '../../contract/records.ts';
 import { cancelSignal } from '../../contract/signals.ts';
 import type { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import type { TableNames, Tables } from './schema.ts';
-import { finishRow } from './sql/finish.ts';
+import { finishRows } from './sql/finish.ts';
 import { setSignalIn } from './sql/signals.ts';
 
 type Call = <T>(what: string, work: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
@@ -81,7 +81,7 @@ export class DatabaseRecords implements Records {
         await setSignalIn(trx, this.tables.signals, this.dialect, cancelSignal(id));
         return 'requested';
       }
-      await finishRow(trx, this.jobs, Number(row.id), 'cancelled', keeping.keepMs, this.dialect.now());
+      await finishRows(trx, this.jobs, [Number(row.id)], 'cancelled', keeping.keepMs, this.dialect.now());
       await this.notify(trx, [id]);
       return 'cancelled';
     }));
@@ -181,8 +181,23 @@ export class DatabaseRecords implements Records {
     return { records: page.map(failedJobRecord), ...(failed.length > limit && last ? { cursor: `${last.failedAt}/${last.id}` } : {}) };
   }
 
-  async prune({ maxPerQueue }: { maxPerQueue: number }): Promise<number> {
+  /**
+   * Ends as expired the waiting jobs past their start_by that never started a try (no claim reached
+   * them in time), in one transaction that tells their waiters.
+   */
+  private async expireOverdue(db: Kysely<Tables>, keepMs: number): Promise<void> {
+    await this.dialect.writeTransaction(db, async (trx) => {
+      let overdue = trx.selectFrom(this.jobs).select(['id', 'job_id']).where('state', 'is', null).where('attempts', '=', 0).where('start_by', '<=', this.dialect.now());
+      if (this.dialect.client !== 'sqlite') overdue = overdue.forUpdate().skipLocked();
+      const rows = await overdue.execute();
+      await finishRows(trx, this.jobs, rows.map((row) => Number(row.id)), 'expired', keepMs, this.dialect.now());
+      await this.notify(trx, rows.flatMap((row) => (row.job_id === null ? [] : [row.job_id])));
+    });
+  }
+
+  async prune({ maxPerQueue, keepMs = DEFAULT_KEEPING.keepMs }: { maxPerQueue: number; keepMs?: number }): Promise<number> {
     return this.call('prune job records', async (db) => {
+      await this.expireOverdue(db, keepMs);
       const expired = await db.deleteFrom(this.jobs).where('state', 'is not', null).where('expires_at', '<=', this.dialect.now()).executeTakeFirst();
       let pruned = Number(expired.numDeletedRows);
       // A cancel asked of a job that finished before its worker saw the request.

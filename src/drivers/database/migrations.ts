@@ -106,11 +106,47 @@ function jobRecords(t: TableNames, dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * Priorities, unique jobs and expiry (SPEC 12). The claim's index gains the priority, highest
+ * first, so each priority's rows are one range (sql/claim.ts); it replaces the index on (queue,
+ * available_at, id), which its priority-0 range serves the same way. A unique key is unique per
+ * queue (one index, which the push's INSERT skips on); a hold that ran out is freed by the next push
+ * of its key. start_by is indexed for the prune that expires the jobs no claim reached in time.
+ */
+function priorityUniqueExpiry(t: TableNames, dialect: SqlDialect): Migration {
+  const partial = dialect.client !== 'mysql';
+  const dropIndex = (db: Kysely<any>, index: string) => (dialect.client === 'mysql' ? db.schema.dropIndex(index).on(t.jobs) : db.schema.dropIndex(index)).execute();
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable(t.jobs).addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      for (const [column, type] of [['start_by', 'bigint'], ['unique_key', 'varchar(255)'], ['unique_lapses_at', 'bigint'], ['unique_on_start', 'smallint']] as const) {
+        await db.schema.alterTable(t.jobs).addColumn(column, type).execute();
+      }
+      await db.schema.createIndex(`${t.jobs}_pick`).on(t.jobs).columns(['queue', 'priority desc', 'available_at', 'id']).execute();
+      await dropIndex(db, `${t.jobs}_claim`);
+      let unique = db.schema.createIndex(`${t.jobs}_unique`).unique().on(t.jobs).columns(['queue', 'unique_key']);
+      let startBy = db.schema.createIndex(`${t.jobs}_start_by`).on(t.jobs).columns(['start_by']);
+      if (partial) {
+        unique = unique.where(sql.ref('unique_key'), 'is not', null);
+        startBy = startBy.where(sql.ref('start_by'), 'is not', null);
+      }
+      await unique.execute();
+      await startBy.execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.createIndex(`${t.jobs}_claim`).on(t.jobs).columns(['queue', 'available_at', 'id']).execute();
+      for (const index of [`${t.jobs}_pick`, `${t.jobs}_unique`, `${t.jobs}_start_by`]) await dropIndex(db, index);
+      for (const column of ['unique_on_start', 'unique_lapses_at', 'unique_key', 'start_by', 'priority']) await db.schema.alterTable(t.jobs).dropColumn(column).execute();
+    },
+  };
+}
+
 function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
   return {
     '001_create_queue_tables': createQueueTables(tables, dialect),
     '002_unique_job_ids': uniqueJobIds(tables),
     '003_job_records': jobRecords(tables, dialect),
+    '004_priority_unique_expiry': priorityUniqueExpiry(tables, dialect),
   };
 }
 

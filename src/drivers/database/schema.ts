@@ -39,6 +39,16 @@ export interface JobsTable {
   finished_at: Generated<number | null>;
   /** When the record's keep runs out: prune deletes it then. */
   expires_at: Generated<number | null>;
+  /** Higher is claimed first; 0 once the row is a finished record (off every priority's range). */
+  priority: Generated<number>;
+  /** When a job that has not started a try by then ends `expired` instead; null: never. */
+  start_by: number | null;
+  /** The unique key the job holds on its queue, until it lets go of it (null: none, or let go). */
+  unique_key: string | null;
+  /** When the hold of unique_key runs out by itself; null: when the job lets go of it. */
+  unique_lapses_at: number | null;
+  /** 1: the claim lets go of the key (`until: 'start'`); otherwise the finish does. */
+  unique_on_start: number | null;
 }
 
 /** The available_at of a finished record: the end of every queue's claim range (2^53 - 1 ms). */

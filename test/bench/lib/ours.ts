@@ -52,7 +52,7 @@ export async function pushOurs(ours: Ours, n: number, chunk = BULK_CHUNK): Promi
   const ids: string[] = [];
   for (let start = 0; start < n; start += chunk) {
     const jobs = Array.from({ length: Math.min(chunk, n - start) }, (_, k) => ours.job(start + k));
-    ids.push(...(await ours.manager.push(jobs)));
+    ids.push(...(await ours.manager.push(jobs)).map((pushed) => pushed.id));
   }
   return ids;
 }

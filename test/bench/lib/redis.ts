@@ -75,7 +75,7 @@ export const ourRedis: RedisContender = {
     const worker = newWorker(ours, workerOptions(1, { sleep: 3, stopWhenEmpty: false }));
     const running = runWorker(worker);
     try {
-      return await sampleLatency('ours: pick-up latency', pickups, plan, async (t, i) => (await ours.manager.push([ours.job(i, t)]))[0]!);
+      return await sampleLatency('ours: pick-up latency', pickups, plan, async (t, i) => (await ours.manager.push([ours.job(i, t)]))[0]!.id);
     } finally {
       worker.stop(stopReason('signal', 'bench done'));
       await running;

@@ -39,7 +39,8 @@ export interface SqlDialect {
   writeTransaction<T>(db: Kysely<Tables>, work: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
   /** The one clock, in ms since the epoch: the database's own where it has one. */
   now(): RawBuilder<number>;
-  claim(db: Kysely<Tables>, table: string, params: ClaimParams): Promise<ClaimedRow[]>;
+  /** The claim (sql/claim.ts); on PostgreSQL it tells `channel` the ids of the jobs it expired. */
+  claim(db: Kysely<Tables>, table: string, params: ClaimParams, channel: string): Promise<ClaimedRow[]>;
   /** Deletes the rows still held by these tokens; returns the ids it deleted. */
   deleteOwned(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>>;
   /**
@@ -55,8 +56,11 @@ export interface SqlDialect {
   isMissingTable(error: unknown): boolean;
   /** What the server refused, when the error is a refusal that a setting must fix. */
   refusal(error: unknown): Refusal | undefined;
-  /** The insert, made to skip rows whose job_id is already stored (a push sent twice stores nothing twice). */
-  skipStoredIds(insert: JobsInsert): JobsInsert;
+  /**
+   * The insert, made to skip rows that collide with a stored one: its job_id (a push sent twice
+   * stores nothing twice) or its queue's unique key (a duplicate).
+   */
+  skipCollisions(insert: JobsInsert): JobsInsert;
   /**
    * The most bytes one statement may carry once its values are escaped (MySQL's max_allowed_packet,
    * read by checkServer), or undefined where no limit is near a job's size.

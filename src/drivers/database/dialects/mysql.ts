@@ -66,7 +66,7 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
     isMissingTable: (error) => [1146, 1054].includes((error as { errno?: number })?.errno ?? 0),
     refusal: (error) => MYSQL_REFUSALS[(error as { errno?: number })?.errno ?? 0],
     // ON DUPLICATE KEY UPDATE of nothing: INSERT IGNORE would also turn real errors into warnings.
-    skipStoredIds: (insert) => insert.onDuplicateKeyUpdate({ job_id: sql`job_id` }),
+    skipCollisions: (insert) => insert.onDuplicateKeyUpdate({ job_id: sql`job_id` }),
   };
   return dialect;
 }

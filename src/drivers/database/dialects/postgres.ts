@@ -46,14 +46,14 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     },
     writeTransaction: (db, work) => db.transaction().execute(work),
     now: () => sql<number>`(extract(epoch from statement_timestamp()) * 1000)::bigint`,
-    claim(db, table, params) {
-      return claimReturning(db, table, params, this.now(), true);
+    claim(db, table, params, channel) {
+      return claimReturning(db, table, params, this.now(), true, channel);
     },
     deleteOwned: deleteOwnedReturning,
     finishOwned(db, table, rows, state, channel) {
       return finishOwnedReturning(db, table, rows, state, this.now(), channel);
     },
-    skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
+    skipCollisions: (insert) => insert.onConflict((oc) => oc.doNothing()),
     async notify(trx, channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
     },

@@ -57,7 +57,7 @@ export function sqliteDialect(filename: string): SqlDialect {
     finishOwned(db, table, rows, state) {
       return finishOwnedReturning(db, table, rows, state, this.now());
     },
-    skipStoredIds: (insert) => insert.onConflict((oc) => oc.column('job_id').doNothing()),
+    skipCollisions: (insert) => insert.onConflict((oc) => oc.doNothing()),
     isMissingTable: (error) => /no such (table|column)/.test((error as Error)?.message ?? ''),
     // A file has no login, database name or grants; a file it cannot open says so by itself.
     refusal: () => undefined,

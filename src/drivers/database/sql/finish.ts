@@ -10,19 +10,22 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { FinishedRow, FinishRow } from '../dialects/dialect.ts';
-import { FINISHED_AT_END, type Tables } from '../schema.ts';
+import type { Tables } from '../schema.ts';
+import { finishedColumns } from './finished.ts';
 
 /** The SET of the finish: one keep and result per row (a CASE only where they differ). */
 function finishing(rows: FinishRow[], state: string, now: RawBuilder<number>) {
   const keeps = new Set(rows.map((row) => Math.round(row.keepMs)));
   const keep = keeps.size === 1 ? sql`${[...keeps][0]!}` : sql`case id ${sql.join(rows.map((row) => sql`when ${row.id} then ${Math.round(row.keepMs)}`), sql` `)} end`;
   const result = rows.every((row) => row.result === null) ? sql`null` : sql`case id ${sql.join(rows.map((row) => sql`when ${row.id} then ${row.result}`), sql` `)} end`;
-  return sql`state = ${state}, result = ${result}, reserved_by = null, available_at = ${FINISHED_AT_END}, finished_at = ${now}, expires_at = ${now} + ${keep}`;
+  return sql.join(finishedColumns(state, result, keep, now).map(([column, value]) => sql`${sql.ref(column)} = ${value}`));
 }
 
-/** Makes one row a record in `state` whatever its lease (a cancel of a waiting job, its row locked by the caller's transaction). */
-export async function finishRow(trx: Kysely<Tables>, table: string, id: number, state: string, keepMs: number, now: RawBuilder<number>): Promise<void> {
-  await sql`update ${sql.table(table)} set ${finishing([{ id, token: '', result: null, keepMs }], state, now)} where id = ${id}`.execute(trx);
+/** Makes rows records in `state` whatever their lease (their rows locked by the caller's transaction: a cancel, an expiry). */
+export async function finishRows(trx: Kysely<Tables>, table: string, ids: number[], state: string, keepMs: number, now: RawBuilder<number>): Promise<void> {
+  if (ids.length === 0) return;
+  const rows = ids.map((id) => ({ id, token: '', result: null, keepMs }));
+  await sql`update ${sql.table(table)} set ${finishing(rows, state, now)} where id in (${sql.join(ids)})`.execute(trx);
 }
 
 /** SQLite and PostgreSQL: UPDATE ... WHERE (id, reserved_by) IN (...) RETURNING. */

@@ -8,7 +8,7 @@
  * Parameters: the jobs; the dialect (its clock, its skip clause, its statement limit).
  */
 import { sql, type Kysely } from 'kysely';
-import type { StoredJob } from '../../../contract/driver.ts';
+import type { Pushed, StoredJob } from '../../../contract/driver.ts';
 import { QueueError } from '../../../errors.ts';
 import type { SqlDialect } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
@@ -17,9 +17,26 @@ const INSERT_CHUNK = 500;
 /** Room left in a statement for its SQL text and one row's other columns. */
 const STATEMENT_OVERHEAD_BYTES = 64 * 1024;
 
-export async function insertJobs(db: Kysely<Tables>, table: string, jobs: StoredJob[], dialect: SqlDialect, connection: string): Promise<void> {
-  const jobsTable = table as 'queue_jobs';
+/**
+ * Stores `jobs`; returns what it did with each. `db` is the driver's (the push takes its own
+ * transaction where it needs one) or, with `inTransaction`, the application's transaction.
+ */
+export async function insertJobs(db: Kysely<Tables>, table: string, jobs: StoredJob[], dialect: SqlDialect, connection: string, inTransaction = false): Promise<Pushed[]> {
+  const insert = inserter(table, jobs, dialect, connection);
+  if (!jobs.some((job) => job.unique)) {
+    if (insert.chunks.length === 1 || inTransaction) await insert.all(db);
+    else await dialect.writeTransaction(db, insert.all);
+    return jobs.map((job) => ({ id: job.id, duplicate: false }));
+  }
+  const push = (trx: Kysely<Tables>) => pushUnique(trx, table, jobs, dialect, insert.all);
+  return inTransaction ? push(db) : dialect.writeTransaction(db, push);
+}
+
+/** The INSERTs of a push: its rows, split into statements (see statementsFor). */
+function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connection: string) {
   const now = dialect.now();
+  // Columns a push leaves out take their defaults: a plain push sends what it sent before priorities.
+  const uses = { priority: jobs.some((job) => job.priority), expiry: jobs.some((job) => job.expireInMs !== undefined), unique: jobs.some((job) => job.unique) };
   const rows = jobs.map((job) => ({
     job_id: job.id,
     queue: job.queue,
@@ -29,16 +46,90 @@ export async function insertJobs(db: Kysely<Tables>, table: string, jobs: Stored
     available_at: sql<number>`${now} + ${Math.max(0, Math.round(job.delayMs))}`,
     reserved_by: null,
     created_at: now,
+    ...(uses.priority ? { priority: job.priority ?? 0 } : {}),
+    ...(uses.expiry ? { start_by: job.expireInMs === undefined ? null : sql<number>`${now} + ${Math.max(0, Math.round(job.expireInMs))}` } : {}),
+    ...(uses.unique
+      ? {
+          unique_key: job.unique?.key ?? null,
+          unique_lapses_at: job.unique?.forMs === undefined ? null : sql<number>`${now} + ${Math.max(0, Math.round(job.unique.forMs))}`,
+          unique_on_start: job.unique?.until === 'start' ? 1 : null,
+        }
+      : {}),
   }));
   const chunks = statementsFor(jobs, dialect, connection);
-  const insert = (into: Kysely<Tables>, [from, to]: [number, number]) => dialect.skipStoredIds(into.insertInto(jobsTable).values(rows.slice(from, to))).execute();
-  if (chunks.length === 1) {
-    await insert(db, chunks[0]!);
-    return;
+  return {
+    chunks,
+    all: async (into: Kysely<Tables>) => {
+      for (const [from, to] of chunks) await dialect.skipCollisions(into.insertInto(table as 'queue_jobs').values(rows.slice(from, to))).execute();
+    },
+  };
+}
+
+/**
+ * A push with unique jobs, inside one transaction: per queue, holds that ran out are let go of,
+ * holders that a `replace` job may replace (not started, not a job of this push) are removed, then
+ * every row is inserted skipping collisions, and who holds each key tells stored from duplicate.
+ * Concurrent pushes of one key meet at the unique index: the second INSERT waits for the first to
+ * commit, then skips its row, and reads the holder.
+ */
+async function pushUnique(trx: Kysely<Tables>, table: string, jobs: StoredJob[], dialect: SqlDialect, insertAll: (trx: Kysely<Tables>) => Promise<void>): Promise<Pushed[]> {
+  const jobsTable = table as 'queue_jobs';
+  const now = dialect.now();
+  const lock = dialect.client !== 'sqlite';
+  const byQueue = new Map<string, StoredJob[]>();
+  for (const job of jobs) if (job.unique) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+  const replaced = new Map<string, string>();
+  for (const [queue, held] of byQueue) {
+    const keys = [...new Set(held.map((job) => job.unique!.key))];
+    await trx.updateTable(jobsTable).set({ unique_key: null }).where('queue', '=', queue).where('unique_key', 'in', keys).where('unique_lapses_at', '<=', now).execute();
+    const replacing = [...new Set(held.filter((job) => job.unique!.replace).map((job) => job.unique!.key))];
+    if (replacing.length === 0) continue;
+    let waiting = trx.selectFrom(jobsTable).select(['id', 'job_id', 'unique_key'])
+      .where('queue', '=', queue).where('unique_key', 'in', replacing).where('state', 'is', null).where('attempts', '=', 0).where('reserved_by', 'is', null)
+      .where('job_id', 'not in', held.map((job) => job.id));
+    if (lock) waiting = waiting.forUpdate();
+    const holders = await waiting.execute();
+    if (holders.length === 0) continue;
+    await trx.deleteFrom(jobsTable).where('id', 'in', holders.map((row) => Number(row.id))).execute();
+    for (const row of holders) replaced.set(`${queue}\n${row.unique_key}`, row.job_id!);
   }
-  await dialect.writeTransaction(db, async (trx) => {
-    for (const chunk of chunks) await insert(trx, chunk);
-  });
+  for (let round = 1; ; round += 1) {
+    await insertAll(trx);
+    const outcomes = await outcomesOf(trx, jobsTable, jobs, byQueue, replaced, lock);
+    if (outcomes) return outcomes;
+    // A job skipped, yet neither stored nor a holder of its key in sight: the holder let go of it
+    // between the INSERT and the look (a start, on PostgreSQL's read committed). Its key is free now.
+    if (round === 3) throw new QueueError('BACKEND_UNAVAILABLE', `the unique keys of this push kept changing hands while it was stored; push it again`);
+  }
+}
+
+/** Per job: stored, or the duplicate of the key's holder; undefined when a skipped job's holder is gone. */
+async function outcomesOf(trx: Kysely<Tables>, jobsTable: 'queue_jobs', jobs: StoredJob[], byQueue: Map<string, StoredJob[]>, replaced: Map<string, string>, lock: boolean): Promise<Pushed[] | undefined> {
+  const stored = new Set<string>();
+  const holderOf = new Map<string, string>();
+  for (const [queue, held] of byQueue) {
+    let query = trx.selectFrom(jobsTable).select(['job_id', 'unique_key']).where('queue', '=', queue)
+      .where((eb) => eb.or([eb('job_id', 'in', held.map((job) => job.id)), eb('unique_key', 'in', held.map((job) => job.unique!.key))]));
+    if (lock) query = query.forUpdate();
+    for (const row of await query.execute()) {
+      if (row.job_id === null) continue;
+      stored.add(row.job_id);
+      if (row.unique_key !== null) holderOf.set(`${queue}\n${row.unique_key}`, row.job_id);
+    }
+  }
+  const outcomes: Pushed[] = [];
+  for (const job of jobs) {
+    const slot = job.unique && `${job.queue}\n${job.unique.key}`;
+    if (!slot || stored.has(job.id)) {
+      const gone = slot ? replaced.get(slot) : undefined;
+      outcomes.push(gone === undefined ? { id: job.id, duplicate: false } : { id: job.id, duplicate: false, replaced: gone });
+      continue;
+    }
+    const holder = holderOf.get(slot);
+    if (holder === undefined) return undefined;
+    outcomes.push({ id: holder, duplicate: true });
+  }
+  return outcomes;
 }
 
 /** [from, to) row ranges, one INSERT each. */
