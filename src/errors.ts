@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'JOB_FINISHED'
   | 'JOB_CANCELLED'
   | 'JOB_EXPIRED'
-  | 'WAIT_TIMEOUT';
+  | 'WAIT_TIMEOUT'
+  | 'SCHEDULE_NOT_FOUND';
 
 export class QueueError extends Error {
   readonly code: ErrorCode;

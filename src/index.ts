@@ -7,6 +7,8 @@ export type { WorkerEvents, JobRun } from './worker/events.ts';
 export type { StopReason } from './worker/stop.ts';
 export type { DispatchOptions, Keep, Duration, UniqueRule } from './jobs/settings.ts';
 export { defineConfig, type QueueConfig } from './config/define.ts';
+export { defineSchedule, type ScheduleEntry, type MissedPolicy } from './config/schedule.ts';
+export type { ScheduleInfo } from './queue/schedules.ts';
 export { env } from './env.ts';
 export { databaseFromEnv, redisFromEnv, securityFromEnv } from './config/defaults.ts';
 export { QueueError, UnrecoverableError, JobTimeoutError, JobCancelledError, type ErrorCode } from './errors.ts';

@@ -13,14 +13,15 @@ export interface Placement {
   unique?: UniqueHold;
 }
 
-export function packJob(job: Job, name: string, options: DispatchOptions): { envelope: Envelope; placement: Placement } {
+/** The job's envelope and placement; `id` names it (a schedule's occurrence), else a new one. */
+export function packJob(job: Job, name: string, options: DispatchOptions, id: string = jobId()): { envelope: Envelope; placement: Placement } {
   const jobClass = job.constructor as JobClass;
   const declared = declaredSettings(jobClass, name);
   const queue = options.queue ?? declared.queue;
   validateQueueName(queue);
   const envelope: Envelope = {
     v: ENVELOPE_VERSION,
-    id: jobId(),
+    id,
     job: name,
     queue,
     data: encodeData(job, name),

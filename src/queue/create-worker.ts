@@ -20,6 +20,8 @@ import { stopReason, type StopReason } from '../worker/stop.ts';
 import { Worker } from '../worker/Worker.ts';
 import { queueManager } from './dispatch.ts';
 import type { QueueManager } from './manager.ts';
+import { Scheduler } from './scheduler.ts';
+import { schedulesOf } from './schedules.ts';
 
 export interface CreateWorkerOptions {
   /** The connection to work (default: the configured default). */
@@ -52,6 +54,11 @@ export interface CreateWorkerOptions {
   /** Run one job, then stop; stop when the queues are empty. */
   once?: boolean;
   stopWhenEmpty?: boolean;
+  /**
+   * Run the connection's schedules (config/schedule.ts and those added at run time) beside the jobs.
+   * Default true; a worker with `once` or `stopWhenEmpty` never does (it is draining, not serving).
+   */
+  schedule?: boolean;
   /** For jobs whose class declares none: timeout (s), tries, backoff (s). */
   timeout?: number;
   maxTries?: number;
@@ -120,6 +127,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       keep: keepOf(manager.config.connections[driver.connection]),
     }, this.log);
     this.worker = worker;
+    const scheduler = options.schedule !== false && !options.once && !options.stopWhenEmpty ? new Scheduler(manager, driver, this.log) : undefined;
+    // Schedules with a job that is not registered, or an entry that is not one, fail here, at start.
+    if (scheduler) await schedulesOf(manager, driver);
     for (const event of WORKER_EVENTS) worker.on(event, (...args: unknown[]) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args));
     const uninstall: (() => void)[] = [];
     if (options.handleSignals) {
@@ -129,12 +139,16 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     }
     if (this.stopRequested) worker.stop(stopReason('signal', 'stop() was called'));
     // Said once the backend has answered: a worker that cannot reach it says that instead.
-    worker.once('ready', () => this.log.info({ connection: driver.connection, queues, concurrency }, `worker started on ${driver.connection}: ${queues.join(', ')}`));
+    worker.once('ready', () => {
+      this.log.info({ connection: driver.connection, queues, concurrency }, `worker started on ${driver.connection}: ${queues.join(', ')}`);
+      scheduler?.start();
+    });
     let reason: StopReason;
     try {
       reason = await worker.run();
     } finally {
       for (const remove of uninstall.reverse()) remove();
+      await scheduler?.stop();
       await this.watchdog?.stop();
       this.watchdog = undefined;
     }

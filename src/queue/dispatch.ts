@@ -10,6 +10,8 @@ import { runTransaction } from './after-commit.ts';
 import { QueueFake } from './fake.ts';
 import { QueueManager } from './manager.ts';
 import { cancelJob, checkState, findJob, openRecord, waitForJob, type JobInfo } from './records.ts';
+import { listSchedules, pauseSchedule, removeSchedule, runSchedule, upsertSchedule, type ScheduleInfo } from './schedules.ts';
+import type { ScheduleEntry } from '../config/schedule.ts';
 import type { JobState, Pushed } from '../contract/driver.ts';
 
 let shared: Promise<QueueManager> | undefined;
@@ -139,6 +141,32 @@ export const Queue = {
    */
   async wait(id: string, options: { timeout?: number; connection?: string } = {}): Promise<unknown> {
     return waitForJob(await queueManager(), id, { timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000, connection: options.connection });
+  },
+
+  /**
+   * Schedules at run time (those of config/schedule.ts are changed there): list() with their next
+   * and last runs; upsert() adds or replaces one on its connection, as a worker sees within a
+   * second; remove(), pause() and resume() by name; run() dispatches one of its jobs now.
+   */
+  schedules: {
+    async list(options: { connection?: string } = {}): Promise<ScheduleInfo[]> {
+      return (await listSchedules(await queueManager(), options.connection)).schedules;
+    },
+    async upsert(entry: ScheduleEntry<any>): Promise<void> {
+      await upsertSchedule(await queueManager(), entry);
+    },
+    async remove(name: string, options: { connection?: string } = {}): Promise<void> {
+      await removeSchedule(await queueManager(), name, options.connection);
+    },
+    async pause(name: string, options: { connection?: string } = {}): Promise<void> {
+      await pauseSchedule(await queueManager(), name, true, options.connection);
+    },
+    async resume(name: string, options: { connection?: string } = {}): Promise<void> {
+      await pauseSchedule(await queueManager(), name, false, options.connection);
+    },
+    async run(name: string, options: { connection?: string } = {}): Promise<string> {
+      return runSchedule(await queueManager(), name, options.connection);
+    },
   },
 
   async close(): Promise<void> {

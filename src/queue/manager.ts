@@ -6,7 +6,8 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { ConnectionConfig, ResolvedConfig } from '../config/define.ts';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig, loadSchedule } from '../config/load.ts';
+import type { ScheduleEntry } from '../config/schedule.ts';
 import type { Driver, Pushed } from '../contract/driver.ts';
 import { withPackage } from '../drivers/optional-package.ts';
 import { projectRoot } from '../env.ts';
@@ -22,6 +23,7 @@ import { inlineConnection, storingConnection, type Connection, type PackedJob } 
 export class QueueManager {
   private readonly connections = new Map<string, Promise<Connection>>();
   private registryLoading: Promise<JobRegistry> | undefined;
+  private scheduleLoading: Promise<ScheduleEntry[]> | undefined;
   /** APP_KEY, signing and the size limit: how payloads are sealed and opened. */
   readonly payloads: PayloadRules;
 
@@ -91,19 +93,12 @@ export class QueueManager {
     const registry = await this.registry();
     const byConnection = new Map<string, { packed: PackedJob[]; at: number[] }>();
     const outcomes: Pushed[] = jobs.map((job, i) => {
-      const jobClass = job?.constructor as JobClass | undefined;
-      const name = jobClass && registry.nameOf(jobClass);
-      if (!name) {
-        throw new QueueError('JOB_NOT_REGISTERED', `${jobClass?.name || String(job)} is not a registered job: default-export it from a file in ${this.config.jobs}`);
-      }
-      const { envelope, placement } = packJob(job, name, options);
-      const connection = this.connectionName(options.connection ?? jobClass.connection);
-      const payload = sealPayload(envelope, jobClass.encrypted === true, this.payloads);
+      const { connection, packed } = this.pack(registry, job, options);
       let group = byConnection.get(connection);
       if (!group) byConnection.set(connection, (group = { packed: [], at: [] }));
-      group.packed.push({ envelope, stored: { id: envelope.id, queue: envelope.queue, payload, timeoutMs: timeoutMsOf(envelope), ...placement } });
+      group.packed.push(packed);
       group.at.push(i);
-      return { id: envelope.id, duplicate: false };
+      return { id: packed.envelope.id, duplicate: false };
     });
     const { transaction, afterCommit } = options;
     if (transaction !== undefined && afterCommit !== undefined) throw new QueueError('INVALID_ARGUMENT', 'a dispatch takes { transaction } or { afterCommit }, not both');
@@ -117,6 +112,27 @@ export class QueueManager {
     if (afterCommit === undefined) await store();
     else storeAfterCommit(afterCommit, store);
     return outcomes;
+  }
+
+  /** A job made ready to store: its envelope (named `id`, or a new id), sealed, and where it goes; the connection it goes to. */
+  pack(registry: JobRegistry, job: Job, options: DispatchOptions, id?: string): { connection: string; packed: PackedJob } {
+    const jobClass = job?.constructor as JobClass | undefined;
+    const name = jobClass && registry.nameOf(jobClass);
+    if (!name) {
+      throw new QueueError('JOB_NOT_REGISTERED', `${jobClass?.name || String(job)} is not a registered job: default-export it from a file in ${this.config.jobs}`);
+    }
+    const { envelope, placement } = packJob(job, name, options, id);
+    const payload = sealPayload(envelope, jobClass.encrypted === true, this.payloads);
+    return {
+      connection: this.connectionName(options.connection ?? jobClass.connection),
+      packed: { envelope, stored: { id: envelope.id, queue: envelope.queue, payload, timeoutMs: timeoutMsOf(envelope), ...placement } },
+    };
+  }
+
+  /** The schedules of config/schedule.ts, loaded once. */
+  schedule(): Promise<ScheduleEntry[]> {
+    this.scheduleLoading ??= loadSchedule(this.root);
+    return this.scheduleLoading;
   }
 
   async close(): Promise<void> {

@@ -42,7 +42,7 @@ after(async () => {
   for (const { client, table } of created) {
     const db = (client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {})).connect();
     try {
-      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
+      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_schedules`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
         await db.schema.dropTable(name).ifExists().execute();
       }
     } finally {

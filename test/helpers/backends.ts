@@ -157,7 +157,7 @@ export function serverDatabaseBackend(client: 'mysql' | 'postgres'): Backend {
       const db = dialectFor(client).connect();
       try {
         for (const t of created) {
-          for (const table of [t.jobs, t.failed, t.signals, `${t.jobs}_migrations`, `${t.jobs}_migrations_lock`]) await db.schema.dropTable(table).ifExists().execute();
+          for (const table of [t.jobs, t.failed, t.signals, t.schedules, `${t.jobs}_migrations`, `${t.jobs}_migrations_lock`]) await db.schema.dropTable(table).ifExists().execute();
         }
       } finally {
         await db.destroy();

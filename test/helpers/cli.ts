@@ -149,7 +149,7 @@ async function dropServerTables(client: 'mysql' | 'postgres'): Promise<void> {
   try {
     for (const table of tables) {
       serverTables.delete(table);
-      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
+      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_schedules`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
         await db.schema.dropTable(name).ifExists().execute();
       }
     }

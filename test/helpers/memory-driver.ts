@@ -6,7 +6,7 @@
  * can read, calls it can make fail (`failNext`), and a record of every turn.
  */
 import { randomUUID } from 'node:crypto';
-import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Keeping, Records, QueueStats, Reservation, ReserveOptions, Pushed, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Keeping, Records, QueueStats, ScheduleStore, Reservation, ReserveOptions, Pushed, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
 import { failedJobRecord, waitingState } from '../../src/contract/records.ts';
 import { cancelSignal, pausedSignal, RESTART_SIGNAL, workerSignals } from '../../src/contract/signals.ts';
 import { failedJobNotFound } from '../../src/errors.ts';
@@ -247,6 +247,42 @@ export class MemoryDriver implements Driver {
     }
     return deleted;
   }
+
+  private readonly scheduleRows = new Map<string, { lastAt: number | null; firedAt: number | null; paused: boolean; definition: string | null }>();
+
+  private scheduleRow(name: string) {
+    let row = this.scheduleRows.get(name);
+    if (!row) this.scheduleRows.set(name, (row = { lastAt: null, firedAt: null, paused: false, definition: null }));
+    return row;
+  }
+
+  readonly schedules: ScheduleStore = {
+    advance: async (cursor, at, job) => {
+      const row = this.scheduleRow(cursor.name);
+      if (row.lastAt !== null && row.lastAt >= at) return false;
+      row.lastAt = at;
+      if (job) {
+        row.firedAt = Date.now();
+        await this.push([job]);
+      }
+      return true;
+    },
+    states: async (cursors) => cursors.map(({ name }) => ({ name, lastAt: this.scheduleRows.get(name)?.lastAt ?? null, firedAt: this.scheduleRows.get(name)?.firedAt ?? null })),
+    settings: async () => [...this.scheduleRows].filter(([, row]) => row.definition !== null || row.paused).map(([name, row]) => ({ name, definition: row.definition, paused: row.paused })),
+    define: async (name, definition) => {
+      this.scheduleRow(name).definition = definition;
+    },
+    undefine: async (name) => {
+      const row = this.scheduleRows.get(name);
+      if (!row?.definition) return false;
+      row.definition = null;
+      row.paused = false;
+      return true;
+    },
+    pause: async (name, paused) => {
+      this.scheduleRow(name).paused = paused;
+    },
+  };
 
   readonly failed: FailedStore = {
     list: async ({ queue, limit } = {}) => [...this.failedRecords.values()].filter((f) => queue === undefined || f.queue === queue).reverse().slice(0, limit),

@@ -19,6 +19,7 @@ import { registerPause, registerResume } from './pause.ts';
 import { registerRecordTimeout } from './record-timeout.ts';
 import { registerRestart } from './restart.ts';
 import { registerRetry } from './retry.ts';
+import { registerScheduleList, registerSchedulePause, registerScheduleRun } from './schedule.ts';
 import { registerShow } from './show.ts';
 import { registerStatus } from './status.ts';
 import { registerWait } from './wait.ts';
@@ -29,6 +30,7 @@ export function registerCommands(program: Command, app: CliApp): void {
     registerWork, registerDispatch, registerStatus, registerJobs,
     registerShow, registerList, registerCancel, registerWait, registerClean,
     registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
+    registerScheduleList, registerScheduleRun, registerSchedulePause,
     registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerInit, registerMakeJob, registerKeyGenerate, registerRecordTimeout,
   ]) {
     register(program, app);

@@ -25,6 +25,7 @@ interface WorkFlags {
   rest: number;
   name?: string;
   json?: boolean;
+  schedule: boolean;
 }
 
 export function registerWork(program: Command, app: CliApp): void {
@@ -41,6 +42,7 @@ export function registerWork(program: Command, app: CliApp): void {
     .option('--once', 'process one job, then exit 0')
     .option('--stop-when-empty', 'exit 0 when the queues are empty')
     .option('--rest <seconds>', 'rest this long after each job', seconds, 0)
+    .option('--no-schedule', 'do not run the schedules of config/schedule.ts in this process (they run in every other worker)')
     .option('--name <name>', 'a name for this worker in its logs')
     .option('--json', 'log JSON lines even on a terminal')
     .addHelpText('after', '\nA setting the job class declares (static timeout, maxTries, backoff) wins over these flags;\nthe flags replace the defaults for jobs that declare nothing.\n\nExit codes: 0 planned stop (signal, --max-jobs, --max-time, --once, --stop-when-empty, queue restart),\n12 over --memory, 3 a job ignored its timeout, 130 stopped at once by a second Ctrl-C, 1 error.');
@@ -63,6 +65,7 @@ export function registerWork(program: Command, app: CliApp): void {
       memory: flags.memory,
       once: flags.once === true,
       stopWhenEmpty: flags.stopWhenEmpty === true,
+      schedule: flags.schedule,
       timeout: flags.timeout,
       maxTries: flags.maxTries,
       backoff: flags.backoff,

@@ -15,6 +15,7 @@ import { AckBatcher } from './AckBatcher.ts';
 import type { DoneRow, SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import { DatabaseRecords } from './DatabaseRecords.ts';
+import { DatabaseSchedules } from './DatabaseSchedules.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
 import type { TableNames, Tables } from './schema.ts';
 import { clearWaiting } from './sql/clear.ts';
@@ -51,6 +52,7 @@ export interface DatabaseDriverOptions {
 export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   readonly failed: DatabaseFailedStore;
   readonly records: DatabaseRecords;
+  readonly schedules: DatabaseSchedules;
   private readonly db: Kysely<Tables>;
   private readonly acks: AckBatcher;
   private prepared: Promise<unknown> | undefined;
@@ -66,6 +68,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     this.db = dialect.connect();
     this.failed = new DatabaseFailedStore(connection, tables, dialect, (what, work) => this.call(what, work));
     this.records = new DatabaseRecords(connection, tables, dialect, (what, work) => this.call(what, work), this.failed);
+    this.schedules = new DatabaseSchedules(connection, tables, dialect, (what, work) => this.call(what, work));
     this.acks = new AckBatcher(async (rows) => withGoneRows(this.db, tables.jobs, rows, await this.deleteDone(rows)));
   }
 

@@ -141,12 +141,35 @@ function priorityUniqueExpiry(t: TableNames, dialect: SqlDialect): Migration {
   };
 }
 
+/** Schedules (SPEC 12): one row per schedule's cursor, run-time definition and pause. */
+function schedules(t: TableNames, dialect: SqlDialect): Migration {
+  const text = dialect.types.text === 'longtext' ? sql`longtext` : 'text';
+  return {
+    async up(db: Kysely<any>) {
+      let table = db.schema
+        .createTable(t.schedules)
+        .ifNotExists()
+        .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('last_at', 'bigint')
+        .addColumn('fired_at', 'bigint')
+        .addColumn('paused', 'smallint', (c) => c.notNull().defaultTo(0))
+        .addColumn('definition', text);
+      if (dialect.tableSuffix) table = table.modifyEnd(dialect.tableSuffix);
+      await table.execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable(t.schedules).ifExists().execute();
+    },
+  };
+}
+
 function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
   return {
     '001_create_queue_tables': createQueueTables(tables, dialect),
     '002_unique_job_ids': uniqueJobIds(tables),
     '003_job_records': jobRecords(tables, dialect),
     '004_priority_unique_expiry': priorityUniqueExpiry(tables, dialect),
+    '005_schedules': schedules(tables, dialect),
   };
 }
 

@@ -70,20 +70,36 @@ export interface SignalsTable {
   value: number;
 }
 
+/** One row per schedule that has a cursor, was added at run time, or is paused (SPEC 12). */
+export interface SchedulesTable {
+  name: string;
+  /** The occurrence (ms) the schedule was last moved on to; null: none yet. */
+  last_at: number | null;
+  /** When the last fired occurrence's job was stored. */
+  fired_at: number | null;
+  /** 1 while paused. */
+  paused: Generated<number>;
+  /** A schedule added at run time: its definition (JSON); null for one in code. */
+  definition: string | null;
+}
+
 export interface Tables {
   queue_jobs: JobsTable;
   queue_failed_jobs: FailedJobsTable;
   queue_signals: SignalsTable;
+  queue_schedules: SchedulesTable;
 }
 
 export interface TableNames {
   jobs: string;
   failed: string;
   signals: string;
+  schedules: string;
 }
 
-/** A connection's tables: as configured, or the defaults; the signals table is named after the jobs table. */
+/** A connection's tables: as configured, or the defaults; the signals and schedules tables are named after the jobs table. */
 export function tableNames(config: Pick<DatabaseConnectionConfig, 'table' | 'failedTable'>): TableNames {
   const jobs = config.table ?? DEFAULT_TABLES.table;
-  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, signals: `${jobs.replace(/_jobs$/, '')}_signals` };
+  const base = jobs.replace(/_jobs$/, '');
+  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, signals: `${base}_signals`, schedules: `${base}_schedules` };
 }
