@@ -11,44 +11,11 @@
  * it again when a dropped connection lost its answer) and takes effect once: a second push of a job
  * id stores nothing, a second ack, release or fail of one reservation answers as the first did.
  */
-import { LIMITS, type UniqueHold } from '../jobs/settings.ts';
+import type { ScheduleStore } from './schedules.ts';
+import type { Pushed, StoredJob } from './stored.ts';
 
-/** A job ready to be stored: the encoded envelope plus what the backend indexes. */
-export interface StoredJob {
-  id: string;
-  queue: string;
-  payload: string;
-  /** Milliseconds from now before the job may be reserved (0: at once). */
-  delayMs: number;
-  /** The job's own timeout in ms, or null for the worker's default; sizes the lease. */
-  timeoutMs: number | null;
-  /**
-   * Higher runs first (default 0), FIFO within one priority; a whole number within PRIORITY_LIMIT.
-   * The order of the queues a worker names still comes first.
-   */
-  priority?: number;
-  /**
-   * Milliseconds from now after which the job, if no try of it has started, never runs: it ends
-   * `expired` instead (its delay is not counted in: the caller adds it). Absent: never.
-   */
-  expireInMs?: number;
-  /** A unique job's hold on its key (SPEC 12), taken in the push itself. */
-  unique?: UniqueHold;
-}
-
-/** Priorities are whole numbers from -PRIORITY_LIMIT to PRIORITY_LIMIT. */
-export const PRIORITY_LIMIT = LIMITS.priority;
-
-export type { UniqueHold };
-
-/** What push() did with one job. */
-export interface Pushed {
-  /** The job's own id when stored; for a duplicate, the id of the job that holds its key. */
-  id: string;
-  duplicate: boolean;
-  /** The not-started holder this job replaced (`unique.replace`): it is gone, leaving no record. */
-  replaced?: string;
-}
+export { PRIORITY_LIMIT, type Pushed, type StoredJob, type UniqueHold } from './stored.ts';
+export type { ScheduleCursor, ScheduleSetting, ScheduleState, ScheduleStore } from './schedules.ts';
 
 export interface Reservation {
   /** The backend's handle for the stored job; opaque outside the driver. */
@@ -223,53 +190,6 @@ export interface WorkerSignals {
   paused: string[];
   /** Ids of running jobs whose cancel was requested (Records.cancel). */
   cancelRequested: string[];
-}
-
-/** Where a schedule's cursor lives: its name and the queue its jobs go to (Redis keeps it in that queue's slot). */
-export interface ScheduleCursor {
-  name: string;
-  queue: string;
-}
-
-/** A schedule's cursor on the backend. Times are ms since the epoch. */
-export interface ScheduleState {
-  name: string;
-  /** The occurrence the schedule was last moved on to (fired or skipped); null: none yet. */
-  lastAt: number | null;
-  /** When the last fired occurrence's job was stored, by the backend's clock; null: none yet. */
-  firedAt: number | null;
-}
-
-/** What the backend keeps of a schedule beside its cursor: its definition when added at run time, and whether it is paused. */
-export interface ScheduleSetting {
-  name: string;
-  /** The definition of a schedule added at run time (JSON, the API's to read), or null for one in code. */
-  definition: string | null;
-  paused: boolean;
-}
-
-/**
- * Recurring jobs' state (SPEC 12): each schedule's cursor, moved on by one worker per occurrence
- * however many run, with the occurrence's job stored in the same atomic step; and the schedules
- * added at run time, and which are paused.
- */
-export interface ScheduleStore {
-  /**
-   * Moves the schedule's cursor on to occurrence `at` and stores `job` (none: the occurrence is
-   * skipped), atomically, unless the cursor is at `at` or later already (another worker moved it,
-   * or this call was sent twice): then nothing changes. A schedule without a cursor gets one. True
-   * when this call moved it. The job goes through push(): a unique job's rule applies.
-   */
-  advance(cursor: ScheduleCursor, at: number, job: StoredJob | null): Promise<boolean>;
-  /** The cursors of these schedules (those never moved: lastAt null). */
-  states(cursors: ScheduleCursor[]): Promise<ScheduleState[]>;
-  /** Every schedule added at run time or paused. */
-  settings(): Promise<ScheduleSetting[]>;
-  /** Adds or replaces a schedule added at run time. */
-  define(name: string, definition: string): Promise<void>;
-  /** Removes a schedule added at run time, and its pause; false when there was none by that name. */
-  undefine(name: string): Promise<boolean>;
-  pause(name: string, paused: boolean): Promise<void>;
 }
 
 export interface FailedStore {
