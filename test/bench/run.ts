@@ -2,7 +2,7 @@
  * `npm run bench`: our queue against BullMQ 5 on the same Redis, plus our SQL backends and the
  * worker's memory, in rounds; prints medians, ratios, the SPEC goals and every round's numbers.
  *
- *   npm run bench -- [--rounds N] [--only PART[,PART]] [--keep records|none] [--json] [--out FILE] [--scale F]
+ *   npm run bench -- [--rounds N] [--only PART[,PART]] [--keep records|none] [--jobs plain|priority|unique] [--json] [--out FILE] [--scale F]
  *
  * PART: redis (our Redis driver), bullmq, sqlite, mariadb, postgres, memory. --json writes the full
  * results as JSON to stdout (the table then goes to stderr; `npm run -s` keeps npm's banner out of
@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { BenchFailure, RETENTION, percentile, progress, throughput } from './lib/common.ts';
+import { BenchFailure, JOB_KINDS, JOBS, RETENTION, percentile, progress, throughput } from './lib/common.ts';
 import { bestOf, roundsListing, rowOf, table, type Figure, type Goal, type Row, type Sample, type Side, type Unit } from './lib/figures.ts';
 import { idleRss, rssGrowth } from './lib/memory.ts';
 import { bullmq, ourRedis, type RedisContender } from './lib/redis.ts';
@@ -23,7 +23,7 @@ import { PROCESSES, SQL_BACKENDS, sqlInProcess, sqlProcesses, type ProcessesRun,
 const PARTS = ['redis', 'bullmq', 'sqlite', 'mariadb', 'postgres', 'memory'] as const;
 type Part = (typeof PARTS)[number];
 
-const USAGE = 'usage: npm run bench -- [--rounds N] [--only redis,bullmq,sqlite,mariadb,postgres,memory] [--keep records|none] [--json] [--out FILE] [--scale F]';
+const USAGE = 'usage: npm run bench -- [--rounds N] [--only redis,bullmq,sqlite,mariadb,postgres,memory] [--keep records|none] [--jobs plain|priority|unique] [--json] [--out FILE] [--scale F]';
 
 function parseOptions() {
   try {
@@ -43,6 +43,7 @@ function readOptions() {
       out: { type: 'string' },
       scale: { type: 'string', default: '1' },
       keep: { type: 'string', default: 'records' },
+      jobs: { type: 'string', default: 'plain' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -59,6 +60,8 @@ function readOptions() {
   const parts = new Set<Part>(only.length ? (only as Part[]) : PARTS);
   if (values.keep !== 'records' && values.keep !== 'none') throw new BenchFailure(`--keep ${values.keep}: use records (the default retention on both sides) or none (done jobs deleted)`);
   RETENTION.keep = values.keep;
+  if (!Object.hasOwn(JOB_KINDS, values.jobs)) throw new BenchFailure(`--jobs ${values.jobs}: use plain, priority (every job priority 5) or unique (every job a unique job, none a duplicate)`);
+  JOBS.kind = values.jobs as keyof typeof JOB_KINDS;
   return { rounds, scale, parts, json: values.json || values.out !== undefined, out: values.out };
 }
 
@@ -224,6 +227,7 @@ function rows(): Row[] {
 function notes(startLoad: number[], endLoad: number[]): string[] {
   return [
     `Every job is a no-op (payload {i, t}); every processed id was checked: each pushed job ran exactly once, nothing else ran, nothing failed, and the queue was empty afterwards (a multi-process run that leaves jobs stored is listed under ANOMALIES and the bench exits 1).`,
+    `Our jobs: ${JOBS.kind === 'plain' ? 'plain (priority 0, not unique)' : JOBS.kind === 'priority' ? 'priority 5 each (--jobs priority)' : 'unique, each with a key of its own (--jobs unique)'}; BullMQ's are plain.`,
     `Bulk dispatch: ${count(BULK_CHUNK)} jobs per call, calls one after another (ours: manager.push(jobs); BullMQ: queue.addBulk(jobs)); processing runs pre-load the same way.`,
     RETENTION.keep === 'none'
       ? `Done jobs leave nothing (--keep none): ours keep: false, BullMQ removeOnComplete: true.`

@@ -16,6 +16,13 @@ export const QUEUE = 'bench';
  */
 export const RETENTION: { keep: 'records' | 'none' } = { keep: 'records' };
 
+/**
+ * Which of our jobs the run dispatches (--jobs): `plain` (Noop), `priority` (every job priority 5)
+ * or `unique` (every job a unique job with a key of its own), to set each beside the plain figures.
+ */
+export const JOB_KINDS = { plain: 'Noop', priority: 'PriorityNoop', unique: 'UniqueNoop' } as const;
+export const JOBS: { kind: keyof typeof JOB_KINDS } = { kind: 'plain' };
+
 export { delay };
 
 /** A benchmark that found something wrong: the harness stops and says so, rather than report a number. */

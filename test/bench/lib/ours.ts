@@ -11,7 +11,7 @@ import type { QueueManager as Manager } from '../../../src/queue/manager.ts';
 import type { Worker as WorkerType, WorkerOptions } from '../../../src/worker/Worker.ts';
 import { defineConfig, QueueManager, Watchdog, Worker } from './built.ts';
 import { setRunHook } from '../project/sink.ts';
-import { BenchFailure, PROJECT_DIR, QUEUE, RETENTION, elapsedSince, verifyExactlyOnce } from './common.ts';
+import { BenchFailure, JOB_KINDS, JOBS, PROJECT_DIR, QUEUE, RETENTION, elapsedSince, verifyExactlyOnce } from './common.ts';
 
 type NoopJob = Job & { i: number; t: number };
 
@@ -29,7 +29,7 @@ export interface Ours {
 export async function openOurs(connection: ConnectionConfig): Promise<Ours> {
   const manager = new QueueManager(defineConfig({ default: 'bench', connections: { bench: connection } }), PROJECT_DIR);
   const registry = await manager.registry();
-  const Noop = registry.require('Noop').jobClass as JobClass<NoopJob>;
+  const Noop = registry.require(JOB_KINDS[JOBS.kind]).jobClass as JobClass<NoopJob>;
   const driver = await manager.driver();
   return {
     manager,

@@ -51,7 +51,7 @@ async function dropTables(config: ServerDatabaseConnectionConfig): Promise<void>
   const db = (config.client === 'mysql' ? mysqlDialect(config) : postgresDialect(config, () => {})).connect();
   const jobs = config.table!;
   try {
-    for (const table of [jobs, config.failedTable!, `${jobs.replace(/_jobs$/, '')}_signals`, `${jobs}_migrations`, `${jobs}_migrations_lock`]) {
+    for (const table of [jobs, config.failedTable!, `${jobs.replace(/_jobs$/, '')}_signals`, `${jobs.replace(/_jobs$/, '')}_schedules`, `${jobs}_migrations`, `${jobs}_migrations_lock`]) {
       await db.schema.dropTable(table).ifExists().execute();
     }
   } finally {
