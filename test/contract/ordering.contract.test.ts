@@ -102,6 +102,16 @@ for (const makeBackend of backends) {
       assert.deepEqual(await drain(d), ['later-urgent', 'retried', 'plain']);
     });
 
+    it('a failed job retried goes back in its place among the priorities (the envelope carries it)', { skip }, async () => {
+      const d = await fresh();
+      await d.push([job('default', { label: 'urgent', priority: 5 })]);
+      const failing = await reserveOne(d);
+      assert.equal(await d.fail(failing, { id: idOf(failing), payload: failing.payload, job: 'Record', error: 'Error: once' }), true);
+      await d.push([job('default', { label: 'plain' })]);
+      assert.deepEqual(await d.failed.retry([idOf(failing)]), [idOf(failing)]);
+      assert.deepEqual(await drain(d), ['urgent', 'plain']);
+    });
+
     it('unique: four dispatchers at once with one key store one job, and all name it', { skip }, async () => {
       // Four drivers on one SQLite file in one process would deadlock (better-sqlite3 waits for the
       // file's write lock synchronously, so the holder's next statement never runs): there the four

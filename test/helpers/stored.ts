@@ -8,6 +8,7 @@ export function storedJob(queue = 'default', options: Partial<Pick<StoredJob, 'd
   const timeoutMs = options.timeoutMs ?? null;
   const payload = encodeEnvelope({
     v: ENVELOPE_VERSION, id, job: 'Record', queue, data: { label: options.label ?? '' }, attempts: 0, maxTries: null, timeout: timeoutMs === null ? null : timeoutMs / 1000, backoff: null, createdAt: Date.now(),
+    ...(options.priority ? { priority: options.priority } : {}),
   });
   return {
     id, queue, payload, delayMs: options.delayMs ?? 0, timeoutMs,

@@ -120,6 +120,8 @@ export class DatabaseFailedStore implements FailedStore {
             available_at: now,
             reserved_by: null,
             created_at: now,
+            // Back in its place among its queue's priorities (an envelope of before priorities has none).
+            ...(envelope.priority ? { priority: envelope.priority } : {}),
           })
           .execute();
       }
