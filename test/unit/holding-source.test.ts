@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
+import { DEFAULT_KEEPING } from '../../src/contract/records.ts';
 import { HoldingSource } from '../../src/worker/holding-source.ts';
 import { MemoryHoldingDriver } from '../helpers/memory-driver.ts';
 import { ran, silent, stored, worker } from '../helpers/in-process.ts';
 
-const options = { concurrency: 2, defaultTimeoutMs: 5_000, leaseMarginMs: 2_000 };
+const options = { concurrency: 2, defaultTimeoutMs: 5_000, leaseMarginMs: 2_000, keeping: DEFAULT_KEEPING };
 
 /** Lets the turns on their way be answered. */
 const answered = () => new Promise((resolve) => setImmediate(resolve));

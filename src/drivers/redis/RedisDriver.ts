@@ -7,15 +7,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { failedJobNotFound, QueueError } from '../../errors.ts';
-import type { BlockingWait, Completion, Driver, FinishNotices, Holding, Keeping, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
+import type { BlockingWait, Completion, Driver, FinishNotices, Holding, Keeping, Pushed, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
 import { cancelSignal, pausedSignal, RESTART_SIGNAL, workerSignals } from '../../contract/signals.ts';
 import { backendUnavailable } from '../../contract/unavailable.ts';
 import { ClusterPaths } from './cluster.ts';
+import { RedisSchedules } from './RedisSchedules.ts';
 import type { RedisTarget } from './connect.ts';
-import { RedisKeys } from './keys.ts';
+import { keyList, RedisKeys } from './keys.ts';
 import { FinishSubscriber } from './notices.ts';
+import { decodePush, encodePush } from './push-wire.ts';
 import { RedisFailedStore } from './RedisFailedStore.ts';
 import { RedisRecords } from './RedisRecords.ts';
+import { CANCEL_RUNNING_KEYS, CLEAR_KEYS, FAIL_KEYS, RELEASE_KEYS, STATS_KEYS } from './script-keys.ts';
 import { defineScripts, runScript, type Reply } from './scripts.ts';
 import { decodeTurn, encodeTurn, keepingArgs } from './turn-wire.ts';
 
@@ -33,6 +36,7 @@ const NOTHING_TO_TAKE: Turn['options'] = { count: 0, defaultTimeoutMs: 0, leaseM
 export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices {
   readonly failed: RedisFailedStore;
   readonly records: RedisRecords;
+  readonly schedules: RedisSchedules;
   readonly keys: RedisKeys;
   private readonly client: Redis | Cluster;
   private readonly cluster: ClusterPaths | undefined;
@@ -61,8 +65,9 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
       return subscriber;
     }, this.keys.finished);
     const isCluster = 'nodes' in this.client && typeof this.client.nodes === 'function';
+    this.schedules = new RedisSchedules(this.client, this.keys, (what, work) => this.call(what, work), !isCluster);
     this.cluster = isCluster
-      ? new ClusterPaths((queues) => this.client.sadd(this.keys.queues, ...queues), (queue, jobs) => this.pushScript(new Map([[queue, jobs]])), (turn) => this.turnScript(turn))
+      ? new ClusterPaths((queues) => this.client.sadd(this.keys.queues, ...queues), (jobs) => this.pushScript(jobs), (turn) => this.turnScript(turn))
       : undefined;
   }
 
@@ -95,33 +100,15 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     return backendUnavailable(what, 'Redis', this.connection, this.target.describe, reason, error, fix);
   }
 
-  async push(jobs: StoredJob[]): Promise<void> {
-    if (jobs.length === 0) return;
-    const byQueue = new Map<string, StoredJob[]>();
-    for (const job of jobs) {
-      const group = byQueue.get(job.queue);
-      if (group) group.push(job);
-      else byQueue.set(job.queue, [job]);
-    }
-    await this.call('push jobs', () => (this.cluster ? this.cluster.push(byQueue) : this.pushScript(byQueue, this.keys.queues)));
+  async push(jobs: StoredJob[]): Promise<Pushed[]> {
+    if (jobs.length === 0) return [];
+    return this.call('push jobs', () => (this.cluster ? this.cluster.push(jobs) : this.pushScript(jobs, this.keys.queues)));
   }
 
-  /** push.lua over the queues of `byQueue` (all in one slot, or no Cluster); `namesKey` when the set of queue names is in reach. */
-  private async pushScript(byQueue: Map<string, StoredJob[]>, namesKey?: string): Promise<void> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const queue of byQueue.keys()) {
-      const k = this.keys.queue(queue);
-      keys.push(k.ready, k.delayed, k.jobs, k.timeouts, k.notify);
-      args.push(queue);
-    }
-    if (namesKey) keys.push(namesKey);
-    let index = 0;
-    for (const group of byQueue.values()) {
-      index += 1;
-      for (const job of group) args.push(`${index},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`);
-    }
-    await runScript(this.client, 'push', keys, args);
+  /** push.lua over the queues of `jobs` (all in one slot, or no Cluster); `namesKey` when the set of queue names is in reach. */
+  private async pushScript(jobs: StoredJob[], namesKey?: string): Promise<Pushed[]> {
+    const { keys, args } = encodePush(jobs, (queue) => this.keys.queue(queue), namesKey);
+    return decodePush(await runScript<Reply[]>(this.client, 'push', keys, args), jobs);
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
@@ -161,15 +148,14 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
   async release(r: Reservation, delayMs: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
     const k = this.keys.queue(r.queue);
     const args = [r.handle, r.token, Math.max(0, Math.round(delayMs)), options.refundAttempt ? 1 : 0];
-    return (await this.call('release a job', () => runScript<number>(this.client, 'release', [k.ready, k.delayed, k.reserved, k.tokens, k.notify, k.attempts, k.jobs], args))) === 1;
+    return (await this.call('release a job', () => runScript<number>(this.client, 'release', keyList(k, RELEASE_KEYS), args))) === 1;
   }
 
   async fail(r: Reservation, failure: Failure): Promise<boolean> {
     const k = this.keys.queue(r.queue);
     const record = this.failed.encodeRecord(r.queue, failure);
     const args = [r.handle, r.token, failure.id ?? randomUUID(), randomUUID(), record, this.keys.finished];
-    const keys = [k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.failed, k.failedAt, k.started, k.progress, k.cancels];
-    const stored = await this.call('fail a job', () => runScript<string | number>(this.client, 'fail', keys, args));
+    const stored = await this.call('fail a job', () => runScript<string | number>(this.client, 'fail', keyList(k, FAIL_KEYS), args));
     return stored !== 0;
   }
 
@@ -179,9 +165,8 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
    */
   async cancelRunning(r: Reservation, keeping: Keeping): Promise<boolean> {
     const k = this.keys.queue(r.queue);
-    const keys = [k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.progress, k.cancels, k.done, k.cancelled, k.expires];
     return this.call('cancel a running job', async () => {
-      const ended = (await runScript<number>(this.client, 'cancel_running', keys, [r.handle, r.token, ...keepingArgs(keeping), this.keys.finished])) === 1;
+      const ended = (await runScript<number>(this.client, 'cancel_running', keyList(k, CANCEL_RUNNING_KEYS), [r.handle, r.token, ...keepingArgs(keeping), this.keys.finished])) === 1;
       if (ended) await this.client.hdel(this.keys.signals, cancelSignal(r.handle));
       return ended;
     });
@@ -195,8 +180,8 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
   async size(queue: string): Promise<number> {
     const k = this.keys.queue(queue);
     return this.call('count jobs', async () => {
-      const [ready, delayed, reserved] = await Promise.all([this.client.llen(k.ready), this.client.zcard(k.delayed), this.client.zcard(k.reserved)]);
-      return ready + delayed + reserved;
+      const counts = await Promise.all([this.client.llen(k.ready), this.client.zcard(k.prioritized), this.client.zcard(k.delayed), this.client.zcard(k.reserved)]);
+      return counts.reduce((sum, count) => sum + count, 0);
     });
   }
 
@@ -205,7 +190,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
       const queues = (await this.client.smembers(this.keys.queues)).sort();
       const stats = await Promise.all(queues.map(async (queue) => {
         const k = this.keys.queue(queue);
-        const [ready, delayed, reserved, failed, completed, cancelled] = (await runScript<number[]>(this.client, 'stats', [k.ready, k.delayed, k.reserved, k.failed, k.completed, k.cancelled], [])).map(Number);
+        const [ready, delayed, reserved, failed, completed, cancelled] = (await runScript<number[]>(this.client, 'stats', keyList(k, STATS_KEYS), [])).map(Number);
         return { queue, ready: ready!, delayed: delayed!, reserved: reserved!, failed: failed!, completed: completed!, cancelled: cancelled! };
       }));
       return stats.filter((s) => s.ready + s.delayed + s.reserved + s.failed + s.completed + s.cancelled > 0);
@@ -214,7 +199,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
 
   async clear(queue: string): Promise<number> {
     const k = this.keys.queue(queue);
-    return this.call('clear a queue', () => runScript<number>(this.client, 'clear', [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.progress, k.cancels, k.once(randomUUID())], []));
+    return this.call('clear a queue', () => runScript<number>(this.client, 'clear', [...keyList(k, CLEAR_KEYS), k.once(randomUUID())], []));
   }
 
   /** Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second). */
@@ -256,7 +241,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     await this.call('resume a queue', () => this.client.hdel(this.keys.signals, pausedSignal(queue)));
   }
 
-  /** Tells `listener` the ids of jobs that complete with a record, fail or are cancelled (see notices.ts). */
+  /** Tells `listener` the ids of jobs that complete with a record, fail, are cancelled or expire (see notices.ts). */
   async onFinished(listener: (ids: string[]) => void): Promise<() => void> {
     try {
       return await this.notices.listen(listener);

@@ -9,7 +9,8 @@ import { failedJobNotFound } from '../../errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
 import { timeoutMsOf } from '../../jobs/settings.ts';
 import type { FailedJob, FailedStore, Failure } from '../../contract/driver.ts';
-import type { RedisKeys } from './keys.ts';
+import { keyList, type RedisKeys } from './keys.ts';
+import { RETRY_KEYS } from './script-keys.ts';
 import { runScript } from './scripts.ts';
 
 type Call = <T>(what: string, work: () => Promise<T>) => Promise<T>;
@@ -107,7 +108,8 @@ export class RedisFailedStore implements FailedStore {
     const byQueue = new Map<string, { record: FailedJob; args: (string | number)[] }[]>();
     for (const record of records) {
       const envelope = withFreshTries(record.payload, record.id);
-      const args = [record.id, envelope.id, encodeEnvelope(envelope), timeoutMsOf(envelope) ?? ''];
+      // The envelope's copy of the priority: the job's own went with it when it failed.
+      const args = [record.id, envelope.id, encodeEnvelope(envelope), timeoutMsOf(envelope) ?? '', envelope.priority ?? ''];
       byQueue.set(record.queue, [...(byQueue.get(record.queue) ?? []), { record, args }]);
     }
     const moved: string[] = [];
@@ -115,7 +117,7 @@ export class RedisFailedStore implements FailedStore {
       const k = this.keys.queue(queue);
       await this.call('retry failed jobs', async () => {
         await this.client.sadd(this.keys.queues, queue);
-        await runScript(this.client, 'retry', [k.failed, k.failedAt, k.ready, k.jobs, k.attempts, k.timeouts, k.notify, k.once(randomUUID())], items.flatMap((item) => item.args));
+        await runScript(this.client, 'retry', [...keyList(k, RETRY_KEYS), k.once(randomUUID())], items.flatMap((item) => item.args));
       });
       moved.push(...items.map((item) => item.record.id));
     }

@@ -1,18 +1,20 @@
 /**
  * Job records of the redis driver. A stored job's record is read from the keys that run it (jobs,
- * attempts, started, progress, and the ready list, delayed or reserved zset it is in); a completed
- * or cancelled one is the record written to `done` by the script that finished it (turn.lua in the
- * ack, cancel.lua, cancel_running.lua); a failure is the failed store's record. A job's queue is
- * not known from its id, so find() and cancel() ask every queue, one script each, all at once.
- * Every script reads the keys of one queue only, so the same code runs on a Redis Cluster (the set
- * of queue names and the worker signals are keys of their own, read and written apart).
+ * attempts, started, progress, and the ready list, `prioritized`, delayed or reserved zset it is
+ * in); a completed, cancelled or expired one is the record written to `done` by the script that
+ * finished it (turn.lua in the ack and the take, cancel.lua, cancel_running.lua, expire.lua); a
+ * failure is the failed store's record. A job's queue is not known from its id, so find() and
+ * cancel() ask every queue, one script each, all at once. Every script reads the keys of one queue
+ * only, so the same code runs on a Redis Cluster (the set of queue names and the worker signals
+ * are keys of their own, read and written apart).
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { FINISHED_STATES, type CancelOutcome, type FailedJob, type FinishedState, type JobRecord, type JobState, type Keeping, type ListOptions, type RecordPage, type Records } from '../../contract/driver.ts';
-import { badCursor, failedJobRecord, pageLimit } from '../../contract/records.ts';
+import { badCursor, DEFAULT_KEEPING, failedJobRecord, pageLimit } from '../../contract/records.ts';
 import { cancelSignal } from '../../contract/signals.ts';
-import type { QueueKeys, RedisKeys } from './keys.ts';
+import { keyList, type QueueKeys, type RedisKeys } from './keys.ts';
+import { CANCEL_KEYS, EXPIRE_KEYS, RECORD_KEYS } from './script-keys.ts';
 import { runScript, type Reply } from './scripts.ts';
 import { keepingArgs } from './turn-wire.ts';
 
@@ -23,6 +25,9 @@ const RECORD_WIDTH = 7;
 
 /** The most records one run of prune.lua or clean.lua forgets: a run over 10,000 records blocks Redis for about 10 ms. */
 const PRUNE_RUN = 10_000;
+
+/** The most jobs one run of expire.lua ends: each writes a record, and one waiting in the ready list costs an LREM. */
+const EXPIRE_RUN = 1_000;
 
 /** Which outcome wins when queues answer a cancel differently (the same id on two queues): the one that did most. */
 const CANCEL_RANK: CancelOutcome[] = ['cancelled', 'requested', 'finished', 'unknown'];
@@ -43,9 +48,9 @@ interface DoneRecord {
 /** The failed hash's record (see RedisFailedStore): a FailedJob but for its id and failedAt. */
 type StoredFailure = Omit<FailedJob, 'id' | 'failedAt'>;
 
-/** find.lua and list.lua's keys of one queue, in their headers' order. */
-function recordKeys(k: QueueKeys): string[] {
-  return [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.started, k.done, k.failed, k.failedAt, k.completed, k.cancelled, k.expired, k.progress];
+/** find.lua and list.lua's keys of one queue. */
+function recordKeys(k: QueueKeys): readonly string[] {
+  return keyList(k, RECORD_KEYS);
 }
 
 export class RedisRecords implements Records {
@@ -95,8 +100,10 @@ export class RedisRecords implements Records {
     return this.decode(queue, await runScript<Reply[]>(this.client, 'list', recordKeys(this.keys.queue(queue)), [state, skip, count]));
   }
 
-  async prune({ maxPerQueue }: { maxPerQueue: number }): Promise<number> {
+  /** Per queue: ends the waiting jobs past their expiry (expire.lua), then forgets records (prune.lua). */
+  async prune({ maxPerQueue, keepMs }: { maxPerQueue: number; keepMs?: number }): Promise<number> {
     const most = Math.max(0, Math.floor(maxPerQueue));
+    const expiredKeep = keepingArgs({ keepMs: keepMs ?? DEFAULT_KEEPING.keepMs, maxPerQueue });
     return this.call('prune job records', async () => {
       // Read before the requests: a signal is written after its request, so a signal read here
       // whose request is gone below is one left behind.
@@ -107,6 +114,9 @@ export class RedisRecords implements Records {
       for (const queue of queues) {
         const k = this.keys.queue(queue);
         let run: number;
+        do {
+          run = await runScript<number>(this.client, 'expire', keyList(k, EXPIRE_KEYS), [...expiredKeep, EXPIRE_RUN, this.keys.finished]);
+        } while (run === EXPIRE_RUN);
         do {
           run = await runScript<number>(this.client, 'prune', [k.done, k.expires, k.completed, k.cancelled, k.expired], [most, PRUNE_RUN]);
           forgotten += run;
@@ -139,7 +149,7 @@ export class RedisRecords implements Records {
     return this.call('cancel a job', async () => {
       const replies = await Promise.all((await this.queues()).map((queue) => {
         const k = this.keys.queue(queue);
-        const keys = [k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.started, k.progress, k.cancels, k.done, k.cancelled, k.expires, k.failed, k.once(call)];
+        const keys = [...keyList(k, CANCEL_KEYS), k.once(call)];
         return runScript<[CancelOutcome, number]>(this.client, 'cancel', keys, [id, ...keepingArgs(keeping), this.keys.finished]);
       }));
       const outcome = CANCEL_RANK.find((o) => replies.some(([answer]) => answer === o)) ?? 'unknown';

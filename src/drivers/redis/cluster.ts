@@ -8,7 +8,7 @@
  * - an idle worker of several queues blocks on the first one only, and looks at the others at
  *   least every CLUSTER_BLOCK_MS.
  */
-import type { StoredJob, Turn, TurnResult } from '../../contract/driver.ts';
+import type { Pushed, StoredJob, Turn, TurnResult } from '../../contract/driver.ts';
 
 const CLUSTER_BLOCK_MS = 200;
 
@@ -18,17 +18,30 @@ export class ClusterPaths {
 
   constructor(
     private readonly addQueueNames: (queues: string[]) => Promise<unknown>,
-    private readonly pushQueue: (queue: string, jobs: StoredJob[]) => Promise<void>,
+    /** push.lua on jobs of one queue: one Pushed per job, in order. */
+    private readonly pushQueue: (jobs: StoredJob[]) => Promise<Pushed[]>,
     private readonly turnQueue: (turn: Turn) => Promise<TurnResult>,
   ) {}
 
-  async push(byQueue: Map<string, StoredJob[]>): Promise<void> {
+  /** Pushes each queue's jobs apart; returns what became of every job in the caller's order. */
+  async push(jobs: StoredJob[]): Promise<Pushed[]> {
+    const byQueue = new Map<string, number[]>();
+    jobs.forEach((job, i) => {
+      const indexes = byQueue.get(job.queue);
+      if (indexes) indexes.push(i);
+      else byQueue.set(job.queue, [i]);
+    });
     const unknown = [...byQueue.keys()].filter((queue) => !this.knownQueues.has(queue));
     if (unknown.length > 0) {
       await this.addQueueNames(unknown);
       for (const queue of unknown) this.knownQueues.add(queue);
     }
-    for (const [queue, jobs] of byQueue) await this.pushQueue(queue, jobs);
+    const pushed: Pushed[] = new Array(jobs.length);
+    for (const indexes of byQueue.values()) {
+      const outcomes = await this.pushQueue(indexes.map((i) => jobs[i]!));
+      indexes.forEach((i, k) => (pushed[i] = outcomes[k]!));
+    }
+    return pushed;
   }
 
   async turn(turn: Turn): Promise<TurnResult> {

@@ -2,7 +2,9 @@
  * Every Redis key name comes from here. All keys of one queue carry the queue in one `{...}` hash
  * tag, so they share a hash slot and each Lua script touches one slot (Redis Cluster works).
  *
- *   <prefix>:{<queue>}:ready       list    ids ready to run, oldest first
+ *   <prefix>:{<queue>}:ready       list    ids ready to run, oldest first (those of priority 0)
+ *   <prefix>:{<queue>}:prioritized zset    id -> place in the take order (see lua/includes/priority.lua):
+ *                                          the ready jobs of a priority other than 0
  *   <prefix>:{<queue>}:delayed     zset    id -> when it becomes ready (ms)
  *   <prefix>:{<queue>}:reserved    zset    id -> when its lease expires (ms)
  *   <prefix>:{<queue>}:jobs        hash    id -> payload (the envelope)
@@ -14,21 +16,37 @@
  *   <prefix>:{<queue>}:cancels     hash    id -> "<requested at ms>:<keep ms>:<most kept>": the cancel of a job
  *                                          that was running when asked (see cancel.lua); the job's own
  *                                          state, where `signals` only carries the notice to workers
+ *   <prefix>:{<queue>}:priorities  hash    id -> its place in `prioritized`, for every stored job of a priority
+ *                                          other than 0 in any state, so that it goes back there (not to
+ *                                          `ready`) when it comes due, is released or given back, or its
+ *                                          lease runs out
+ *   <prefix>:{<queue>}:sequence    string  the last FIFO number given to a job of a priority other than 0
+ *   <prefix>:{<queue>}:deadlines   zset    id -> when it expires (ms), for jobs with an expiry whose try has
+ *                                          not started (a start takes it out: it can no longer expire)
+ *   <prefix>:{<queue>}:unique      hash    unique key -> "<lapses at ms, or nothing>:<holder id>"
+ *   <prefix>:{<queue>}:holds       hash    id -> "<s or d><unique key>": the key a job holds, let go of when
+ *                                          its try starts (s) or when it is done (d)
  *   <prefix>:{<queue>}:done        hash    id -> record (JSON) of a finished job that is not a failure
  *   <prefix>:{<queue>}:completed   zset    id -> when it finished (ms): the completed records, and the
  *   <prefix>:{<queue>}:cancelled   zset      same for cancelled and expired ones (one zset per state,
- *   <prefix>:{<queue>}:expired     zset      for listing newest first and the count kept per queue)
+ *   <prefix>:{<queue>}:expired     zset      for listing newest first and the count kept per queue;
+ *                                            `expired` are jobs not started before their deadline)
  *   <prefix>:{<queue>}:expires     zset    id -> when its record's keep runs out (ms), for every record in `done`
  *   <prefix>:{<queue>}:failed      hash    record id -> failed record (JSON)
  *   <prefix>:{<queue>}:failed_at   zset    record id -> when it failed (ms)
  *   <prefix>:{<queue>}:notify      list    wake-up markers for blocked workers
+ *   <prefix>:{<queue>}:schedules   hash    schedule name -> "<last occurrence ms>:<fired at ms or nothing>": the
+ *                                          cursor of each schedule whose jobs go to this queue (schedule.lua
+ *                                          moves it with the occurrence's push, in the queue's slot)
  *   <prefix>:{<queue>}:took:<client>  string  a client's last take, for a re-sent turn (expires with the hold)
  *   <prefix>:{<queue>}:once:<call>    string  the reply of one clear, retry, flush, cancel or clean, for a re-sent call (1 h)
  *   <prefix>:queues                set     every queue name ever pushed to
  *   <prefix>:signals               hash    restart -> ms; paused:<queue> -> ms; cancel:<id> -> ms (the
  *                                          requested at of the job's `cancels` entry)
+ *   <prefix>:{schedules}:definitions  hash  schedule name -> definition (JSON) of a schedule added at run time
+ *   <prefix>:{schedules}:paused       set   names of paused schedules
  *   <prefix>:finished              channel (pub/sub, not a key) a JSON array of the ids of jobs that
- *                                          completed with a record, failed or were cancelled
+ *                                          completed with a record, failed, were cancelled or expired
  *
  * Keys added by a later release start empty, so what an earlier one stored keeps working as it is.
  *
@@ -56,6 +74,12 @@ export class RedisKeys {
       took: (client: string) => `${base}:took:${client}`,
       once: (call: string) => `${base}:once:${call}`,
       ready: `${base}:ready`,
+      prioritized: `${base}:prioritized`,
+      priorities: `${base}:priorities`,
+      sequence: `${base}:sequence`,
+      deadlines: `${base}:deadlines`,
+      unique: `${base}:unique`,
+      holds: `${base}:holds`,
       delayed: `${base}:delayed`,
       reserved: `${base}:reserved`,
       jobs: `${base}:jobs`,
@@ -73,6 +97,7 @@ export class RedisKeys {
       failed: `${base}:failed`,
       failedAt: `${base}:failed_at`,
       notify: `${base}:notify`,
+      schedules: `${base}:schedules`,
     };
   }
 
@@ -84,6 +109,15 @@ export class RedisKeys {
     return `${this.prefix}:signals`;
   }
 
+  /** Schedules added at run time, and the paused ones: two keys in one slot of their own. */
+  get scheduleDefinitions(): string {
+    return `${this.prefix}:{schedules}:definitions`;
+  }
+
+  get pausedSchedules(): string {
+    return `${this.prefix}:{schedules}:paused`;
+  }
+
   /** The pub/sub channel of finish notices: PUBLISH ignores the database number, so it is named by the prefix alone. */
   get finished(): string {
     return `${this.prefix}:finished`;
@@ -91,3 +125,22 @@ export class RedisKeys {
 }
 
 export type QueueKeys = ReturnType<RedisKeys['build']>;
+
+/** The name of one of a queue's fixed keys (not a `took` or `once` key, which are named per call). */
+export type QueueKeyName = Exclude<keyof QueueKeys, 'took' | 'once'>;
+
+/** Per queue's keys and list of names: the keys, built once (a busy worker sends the same ones every turn). */
+const listed = new WeakMap<QueueKeys, Map<readonly QueueKeyName[], readonly string[]>>();
+
+/**
+ * A queue's keys in the order of `names` (a list of script-keys.ts): the script that takes them
+ * declares the same list and reads them back by name (lua/includes/queue_keys.lua), so no script
+ * counts its way through KEYS.
+ */
+export function keyList(k: QueueKeys, names: readonly QueueKeyName[]): readonly string[] {
+  let byNames = listed.get(k);
+  if (!byNames) listed.set(k, (byNames = new Map()));
+  let keys = byNames.get(names);
+  if (!keys) byNames.set(names, (keys = names.map((name) => k[name])));
+  return keys;
+}

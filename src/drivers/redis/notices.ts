@@ -1,11 +1,11 @@
 /**
  * Finish notices on Redis (the FinishNotices ability): the scripts that finish jobs (turn.lua for
- * acks that keep a record, fail.lua, cancel.lua, cancel_running.lua, and a take that cancels)
- * PUBLISH the ids, as a JSON array, on the prefix's channel (keys.ts). One subscriber connection,
- * opened by the first listener, serves every listener of a driver. On a Cluster a PUBLISH reaches
- * every node, so the subscriber may sit on any of them (redis-cluster.e2e checks it). ioredis
- * subscribes again after a reconnect; a notice sent meanwhile is lost, and waiters still look now
- * and then. Plain acks publish nothing.
+ * acks that keep a record and for a take that cancels or expires jobs, fail.lua, cancel.lua,
+ * cancel_running.lua, expire.lua) PUBLISH the ids, as a JSON array, on the prefix's channel
+ * (keys.ts). One subscriber connection, opened by the first listener, serves every listener of a
+ * driver. On a Cluster a PUBLISH reaches every node, so the subscriber may sit on any of them
+ * (redis-cluster.e2e checks it). ioredis subscribes again after a reconnect; a notice sent
+ * meanwhile is lost, and waiters still look now and then. Plain acks publish nothing.
  */
 import type { Cluster, Redis } from 'ioredis';
 

@@ -1,26 +1,31 @@
 /**
  * Loads the Lua scripts once per client, through ioredis defineCommand, under versioned names
- * (`queue_v4_turn`): a new version of a script gets a new name and a new SHA, so workers of two
- * releases never run each other's scripts. `-- @include x.lua` lines pull in lua/includes/x.lua.
+ * (`queue_v5_turn`): a new version of a script gets a new name and a new SHA, so workers of two
+ * releases never run each other's scripts. `-- @include x.lua` lines pull in lua/includes/x.lua
+ * (and what it includes).
  * Every script takes its keys first; runScript counts them, so no count is kept anywhere else.
  */
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
-const SCRIPT_VERSION = 4;
+const SCRIPT_VERSION = 5;
 
 const SCRIPTS = [
   'push', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune',
-  'cancel', 'cancel_running', 'progress', 'clean', 'unsignal',
+  'cancel', 'cancel_running', 'progress', 'clean', 'unsignal', 'expire', 'schedule', 'unschedule',
 ] as const;
 
 export type ScriptName = (typeof SCRIPTS)[number];
 
 export type Reply = string | number | null | Reply[];
 
+/** A script's text with its includes in place, theirs too (`-- @include ../push.lua` takes in a whole script). */
 function source(name: string): string {
-  const text = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-  return text.replace(/^-- @include (\S+)$/gm, (_, include: string) => readFileSync(new URL(`./lua/includes/${include}`, import.meta.url), 'utf8'));
+  return expand(readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8'));
+}
+
+function expand(text: string): string {
+  return text.replace(/^-- @include (\S+)$/gm, (_, include: string) => expand(readFileSync(new URL(`./lua/includes/${include}`, import.meta.url), 'utf8')));
 }
 
 const sources = new Map<ScriptName, string>();

@@ -3,7 +3,9 @@
  * reply becomes a TurnResult. turn.lua's header documents the same layout from the other side.
  */
 import type { Completion, Keeping, Reservation, Turn, TurnResult } from '../../contract/driver.ts';
-import type { QueueKeys } from './keys.ts';
+import { DEFAULT_KEEPING } from '../../contract/records.ts';
+import { keyList, type QueueKeys } from './keys.ts';
+import { TURN_KEYS } from './script-keys.ts';
 import type { Reply } from './scripts.ts';
 
 export interface EncodedTurn {
@@ -30,7 +32,7 @@ export interface DecodedTurn {
  * Longest keep of a record, ms (about 3,000 years): Lua writes a number to Redis with 14
  * significant digits, so `now + keep` must stay below 10^14 to be exact.
  */
-const FOREVER_MS = 90_000_000_000_000;
+export const FOREVER_MS = 90_000_000_000_000;
 
 /** A record's keep ms and most records kept, as the scripts read them (whole, non-negative, exact in Lua). */
 export function keepingArgs({ keepMs, maxPerQueue }: Keeping): [number, number] {
@@ -45,9 +47,11 @@ function completionArgs(completion: Completion): (string | number)[] {
 }
 
 /**
- * KEYS: 16 per involved queue (the queues taken from first, in priority order, then the others the
- * acks, starts and give-backs name). ARGV: count, hold (1 or 0), token, default timeout ms, lease
- * margin ms, hold ms, the finish channel (see keys.ts); the take list; then acks, acks that keep a record, starts and give-backs,
+ * KEYS: per involved queue (the queues taken from first, in priority order, then the others the
+ * acks, starts and give-backs name), its TURN_KEYS and its `took` key. ARGV: count, hold (1 or 0),
+ * token, default timeout ms, lease margin ms, hold ms, the keep ms and most records kept of a job
+ * the take finds past its expiry, the finish channel (see keys.ts); the take list; then acks,
+ * acks that keep a record, starts and give-backs,
  * each a count and its groups: an ack (queue index, id, token), one that keeps a record (queue
  * index, id, token, keep ms, most records kept, result), a start (queue index, id, token, the try
  * it is), a give-back (queue index, id, token). Acks without a record go apart, as they went
@@ -66,7 +70,7 @@ export function encodeTurn(turn: Turn, keysOf: (queue: string) => QueueKeys, cha
   const args: (string | number)[] = [
     options.count, options.holdMs > 0 ? 1 : 0, token,
     Math.ceil(options.defaultTimeoutMs), Math.ceil(options.leaseMarginMs), Math.ceil(options.holdMs),
-    channel, take.length,
+    ...keepingArgs(options.keeping ?? DEFAULT_KEEPING), channel, take.length,
   ];
   for (let i = 1; i <= take.length; i += 1) args.push(i);
   const plain: number[] = [];
@@ -92,10 +96,7 @@ export function encodeTurn(turn: Turn, keysOf: (queue: string) => QueueKeys, cha
   const keys: string[] = [];
   for (const queue of involved) {
     const k = keysOf(queue);
-    keys.push(
-      k.ready, k.delayed, k.reserved, k.jobs, k.attempts, k.tokens, k.timeouts, k.notify, k.took(clientId),
-      k.started, k.done, k.completed, k.expires, k.progress, k.cancels, k.cancelled,
-    );
+    keys.push(...keyList(k, TURN_KEYS), k.took(clientId));
   }
   return { keys, args, involved, take, token, ackOrder: [...plain, ...kept] };
 }

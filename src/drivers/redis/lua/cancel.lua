@@ -1,18 +1,19 @@
 -- cancel: cancels one job of one queue (Records.cancel asks every queue; only the one that has the
 -- job changes anything).
 --
--- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, tokens, timeouts, started,
---       progress, cancels, done (hashes), cancelled, expires (zsets), failed (hash),
---       once (string: this call's reply, see once.lua)
+-- KEYS: the keys named in QUEUE_KEYS below (CANCEL_KEYS in script-keys.ts), then once (string:
+--       this call's reply, see once.lua)
 -- ARGV: id, keep ms, most records kept (of the cancelled record), finish channel
 -- Returns { outcome, now }: outcome 'cancelled', 'requested', 'finished' or 'unknown' (see
 -- CancelOutcome); now the Redis clock (ms).
 --
 -- A stored job whose lease does not hold (ready, delayed, or its worker died) is cancelled here
--- and now: its `cancelled` record is kept, it leaves every key, and its id goes out on the finish
--- channel. One script, so no take can hand it out in between. Taking it out of the ready list is
--- an LREM, which scans the list: a cancel on a queue of a million ready jobs blocks Redis for a
--- few ms; cancels are rare, takes are not, so the take path pays nothing for it.
+-- and now: its `cancelled` record is kept, it leaves every key, lets go of its unique key, and its
+-- id goes out on the finish channel. One script, so no take can hand it out in between. Taking a
+-- ready job of priority 0 out of the ready list is an LREM, which scans the list: a cancel on a
+-- queue of a million ready jobs blocks Redis for a few ms; cancels are rare, takes are not, so
+-- the take path pays nothing for it. A job that is delayed, leased or of another priority is not
+-- in the list, and the list is not scanned.
 --
 -- A job whose lease holds (a worker holds or runs it) gets a request in `cancels`, with the keep
 -- of its record, and the client then sets the `cancel:<id>` worker signal. The signal lives in
@@ -30,15 +31,17 @@
 
 -- @include now.lua
 -- @include batch.lua
+-- @include queue_keys.lua
 -- @include records.lua
+-- @include unique.lua
 -- @include finish.lua
 
-local k = {
-  ready = KEYS[1], delayed = KEYS[2], reserved = KEYS[3], jobs = KEYS[4], attempts = KEYS[5], tokens = KEYS[6],
-  timeouts = KEYS[7], started = KEYS[8], progress = KEYS[9], cancels = KEYS[10], done = KEYS[11],
-  cancelled = KEYS[12], expires = KEYS[13],
+local QUEUE_KEYS = {
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'priorities', 'deadlines', 'unique', 'holds', 'done', 'cancelled', 'expires', 'failed',
 }
-local failed, once_key = KEYS[14], KEYS[15]
+local k = queue_keys(QUEUE_KEYS, 1)
+local once_key = KEYS[#QUEUE_KEYS + 1]
 local id, keep_ms, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local prior = redis.call('GET', once_key)
@@ -52,13 +55,14 @@ if redis.call('HEXISTS', k.jobs, id) == 1 then
     redis.call('HSET', k.cancels, id, now .. ':' .. keep_ms .. ':' .. max)
     reply = { 'requested', now }
   else
+    local in_list = not lease and not redis.call('ZSCORE', k.delayed, id) and redis.call('HEXISTS', k.priorities, id) == 0
     cancel_stored(k, { id }, { { keep_ms, max } }, now)
-    redis.call('LREM', k.ready, 0, id)
+    if in_list then redis.call('LREM', k.ready, 0, id) end
     publish_finished(channel, { id })
     reply = { 'cancelled', now }
   end
   redis.call('SET', once_key, cjson.encode(reply), 'PX', 3600000)
   return reply
 end
-if redis.call('HEXISTS', k.done, id) == 1 or redis.call('HEXISTS', failed, id) == 1 then return { 'finished', now } end
+if redis.call('HEXISTS', k.done, id) == 1 or redis.call('HEXISTS', k.failed, id) == 1 then return { 'finished', now } end
 return { 'unknown', now }

@@ -1,8 +1,8 @@
 -- cancel_running: ends a reserved job whose cancel was requested (its worker aborted it): keeps
--- its `cancelled` record, removes it and its request. Only the holder of the current lease can.
+-- its `cancelled` record, removes it and its request, and lets go of its unique key. Only the
+-- holder of the current lease can.
 --
--- KEYS: reserved (zset), jobs, attempts, tokens, timeouts, started, progress, cancels, done
---       (hashes), cancelled, expires (zsets)
+-- KEYS: the keys named in QUEUE_KEYS below (CANCEL_RUNNING_KEYS in script-keys.ts)
 -- ARGV: id, token, keep ms, most records kept, finish channel
 -- Returns 1, or 0 when the lease was taken over (nothing changes).
 --
@@ -14,13 +14,16 @@
 
 -- @include now.lua
 -- @include batch.lua
+-- @include queue_keys.lua
 -- @include records.lua
+-- @include unique.lua
 -- @include finish.lua
 
-local k = {
-  reserved = KEYS[1], jobs = KEYS[2], attempts = KEYS[3], tokens = KEYS[4], timeouts = KEYS[5], started = KEYS[6],
-  progress = KEYS[7], cancels = KEYS[8], done = KEYS[9], cancelled = KEYS[10], expires = KEYS[11],
+local QUEUE_KEYS = {
+  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'priorities', 'deadlines', 'unique', 'holds',
+  'done', 'cancelled', 'expires',
 }
+local k = queue_keys(QUEUE_KEYS, 1)
 local id, token, keep_ms, max, channel = unpack(ARGV, 1, 5)
 
 local current = redis.call('HGET', k.tokens, id)

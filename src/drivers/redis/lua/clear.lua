@@ -1,8 +1,9 @@
--- clear: deletes the jobs waiting on one queue: ready, delayed, and those whose lease ran out (their
--- worker died). Jobs a worker holds or runs are left to it; failed records stay.
+-- clear: deletes the jobs waiting on one queue: ready (of any priority), delayed, and those whose
+-- lease ran out (their worker died). Jobs a worker holds or runs are left to it; failed records
+-- stay. The jobs deleted let go of their unique keys.
 --
--- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, tokens, timeouts, started,
---       progress, cancels (hashes), once (string: this call's reply, see once.lua)
+-- KEYS: the keys named in QUEUE_KEYS below (CLEAR_KEYS in script-keys.ts), then once (string:
+--       this call's reply, see once.lua)
 -- ARGV: none
 -- Returns the number of jobs deleted.
 --
@@ -12,16 +13,25 @@
 -- @include now.lua
 -- @include once.lua
 -- @include batch.lua
+-- @include queue_keys.lua
+-- @include records.lua
+-- @include unique.lua
+-- @include finish.lua
 
-local ready, delayed, reserved, jobs, attempts, tokens, timeouts, started, progress, cancels, once_key = unpack(KEYS, 1, 11)
+local QUEUE_KEYS = {
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'priorities', 'deadlines', 'unique', 'holds',
+}
+local k = queue_keys(QUEUE_KEYS, 1)
+local once_key = KEYS[#QUEUE_KEYS + 1]
 
 return once(once_key, function()
-  local ids = redis.call('LRANGE', ready, 0, -1)
-  for _, id in ipairs(redis.call('ZRANGE', delayed, 0, -1)) do ids[#ids + 1] = id end
-  local expired = redis.call('ZRANGEBYSCORE', reserved, '-inf', now_ms())
-  redis.call('DEL', ready, delayed)
-  batch('ZREM', reserved, expired)
-  for _, id in ipairs(expired) do ids[#ids + 1] = id end
-  for _, hash in ipairs({ jobs, attempts, tokens, timeouts, started, progress, cancels }) do batch('HDEL', hash, ids) end
+  local ids = redis.call('LRANGE', k.ready, 0, -1)
+  for _, zset in ipairs({ k.prioritized, k.delayed }) do
+    for _, id in ipairs(redis.call('ZRANGE', zset, 0, -1)) do ids[#ids + 1] = id end
+  end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', k.reserved, '-inf', now_ms())) do ids[#ids + 1] = id end
+  redis.call('DEL', k.ready, k.prioritized, k.delayed)
+  remove_stored(k, ids)
   return #ids
 end)

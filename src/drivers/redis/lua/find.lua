@@ -1,7 +1,6 @@
 -- find: one job's record on one queue, in whatever state it is. Read-only.
 --
--- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, started, done, failed (hashes),
---       failed_at, completed, cancelled, expired (zsets), progress (hash); the same as list.lua's
+-- KEYS: the keys named in QUEUE_KEYS below (RECORD_KEYS in script-keys.ts; the same as list.lua's)
 -- ARGV: id
 -- Returns the record as 7 values (see includes/record.lua), or none when the queue has no job and
 -- no record of that id.
@@ -12,17 +11,21 @@
 
 -- @include now.lua
 -- @include batch.lua
+-- @include queue_keys.lua
 -- @include record.lua
 
-local k = { jobs = KEYS[4], attempts = KEYS[5], started = KEYS[6], progress = KEYS[13] }
-local delayed, reserved, done, failed, failed_at = KEYS[2], KEYS[3], KEYS[7], KEYS[8], KEYS[9]
+local QUEUE_KEYS = {
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
+  'completed', 'cancelled', 'expired',
+}
+local k = queue_keys(QUEUE_KEYS, 1)
 local id = ARGV[1]
 
 local reply = {}
 if redis.call('HEXISTS', k.jobs, id) == 1 then
   local now = now_ms()
-  local lease = tonumber(redis.call('ZSCORE', reserved, id))
-  local at = tonumber(redis.call('ZSCORE', delayed, id))
+  local lease = tonumber(redis.call('ZSCORE', k.reserved, id))
+  local at = tonumber(redis.call('ZSCORE', k.delayed, id))
   if lease and lease > now then
     append_waiting(reply, k, { id }, 'reserved', { lease })
   elseif at and at > now then
@@ -32,7 +35,7 @@ if redis.call('HEXISTS', k.jobs, id) == 1 then
   end
   return reply
 end
-append_finished(reply, done, { id }, 'done', {})
+append_finished(reply, k.done, { id }, 'done', {})
 if #reply > 0 then return reply end
-append_finished(reply, failed, { id }, 'failed', { tonumber(redis.call('ZSCORE', failed_at, id)) })
+append_finished(reply, k.failed, { id }, 'failed', { tonumber(redis.call('ZSCORE', k.failedAt, id)) })
 return reply

@@ -1,23 +1,27 @@
 -- list: a page of one queue's records in one state, newest first. Read-only.
 --
--- KEYS: ready (list), delayed, reserved (zsets), jobs, attempts, started, done, failed (hashes),
---       failed_at, completed, cancelled, expired (zsets), progress (hash); the same as find.lua's
+-- KEYS: the keys named in QUEUE_KEYS below (RECORD_KEYS in script-keys.ts; the same as find.lua's)
 -- ARGV: state, how many to skip, how many to return
 -- Returns 7 values per record (see includes/record.lua).
 --
--- Newest first: ready jobs from the tail of the ready list (the last pushed), delayed ones by
--- their time and reserved ones by their lease (latest first), finished records by when they
--- finished. Delayed jobs past their time and expired leases are in neither state's page until the
--- next take moves them to the ready list (find calls them ready).
+-- Newest first: ready jobs in the reverse of the order a take hands them out, the last to run
+-- first (priorities below 0, then the ready list from its tail, then priorities above 0; see
+-- includes/priority.lua), delayed ones by their time and reserved ones by their lease (latest
+-- first), finished records by when they finished. Delayed jobs past their time and expired leases
+-- are in neither state's page until the next take makes them ready (find calls them ready).
 
 -- @include now.lua
 -- @include batch.lua
+-- @include queue_keys.lua
 -- @include record.lua
+-- @include priority.lua
 
-local ready, delayed, reserved = KEYS[1], KEYS[2], KEYS[3]
-local k = { jobs = KEYS[4], attempts = KEYS[5], started = KEYS[6], progress = KEYS[13] }
-local done, failed, failed_at = KEYS[7], KEYS[8], KEYS[9]
-local finished = { completed = KEYS[10], cancelled = KEYS[11], expired = KEYS[12] }
+local QUEUE_KEYS = {
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
+  'completed', 'cancelled', 'expired',
+}
+local k = queue_keys(QUEUE_KEYS, 1)
+local finished = { completed = k.completed, cancelled = k.cancelled, expired = k.expired }
 local state, skip, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 -- The members and scores of a WITHSCORES reply, apart.
@@ -30,22 +34,49 @@ local function split(scored)
   return ids, scores
 end
 
+-- The ready ids of one part of the take order, last to run first: `size` of them, `read(from,
+-- n)` reads n from the from-th (0 first). Appends to `ids` what the page wants of this part.
+local function page_of(ids, size, read)
+  if count < 1 then return end
+  if skip >= size then
+    skip = skip - size
+    return
+  end
+  local part = read(skip, math.min(count, size - skip))
+  for _, id in ipairs(part) do ids[#ids + 1] = id end
+  count = count - #part
+  skip = 0
+end
+
+local function ready_page()
+  local ids = {}
+  page_of(ids, redis.call('ZCOUNT', k.prioritized, PLAIN_PLACE, '+inf'), function(from, n)
+    return redis.call('ZREVRANGEBYSCORE', k.prioritized, '+inf', PLAIN_PLACE, 'LIMIT', from, n)
+  end)
+  page_of(ids, redis.call('LLEN', k.ready), function(from, n)
+    local oldest_first = redis.call('LRANGE', k.ready, -(from + n), -(from + 1))
+    local newest_first = {}
+    for i = #oldest_first, 1, -1 do newest_first[#newest_first + 1] = oldest_first[i] end
+    return newest_first
+  end)
+  page_of(ids, redis.call('ZCOUNT', k.prioritized, '-inf', '(' .. PLAIN_PLACE), function(from, n)
+    return redis.call('ZREVRANGEBYSCORE', k.prioritized, '(' .. PLAIN_PLACE, '-inf', 'LIMIT', from, n)
+  end)
+  return ids
+end
+
 local reply = {}
 if count < 1 then return reply end
 if state == 'ready' then
-  local oldest_first = redis.call('LRANGE', ready, -(skip + count), -(skip + 1))
-  local ids = {}
-  for i = #oldest_first, 1, -1 do ids[#ids + 1] = oldest_first[i] end
-  append_waiting(reply, k, ids, 'ready', {})
+  append_waiting(reply, k, ready_page(), 'ready', {})
 elseif state == 'delayed' or state == 'reserved' then
-  local zset = state == 'delayed' and delayed or reserved
-  local ids, ats = split(redis.call('ZREVRANGEBYSCORE', zset, '+inf', '(' .. now_ms(), 'WITHSCORES', 'LIMIT', skip, count))
+  local ids, ats = split(redis.call('ZREVRANGEBYSCORE', k[state], '+inf', '(' .. now_ms(), 'WITHSCORES', 'LIMIT', skip, count))
   append_waiting(reply, k, ids, state, ats)
 elseif finished[state] then
   local ids = redis.call('ZREVRANGE', finished[state], skip, skip + count - 1)
-  append_finished(reply, done, ids, 'done', {})
+  append_finished(reply, k.done, ids, 'done', {})
 elseif state == 'failed' then
-  local ids, ats = split(redis.call('ZREVRANGE', failed_at, skip, skip + count - 1, 'WITHSCORES'))
-  append_finished(reply, failed, ids, 'failed', ats)
+  local ids, ats = split(redis.call('ZREVRANGE', k.failedAt, skip, skip + count - 1, 'WITHSCORES'))
+  append_finished(reply, k.failed, ids, 'failed', ats)
 end
 return reply

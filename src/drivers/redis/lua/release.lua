@@ -1,8 +1,11 @@
 -- release: puts a reserved job back, available again after `delay` ms.
 --
--- KEYS: ready (list), delayed (zset), reserved (zset), tokens (hash), notify (list), attempts, jobs (hashes)
+-- KEYS: the keys named in QUEUE_KEYS below (RELEASE_KEYS in script-keys.ts)
 -- ARGV: id, token, delay ms, refund (1: this reservation does not count as a try)
 -- Returns 1, or 0 when the lease was taken over (nothing changes).
+--
+-- Released at once, a job goes to the back of the ready list, or back to its place in
+-- `prioritized` when it has a priority (includes/priority.lua).
 --
 -- Safe to run twice (ioredis sends a script again when a dropped connection lost its reply): a job
 -- with no token that is not reserved but still stored was put back already, so a second run
@@ -10,22 +13,26 @@
 
 -- @include now.lua
 -- @include notify.lua
+-- @include batch.lua
+-- @include queue_keys.lua
+-- @include priority.lua
 
-local ready, delayed, reserved, tokens, notify_key, attempts, jobs = unpack(KEYS, 1, 7)
+local QUEUE_KEYS = { 'ready', 'prioritized', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'priorities' }
+local k = queue_keys(QUEUE_KEYS, 1)
 local id, token, delay, refund = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 
-local current = redis.call('HGET', tokens, id)
+local current = redis.call('HGET', k.tokens, id)
 if current ~= token then
-  local released = not current and not redis.call('ZSCORE', reserved, id) and redis.call('HEXISTS', jobs, id) == 1
+  local released = not current and not redis.call('ZSCORE', k.reserved, id) and redis.call('HEXISTS', k.jobs, id) == 1
   return released and 1 or 0
 end
-if refund then redis.call('HINCRBY', attempts, id, -1) end
-redis.call('ZREM', reserved, id)
-redis.call('HDEL', tokens, id)
+if refund then redis.call('HINCRBY', k.attempts, id, -1) end
+redis.call('ZREM', k.reserved, id)
+redis.call('HDEL', k.tokens, id)
 if delay > 0 then
-  redis.call('ZADD', delayed, now_ms() + delay, id)
+  redis.call('ZADD', k.delayed, now_ms() + delay, id)
 else
-  redis.call('RPUSH', ready, id)
-  notify(notify_key, 1)
+  make_ready(k, { id }, false)
+  notify(k.notify, 1)
 end
 return 1

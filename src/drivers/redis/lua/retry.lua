@@ -1,34 +1,57 @@
 -- retry: moves failed jobs back onto their queue with fresh tries, all or nothing.
 --
--- KEYS: failed (hash), failed_at (zset), ready (list), jobs, attempts, timeouts (hashes), notify (list),
---       once (string: this call's reply, see once.lua)
--- ARGV: per job, 4 values: record id, job id, payload (with attempts reset), timeout ms ('' for none)
+-- KEYS: the keys named in QUEUE_KEYS below (RETRY_KEYS in script-keys.ts), then once (string:
+--       this call's reply, see once.lua)
+-- ARGV: per job, 5 values: record id, job id, payload (with attempts reset), timeout ms ('' for
+--       none), priority ('' for 0: the envelope's own, see RedisFailedStore)
 -- Returns the number moved, or the error ERR_NOT_FOUND <record id> (nothing moved).
 --
 -- The client prepares each payload from the record it read; records are never modified, only
--- deleted, so checking here that every one still exists makes the read-then-move safe.
+-- deleted, so checking here that every one still exists makes the read-then-move safe. A job
+-- with a priority goes back behind those of its priority waiting now (includes/priority.lua); it
+-- has no expiry and holds no unique key any more.
 
 -- @include notify.lua
 -- @include once.lua
+-- @include batch.lua
+-- @include queue_keys.lua
+-- @include priority.lua
 
-local failed, failed_at, ready, jobs, attempts, timeouts, notify_key, once_key = unpack(KEYS, 1, 8)
+local QUEUE_KEYS = { 'failed', 'failedAt', 'ready', 'prioritized', 'jobs', 'attempts', 'timeouts', 'priorities', 'sequence', 'notify' }
+local k = queue_keys(QUEUE_KEYS, 1)
+local once_key = KEYS[#QUEUE_KEYS + 1]
+local WIDTH = 5
 
 return once(once_key, function()
-  local n = #ARGV / 4
+  local n = #ARGV / WIDTH
   for j = 0, n - 1 do
-    if redis.call('HEXISTS', failed, ARGV[j * 4 + 1]) == 0 then
-      return redis.error_reply('ERR_NOT_FOUND ' .. ARGV[j * 4 + 1])
+    local record_id, priority = ARGV[j * WIDTH + 1], ARGV[j * WIDTH + 5]
+    if redis.call('HEXISTS', k.failed, record_id) == 0 then return redis.error_reply('ERR_NOT_FOUND ' .. record_id) end
+    if priority ~= '' and not (tonumber(priority) and math.abs(tonumber(priority)) <= PRIORITY_LIMIT) then
+      return redis.error_reply('ERR_ARGS bad priority ' .. priority)
     end
   end
+  local ranked, priorities = {}, {}
   for j = 0, n - 1 do
-    local record_id, id, payload, timeout = unpack(ARGV, j * 4 + 1, j * 4 + 4)
-    redis.call('HDEL', failed, record_id)
-    redis.call('ZREM', failed_at, record_id)
-    redis.call('HSET', jobs, id, payload)
-    redis.call('HDEL', attempts, id)
-    if timeout ~= '' then redis.call('HSET', timeouts, id, timeout) else redis.call('HDEL', timeouts, id) end
-    redis.call('RPUSH', ready, id)
+    local record_id, id, payload, timeout, priority = unpack(ARGV, j * WIDTH + 1, j * WIDTH + WIDTH)
+    redis.call('HDEL', k.failed, record_id)
+    redis.call('ZREM', k.failedAt, record_id)
+    redis.call('HSET', k.jobs, id, payload)
+    redis.call('HDEL', k.attempts, id)
+    if timeout ~= '' then redis.call('HSET', k.timeouts, id, timeout) else redis.call('HDEL', k.timeouts, id) end
+    if priority == '' or tonumber(priority) == 0 then
+      redis.call('RPUSH', k.ready, id)
+    else
+      ranked[#ranked + 1] = id
+      priorities[#priorities + 1] = math.floor(tonumber(priority))
+    end
   end
-  notify(notify_key, n)
+  if #ranked > 0 then
+    for i, place in ipairs(new_places(k, priorities)) do
+      redis.call('HSET', k.priorities, ranked[i], place)
+      redis.call('ZADD', k.prioritized, place, ranked[i])
+    end
+  end
+  notify(k.notify, n)
   return n
 end)

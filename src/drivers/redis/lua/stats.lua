@@ -1,23 +1,26 @@
 -- stats: counts one queue's jobs and records by the one clock. Read-only.
 --
--- KEYS: ready (list), delayed, reserved (zsets), failed (hash), completed, cancelled (zsets)
+-- KEYS: the keys named in QUEUE_KEYS below (STATS_KEYS in script-keys.ts)
 -- ARGV: none
--- Returns { ready, delayed, reserved, failed, completed, cancelled }: due delayed jobs and expired
+-- Returns { ready, delayed, reserved, failed, completed, cancelled }: ready counts every priority;
+-- due delayed jobs and expired
 -- leases count as ready, because the next reserve takes them; completed and cancelled are the
 -- records kept of those states.
 
 -- @include now.lua
+-- @include queue_keys.lua
 
-local ready, delayed, reserved, failed, completed, cancelled = unpack(KEYS, 1, 6)
+local QUEUE_KEYS = { 'ready', 'prioritized', 'delayed', 'reserved', 'failed', 'completed', 'cancelled' }
+local k = queue_keys(QUEUE_KEYS, 1)
 
 local now = now_ms()
-local due = redis.call('ZCOUNT', delayed, '-inf', now)
-local expired = redis.call('ZCOUNT', reserved, '-inf', now)
+local due = redis.call('ZCOUNT', k.delayed, '-inf', now)
+local expired = redis.call('ZCOUNT', k.reserved, '-inf', now)
 return {
-  redis.call('LLEN', ready) + due + expired,
-  redis.call('ZCARD', delayed) - due,
-  redis.call('ZCARD', reserved) - expired,
-  redis.call('HLEN', failed),
-  redis.call('ZCARD', completed),
-  redis.call('ZCARD', cancelled),
+  redis.call('LLEN', k.ready) + redis.call('ZCARD', k.prioritized) + due + expired,
+  redis.call('ZCARD', k.delayed) - due,
+  redis.call('ZCARD', k.reserved) - expired,
+  redis.call('HLEN', k.failed),
+  redis.call('ZCARD', k.completed),
+  redis.call('ZCARD', k.cancelled),
 }

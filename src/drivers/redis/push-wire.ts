@@ -1,0 +1,67 @@
+/**
+ * The wire format of push.lua, both ways: how jobs become KEYS and ARGV, and how the script's reply
+ * becomes one Pushed per job. push.lua's header documents the same layout from the other side.
+ */
+import type { Pushed, StoredJob } from '../../contract/driver.ts';
+import { keyList, type QueueKeys } from './keys.ts';
+import { PUSH_KEYS } from './script-keys.ts';
+import type { Reply } from './scripts.ts';
+import { FOREVER_MS } from './turn-wire.ts';
+
+export interface EncodedPush {
+  keys: string[];
+  args: string[];
+}
+
+/**
+ * KEYS: PUSH_KEYS of each queue, in the order the queues first appear, then `namesKey` (the set of
+ * queue names, when it is in reach: not on a Cluster). ARGV: the queue names, then one value per
+ * job, in the caller's order.
+ */
+export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) => QueueKeys, namesKey?: string): EncodedPush {
+  const queues = new Map<string, number>();
+  const jobArgs: string[] = [];
+  for (const job of jobs) {
+    let index = queues.get(job.queue);
+    if (index === undefined) queues.set(job.queue, (index = queues.size + 1));
+    jobArgs.push(jobArg(index, job));
+  }
+  const keys = [...queues.keys()].flatMap((queue) => keyList(keysOf(queue), PUSH_KEYS));
+  if (namesKey) keys.push(namesKey);
+  return { keys, args: [...queues.keys(), ...jobArgs] };
+}
+
+/** One job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>". */
+function jobArg(queueIndex: number, job: StoredJob): string {
+  const options = optionsOf(job);
+  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${Buffer.byteLength(options)},${Buffer.byteLength(job.id)}:${job.id}${options}${job.payload ?? ''}`;
+}
+
+/**
+ * A job's priority, expiry and unique hold, by their StoredJob names, as JSON; nothing for a plain
+ * job (the common case costs no JSON at either end). Durations are rounded and clamped as keeps
+ * are (turn-wire.ts); a value that is not a number goes as null, and the script refuses it.
+ */
+function optionsOf({ priority, expireInMs, unique }: StoredJob): string {
+  if ((priority === undefined || priority === 0) && expireInMs === undefined && unique === undefined) return '';
+  return JSON.stringify({
+    priority,
+    expireInMs: expireInMs === undefined ? undefined : wholeMs(expireInMs),
+    unique: unique && { key: unique.key, until: unique.until, forMs: unique.forMs === undefined ? undefined : wholeMs(unique.forMs), replace: unique.replace },
+  });
+}
+
+function wholeMs(ms: number): number {
+  return Math.min(Math.max(0, Math.round(ms)), FOREVER_MS);
+}
+
+/** The reply: 3 values per job not simply stored (its number, 'duplicate' or 'replaced', the other job's id). */
+export function decodePush(reply: Reply[], jobs: readonly StoredJob[]): Pushed[] {
+  const pushed: Pushed[] = jobs.map((job) => ({ id: job.id, duplicate: false }));
+  for (let i = 0; i + 2 < reply.length; i += 3) {
+    const n = Number(reply[i]) - 1;
+    const other = String(reply[i + 2]);
+    pushed[n] = reply[i + 1] === 'duplicate' ? { id: other, duplicate: true } : { id: jobs[n]!.id, duplicate: false, replaced: other };
+  }
+  return pushed;
+}

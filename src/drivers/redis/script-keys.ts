@@ -1,0 +1,65 @@
+/**
+ * Which of a queue's keys each script takes, in order. A script declares the same list (its
+ * QUEUE_KEYS) and reads the keys back by name (lua/includes/queue_keys.lua); a key named per call
+ * (`took`, `once`) or outside any queue goes after them, as the script's header says. A list
+ * changed here and not in its script (or the other way round) fails every contract test.
+ */
+import type { QueueKeyName } from './keys.ts';
+
+/** push.lua: where a job waits, and what a replaced holder is removed from (includes/finish.lua). */
+export const PUSH_KEYS = [
+  'ready', 'prioritized', 'delayed', 'notify', 'jobs', 'timeouts', 'priorities', 'sequence', 'deadlines', 'unique', 'holds',
+  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels',
+] as const satisfies readonly QueueKeyName[];
+
+/** turn.lua, then the client's `took` key. */
+export const TURN_KEYS = [
+  'ready', 'prioritized', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress',
+  'cancels', 'priorities', 'deadlines', 'unique', 'holds', 'done', 'completed', 'cancelled', 'expired', 'expires',
+] as const satisfies readonly QueueKeyName[];
+
+export const RELEASE_KEYS = [
+  'ready', 'prioritized', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'priorities',
+] as const satisfies readonly QueueKeyName[];
+
+export const FAIL_KEYS = [
+  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'priorities', 'deadlines', 'unique', 'holds',
+  'failed', 'failedAt',
+] as const satisfies readonly QueueKeyName[];
+
+export const CANCEL_RUNNING_KEYS = [
+  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'priorities', 'deadlines', 'unique', 'holds',
+  'done', 'cancelled', 'expires',
+] as const satisfies readonly QueueKeyName[];
+
+/** cancel.lua, then the call's `once` key. */
+export const CANCEL_KEYS = [
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'priorities', 'deadlines', 'unique', 'holds', 'done', 'cancelled', 'expires', 'failed',
+] as const satisfies readonly QueueKeyName[];
+
+/** clear.lua, then the call's `once` key. */
+export const CLEAR_KEYS = [
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'priorities', 'deadlines', 'unique', 'holds',
+] as const satisfies readonly QueueKeyName[];
+
+export const EXPIRE_KEYS = [
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'priorities', 'deadlines', 'unique', 'holds', 'done', 'expired', 'expires',
+] as const satisfies readonly QueueKeyName[];
+
+/** find.lua and list.lua. */
+export const RECORD_KEYS = [
+  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
+  'completed', 'cancelled', 'expired',
+] as const satisfies readonly QueueKeyName[];
+
+/** retry.lua, then the call's `once` key. */
+export const RETRY_KEYS = [
+  'failed', 'failedAt', 'ready', 'prioritized', 'jobs', 'attempts', 'timeouts', 'priorities', 'sequence', 'notify',
+] as const satisfies readonly QueueKeyName[];
+
+export const STATS_KEYS = [
+  'ready', 'prioritized', 'delayed', 'reserved', 'failed', 'completed', 'cancelled',
+] as const satisfies readonly QueueKeyName[];
