@@ -182,14 +182,18 @@ export class DatabaseRecords implements Records {
   }
 
   /**
-   * Ends as expired the waiting jobs past their start_by that never started a try (no claim reached
-   * them in time), in one transaction that tells their waiters.
+   * Ends as expired the waiting jobs (of `queues`, or all) past their start_by that never started a
+   * try, which the claim passes over, in one transaction that lets go of their unique keys and tells
+   * their waiters. A look through the start_by index first, so the usual case (none) writes nothing.
    */
-  private async expireOverdue(db: Kysely<Tables>, keepMs: number): Promise<void> {
+  async expireOverdue(db: Kysely<Tables>, keepMs: number, queues?: string[]): Promise<void> {
+    const overdue = (from: Kysely<Tables>) => {
+      const query = from.selectFrom(this.jobs).select(['id', 'job_id']).where('start_by', '<=', this.dialect.now()).where('state', 'is', null).where('attempts', '=', 0);
+      return queues ? query.where('queue', 'in', queues) : query;
+    };
+    if (!(await overdue(db).limit(1).executeTakeFirst())) return;
     await this.dialect.writeTransaction(db, async (trx) => {
-      let overdue = trx.selectFrom(this.jobs).select(['id', 'job_id']).where('state', 'is', null).where('attempts', '=', 0).where('start_by', '<=', this.dialect.now());
-      if (this.dialect.client !== 'sqlite') overdue = overdue.forUpdate().skipLocked();
-      const rows = await overdue.execute();
+      const rows = await (this.dialect.client === 'sqlite' ? overdue(trx) : overdue(trx).forUpdate().skipLocked()).execute();
       await finishRows(trx, this.jobs, rows.map((row) => Number(row.id)), 'expired', keepMs, this.dialect.now());
       await this.notify(trx, rows.flatMap((row) => (row.job_id === null ? [] : [row.job_id])));
     });

@@ -39,8 +39,7 @@ export interface SqlDialect {
   writeTransaction<T>(db: Kysely<Tables>, work: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
   /** The one clock, in ms since the epoch: the database's own where it has one. */
   now(): RawBuilder<number>;
-  /** The claim (sql/claim.ts); on PostgreSQL it tells `channel` the ids of the jobs it expired. */
-  claim(db: Kysely<Tables>, table: string, params: ClaimParams, channel: string): Promise<ClaimedRow[]>;
+  claim(db: Kysely<Tables>, table: string, params: ClaimParams): Promise<ClaimedRow[]>;
   /** Deletes the rows still held by these tokens; returns the ids it deleted. */
   deleteOwned(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>>;
   /**

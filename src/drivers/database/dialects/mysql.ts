@@ -13,6 +13,7 @@ import { claimSelectForUpdate } from '../sql/claim.ts';
 import { deleteOwnedLocking } from '../sql/deleteOwned.ts';
 import { finishOwnedLocking } from '../sql/finish.ts';
 import type { SqlDialect } from './dialect.ts';
+import { prepareTheClaim } from './statements.ts';
 
 /**
  * Server error numbers of a refusal: a bad login (1045; 1698 without a password), an unknown
@@ -43,6 +44,7 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
         supportBigNumbers: true,
         bigNumberStrings: false,
       });
+      prepareTheClaim(pool);
       return new Kysely<Tables>({ dialect: new MysqlDialect({ pool }) });
     },
     async checkServer(db) {

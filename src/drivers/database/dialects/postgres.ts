@@ -12,6 +12,7 @@ import { claimReturning } from '../sql/claim.ts';
 import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
 import { finishOwnedReturning } from '../sql/finish.ts';
 import type { SqlDialect } from './dialect.ts';
+import { namePreparedStatements } from './statements.ts';
 
 /** SQLSTATEs of a refusal: bad password (28P01), no such role (28000), no such database (3D000), no privilege (42501). */
 const PG_REFUSALS: Record<string, Refusal> = { '28P01': 'credentials', '28000': 'credentials', '3D000': 'database', '42501': 'permission' };
@@ -37,6 +38,7 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
       // the same error, and the pool drops the client when it comes back.
       pool.on('error', onPoolError);
       pool.on('connect', (client) => client.on('error', ignoreCheckedOutError));
+      namePreparedStatements(pool);
       return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
     },
     async checkServer(db) {
@@ -46,8 +48,8 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     },
     writeTransaction: (db, work) => db.transaction().execute(work),
     now: () => sql<number>`(extract(epoch from statement_timestamp()) * 1000)::bigint`,
-    claim(db, table, params, channel) {
-      return claimReturning(db, table, params, this.now(), true, channel);
+    claim(db, table, params) {
+      return claimReturning(db, table, params, this.now(), true);
     },
     deleteOwned: deleteOwnedReturning,
     finishOwned(db, table, rows, state, channel) {

@@ -14,6 +14,7 @@ import { claimReturning } from '../sql/claim.ts';
 import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
 import { finishOwnedReturning } from '../sql/finish.ts';
 import type { SqlDialect } from './dialect.ts';
+import { keepPreparedStatements } from './statements.ts';
 
 export function sqliteDialect(filename: string): SqlDialect {
   return {
@@ -33,6 +34,7 @@ export function sqliteDialect(filename: string): SqlDialect {
       } catch (error) {
         throw new QueueError('BACKEND_UNAVAILABLE', `cannot open SQLite database ${filename}: ${(error as Error).message}`, { cause: error });
       }
+      keepPreparedStatements(database);
       return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
     },
     async checkServer() {},

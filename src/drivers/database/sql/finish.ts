@@ -10,8 +10,25 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { FinishedRow, FinishRow } from '../dialects/dialect.ts';
-import type { Tables } from '../schema.ts';
-import { finishedColumns } from './finished.ts';
+import { FINISHED_AT_END, type Tables } from '../schema.ts';
+
+/**
+ * What a finish sets, column by column: the state, result, finish time and end of its keep; its
+ * lease token dropped, its available_at past every claim's range, its priority 0 (off every
+ * priority's range) and its unique key let go of.
+ */
+function finishedColumns(state: string, result: RawBuilder<unknown>, keep: RawBuilder<unknown>, now: RawBuilder<number>): [string, RawBuilder<unknown>][] {
+  return [
+    ['state', sql`${state}`],
+    ['result', result],
+    ['reserved_by', sql`null`],
+    ['available_at', sql`${FINISHED_AT_END}`],
+    ['finished_at', now],
+    ['expires_at', sql`${now} + ${keep}`],
+    ['priority', sql`0`],
+    ['unique_key', sql`null`],
+  ];
+}
 
 /** The SET of the finish: one keep and result per row (a CASE only where they differ). */
 function finishing(rows: FinishRow[], state: string, now: RawBuilder<number>) {
