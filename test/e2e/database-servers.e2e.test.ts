@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
+import { sql, type Kysely } from 'kysely';
 
 import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
 import { tableNames } from '../../src/drivers/database/schema.ts';
@@ -14,6 +15,7 @@ import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
 import { MYSQL_URL, POSTGRES_URL, serverDatabaseConfig, skipReason, serverDatabaseBackend } from '../helpers/backends.ts';
 import { privateMariaDb } from '../helpers/servers.ts';
+import { storedJob } from '../helpers/stored.ts';
 import { dispatchMany, logLines, managerFor, records, run, start, testEnv, trackedRuns as runs, untilRecords, type Running, type TestEnv } from '../helpers/cli.ts';
 
 type Client = 'mysql' | 'postgres';
@@ -195,6 +197,34 @@ describe('MariaDB of the test\'s own', { skip: await skipReason(serverDatabaseBa
       }
     } finally {
       await server.cleanup();
+    }
+  });
+});
+
+describe('PostgreSQL prepared statements', { skip: await skipReason(serverDatabaseBackend('postgres')) }, () => {
+  it('a named statement the server has forgotten (a pooler that swapped connections) runs again unnamed; nothing is lost or run twice', async () => {
+    const table = `e2e_${randomUUID().slice(0, 8)}`;
+    created.push({ client: 'postgres', table });
+    const tables = tableNames({ table: `${table}_jobs`, failedTable: `${table}_failed` });
+    // One connection, so the DEALLOCATE below reaches the session that prepared the statements.
+    const driver = new DatabaseDriver('database', postgresDialect({ ...serverDatabaseConfig('postgres'), pool: 1 }, () => {}), tables, { autoMigrate: false });
+    try {
+      await driver.migrate();
+      await driver.push([storedJob(), storedJob(), storedJob()]);
+      const lease = { count: 1, defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 };
+      const [first] = await driver.reserve(['default'], lease);
+      assert.equal(await driver.ack(first!), true);
+      const db = (driver as unknown as { db: Kysely<unknown> }).db;
+      await sql`deallocate all`.execute(db);
+      const [second] = await driver.reserve(['default'], lease);
+      assert.ok(second, 'the claim ran again, unnamed');
+      assert.equal(await driver.ack(second), true);
+      const [third] = await driver.reserve(['default'], lease);
+      assert.equal(await driver.ack(third!), true);
+      assert.equal(await driver.size('default'), 0);
+      assert.deepEqual(await driver.reserve(['default'], lease), []);
+    } finally {
+      await driver.close();
     }
   });
 });
