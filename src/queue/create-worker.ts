@@ -21,7 +21,7 @@ import { Worker } from '../worker/Worker.ts';
 import { queueManager } from './dispatch.ts';
 import type { QueueManager } from './manager.ts';
 import { Scheduler } from './scheduler.ts';
-import { schedulesOf } from './schedules.ts';
+import { configSchedules } from './schedules.ts';
 
 export interface CreateWorkerOptions {
   /** The connection to work (default: the configured default). */
@@ -128,8 +128,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     }, this.log);
     this.worker = worker;
     const scheduler = options.schedule !== false && !options.once && !options.stopWhenEmpty ? new Scheduler(manager, driver, this.log) : undefined;
-    // Schedules with a job that is not registered, or an entry that is not one, fail here, at start.
-    if (scheduler) await schedulesOf(manager, driver);
+    // A schedule whose job is not registered, or an entry that is not one, fails here, at start.
+    if (scheduler) await configSchedules(manager);
     for (const event of WORKER_EVENTS) worker.on(event, (...args: unknown[]) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args));
     const uninstall: (() => void)[] = [];
     if (options.handleSignals) {

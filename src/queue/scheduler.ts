@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { MissedPolicy, Rule } from '../config/schedule.ts';
 import type { Driver } from '../contract/driver.ts';
+import { isQueueError } from '../errors.ts';
 import type { QueueManager } from './manager.ts';
 import { cursorOf, occurrenceJob, schedulesOf } from './schedules.ts';
 
@@ -59,7 +60,9 @@ export class Scheduler {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.ticking = this.tick().then((next) => this.schedule(next), (error: unknown) => {
-        this.sayOnce(`schedules: ${(error as Error).message}`, 'warn');
+        // An outage is the worker's to report (once, with its retry time); anything else is said here, once.
+        if (isQueueError(error, 'BACKEND_UNAVAILABLE')) this.log.debug({ err: (error as Error).message }, 'schedules: backend unavailable');
+        else this.sayOnce(`schedules: ${(error as Error).message}`, 'warn');
         this.schedule(TICK_MS);
       });
     }, ms);

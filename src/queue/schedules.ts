@@ -48,10 +48,16 @@ export interface ConnectionSchedules {
   problems: string[];
 }
 
+/** The schedules of config/schedule.ts, checked against the registry (CONFIG_INVALID names what is wrong): no backend needed. */
+export async function configSchedules(manager: QueueManager): Promise<Schedule[]> {
+  const registry = await manager.registry();
+  return (await manager.schedule()).map((entry) => resolve(manager, registry, entry, 'config'));
+}
+
 /** The schedules whose jobs go to `driver`'s connection, and which of them are paused. */
 export async function schedulesOf(manager: QueueManager, driver: Driver): Promise<ConnectionSchedules> {
   const registry = await manager.registry();
-  const fromConfig = (await manager.schedule()).map((entry) => resolve(manager, registry, entry, 'config'));
+  const fromConfig = await configSchedules(manager);
   const configNames = new Set(fromConfig.map((s) => s.name));
   const settings = await driver.schedules.settings();
   const problems: string[] = [];

@@ -85,3 +85,24 @@ describe('what a scheduler does with a schedule', () => {
     assert.notEqual(occurrenceId({ connection: 'database', name: 'digest' }, eight), id);
   });
 });
+
+describe('schedules checked against the registry at start', () => {
+  it('a job that is not registered, or a field the job does not have, is one line naming the schedule', async () => {
+    const { QueueManager } = await import('../../src/queue/manager.ts');
+    const { configSchedules } = await import('../../src/queue/schedules.ts');
+    const { fixtureProject } = await import('../helpers/cli.ts');
+    const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
+    const manager = await QueueManager.fromProject(fixtureProject);
+    const withEntries = (entries: ScheduleEntry[]) => Object.assign(manager, { schedule: async () => entries });
+    try {
+      withEntries([{ name: 'ok', job: Record, data: { label: 'x' }, every: '1m' }]);
+      assert.deepEqual((await configSchedules(manager)).map((s) => [s.name, s.jobName, s.queue]), [['ok', 'Record', 'default']]);
+      withEntries([{ name: 'typo', job: Record, data: { lable: 'x' }, every: '1m' }]);
+      await assert.rejects(configSchedules(manager), /schedule 'typo': Record has no field 'lable'; its fields are: label/);
+      withEntries([{ name: 'stray', job: Ping, every: '1m' }]);
+      await assert.rejects(configSchedules(manager), /schedule 'stray': Ping is not a registered job: default-export it from a file in app\/jobs/);
+    } finally {
+      await manager.close();
+    }
+  });
+});
