@@ -96,7 +96,7 @@ describe('the package, installed into a new project', () => {
 
   it('`npx queue init` sets the project up, and the two commands it prints process a job on SQLite', () => {
     const output = ok('npx', ['queue', 'init']);
-    for (const file of ['app/jobs/SendWelcomeEmail.ts', 'config/queue.ts', '.env.example']) assert.match(output, new RegExp(`created ${file.replace('.', '\\.')}`));
+    for (const file of ['app/jobs/SendWelcomeEmail.ts', 'config/queue.ts', 'config/schedule.ts', '.env.example']) assert.match(output, new RegExp(`created ${file.replace('.', '\\.')}`));
     const env = readFileSync(path.join(project, '.env.example'), 'utf8');
     for (const name of ['APP_KEY', 'QUEUE_SIGNED', 'QUEUE_MAX_PAYLOAD_BYTES', 'QUEUE_CONNECTION', 'REDIS_URL']) assert.match(env, new RegExp(`^#? ?${name}=`, 'm'));
     const next = output.split('\n').filter((line) => line.startsWith('  npx queue ')).map((line) => line.trim());

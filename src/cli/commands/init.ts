@@ -12,11 +12,12 @@ import { stub } from '../stubs.ts';
 export const INIT_FILES: Record<string, string> = {
   'app/jobs/SendWelcomeEmail.ts': 'example-job.stub',
   'config/queue.ts': 'config.stub',
+  'config/schedule.ts': 'schedule.stub',
   '.env.example': 'env.example.stub',
 };
 
 export function registerInit(program: Command, app: CliApp): void {
-  const command = program.command('init').description('set up a project: an example job, config/queue.ts and .env.example (never overwrites)');
+  const command = program.command('init').description('set up a project: an example job, config/queue.ts, config/schedule.ts and .env.example (never overwrites)');
   examples(command, ['npx queue init']);
   command.action(async () => {
     const existing = Object.keys(INIT_FILES).filter((file) => existsSync(path.join(app.root, file)));
