@@ -105,10 +105,10 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     return this.call('push jobs', () => (this.cluster ? this.cluster.push(jobs) : this.pushScript(jobs, this.keys.queues)));
   }
 
-  /** push.lua over the queues of `jobs` (all in one slot, or no Cluster); `namesKey` when the set of queue names is in reach. */
+  /** push.lua or push_placed.lua over the queues of `jobs` (all in one slot, or no Cluster); `namesKey` when the set of queue names is in reach. */
   private async pushScript(jobs: StoredJob[], namesKey?: string): Promise<Pushed[]> {
-    const { keys, args } = encodePush(jobs, (queue) => this.keys.queue(queue), namesKey);
-    return decodePush(await runScript<Reply[]>(this.client, 'push', keys, args), jobs);
+    const { script, keys, args } = encodePush(jobs, (queue) => this.keys.queue(queue), namesKey);
+    return decodePush(await runScript<Reply[]>(this.client, script, keys, args), jobs);
   }
 
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {

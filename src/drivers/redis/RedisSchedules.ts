@@ -1,6 +1,6 @@
 /**
  * The schedules' store on Redis (SPEC 12). A schedule's cursor is a field of its queue's
- * `schedules` hash, so schedule.lua moves it and stores the occurrence's job (with push.lua's own
+ * `schedules` hash, so schedule.lua moves it and stores the occurrence's job (with push_placed.lua's own
  * code) in one script, in the queue's slot: Redis Cluster works, and two workers that fire one
  * occurrence at once store one job. Schedules added at run time and pauses live in two keys of a
  * slot of their own.
@@ -30,7 +30,7 @@ export class RedisSchedules implements ScheduleStore {
       if (job) {
         if (job.queue !== cursor.queue) throw new Error(`a schedule's job goes to its cursor's queue '${cursor.queue}', not '${job.queue}'`);
         if (!this.namesKeyInReach) await this.client.sadd(this.keys.queues, job.queue);
-        const push = encodePush([job], (queue) => this.keys.queue(queue), this.namesKeyInReach ? this.keys.queues : undefined);
+        const push = encodePush([job], (queue) => this.keys.queue(queue), this.namesKeyInReach ? this.keys.queues : undefined, true);
         keys = [...keys, ...push.keys];
         args = [...args, ...push.args];
       }

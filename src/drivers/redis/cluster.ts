@@ -18,7 +18,7 @@ export class ClusterPaths {
 
   constructor(
     private readonly addQueueNames: (queues: string[]) => Promise<unknown>,
-    /** push.lua on jobs of one queue: one Pushed per job, in order. */
+    /** The push script on jobs of one queue: one Pushed per job, in order. */
     private readonly pushQueue: (jobs: StoredJob[]) => Promise<Pushed[]>,
     private readonly turnQueue: (turn: Turn) => Promise<TurnResult>,
   ) {}

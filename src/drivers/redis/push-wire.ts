@@ -1,39 +1,49 @@
 /**
- * The wire format of push.lua, both ways: how jobs become KEYS and ARGV, and how the script's reply
- * becomes one Pushed per job. push.lua's header documents the same layout from the other side.
+ * The wire format of the push, both ways: how jobs become KEYS and ARGV, and how the script's reply
+ * becomes one Pushed per job. Plain jobs (priority 0, no expiry, no unique key) go to push.lua, the
+ * fast path; a push with any other job to push_placed.lua. Their headers document the same layouts
+ * from the other side.
  */
 import type { Pushed, StoredJob } from '../../contract/driver.ts';
 import { keyList, type QueueKeys } from './keys.ts';
-import { PUSH_KEYS } from './script-keys.ts';
+import { PLAIN_PUSH_KEYS, PUSH_KEYS } from './script-keys.ts';
 import type { Reply } from './scripts.ts';
 import { FOREVER_MS } from './turn-wire.ts';
 
 export interface EncodedPush {
+  script: 'push' | 'push_placed';
   keys: string[];
   args: string[];
 }
 
 /**
- * KEYS: PUSH_KEYS of each queue, in the order the queues first appear, then `namesKey` (the set of
- * queue names, when it is in reach: not on a Cluster). ARGV: the queue names, then one value per
- * job, in the caller's order.
+ * KEYS: the script's keys of each queue, in the order the queues first appear, then `namesKey` (the
+ * set of queue names, when it is in reach: not on a Cluster). ARGV: the queue names, then one value
+ * per job, in the caller's order. `placed` sends even plain jobs to push_placed.lua (schedule.lua
+ * runs its code).
  */
-export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) => QueueKeys, namesKey?: string): EncodedPush {
+export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) => QueueKeys, namesKey?: string, placed = false): EncodedPush {
+  const options = jobs.map(optionsOf);
+  const plain = !placed && options.every((o) => o === '');
   const queues = new Map<string, number>();
   const jobArgs: string[] = [];
-  for (const job of jobs) {
+  jobs.forEach((job, i) => {
     let index = queues.get(job.queue);
     if (index === undefined) queues.set(job.queue, (index = queues.size + 1));
-    jobArgs.push(jobArg(index, job));
-  }
-  const keys = [...queues.keys()].flatMap((queue) => keyList(keysOf(queue), PUSH_KEYS));
+    jobArgs.push(plain ? plainJobArg(index, job) : jobArg(index, job, options[i]!));
+  });
+  const keys = [...queues.keys()].flatMap((queue) => keyList(keysOf(queue), plain ? PLAIN_PUSH_KEYS : PUSH_KEYS));
   if (namesKey) keys.push(namesKey);
-  return { keys, args: [...queues.keys(), ...jobArgs] };
+  return { script: plain ? 'push' : 'push_placed', keys, args: [...queues.keys(), ...jobArgs] };
 }
 
-/** One job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>". */
-function jobArg(queueIndex: number, job: StoredJob): string {
-  const options = optionsOf(job);
+/** push.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of id>:<id><payload>". */
+function plainJobArg(queueIndex: number, job: StoredJob): string {
+  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`;
+}
+
+/** push_placed.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>". */
+function jobArg(queueIndex: number, job: StoredJob, options: string): string {
   return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${Buffer.byteLength(options)},${Buffer.byteLength(job.id)}:${job.id}${options}${job.payload ?? ''}`;
 }
 
@@ -55,7 +65,7 @@ function wholeMs(ms: number): number {
   return Math.min(Math.max(0, Math.round(ms)), FOREVER_MS);
 }
 
-/** The reply: 3 values per job not simply stored (its number, 'duplicate' or 'replaced', the other job's id). */
+/** The reply: 3 values per job not simply stored (its number, 'duplicate' or 'replaced', the other job's id); none from push.lua. */
 export function decodePush(reply: Reply[], jobs: readonly StoredJob[]): Pushed[] {
   const pushed: Pushed[] = jobs.map((job) => ({ id: job.id, duplicate: false }));
   for (let i = 0; i + 2 < reply.length; i += 3) {

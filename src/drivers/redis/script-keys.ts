@@ -6,7 +6,10 @@
  */
 import type { QueueKeyName } from './keys.ts';
 
-/** push.lua: where a job waits, and what a replaced holder is removed from (includes/finish.lua). */
+/** push.lua, the plain jobs' fast path: where a job waits. */
+export const PLAIN_PUSH_KEYS = ['ready', 'delayed', 'jobs', 'timeouts', 'notify'] as const satisfies readonly QueueKeyName[];
+
+/** push_placed.lua: where a job waits, and what a replaced holder is removed from (includes/finish.lua). */
 export const PUSH_KEYS = [
   'ready', 'prioritized', 'delayed', 'notify', 'jobs', 'timeouts', 'priorities', 'sequence', 'deadlines', 'unique', 'holds',
   'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels',

@@ -11,7 +11,7 @@ import type { Cluster, Redis } from 'ioredis';
 const SCRIPT_VERSION = 5;
 
 const SCRIPTS = [
-  'push', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune',
+  'push', 'push_placed', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune',
   'cancel', 'cancel_running', 'progress', 'clean', 'unsignal', 'expire', 'schedule', 'unschedule',
 ] as const;
 
@@ -19,7 +19,7 @@ export type ScriptName = (typeof SCRIPTS)[number];
 
 export type Reply = string | number | null | Reply[];
 
-/** A script's text with its includes in place, theirs too (`-- @include ../push.lua` takes in a whole script). */
+/** A script's text with its includes in place, theirs too (`-- @include ../push_placed.lua` takes in a whole script). */
 function source(name: string): string {
   return expand(readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8'));
 }

@@ -1,219 +1,94 @@
--- push: stores jobs on one or more queues, all or nothing, each with its priority, expiry and
--- unique key (SPEC 12).
+-- push: stores plain jobs (priority 0, no expiry, no unique key) on one or more queues, all or
+-- nothing: the fast path of dispatch, as it was before priorities. A push with any other job goes
+-- to push_placed.lua (push-wire.ts picks), which a plain one-at-a-time dispatch would pay a third
+-- of its script time for (19 against 30 us).
 --
--- KEYS, per queue, queue after queue: the keys named in QUEUE_KEYS below (PUSH_KEYS in
---   script-keys.ts); then, on a single Redis, the set of every queue name (in a Cluster it lives
---   in another hash slot, so the client adds the names itself)
--- ARGV: the queue names, one per queue; then one value per job, in the caller's order:
---   "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>"
---   (one argument per job rather than six: a bulk of 1,000 costs the client a fifth of the work);
---   options is nothing for a plain job, else a JSON object with any of StoredJob's `priority`,
---   `expireInMs` and `unique` ({ key, forMs, until, replace }), by those names
--- Returns 3 values per job that was not simply stored, none for the others: its number among the
---   jobs (1 first), then 'duplicate' and the id of the job that holds its key (it stored nothing),
---   or 'replaced' and the id of the holder it replaced.
+-- KEYS, per queue, queue after queue: the keys named in QUEUE_KEYS below (PLAIN_PUSH_KEYS in
+--   script-keys.ts); then, on a single Redis, the set of every queue name (in a Cluster it lives in
+--   another hash slot, so the client adds the names itself)
+-- ARGV: the queue names, one per queue; then one value per job:
+--   "<queue index>,<delay ms>,<timeout ms or nothing>,<length of id>:<id><payload>"
+--   (one argument per job rather than five: a bulk of 1,000 costs the client a fifth of the work)
+-- Returns nothing: every job is stored (or was, by a first run).
 --
 -- Every argument is checked before the first write: Redis does not roll a script back, so an error
 -- half-way through would leave half a bulk behind.
 --
--- Unique keys are applied job by job, in order: a job whose key is held (includes/unique.lua) by
--- an earlier job of the same push is its duplicate. With `replace`, a holder that has not started
--- a try (waiting, not held, no try counted) is removed, leaving no record (from the ready list by
--- an LREM from its tail, where a debounced job usually is), and the new job takes its key.
---
 -- Safe to run twice: ioredis sends a script again when a dropped connection lost its reply, and a
 -- job whose id already has a payload is not stored again (a second list entry would run it twice,
--- at the same time): it is reported stored, as the first run did (a job that replaced another is
--- then reported stored without naming it). The same id twice in one push is stored once.
+-- at the same time). The same id twice in one push is stored once.
 
 -- @include now.lua
 -- @include notify.lua
 -- @include batch.lua
 -- @include queue_keys.lua
--- @include records.lua
--- @include unique.lua
--- @include finish.lua
--- @include priority.lua
 
-local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'notify', 'jobs', 'timeouts', 'priorities', 'sequence', 'deadlines', 'unique', 'holds',
-  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels',
-}
+local QUEUE_KEYS = { 'ready', 'delayed', 'jobs', 'timeouts', 'notify' }
 local queues = math.floor(#KEYS / #QUEUE_KEYS)
 local names_key = (#KEYS % #QUEUE_KEYS == 1) and KEYS[#KEYS] or nil
--- What the client clamps a duration to (turn-wire.ts FOREVER_MS): `now` plus it stays exact.
-local LONGEST_MS = 90000000000000
 
-local function whole_ms(value)
-  return type(value) == 'number' and value >= 0 and value <= LONGEST_MS and value == math.floor(value)
-end
-
--- Reads a job's options into `job`; returns what is wrong with them, or nil.
-local function read_options(job, text)
-  local ok, options = pcall(cjson.decode, text)
-  if not ok or type(options) ~= 'table' then return 'its options are not a JSON object' end
-  local priority = options.priority
-  if priority ~= nil then
-    if type(priority) ~= 'number' or priority ~= math.floor(priority) or math.abs(priority) > PRIORITY_LIMIT then
-      return 'priority must be a whole number from -' .. PRIORITY_LIMIT .. ' to ' .. PRIORITY_LIMIT
-    end
-    if priority ~= 0 then job.priority = priority end
-  end
-  if options.expireInMs ~= nil then
-    if not whole_ms(options.expireInMs) then return 'expireInMs must be a whole number of ms' end
-    job.expire_in = options.expireInMs
-  end
-  local unique = options.unique
-  if unique ~= nil then
-    if type(unique) ~= 'table' then return 'unique must be an object' end
-    if type(unique.key) ~= 'string' or #unique.key == 0 or #unique.key > 255 then return 'unique.key must be 1 to 255 bytes' end
-    if unique['until'] ~= 'start' and unique['until'] ~= 'done' then return "unique.until must be 'start' or 'done'" end
-    if unique.forMs ~= nil and not whole_ms(unique.forMs) then return 'unique.forMs must be a whole number of ms' end
-    if unique.replace ~= nil and type(unique.replace) ~= 'boolean' then return 'unique.replace must be true or false' end
-    job.unique = unique
-  end
-end
-
--- Every job, parsed and checked: { q, id, delay, timeout, payload, priority?, expire_in?, unique? };
--- and per queue, its jobs in order.
-local jobs, queue_jobs = {}, {}
-for q = 1, queues do queue_jobs[q] = {} end
-for a = queues + 1, #ARGV do
-  local n = a - queues
-  local text = ARGV[a]
-  local q, delay, timeout, options_length, id_length, from = string.match(text, '^(%d+),(%d+),(%d*),(%d+),(%d+):()')
-  q = tonumber(q)
-  if not q or q < 1 or q > queues then return redis.error_reply('ERR_ARGS bad job ' .. n) end
-  local id_end = from + tonumber(id_length) - 1
-  local options_end = id_end + tonumber(options_length)
-  if id_length == '0' or options_end >= #text then return redis.error_reply('ERR_ARGS empty id or payload') end
-  local job = { q = q, id = string.sub(text, from, id_end), delay = tonumber(delay), timeout = timeout, payload = string.sub(text, options_end + 1) }
-  if options_length ~= '0' then
-    local problem = read_options(job, string.sub(text, id_end + 1, options_end))
-    if problem then return redis.error_reply('ERR_ARGS job ' .. n .. ': ' .. problem) end
-  end
-  jobs[n] = job
-  queue_jobs[q][#queue_jobs[q] + 1] = job
-end
-
+local writes = {}
+for q = 1, queues do writes[q] = { jobs = {}, timeouts = {}, ready = {}, delayed = {} } end
 local now = now_ms()
-local keys = {}
-for q = 1, queues do keys[q] = queue_keys(QUEUE_KEYS, q) end
+local seen = {}
+for a = queues + 1, #ARGV do
+  local job = ARGV[a]
+  local q, delay, timeout, id_length, from = string.match(job, '^(%d+),(%d+),(%d*),(%d+):()')
+  q = tonumber(q)
+  if not q or q < 1 or q > queues then return redis.error_reply('ERR_ARGS bad job ' .. (a - queues)) end
+  local id_end = from + tonumber(id_length) - 1
+  if id_length == '0' or id_end >= #job then return redis.error_reply('ERR_ARGS empty id or payload') end
+  local id = string.sub(job, from, id_end)
+  local w = seen[q .. ':' .. id] and { jobs = {}, timeouts = {}, ready = {}, delayed = {} } or writes[q]
+  seen[q .. ':' .. id] = true
+  w.jobs[#w.jobs + 1] = id
+  w.jobs[#w.jobs + 1] = string.sub(job, id_end + 1)
+  if timeout ~= '' then
+    w.timeouts[#w.timeouts + 1] = id
+    w.timeouts[#w.timeouts + 1] = timeout
+  end
+  if delay ~= '0' then
+    w.delayed[#w.delayed + 1] = now + tonumber(delay)
+    w.delayed[#w.delayed + 1] = id
+  else
+    w.ready[#w.ready + 1] = id
+  end
+end
 
--- Per queue: the ids that already have a payload (this push ran before), in one HMGET.
-local known = {}
-for q = 1, queues do
+-- Drops from a queue's writes every job whose id already has a payload: this push ran before.
+local function skip_stored(jobs_key, w)
   local ids = {}
-  for i, job in ipairs(queue_jobs[q]) do ids[i] = job.id end
-  local payloads = batch('HMGET', keys[q].jobs, ids)
-  known[q] = {}
-  for i, id in ipairs(ids) do if payloads[i] then known[q][id] = true end end
-end
-
--- Per queue: id -> true for the jobs this push stores (one replaced within the push is dropped).
-local storing = {}
-for q = 1, queues do storing[q] = {} end
-
--- Whether holder `id` of a key of queue q has started a try: it is leased (running or held) or
--- has a try counted. A job this push stores has not.
-local function has_started(q, id)
-  if storing[q][id] then return false end
-  local k = keys[q]
-  return redis.call('ZSCORE', k.reserved, id) ~= false or (tonumber(redis.call('HGET', k.attempts, id)) or 0) > 0
-end
-
--- Removes waiting job `id` of queue q, leaving no record: a unique job's replace.
-local function remove_waiting(q, id)
-  local k = keys[q]
-  if storing[q][id] then
-    storing[q][id] = nil
-    redis.call('HDEL', k.holds, id)
-    return
-  end
-  local delayed = redis.call('ZREM', k.delayed, id) == 1
-  local prioritized = redis.call('ZREM', k.prioritized, id) == 1
-  if not delayed and not prioritized then redis.call('LREM', k.ready, -1, id) end
-  remove_stored(k, { id })
-end
-
--- Applies job `job`'s unique key: returns 'stored', or 'duplicate' or 'replaced' and the holder's id.
-local function claim_key(job)
-  local q, hold, k = job.q, job.unique, keys[job.q]
-  local holder = holder_of(k, hold.key, now, function(id) return storing[q][id] or redis.call('HEXISTS', k.jobs, id) == 1 end)
-  if holder and not (hold.replace and not has_started(q, holder)) then return 'duplicate', holder end
-  if holder then remove_waiting(q, holder) end
-  take_key(k, hold.key, job.id, hold['until'] == 'start', hold.forMs, now)
-  if holder then return 'replaced', holder end
-  return 'stored'
-end
-
-local reply = {}
-for n, job in ipairs(jobs) do
-  local q = job.q
-  if not known[q][job.id] and not storing[q][job.id] then
-    local outcome, other = 'stored', nil
-    if job.unique then outcome, other = claim_key(job) end
-    if outcome ~= 'duplicate' then storing[q][job.id] = true end
-    if outcome ~= 'stored' then
-      reply[#reply + 1] = n
-      reply[#reply + 1] = outcome
-      reply[#reply + 1] = other
-    end
-  end
-end
-
--- Writes queue q's jobs, in order: field-value and score-member pairs, one command per key.
-local function store(q)
-  local k = keys[q]
-  local w = { jobs = {}, timeouts = {}, ready = {}, delayed = {}, prioritized = {}, priorities = {}, deadlines = {} }
-  local ranked, priorities = {}, {}
-  for _, job in ipairs(queue_jobs[q]) do
-    if storing[q][job.id] then
-      storing[q][job.id] = nil -- the same id twice in one push is stored once
-      local id = job.id
-      w.jobs[#w.jobs + 1] = id
-      w.jobs[#w.jobs + 1] = job.payload
-      if job.timeout ~= '' then
-        w.timeouts[#w.timeouts + 1] = id
-        w.timeouts[#w.timeouts + 1] = job.timeout
-      end
-      if job.expire_in then
-        w.deadlines[#w.deadlines + 1] = now + job.expire_in
-        w.deadlines[#w.deadlines + 1] = id
-      end
-      if job.priority then
-        ranked[#ranked + 1] = job
-        priorities[#priorities + 1] = job.priority
-      end
-      if job.delay > 0 then
-        w.delayed[#w.delayed + 1] = now + job.delay
-        w.delayed[#w.delayed + 1] = id
-      elseif not job.priority then
-        w.ready[#w.ready + 1] = id
+  for i = 1, #w.jobs, 2 do ids[#ids + 1] = w.jobs[i] end
+  local known = batch('HMGET', jobs_key, ids)
+  local any = false
+  for i = 1, #ids do if known[i] then any = true end end
+  if not any then return end
+  local skip = {}
+  for i, id in ipairs(ids) do if known[i] then skip[id] = true end end
+  local function keep(list, id_at)
+    local kept = {}
+    for i = 1, #list, 2 do
+      if not skip[list[i + id_at]] then
+        kept[#kept + 1] = list[i]
+        kept[#kept + 1] = list[i + 1]
       end
     end
+    return kept
   end
-  if #ranked > 0 then
-    for i, place in ipairs(new_places(k, priorities)) do
-      local job = ranked[i]
-      w.priorities[#w.priorities + 1] = job.id
-      w.priorities[#w.priorities + 1] = place
-      if job.delay == 0 then
-        w.prioritized[#w.prioritized + 1] = place
-        w.prioritized[#w.prioritized + 1] = job.id
-      end
-    end
-  end
-  batch('HSET', k.jobs, w.jobs)
-  batch('HSET', k.timeouts, w.timeouts)
-  batch('HSET', k.priorities, w.priorities)
-  batch('ZADD', k.deadlines, w.deadlines)
-  batch('ZADD', k.delayed, w.delayed)
-  batch('ZADD', k.prioritized, w.prioritized)
-  batch('RPUSH', k.ready, w.ready)
-  notify(k.notify, #w.ready + #w.prioritized / 2)
+  w.jobs, w.timeouts, w.delayed = keep(w.jobs, 0), keep(w.timeouts, 0), keep(w.delayed, 1)
+  local ready = {}
+  for _, id in ipairs(w.ready) do if not skip[id] then ready[#ready + 1] = id end end
+  w.ready = ready
 end
 
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
-for q = 1, queues do store(q) end
-return reply
+for q, w in ipairs(writes) do
+  local k = queue_keys(QUEUE_KEYS, q)
+  skip_stored(k.jobs, w)
+  batch('HSET', k.jobs, w.jobs)
+  batch('HSET', k.timeouts, w.timeouts)
+  batch('ZADD', k.delayed, w.delayed)
+  batch('RPUSH', k.ready, w.ready)
+  notify(k.notify, #w.ready)
+end
+return {}

@@ -12,7 +12,7 @@ local function read_hold(value)
 end
 
 -- The id of the job that holds `key` at `now`, or nil when the key is free. `is_stored(id)` says
--- whether a job is stored (push.lua counts the jobs it is storing too).
+-- whether a job is stored (push_placed.lua counts the jobs it is storing too).
 local function holder_of(k, key, now, is_stored)
   local value = redis.call('HGET', k.unique, key)
   if not value then return nil end
