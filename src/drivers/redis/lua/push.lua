@@ -16,7 +16,7 @@
 --
 -- Safe to run twice: ioredis sends a script again when a dropped connection lost its reply, and a
 -- job whose id already has a payload is not stored again (a second list entry would run it twice,
--- at the same time). The same id twice in one push is stored once.
+-- at the same time).
 
 -- @include now.lua
 -- @include notify.lua
@@ -30,7 +30,6 @@ local names_key = (#KEYS % #QUEUE_KEYS == 1) and KEYS[#KEYS] or nil
 local writes = {}
 for q = 1, queues do writes[q] = { jobs = {}, timeouts = {}, ready = {}, delayed = {} } end
 local now = now_ms()
-local seen = {}
 for a = queues + 1, #ARGV do
   local job = ARGV[a]
   local q, delay, timeout, id_length, from = string.match(job, '^(%d+),(%d+),(%d*),(%d+):()')
@@ -39,8 +38,7 @@ for a = queues + 1, #ARGV do
   local id_end = from + tonumber(id_length) - 1
   if id_length == '0' or id_end >= #job then return redis.error_reply('ERR_ARGS empty id or payload') end
   local id = string.sub(job, from, id_end)
-  local w = seen[q .. ':' .. id] and { jobs = {}, timeouts = {}, ready = {}, delayed = {} } or writes[q]
-  seen[q .. ':' .. id] = true
+  local w = writes[q]
   w.jobs[#w.jobs + 1] = id
   w.jobs[#w.jobs + 1] = string.sub(job, id_end + 1)
   if timeout ~= '' then
