@@ -66,9 +66,10 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
 }
 
 /**
- * A push with unique jobs, inside one transaction: per queue, holds that ran out are let go of,
- * holders that a `replace` job may replace (not started, not a job of this push) are removed, then
- * every row is inserted skipping collisions, and who holds each key tells stored from duplicate.
+ * A push with unique jobs, inside one transaction: per queue, holds that ran out (or that a finished
+ * row still names) are let go of, holders that a `replace` job may replace (not started, not a job
+ * of this push) are removed, then every row is inserted skipping collisions, and who holds each key
+ * tells stored from duplicate.
  * Concurrent pushes of one key meet at the unique index: the second INSERT waits for the first to
  * commit, then skips its row, and reads the holder.
  */
@@ -81,7 +82,10 @@ async function pushUnique(trx: Kysely<Tables>, table: string, jobs: StoredJob[],
   const replaced = new Map<string, string>();
   for (const [queue, held] of byQueue) {
     const keys = [...new Set(held.map((job) => job.unique!.key))];
-    await trx.updateTable(jobsTable).set({ unique_key: null }).where('queue', '=', queue).where('unique_key', 'in', keys).where('unique_lapses_at', '<=', now).execute();
+    // A hold that ran out is free, and so is one a finished row still names (a worker of the release
+    // before unique jobs finished it without letting go).
+    await trx.updateTable(jobsTable).set({ unique_key: null }).where('queue', '=', queue).where('unique_key', 'in', keys)
+      .where((eb) => eb.or([eb('unique_lapses_at', '<=', now), eb('state', 'is not', null)])).execute();
     const replacing = [...new Set(held.filter((job) => job.unique!.replace).map((job) => job.unique!.key))];
     if (replacing.length === 0) continue;
     let waiting = trx.selectFrom(jobsTable).select(['id', 'job_id', 'unique_key'])
