@@ -12,10 +12,11 @@
  */
 import type { Logger } from 'pino';
 import type { MissedPolicy, Rule } from '../config/schedule.ts';
-import type { Driver } from '../contract/driver.ts';
+import type { Driver, StoredJob } from '../contract/driver.ts';
+import type { JobRegistry } from '../jobs/registry.ts';
 import { isQueueError } from '../errors.ts';
 import type { QueueManager } from './manager.ts';
-import { cursorOf, occurrenceJob, schedulesOf } from './schedules.ts';
+import { cursorOf, occurrenceJob, schedulesOf, type Schedule } from './schedules.ts';
 
 /** How late an occurrence may be fired and still count as on time: a slow tick, a restart. */
 export const GRACE_MS = 10_000;
@@ -80,16 +81,29 @@ export class Scheduler {
     for (const [i, schedule] of active.entries()) {
       const lastAt = states[i]!.lastAt;
       const due = dueOccurrence(schedule.rule, schedule.missed, lastAt, now);
-      if (due && !this.stopped) {
-        const job = due.fire ? occurrenceJob(this.manager, registry, schedule, due.at) : null;
-        const moved = await this.driver.schedules.advance(cursorOf(schedule), due.at, job);
-        if (moved && job) this.log.info({ schedule: schedule.name, job: schedule.jobName, id: job.id, queue: job.queue, occurrence: due.at }, `schedule ${schedule.name}: dispatched ${schedule.jobName} ${job.id} for ${iso(due.at)}`);
-        else if (moved && lastAt !== null) this.log.info({ schedule: schedule.name, occurrence: due.at }, `schedule ${schedule.name}: skipped ${iso(due.at)}, missed while no worker ran (missed: 'once' would run it)`);
-      }
+      if (due && !this.stopped) await this.fire(schedule, due, lastAt, registry);
       const next = schedule.rule.nextAfter(now);
       if (next !== null) wait = Math.min(wait, next - Date.now() + AFTER_OCCURRENCE_MS);
     }
     return Math.max(wait, AFTER_OCCURRENCE_MS);
+  }
+
+  /**
+   * Moves one schedule on to `due`. A job that cannot be stored (a field that will not serialize, a
+   * refused option) is said once and retried at the next look; the other schedules fire regardless.
+   * An outage goes up to the tick (the worker reports it).
+   */
+  private async fire(schedule: Schedule, due: { at: number; fire: boolean }, lastAt: number | null, registry: JobRegistry): Promise<void> {
+    let job: StoredJob | null = null;
+    try {
+      job = due.fire ? occurrenceJob(this.manager, registry, schedule, due.at) : null;
+      const moved = await this.driver.schedules.advance(cursorOf(schedule), due.at, job);
+      if (moved && job) this.log.info({ schedule: schedule.name, job: schedule.jobName, id: job.id, queue: job.queue, occurrence: due.at }, `schedule ${schedule.name}: dispatched ${schedule.jobName} ${job.id} for ${iso(due.at)}`);
+      else if (moved && lastAt !== null) this.log.info({ schedule: schedule.name, occurrence: due.at }, `schedule ${schedule.name}: skipped ${iso(due.at)}, missed while no worker ran (missed: 'once' would run it)`);
+    } catch (error) {
+      if (isQueueError(error, 'BACKEND_UNAVAILABLE')) throw error;
+      this.sayOnce(`schedule ${schedule.name}: ${(error as Error).message}`, 'warn');
+    }
   }
 
   private sayOnce(message: string, level: 'warn' | 'info'): void {

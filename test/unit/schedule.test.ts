@@ -106,3 +106,36 @@ describe('schedules checked against the registry at start', () => {
     }
   });
 });
+
+describe('a scheduler look', () => {
+  it('fires each due schedule once; one whose job cannot be stored is said once and does not stop the others', async () => {
+    const pino = (await import('pino')).default;
+    const { QueueManager } = await import('../../src/queue/manager.ts');
+    const { Scheduler } = await import('../../src/queue/scheduler.ts');
+    const { MemoryDriver } = await import('../helpers/memory-driver.ts');
+    const { fixtureProject } = await import('../helpers/cli.ts');
+    const { default: Record } = await import('../fixtures/project/app/jobs/Record.ts');
+    const manager = await QueueManager.fromProject(fixtureProject);
+    const driver = new MemoryDriver();
+    Object.assign(manager, {
+      schedule: async () => [
+        { name: 'broken', job: Record, data: { label: () => 'not data' }, every: '1s' },
+        { name: 'fine', job: Record, data: { label: 'fine' }, every: '1s' },
+      ],
+      connectionName: () => driver.connection,
+    });
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
+    const scheduler = new Scheduler(manager, driver, log);
+    try {
+      const now = Date.now();
+      await scheduler.tick(now);
+      await scheduler.tick(now);
+      await scheduler.tick(now + 1_000);
+      assert.equal(driver.rows.size, 2, 'the fine schedule fired once per occurrence');
+      assert.deepEqual(warnings, ["schedule broken: Record: field 'label' is a function; store plain data and look the behaviour up in handle()"]);
+    } finally {
+      await manager.close();
+    }
+  });
+});
