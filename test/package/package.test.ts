@@ -113,7 +113,7 @@ describe('the package, installed into a new project', () => {
   it('`npx queue init` again refuses to overwrite, and says so in one line', () => {
     const result = inProject('npx', ['queue', 'init']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^error: app\/jobs\/SendWelcomeEmail\.ts, config\/queue\.ts, \.env\.example already exist in .*; nothing was written/);
+    assert.match(result.stderr, /^error: app\/jobs\/SendWelcomeEmail\.ts, config\/queue\.ts, config\/schedule\.ts, \.env\.example already exist in .*; nothing was written/);
     assert.equal(result.stderr.trim().split('\n').length, 1);
   });
 
