@@ -27,39 +27,39 @@ export function loadConfig(root: string = projectRoot()): Promise<ResolvedConfig
 
 async function importConfig(root: string): Promise<ResolvedConfig> {
   loadEnv(root);
-  const file = CANDIDATES.map((candidate) => path.join(root, candidate)).find((candidate) => existsSync(candidate));
-  if (!file) return defaultConfig();
-  let module: { default?: QueueConfig };
-  try {
-    module = await importProjectModule(file, root);
-  } catch (error) {
-    if (error instanceof QueueError) throw error;
-    throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)} could not be loaded: ${(error as Error).message}`, { cause: error });
-  }
-  if (!module.default || typeof module.default !== 'object') {
-    throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)} must default-export defineConfig({...})`);
+  const found = await importFirst(root, CANDIDATES);
+  if (!found) return defaultConfig();
+  const exported = found.module.default as QueueConfig | undefined;
+  if (!exported || typeof exported !== 'object') {
+    throw new QueueError('CONFIG_INVALID', `${found.name} must default-export defineConfig({...})`);
   }
   // defineConfig() already validated it; validating again covers a plain object export.
-  return defineConfig(module.default);
+  return defineConfig(exported);
 }
 
 const SCHEDULE_CANDIDATES = ['config/schedule.ts', 'config/schedule.js', 'config/schedule.mjs'];
 
 /** Loads config/schedule.ts (its job classes are the registry's own: one compiled module per file); none: no schedules. */
 export async function loadSchedule(root: string = projectRoot()): Promise<ScheduleEntry[]> {
-  const file = SCHEDULE_CANDIDATES.map((candidate) => path.join(root, candidate)).find((candidate) => existsSync(candidate));
-  if (!file) return [];
-  let module: { default?: unknown };
+  const found = await importFirst(root, SCHEDULE_CANDIDATES);
+  if (!found) return [];
+  if (!Array.isArray(found.module.default)) throw new QueueError('CONFIG_INVALID', `${found.name} must default-export defineSchedule([...])`);
   try {
-    module = await importProjectModule(file, root);
+    return defineSchedule(found.module.default as ScheduleEntry[]);
+  } catch (error) {
+    throw new QueueError('CONFIG_INVALID', `${found.name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The first of `candidates` under `root` that exists, imported (a file that does not load is CONFIG_INVALID naming it); undefined when none does. */
+async function importFirst(root: string, candidates: string[]): Promise<{ name: string; module: Record<string, unknown> } | undefined> {
+  const file = candidates.map((candidate) => path.join(root, candidate)).find((candidate) => existsSync(candidate));
+  if (!file) return undefined;
+  const name = path.relative(root, file);
+  try {
+    return { name, module: await importProjectModule(file, root) };
   } catch (error) {
     if (error instanceof QueueError) throw error;
-    throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)} could not be loaded: ${(error as Error).message}`, { cause: error });
-  }
-  if (!Array.isArray(module.default)) throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)} must default-export defineSchedule([...])`);
-  try {
-    return defineSchedule(module.default as ScheduleEntry[]);
-  } catch (error) {
-    throw new QueueError('CONFIG_INVALID', `${path.relative(root, file)}: ${(error as Error).message}`, { cause: error });
+    throw new QueueError('CONFIG_INVALID', `${name} could not be loaded: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -1,12 +1,13 @@
 /** What every driver's job records share: the state of an unfinished job, and a failure as a record. */
 import { QueueError } from '../errors.ts';
+import { DEFAULT_KEEP } from '../jobs/settings.ts';
 import type { FailedJob, JobRecord, JobState, Keeping } from './driver.ts';
 
 /** The page size of list() when none is asked for. */
 export const DEFAULT_PAGE = 50;
 
-/** How a finished record is kept when the caller names no keeping: an hour, the newest 1,000 per queue and state. */
-export const DEFAULT_KEEPING: Keeping = { keepMs: 3_600_000, maxPerQueue: 1_000 };
+/** How a finished record is kept when the caller names no keeping: the default retention (an hour, the newest 1,000 per queue and state). */
+export const DEFAULT_KEEPING: Keeping = { keepMs: DEFAULT_KEEP.completed * 1000, maxPerQueue: DEFAULT_KEEP.count };
 
 /**
  * The state of a stored, unfinished job at `now`: reserved while a lease holds it; once its lease

@@ -85,7 +85,8 @@ export function retentionOf(jobKeep: Keep | undefined, connectionKeep: Keep | un
  * is about the fast path of done jobs; a job that never ran is worth seeing).
  */
 export function endedRetention(connectionKeep: Keep | undefined, what: string): Retention {
-  return retentionOf(undefined, connectionKeep === false ? undefined : connectionKeep, what) ?? { keepMs: DEFAULT_KEEP.completed * 1000, maxPerQueue: DEFAULT_KEEP.count };
+  // Only `false` keeps nothing; without it the defaults fill in whatever the connection leaves out.
+  return retentionOf(undefined, connectionKeep === false ? undefined : connectionKeep, what)!;
 }
 
 /**

@@ -63,7 +63,7 @@ export class Scheduler {
       this.ticking = this.tick().then((next) => this.schedule(next), (error: unknown) => {
         // An outage is the worker's to report (once, with its retry time); anything else is said here, once.
         if (isQueueError(error, 'BACKEND_UNAVAILABLE')) this.log.debug({ err: (error as Error).message }, 'schedules: backend unavailable');
-        else this.sayOnce(`schedules: ${(error as Error).message}`, 'warn');
+        else this.sayOnce(`schedules: ${(error as Error).message}`);
         this.schedule(TICK_MS);
       });
     }, ms);
@@ -74,7 +74,7 @@ export class Scheduler {
   async tick(now = Date.now()): Promise<number> {
     const registry = await this.manager.registry();
     const { schedules, paused, problems } = await schedulesOf(this.manager, this.driver);
-    for (const problem of problems) this.sayOnce(problem, 'warn');
+    for (const problem of problems) this.sayOnce(problem);
     const active = schedules.filter((s) => !paused.has(s.name));
     const states = await this.driver.schedules.states(active.map(cursorOf));
     let wait = TICK_MS;
@@ -102,14 +102,14 @@ export class Scheduler {
       else if (moved && lastAt !== null) this.log.info({ schedule: schedule.name, occurrence: due.at }, `schedule ${schedule.name}: skipped ${iso(due.at)}, missed while no worker ran (missed: 'once' would run it)`);
     } catch (error) {
       if (isQueueError(error, 'BACKEND_UNAVAILABLE')) throw error;
-      this.sayOnce(`schedule ${schedule.name}: ${(error as Error).message}`, 'warn');
+      this.sayOnce(`schedule ${schedule.name}: ${(error as Error).message}`);
     }
   }
 
-  private sayOnce(message: string, level: 'warn' | 'info'): void {
+  private sayOnce(message: string): void {
     if (this.said.has(message)) return;
     this.said.add(message);
-    this.log[level](message);
+    this.log.warn(message);
   }
 }
 

@@ -48,10 +48,19 @@ export interface ConnectionSchedules {
   problems: string[];
 }
 
+/** config/schedule.ts's entries (loaded once per manager), resolved: a scheduler looks every second. */
+const resolvedConfig = new WeakMap<ScheduleEntry[], Schedule[]>();
+
 /** The schedules of config/schedule.ts, checked against the registry (CONFIG_INVALID names what is wrong): no backend needed. */
 export async function configSchedules(manager: QueueManager): Promise<Schedule[]> {
-  const registry = await manager.registry();
-  return (await manager.schedule()).map((entry) => resolve(manager, registry, entry, 'config'));
+  const entries = await manager.schedule();
+  let resolved = resolvedConfig.get(entries);
+  if (!resolved) {
+    const registry = await manager.registry();
+    resolved = entries.map((entry) => resolve(manager, registry, entry, 'config'));
+    resolvedConfig.set(entries, resolved);
+  }
+  return resolved;
 }
 
 /** The schedules whose jobs go to `driver`'s connection, and which of them are paused. */

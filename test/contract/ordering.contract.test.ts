@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Driver, Keeping, Pushed, Reservation, ReserveOptions, StoredJob, UniqueHold } from '../../src/contract/driver.ts';
 import { decodeEnvelope } from '../../src/jobs/envelope.ts';
-import { backends, skipReason, type Backend } from '../helpers/backends.ts';
+import { backends, suiteDrivers, type Backend } from '../helpers/backends.ts';
 import { idOf, storedJob as job } from '../helpers/stored.ts';
 
 const LEASE: ReserveOptions = { count: 1, defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 };
@@ -51,25 +51,7 @@ async function assertKeyFree(driver: Driver, hold: UniqueHold, why: string, queu
 for (const makeBackend of backends) {
   const backend: Backend = makeBackend();
   describe(`priorities, unique jobs and expiry: ${backend.name}`, async () => {
-    const skip = await skipReason(backend);
-    const open: Driver[] = [];
-    const fresh = async () => {
-      const driver = await backend.create();
-      open.push(driver);
-      return driver;
-    };
-    const sibling = async () => {
-      const driver = await backend.sibling();
-      open.push(driver);
-      return driver;
-    };
-    before(async () => {
-      if (!skip) await fresh();
-    });
-    after(async () => {
-      await Promise.all(open.map((d) => d.close()));
-      await backend.cleanup();
-    });
+    const { skip, fresh, atOnce } = await suiteDrivers(backend);
 
     it('higher priority first, FIFO within one priority, negative after the default', { skip }, async () => {
       const d = await fresh();
@@ -113,11 +95,7 @@ for (const makeBackend of backends) {
     });
 
     it('unique: four dispatchers at once with one key store one job, and all name it', { skip }, async () => {
-      // Four drivers on one SQLite file in one process would deadlock (better-sqlite3 waits for the
-      // file's write lock synchronously, so the holder's next statement never runs): there the four
-      // dispatchers share the process's one driver, as dispatch() does; processes meet at the lock.
-      const first = await fresh();
-      const drivers = backend.name === 'sqlite' ? [first, first, first, first] : [first, await sibling(), await sibling(), await sibling()];
+      const drivers = await atOnce(await fresh(), 4);
       for (let round = 0; round < 5; round += 1) {
         const hold = { key: `Report:${round}`, until: 'done' } as const;
         const jobs = drivers.map(() => job('default', { unique: hold }));

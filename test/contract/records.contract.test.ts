@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { canNotifyFinished, type Completion, type Driver, type JobRecord, type Keeping, type Reservation, type ReserveOptions } from '../../src/contract/driver.ts';
-import { backends, skipReason, type Backend } from '../helpers/backends.ts';
+import { backends, suiteDrivers, type Backend } from '../helpers/backends.ts';
 import { idOf, storedJob as job } from '../helpers/stored.ts';
 
 const LEASE: ReserveOptions = { count: 1, defaultTimeoutMs: 60_000, leaseMarginMs: 30_000 };
@@ -38,20 +38,7 @@ async function found(driver: Driver, id: string): Promise<JobRecord> {
 for (const makeBackend of backends) {
   const backend: Backend = makeBackend();
   describe(`job records: ${backend.name}`, async () => {
-    const skip = await skipReason(backend);
-    const open: Driver[] = [];
-    const fresh = async () => {
-      const driver = await backend.create();
-      open.push(driver);
-      return driver;
-    };
-    before(async () => {
-      if (!skip) await fresh();
-    });
-    after(async () => {
-      await Promise.all(open.map((d) => d.close()));
-      await backend.cleanup();
-    });
+    const { skip, fresh } = await suiteDrivers(backend);
 
     it('find follows a job from delayed to ready, reserved and completed, with its result', { skip }, async () => {
       const d = await fresh();

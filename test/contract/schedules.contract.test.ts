@@ -4,9 +4,9 @@
  * at run time and pauses are kept. The same cases against every backend.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Driver, ScheduleCursor } from '../../src/contract/driver.ts';
-import { backends, skipReason, type Backend } from '../helpers/backends.ts';
+import { describe, it } from 'node:test';
+import type { ScheduleCursor } from '../../src/contract/driver.ts';
+import { backends, suiteDrivers, type Backend } from '../helpers/backends.ts';
 import { storedJob as job } from '../helpers/stored.ts';
 
 const DIGEST: ScheduleCursor = { name: 'daily-digest', queue: 'default' };
@@ -15,20 +15,7 @@ const AT = Date.UTC(2026, 11, 6, 8, 0, 0);
 for (const makeBackend of backends) {
   const backend: Backend = makeBackend();
   describe(`schedules: ${backend.name}`, async () => {
-    const skip = await skipReason(backend);
-    const open: Driver[] = [];
-    const fresh = async () => {
-      const driver = await backend.create();
-      open.push(driver);
-      return driver;
-    };
-    before(async () => {
-      if (!skip) await fresh();
-    });
-    after(async () => {
-      await Promise.all(open.map((d) => d.close()));
-      await backend.cleanup();
-    });
+    const { skip, fresh, atOnce } = await suiteDrivers(backend);
 
     it('a cursor moves on to each occurrence once, storing its job in the same step; never back', { skip }, async () => {
       const d = await fresh();
@@ -55,9 +42,7 @@ for (const makeBackend of backends) {
 
     it('four workers moving one cursor to the same occurrence at once: one wins, one job', { skip }, async () => {
       const first = await fresh();
-      // One process's dispatches share its one SQLite driver (see ordering.contract.test.ts).
-      const drivers = backend.name === 'sqlite' ? [first, first, first, first] : [first, await backend.sibling(), await backend.sibling(), await backend.sibling()];
-      open.push(...drivers.slice(1));
+      const drivers = await atOnce(first, 4);
       for (let minute = 0; minute < 5; minute += 1) {
         const at = AT + minute * 60_000;
         const won = await Promise.all(drivers.map((d) => d.schedules.advance(DIGEST, at, job('default', { label: String(minute) }))));

@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
+import { occurrenceOf } from '../../src/queue/schedules.ts';
 import { e2eBackends, records, repoRoot, runOk, start, type Running, type TestEnv } from '../helpers/cli.ts';
 
 const scheduled = path.join(repoRoot, 'test/fixtures/scheduled');
 
-/** The occurrence (ms) a scheduled job was made for: the first 48 bits of its id. */
-const occurrenceOf = (id: string) => Number.parseInt(id.replace('-', '').slice(0, 12), 16);
 
 function workers(t: TestEnv, n: number): Running[] {
   return Array.from({ length: n }, () => start(['work', '--sleep', '0.2'], t, { cwd: scheduled }));

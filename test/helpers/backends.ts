@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { sql, type Kysely } from 'kysely';
 import type { ServerDatabaseConnectionConfig } from '../../src/config/define.ts';
 import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
@@ -175,4 +176,45 @@ export async function skipReason(backend: Backend): Promise<string | undefined> 
   if (env.isCI()) throw new Error(`backend ${backend.name} is required under CI but unreachable: ${reason}`);
   console.log(`# skipping backend ${backend.name}: ${reason}`);
   return reason;
+}
+
+/** A contract suite's drivers on one backend (see suiteDrivers). */
+export interface SuiteDrivers {
+  /** Why the backend's cases skip (undefined: they run). */
+  skip: string | undefined;
+  /** A driver on fresh, empty storage. */
+  fresh(): Promise<Driver>;
+  /**
+   * `n` drivers on the last fresh() storage, for cases of workers at once: other processes' on a
+   * server; on SQLite the one driver `n` times, as dispatch() shares one per process (drivers of
+   * one process on one file would deadlock: better-sqlite3 waits for the file's write lock
+   * synchronously, so the holder's next statement never runs); processes meet at the lock.
+   */
+  atOnce(first: Driver, n: number): Promise<Driver[]>;
+}
+
+/**
+ * Inside a describe() of one backend: its skip reason, and drivers that are all closed (and the
+ * backend cleaned up) once the suite is over; the first one is opened before the first case.
+ */
+export async function suiteDrivers(backend: Backend): Promise<SuiteDrivers> {
+  const skip = await skipReason(backend);
+  const open: Driver[] = [];
+  const track = async (opening: Promise<Driver>) => {
+    const driver = await opening;
+    open.push(driver);
+    return driver;
+  };
+  before(async () => {
+    if (!skip) await track(backend.create());
+  });
+  after(async () => {
+    await Promise.all(open.map((d) => d.close()));
+    await backend.cleanup();
+  });
+  return {
+    skip,
+    fresh: () => track(backend.create()),
+    atOnce: async (first, n) => [first, ...(await Promise.all(Array.from({ length: n - 1 }, () => (backend.name === 'sqlite' ? first : track(backend.sibling())))))],
+  };
 }

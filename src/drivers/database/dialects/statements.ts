@@ -1,9 +1,10 @@
 /**
- * The queue's statements are parsed and planned once, not on every call. A claim that orders by
- * priority in three arms, and ends expired jobs in the same statement, is long; parsing and planning
- * it each time cost a worker at c=1 a third of its speed (SQLite 3,000 -> 1,900 jobs/s; PostgreSQL
- * 750 -> 540, in a driver-level loop of reserve and ack). With its statements prepared once, SQLite
- * and PostgreSQL run faster than before priorities (3,200 and 930), MariaDB about as fast.
+ * The queue's statements are parsed and planned once, not on every call. The claim that orders by
+ * priority in three arms is long; parsing and planning it (then with a CASE per column that ended
+ * expired jobs too) each time cost a worker at c=1 a third of its speed (SQLite 3,000 -> 1,900
+ * jobs/s; PostgreSQL 750 -> 540, in a driver-level loop of reserve and ack). With its statements
+ * prepared once, SQLite and PostgreSQL run faster than before priorities (3,200 and 930), MariaDB
+ * about as fast in that loop (see docs/performance.md for the bench).
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
