@@ -186,11 +186,13 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   async reserve(queues: string[], options: ReserveOptions): Promise<Reservation[]> {
     const token = randomUUID();
     return this.call('reserve jobs', async (db) => {
+      const acking = this.acks.busy;
       let claimed = await this.claimFirst(db, queues, options, token);
-      if (claimed.length === 0 && this.acks.busy) {
+      if (claimed.length === 0 && (acking || this.acks.busy)) {
         // An empty claim while this driver's own acks are being committed is not conclusive: on
         // MariaDB the rows those transactions delete can make SKIP LOCKED pass over every ready row
-        // (5,000 jobs at concurrency 50 left 100 behind). Look again once they are committed.
+        // (5,000 jobs at concurrency 50 left 100 behind). Look again once they are committed; acks
+        // that were in flight when the claim began count too, though they may be done by its end.
         await this.acks.idle();
         claimed = await this.claimFirst(db, queues, options, token);
       }
