@@ -11,10 +11,12 @@
  * it again when a dropped connection lost its answer) and takes effect once: a second push of a job
  * id stores nothing, a second ack, release or fail of one reservation answers as the first did.
  */
+import type { MonitorStore } from './monitoring.ts';
 import type { ScheduleStore } from './schedules.ts';
 import type { Pushed, StoredJob } from './stored.ts';
 
 export { PRIORITY_LIMIT, type Pushed, type StoredJob, type UniqueHold } from './stored.ts';
+export { METRIC_KEEP_MS, type MetricBucket, type MonitorStore, type WorkerBeat, type WorkerInfo } from './monitoring.ts';
 export type { ScheduleCursor, ScheduleSetting, ScheduleState, ScheduleStore } from './schedules.ts';
 
 export interface Reservation {
@@ -251,6 +253,8 @@ export interface Driver {
   readonly failed: FailedStore;
   readonly records: Records;
   readonly schedules: ScheduleStore;
+  /** Workers' heartbeats and per-minute metrics (SPEC 15). */
+  readonly monitor: MonitorStore;
   signals(): Promise<WorkerSignals>;
   requestRestart(): Promise<void>;
   pause(queue: string): Promise<void>;

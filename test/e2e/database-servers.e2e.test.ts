@@ -13,7 +13,7 @@ import { DatabaseDriver } from '../../src/drivers/database/DatabaseDriver.ts';
 import { tableNames } from '../../src/drivers/database/schema.ts';
 import { mysqlDialect } from '../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../src/drivers/database/dialects/postgres.ts';
-import { MYSQL_URL, POSTGRES_URL, serverDatabaseConfig, skipReason, serverDatabaseBackend } from '../helpers/backends.ts';
+import { everyTable, MYSQL_URL, POSTGRES_URL, serverDatabaseConfig, skipReason, serverDatabaseBackend } from '../helpers/backends.ts';
 import { privateMariaDb } from '../helpers/servers.ts';
 import { storedJob } from '../helpers/stored.ts';
 import { dispatchMany, logLines, managerFor, records, run, start, testEnv, trackedRuns as runs, untilRecords, type Running, type TestEnv } from '../helpers/cli.ts';
@@ -44,7 +44,7 @@ after(async () => {
   for (const { client, table } of created) {
     const db = (client === 'mysql' ? mysqlDialect(serverDatabaseConfig(client)) : postgresDialect(serverDatabaseConfig(client), () => {})).connect();
     try {
-      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_schedules`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
+      for (const name of everyTable(tableNames({ table: `${table}_jobs`, failedTable: `${table}_failed` }))) {
         await db.schema.dropTable(name).ifExists().execute();
       }
     } finally {

@@ -3,7 +3,8 @@
  * work, fail, retry, delay, priority, status, pause and restart through the real `queue` binary,
  * with queues whose keys live on different nodes; job records found and listed across them, shown
  * and waited for, and cancels of waiting and running jobs (the request is written in the job's
- * slot, its worker signal in another). Locally it is skipped (with a line saying so) when
+ * slot, its worker signal in another); workers' heartbeats with metrics of queues on several nodes,
+ * read back across them. Locally it is skipped (with a line saying so) when
  * redis-server is not installed; under CI it is required.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { env } from '../../src/env.ts';
-import type { QueueStats } from '../../src/contract/driver.ts';
+import type { QueueStats, WorkerBeat } from '../../src/contract/driver.ts';
+import { minuteOf } from '../../src/contract/metrics.ts';
 import { openRedis } from '../../src/drivers/redis/open.ts';
 import type { RedisDriver } from '../../src/drivers/redis/RedisDriver.ts';
 import { escapeRegExp, logLines, records, run, start, testEnv, type TestEnv } from '../helpers/cli.ts';
@@ -236,6 +238,30 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
     await withDriver(t, async (driver) => assert.deepEqual((await driver.signals()).cancelRequested, [], 'the request is cleared'));
     assert.match(await ok(t, 'clean', 'cancelled'), /^deleted 2 cancelled job record/);
     assert.equal((await run(['show', slow], t)).code, 1, 'cleaned away');
+  });
+
+  it("a heartbeat counts on queues of different slots at once; workers, buckets, totals and a queue's oldest ready job read back", async () => {
+    const t = clusterEnv();
+    const queues = ['alpha', 'mail:{eu}', 'reports é'];
+    const minute = minuteOf(Date.now());
+    const beat: WorkerBeat = { id: 'w1', name: 'cluster-worker', host: 'h', pid: 1, queues, concurrency: 2, running: [], startedAt: Date.now(), jobsDone: 3, rssBytes: 1, seq: 1 };
+    const buckets = queues.map((queue, i) => ({ queue, minute, counts: { completed: i + 1, run_ms: 10 } }));
+    await withDriver(t, async (driver) => {
+      await driver.monitor.beat(beat, 10_000, buckets);
+      await driver.monitor.beat(beat, 10_000, buckets);
+      assert.deepEqual((await driver.monitor.workers()).map((w) => [w.name, w.seq]), [['cluster-worker', 1]]);
+      assert.deepEqual(await driver.monitor.metrics({ since: minute }), buckets, 'each queue once, though the beat went twice');
+      assert.deepEqual(await driver.monitor.totals(), buckets.map((bucket) => ({ ...bucket, minute: 0 })));
+      assert.deepEqual(await driver.monitor.metrics({ since: minute, queue: 'mail:{eu}' }), [buckets[1]]);
+
+      const before = Date.now();
+      await dispatch(t, 'Record', 'mail:{eu}');
+      const oldest = await driver.monitor.oldestReady('mail:{eu}');
+      assert.ok(oldest !== null && oldest >= before - 1_000 && oldest <= Date.now(), `${oldest} is when it was dispatched`);
+
+      await driver.monitor.leave('w1');
+      assert.deepEqual(await driver.monitor.workers(), []);
+    });
   });
 
   it('status counts per queue; pause, resume and restart reach a running worker', async () => {

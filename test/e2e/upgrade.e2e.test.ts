@@ -85,7 +85,7 @@ function unmigrated(client: 'mysql' | 'postgres'): TestEnv {
   dropped.push(async () => {
     const db = (client === 'mysql' ? mysqlDialect(config) : postgresDialect(config, () => {})).connect();
     try {
-      for (const name of ['jobs', 'failed', 'signals', 'jobs_migrations', 'jobs_migrations_lock']) await db.schema.dropTable(`${base}_${name}`).ifExists().execute();
+      for (const name of ['jobs', 'failed', 'signals', 'schedules', 'workers', 'metrics', 'jobs_migrations', 'jobs_migrations_lock']) await db.schema.dropTable(`${base}_${name}`).ifExists().execute();
     } finally {
       await db.destroy();
     }

@@ -158,13 +158,18 @@ export function serverDatabaseBackend(client: 'mysql' | 'postgres'): Backend {
       const db = dialectFor(client).connect();
       try {
         for (const t of created) {
-          for (const table of [t.jobs, t.failed, t.signals, t.schedules, `${t.jobs}_migrations`, `${t.jobs}_migrations_lock`]) await db.schema.dropTable(table).ifExists().execute();
+          for (const table of everyTable(t)) await db.schema.dropTable(table).ifExists().execute();
         }
       } finally {
         await db.destroy();
       }
     },
   };
+}
+
+/** Every table a connection of these names has: to drop them all after a test. */
+export function everyTable(tables: TableNames): string[] {
+  return [...Object.values(tables), `${tables.jobs}_migrations`, `${tables.jobs}_migrations_lock`];
 }
 
 export const backends: (() => Backend)[] = [sqliteBackend, redisBackend, () => serverDatabaseBackend('mysql'), () => serverDatabaseBackend('postgres')];

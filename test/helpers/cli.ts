@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { ConnectionConfig } from '../../src/config/define.ts';
 import type { FailedJob } from '../../src/contract/driver.ts';
 import { ensureBuilt } from './build.ts';
-import { deleteRedisPrefix, MYSQL_URL, POSTGRES_URL, redisBackend, REDIS_URL, serverDatabaseBackend, serverDatabaseConfig, skipReason } from './backends.ts';
+import { tableNames } from '../../src/drivers/database/schema.ts';
+import { deleteRedisPrefix, everyTable, MYSQL_URL, POSTGRES_URL, redisBackend, REDIS_URL, serverDatabaseBackend, serverDatabaseConfig, skipReason } from './backends.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fixtureProject = path.join(repoRoot, 'test/fixtures/project');
@@ -149,7 +150,7 @@ async function dropServerTables(client: 'mysql' | 'postgres'): Promise<void> {
   try {
     for (const table of tables) {
       serverTables.delete(table);
-      for (const name of [`${table}_jobs`, `${table}_failed`, `${table}_signals`, `${table}_schedules`, `${table}_jobs_migrations`, `${table}_jobs_migrations_lock`]) {
+      for (const name of everyTable(tableNames({ table: `${table}_jobs`, failedTable: `${table}_failed` }))) {
         await db.schema.dropTable(name).ifExists().execute();
       }
     }

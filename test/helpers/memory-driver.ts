@@ -6,7 +6,8 @@
  * can read, calls it can make fail (`failNext`), and a record of every turn.
  */
 import { randomUUID } from 'node:crypto';
-import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Keeping, Records, QueueStats, ScheduleStore, Reservation, ReserveOptions, Pushed, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import type { Completion, Driver, FailedJob, FailedStore, Failure, Holding, JobRecord, Keeping, MetricBucket, MonitorStore, Records, QueueStats, WorkerInfo, ScheduleStore, Reservation, ReserveOptions, Pushed, StoredJob, Turn, TurnResult, WorkerSignals } from '../../src/contract/driver.ts';
+import { METRIC_KEEP_MS } from '../../src/contract/driver.ts';
 import { failedJobRecord, waitingState } from '../../src/contract/records.ts';
 import { cancelSignal, pausedSignal, RESTART_SIGNAL, workerSignals } from '../../src/contract/signals.ts';
 import { failedJobNotFound } from '../../src/errors.ts';
@@ -281,6 +282,38 @@ export class MemoryDriver implements Driver {
     },
     pause: async (name, paused) => {
       this.scheduleRow(name).paused = paused;
+    },
+  };
+
+  /** Beats by worker id, and metric counts by queue and minute (0: the totals). */
+  readonly beats = new Map<string, WorkerInfo>();
+  readonly metricCounts = new Map<string, MetricBucket>();
+
+  readonly monitor: MonitorStore = {
+    beat: async (beat, leaseMs, metrics) => {
+      await this.enter('beat');
+      const now = Date.now();
+      if ((this.beats.get(beat.id)?.seq ?? 0) >= beat.seq) return;
+      this.beats.set(beat.id, { ...beat, beatAt: now, expiresAt: now + leaseMs });
+      for (const bucket of metrics) {
+        for (const minute of bucket.minute >= now - METRIC_KEEP_MS ? [bucket.minute, 0] : [0]) {
+          const key = `${bucket.queue}\n${minute}`;
+          const kept = this.metricCounts.get(key) ?? this.metricCounts.set(key, { queue: bucket.queue, minute, counts: {} }).get(key)!;
+          for (const [field, value] of Object.entries(bucket.counts)) kept.counts[field] = (kept.counts[field] ?? 0) + value;
+        }
+      }
+    },
+    leave: async (id) => {
+      this.beats.delete(id);
+    },
+    workers: async () => [...this.beats.values()].filter((w) => w.expiresAt > Date.now()).sort((a, b) => a.name.localeCompare(b.name)),
+    metrics: async ({ since, queue }) => [...this.metricCounts.values()]
+      .filter((b) => b.minute !== 0 && b.minute >= since - (since % 60_000) && b.minute >= Date.now() - METRIC_KEEP_MS && (queue === undefined || b.queue === queue))
+      .sort((a, b) => a.minute - b.minute || a.queue.localeCompare(b.queue)),
+    totals: async ({ queue } = {}) => [...this.metricCounts.values()].filter((b) => b.minute === 0 && (queue === undefined || b.queue === queue)).sort((a, b) => a.queue.localeCompare(b.queue)),
+    oldestReady: async (queue) => {
+      const ready = [...this.rows.values()].filter((row) => row.queue === queue && row.availableAt <= Date.now());
+      return ready.length === 0 ? null : Math.min(...ready.map((row) => row.availableAt));
     },
   };
 

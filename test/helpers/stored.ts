@@ -6,8 +6,10 @@ import type { Reservation, StoredJob } from '../../src/contract/driver.ts';
 export function storedJob(queue = 'default', options: Partial<Pick<StoredJob, 'delayMs' | 'timeoutMs' | 'priority' | 'expireInMs' | 'unique' | 'id'>> & { label?: string } = {}): StoredJob {
   const id = options.id ?? randomUUID();
   const timeoutMs = options.timeoutMs ?? null;
+  const createdAt = Date.now();
   const payload = encodeEnvelope({
-    v: ENVELOPE_VERSION, id, job: 'Record', queue, data: { label: options.label ?? '' }, attempts: 0, maxTries: null, timeout: timeoutMs === null ? null : timeoutMs / 1000, backoff: null, createdAt: Date.now(),
+    v: ENVELOPE_VERSION, id, job: 'Record', queue, data: { label: options.label ?? '' }, attempts: 0, maxTries: null, timeout: timeoutMs === null ? null : timeoutMs / 1000, backoff: null, createdAt,
+    ...(options.delayMs ? { availableAt: createdAt + options.delayMs } : {}),
     ...(options.priority ? { priority: options.priority } : {}),
   });
   return {

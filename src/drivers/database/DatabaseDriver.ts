@@ -14,6 +14,7 @@ import { backendUnavailable, type Refusal } from '../../contract/unavailable.ts'
 import { AckBatcher } from './AckBatcher.ts';
 import type { DoneRow, SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
+import { DatabaseMonitor } from './DatabaseMonitor.ts';
 import { DatabaseRecords } from './DatabaseRecords.ts';
 import { DatabaseSchedules } from './DatabaseSchedules.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
@@ -53,6 +54,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   readonly failed: DatabaseFailedStore;
   readonly records: DatabaseRecords;
   readonly schedules: DatabaseSchedules;
+  readonly monitor: DatabaseMonitor;
   private readonly db: Kysely<Tables>;
   private readonly acks: AckBatcher;
   private prepared: Promise<unknown> | undefined;
@@ -69,6 +71,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     this.failed = new DatabaseFailedStore(connection, tables, dialect, (what, work) => this.call(what, work));
     this.records = new DatabaseRecords(connection, tables, dialect, (what, work) => this.call(what, work), this.failed);
     this.schedules = new DatabaseSchedules(connection, tables, dialect, (what, work) => this.call(what, work));
+    this.monitor = new DatabaseMonitor(tables, dialect, (what, work) => this.call(what, work));
     this.acks = new AckBatcher(async (rows) => withGoneRows(this.db, tables.jobs, rows, await this.deleteDone(rows)));
   }
 

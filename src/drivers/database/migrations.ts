@@ -163,6 +163,56 @@ function schedules(t: TableNames, dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * Monitoring (SPEC 15): a row per worker that beats, indexed by the end of its lease for the
+ * delete of those that stopped beating; and a count per queue, minute and field, minute 0 holding
+ * the all-time totals. A beat adds to its rows by their primary key; the index on minute serves
+ * reading every queue from one minute on and the delete of minutes older than a day. A worker's id
+ * is host:pid:random, and a host name may have 64 characters (a Kubernetes pod's often has near
+ * that many): varchar(255). In MySQL's utf8mb4 the metrics key takes 1,284 bytes, within InnoDB's
+ * 3,072.
+ */
+function monitoring(t: TableNames, dialect: SqlDialect): Migration {
+  const text = dialect.types.text === 'longtext' ? sql`longtext` : 'text';
+  const options = <T extends string, C extends string>(table: CreateTableBuilder<T, C>) => (dialect.tableSuffix ? table.modifyEnd(dialect.tableSuffix) : table);
+  return {
+    async up(db: Kysely<any>) {
+      await options(db.schema
+        .createTable(t.workers)
+        .ifNotExists()
+        .addColumn('id', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('host', 'varchar(255)', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('queues', text, (c) => c.notNull())
+        .addColumn('concurrency', 'integer', (c) => c.notNull())
+        .addColumn('running', text, (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('jobs_done', 'bigint', (c) => c.notNull())
+        .addColumn('rss_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('beat_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull()))
+        .execute();
+      await db.schema.createIndex(`${t.workers}_expires_at`).on(t.workers).columns(['expires_at']).execute();
+
+      await options(db.schema
+        .createTable(t.metrics)
+        .ifNotExists()
+        .addColumn('queue', 'varchar(255)', (c) => c.notNull())
+        .addColumn('minute', 'bigint', (c) => c.notNull())
+        .addColumn('field', 'varchar(64)', (c) => c.notNull())
+        .addColumn('value', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint(`${t.metrics}_pkey`, ['queue', 'minute', 'field']))
+        .execute();
+      await db.schema.createIndex(`${t.metrics}_minute`).on(t.metrics).columns(['minute']).execute();
+    },
+    async down(db: Kysely<any>) {
+      for (const table of [t.metrics, t.workers]) await db.schema.dropTable(table).ifExists().execute();
+    },
+  };
+}
+
 function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, Migration> {
   return {
     '001_create_queue_tables': createQueueTables(tables, dialect),
@@ -170,6 +220,7 @@ function migrationsFor(tables: TableNames, dialect: SqlDialect): Record<string, 
     '003_job_records': jobRecords(tables, dialect),
     '004_priority_unique_expiry': priorityUniqueExpiry(tables, dialect),
     '005_schedules': schedules(tables, dialect),
+    '006_monitoring': monitoring(tables, dialect),
   };
 }
 

@@ -83,11 +83,46 @@ export interface SchedulesTable {
   definition: string | null;
 }
 
+/** One row per worker that beats (SPEC 15): what its last beat said; it goes once its lease ran out. */
+export interface WorkersTable {
+  /** WorkerBeat.id: its host, pid and a random part. */
+  id: string;
+  name: string;
+  host: string;
+  pid: number;
+  /** JSON array of queue names, in priority order. */
+  queues: string;
+  concurrency: number;
+  /** JSON array of the ids of the jobs it ran at its last beat. */
+  running: string;
+  /** By the worker's clock. */
+  started_at: number;
+  jobs_done: number;
+  rss_bytes: number;
+  /** The last beat applied (WorkerBeat.seq): a beat not above it changes nothing. */
+  seq: number;
+  /** When the last beat landed, by the backend's clock. */
+  beat_at: number;
+  /** beat_at + the lease it asked for: listed while it is ahead. */
+  expires_at: number;
+}
+
+/** One count per queue, minute and field (contract/metrics.ts names the fields); minute 0 holds the all-time totals. */
+export interface MetricsTable {
+  queue: string;
+  /** The minute's start, ms; 0 for the totals. */
+  minute: number;
+  field: string;
+  value: number;
+}
+
 export interface Tables {
   queue_jobs: JobsTable;
   queue_failed_jobs: FailedJobsTable;
   queue_signals: SignalsTable;
   queue_schedules: SchedulesTable;
+  queue_workers: WorkersTable;
+  queue_metrics: MetricsTable;
 }
 
 export interface TableNames {
@@ -95,11 +130,23 @@ export interface TableNames {
   failed: string;
   signals: string;
   schedules: string;
+  workers: string;
+  metrics: string;
 }
 
-/** A connection's tables: as configured, or the defaults; the signals and schedules tables are named after the jobs table. */
+/**
+ * A connection's tables: as configured, or the defaults; the signals, schedules, workers and
+ * metrics tables are named after the jobs table.
+ */
 export function tableNames(config: Pick<DatabaseConnectionConfig, 'table' | 'failedTable'>): TableNames {
   const jobs = config.table ?? DEFAULT_TABLES.table;
   const base = jobs.replace(/_jobs$/, '');
-  return { jobs, failed: config.failedTable ?? DEFAULT_TABLES.failedTable, signals: `${base}_signals`, schedules: `${base}_schedules` };
+  return {
+    jobs,
+    failed: config.failedTable ?? DEFAULT_TABLES.failedTable,
+    signals: `${base}_signals`,
+    schedules: `${base}_schedules`,
+    workers: `${base}_workers`,
+    metrics: `${base}_metrics`,
+  };
 }

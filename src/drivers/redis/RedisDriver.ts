@@ -11,6 +11,7 @@ import type { BlockingWait, Completion, Driver, FinishNotices, Holding, Keeping,
 import { cancelSignal, pausedSignal, RESTART_SIGNAL, workerSignals } from '../../contract/signals.ts';
 import { backendUnavailable } from '../../contract/unavailable.ts';
 import { ClusterPaths } from './cluster.ts';
+import { RedisMonitor } from './RedisMonitor.ts';
 import { RedisSchedules } from './RedisSchedules.ts';
 import type { RedisTarget } from './connect.ts';
 import { keyList, RedisKeys } from './keys.ts';
@@ -37,6 +38,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
   readonly failed: RedisFailedStore;
   readonly records: RedisRecords;
   readonly schedules: RedisSchedules;
+  readonly monitor: RedisMonitor;
   readonly keys: RedisKeys;
   private readonly client: Redis | Cluster;
   private readonly cluster: ClusterPaths | undefined;
@@ -66,6 +68,7 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     }, this.keys.finished);
     const isCluster = 'nodes' in this.client && typeof this.client.nodes === 'function';
     this.schedules = new RedisSchedules(this.client, this.keys, (what, work) => this.call(what, work), !isCluster);
+    this.monitor = new RedisMonitor(this.client, this.keys, (what, work) => this.call(what, work), () => this.now());
     this.cluster = isCluster
       ? new ClusterPaths((queues) => this.client.sadd(this.keys.queues, ...queues), (jobs) => this.pushScript(jobs), (turn) => this.turnScript(turn))
       : undefined;

@@ -38,13 +38,22 @@
  *   <prefix>:{<queue>}:schedules   hash    schedule name -> "<last occurrence ms>:<fired at ms or nothing>": the
  *                                          cursor of each schedule whose jobs go to this queue (schedule.lua
  *                                          moves it with the occurrence's push, in the queue's slot)
+ *   <prefix>:{<queue>}:metrics     hash    metric field (metrics.ts names them) -> the queue's all-time total
+ *   <prefix>:{<queue>}:metrics:<hour>  hash  "<minute of the hour, 0-59>:<field>" -> count, for the hour that
+ *                                          starts at <hour> ms; expires METRIC_KEEP_MS after the hour's end
  *   <prefix>:{<queue>}:took:<client>  string  a client's last take, for a re-sent turn (expires with the hold)
  *   <prefix>:{<queue>}:once:<call>    string  the reply of one clear, retry, flush, cancel or clean, for a re-sent call (1 h)
+ *   <prefix>:{<queue>}:metrics_seen:<worker>  string  the seq of that worker's last beat whose counts were added
+ *                                          to this queue, so a re-sent beat adds nothing (1 h)
  *   <prefix>:queues                set     every queue name ever pushed to
  *   <prefix>:signals               hash    restart -> ms; paused:<queue> -> ms; cancel:<id> -> ms (the
  *                                          requested at of the job's `cancels` entry)
  *   <prefix>:{schedules}:definitions  hash  schedule name -> definition (JSON) of a schedule added at run time
  *   <prefix>:{schedules}:paused       set   names of paused schedules
+ *   <prefix>:{workers}:beats       hash    worker id -> "<seq>:<beat at ms>:<expires at ms>:<the beat as JSON>"
+ *                                          (by Redis's clock), of the workers listed and those not yet dropped
+ *   <prefix>:{workers}:leases      zset    worker id -> when its lease runs out (ms): the next beat drops it then
+ *   <prefix>:{workers}:metric_queues  set  every queue name that has metrics (added with the beat that counts them)
  *   <prefix>:finished              channel (pub/sub, not a key) a JSON array of the ids of jobs that
  *                                          completed with a record, failed, were cancelled or expired
  *
@@ -73,6 +82,8 @@ export class RedisKeys {
     return {
       took: (client: string) => `${base}:took:${client}`,
       once: (call: string) => `${base}:once:${call}`,
+      metricsHour: (hourStart: number) => `${base}:metrics:${hourStart}`,
+      metricsSeen: (worker: string) => `${base}:metrics_seen:${worker}`,
       ready: `${base}:ready`,
       prioritized: `${base}:prioritized`,
       priorities: `${base}:priorities`,
@@ -98,6 +109,7 @@ export class RedisKeys {
       failedAt: `${base}:failed_at`,
       notify: `${base}:notify`,
       schedules: `${base}:schedules`,
+      metrics: `${base}:metrics`,
     };
   }
 
@@ -118,6 +130,19 @@ export class RedisKeys {
     return `${this.prefix}:{schedules}:paused`;
   }
 
+  /** Workers' heartbeats, and the names of the queues with metrics: three keys in one slot of their own. */
+  get workerBeats(): string {
+    return `${this.prefix}:{workers}:beats`;
+  }
+
+  get workerLeases(): string {
+    return `${this.prefix}:{workers}:leases`;
+  }
+
+  get metricQueues(): string {
+    return `${this.prefix}:{workers}:metric_queues`;
+  }
+
   /** The pub/sub channel of finish notices: PUBLISH ignores the database number, so it is named by the prefix alone. */
   get finished(): string {
     return `${this.prefix}:finished`;
@@ -126,8 +151,8 @@ export class RedisKeys {
 
 export type QueueKeys = ReturnType<RedisKeys['build']>;
 
-/** The name of one of a queue's fixed keys (not a `took` or `once` key, which are named per call). */
-export type QueueKeyName = Exclude<keyof QueueKeys, 'took' | 'once'>;
+/** The name of one of a queue's fixed keys (not a `took`, `once` or metrics key named per call). */
+export type QueueKeyName = Exclude<keyof QueueKeys, 'took' | 'once' | 'metricsHour' | 'metricsSeen'>;
 
 /** Per queue's keys and list of names: the keys, built once (a busy worker sends the same ones every turn). */
 const listed = new WeakMap<QueueKeys, Map<readonly QueueKeyName[], readonly string[]>>();

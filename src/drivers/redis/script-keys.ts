@@ -66,3 +66,6 @@ export const RETRY_KEYS = [
 export const STATS_KEYS = [
   'ready', 'prioritized', 'delayed', 'reserved', 'failed', 'completed', 'cancelled',
 ] as const satisfies readonly QueueKeyName[];
+
+/** oldest_ready.lua. */
+export const OLDEST_READY_KEYS = ['ready', 'prioritized', 'delayed', 'reserved', 'jobs'] as const satisfies readonly QueueKeyName[];

@@ -13,6 +13,7 @@ const SCRIPT_VERSION = 5;
 const SCRIPTS = [
   'push', 'push_placed', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune',
   'cancel', 'cancel_running', 'progress', 'clean', 'unsignal', 'expire', 'schedule', 'unschedule',
+  'beat', 'leave', 'add_metrics', 'oldest_ready',
 ] as const;
 
 export type ScriptName = (typeof SCRIPTS)[number];

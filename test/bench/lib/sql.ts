@@ -11,7 +11,8 @@ import type { DatabaseConnectionConfig, ServerDatabaseConnectionConfig } from '.
 import type { DatabaseDriver } from '../../../src/drivers/database/DatabaseDriver.ts';
 import { mysqlDialect } from '../../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../../src/drivers/database/dialects/postgres.ts';
-import { MYSQL_URL, POSTGRES_URL } from '../../helpers/backends.ts';
+import { tableNames } from '../../../src/drivers/database/schema.ts';
+import { everyTable, MYSQL_URL, POSTGRES_URL } from '../../helpers/backends.ts';
 import { childEnv, expectExit0, readRecords, startQueue, summarizeLogs } from './children.ts';
 import { BenchFailure, QUEUE, RETENTION, elapsedSince, progress, verifyExactlyOnce } from './common.ts';
 import { drainOurs, leftAfterRun, openOurs, pushOurs, type Ours } from './ours.ts';
@@ -51,7 +52,7 @@ async function dropTables(config: ServerDatabaseConnectionConfig): Promise<void>
   const db = (config.client === 'mysql' ? mysqlDialect(config) : postgresDialect(config, () => {})).connect();
   const jobs = config.table!;
   try {
-    for (const table of [jobs, config.failedTable!, `${jobs.replace(/_jobs$/, '')}_signals`, `${jobs.replace(/_jobs$/, '')}_schedules`, `${jobs}_migrations`, `${jobs}_migrations_lock`]) {
+    for (const table of everyTable(tableNames({ table: jobs, failedTable: config.failedTable }))) {
       await db.schema.dropTable(table).ifExists().execute();
     }
   } finally {

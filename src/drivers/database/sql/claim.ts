@@ -20,6 +20,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Tables } from '../schema.ts';
+import { readyAt } from './ready.ts';
 
 export interface ClaimedRow {
   id: number;
@@ -42,7 +43,7 @@ export interface ClaimParams {
 function arms(table: string, p: ClaimParams, now: RawBuilder<number>, lock: boolean, columns: RawBuilder<unknown>) {
   const locking = lock ? sql` for update skip locked` : sql``;
   const arm = (band: RawBuilder<unknown>) => sql`select ${columns} from ${sql.table(table)}
-    where queue = ${p.queue} and ${band} and available_at <= ${now} and (start_by is null or start_by > ${now} or attempts > 0)
+    where queue = ${p.queue} and ${band} and ${readyAt(now)}
     order by priority desc, available_at, id limit ${p.count}${locking}`;
   return [arm(sql`priority > 0`), arm(sql`priority = 0`), arm(sql`priority < 0`)];
 }
