@@ -73,6 +73,19 @@ export abstract class Job {
   /** Called once, when the job has failed for good. Its own errors are logged, never rethrown. */
   failed?(error: Error): Promise<void> | void;
 
+  /**
+   * Called once the job has completed and its completion is on the backend, with what handle()
+   * returned; not when its lease was taken over first (it runs again elsewhere). A worker calls it
+   * after freeing the job's slot. Its own errors are logged, never rethrown.
+   */
+  completed?(result: unknown): Promise<void> | void;
+
+  /**
+   * Called when a try failed and the job is back on its queue to run again, with that try's error.
+   * A worker calls it after freeing the job's slot. Its own errors are logged, never rethrown.
+   */
+  retrying?(error: Error): Promise<void> | void;
+
   /** `await SendWelcomeEmail.dispatch({ userId: 1 })`: builds the job and dispatches it. */
   static async dispatch<T extends Job>(this: new () => T, data: JobData<T> = {}, options: DispatchOptions = {}): Promise<string> {
     const job = new this();

@@ -27,8 +27,16 @@ export interface Envelope {
   backoff: number[] | null;
   /** Milliseconds since the epoch. */
   createdAt: number;
+  /** When a job dispatched with a delay first became due, ms since the epoch (absent: at createdAt). */
+  availableAt?: number;
   /** Its priority, when not 0 (the backend orders by its own copy; this one is for people and retries). */
   priority?: number;
+  /**
+   * The trace context it was dispatched in, as the OpenTelemetry propagator wrote it (W3C:
+   * `traceparent`, and `tracestate` when there is one); absent outside a span (see tracing.ts).
+   * Never encrypted (it says nothing of the job's fields), and covered by the signature.
+   */
+  trace?: Record<string, string>;
   /** 'aes-256-gcm' when `data` is encrypted. */
   enc?: 'aes-256-gcm';
   /** HMAC of the envelope, when payloads are signed (QUEUE_SIGNED). */
@@ -81,8 +89,22 @@ function validateEnvelope(value: unknown): Envelope {
   if (e.timeout !== null && !isNumber(e.timeout, 0.001, LIMITS.timeoutSeconds)) throw invalid(`has a timeout outside 0..${LIMITS.timeoutSeconds}s`);
   if (e.backoff !== null && !isBackoff(e.backoff)) throw invalid('has an invalid backoff');
   if (!isNumber(e.createdAt, 0, 8.64e15)) throw invalid('has an invalid createdAt');
+  if (e.availableAt !== undefined && !isNumber(e.availableAt, 0, 8.64e15)) throw invalid('has an invalid availableAt');
   if (e.priority !== undefined && !isInt(e.priority, -LIMITS.priority, LIMITS.priority)) throw invalid(`has a priority outside -${LIMITS.priority}..${LIMITS.priority}`);
+  if (e.trace !== undefined && !isTraceCarrier(e.trace)) throw invalid('has an invalid trace context');
   return e as unknown as Envelope;
+}
+
+/** The most fields a trace context may have: W3C writes two (three with the baggage propagator). */
+const TRACE_FIELDS = 8;
+/** W3C baggage's limit, the largest of the values a propagator writes. */
+const TRACE_VALUE_CHARS = 8_192;
+
+/** A few header-like names, each with a string value of bounded size. */
+function isTraceCarrier(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const fields = Object.entries(value);
+  return fields.length <= TRACE_FIELDS && fields.every(([name, field]) => /^[a-z0-9_-]{1,64}$/i.test(name) && typeof field === 'string' && field.length <= TRACE_VALUE_CHARS);
 }
 
 function invalid(reason: string): QueueError {

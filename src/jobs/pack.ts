@@ -4,6 +4,7 @@ import { ENVELOPE_VERSION, type Envelope } from './envelope.ts';
 import type { Job, JobClass } from './Job.ts';
 import { encodeData } from './serialize.ts';
 import { declaredSettings, delayMs, uniqueHold, validPriority, validateQueueName, type DispatchOptions, type UniqueHold } from './settings.ts';
+import { activeTrace } from './tracing.ts';
 
 /** Where a job goes in its queue, beside its envelope: its delay, priority, expiry and unique hold (as a StoredJob has them). */
 export interface Placement {
@@ -34,6 +35,10 @@ export function packJob(job: Job, name: string, options: DispatchOptions, id: st
   const priority = options.priority === undefined ? declared.priority : validPriority(options.priority, 'dispatch option priority');
   if (priority !== 0) envelope.priority = priority;
   const delay = delayMs(options.delay);
+  if (delay > 0) envelope.availableAt = envelope.createdAt + delay;
+  // Its tries continue the trace it was dispatched in (tracing.ts).
+  const trace = activeTrace();
+  if (trace) envelope.trace = trace;
   const placement: Placement = { delayMs: delay };
   if (priority !== 0) placement.priority = priority;
   if (declared.expireAfterMs !== null) placement.expireInMs = delay + declared.expireAfterMs;

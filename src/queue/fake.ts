@@ -92,7 +92,7 @@ export class QueueFake {
 
   /**
    * Runs every recorded job, in order, through the real attempt path (its timeout, its tries without
-   * waiting out backoff, its failed() hook), as the sync connection does; jobs those jobs dispatch
+   * waiting out backoff, its completed(), retrying() and failed() hooks), as the sync connection does; jobs those jobs dispatch
    * are recorded and run too. Returns what became of each.
    */
   async runAll(options: { logger?: Logger } = {}): Promise<FakeRun[]> {

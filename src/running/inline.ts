@@ -1,8 +1,10 @@
 /**
  * Running a job inline, with the same retry and failure rules as a worker: up to maxTries attempts
  * (without waiting out the backoff, which would only stall the caller), each under the job's
- * timeout; when the last one fails, failed() is called. The `sync` connection runs jobs this way at
- * dispatch (and rejects with the job's error), and so does Queue.fake()'s runAll().
+ * timeout and in its trace span; its hooks are called as a worker calls them (completed(),
+ * retrying() before each retry, failed() when the last try fails), and awaited. The `sync`
+ * connection runs jobs this way at dispatch (and rejects with the job's error), and so does
+ * Queue.fake()'s runAll().
  */
 import type { Logger } from 'pino';
 import { QueueError, UnrecoverableError } from '../errors.ts';
@@ -11,8 +13,9 @@ import type { JobClass } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import { decodeData } from '../jobs/serialize.ts';
 import { BUILT_IN_DEFAULTS, settingsFor, shouldRetry } from '../jobs/settings.ts';
+import { traceTry } from '../jobs/tracing.ts';
 import { instantiate, runAttempt } from './attempt.ts';
-import { callFailedHook } from './run-reservation.ts';
+import { callHook } from './hooks.ts';
 
 export interface InlineResult {
   ok: boolean;
@@ -28,10 +31,16 @@ export async function runInline(jobClass: JobClass, envelope: Envelope, connecti
   for (let attempt = 1; ; attempt += 1) {
     const job = instantiate(jobClass, envelope.job, decodeData(envelope.data));
     const jobLog = log.child({ jobId: envelope.id, job: envelope.job, queue: envelope.queue, attempt });
-    const result = await runAttempt(job, { id: envelope.id, attempt, queue: envelope.queue, connection, log: () => jobLog, timeoutSeconds: settings.timeout });
-    if (result.ok) return { ok: true, attempts: attempt };
-    if (shouldRetry(result.error, attempt, settings) && !result.hung) continue;
-    await callFailedHook(job, result.error, jobLog);
+    const result = await traceTry(envelope, attempt, () => runAttempt(job, { id: envelope.id, attempt, queue: envelope.queue, connection, log: () => jobLog, timeoutSeconds: settings.timeout }));
+    if (result.ok) {
+      await callHook(job, 'completed', result.value, jobLog);
+      return { ok: true, attempts: attempt };
+    }
+    if (shouldRetry(result.error, attempt, settings) && !result.hung) {
+      await callHook(job, 'retrying', result.error, jobLog);
+      continue;
+    }
+    await callHook(job, 'failed', result.error, jobLog);
     return { ok: false, attempts: attempt, error: result.error };
   }
 }

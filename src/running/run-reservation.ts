@@ -1,16 +1,20 @@
 /**
  * Takes one reservation to its end: decode, look up, run, then ack, release or fail. Failure goes
  * in the order that never loses a job: the failed record is stored, the job removed (both in the
- * driver's one atomic step), and only then is the class's failed() hook called, best effort.
+ * driver's one atomic step), and only then is the class's failed() hook called, best effort. The
+ * completed() and retrying() hooks come after their outcome is recorded too, without holding the
+ * job's slot.
  */
 import type { Logger } from 'pino';
-import { describeError, firstLine, toError } from '../errors.ts';
+import { describeError, firstLine } from '../errors.ts';
 import { encodeEnvelope, type Envelope } from '../jobs/envelope.ts';
 import { encodeProgress, openPayload, sealResult, type PayloadRules } from '../jobs/payload.ts';
 import type { Job, JobClass } from '../jobs/Job.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
+import { traceTry } from '../jobs/tracing.ts';
 import type { Acknowledgement, Completion, Driver, Reservation } from '../contract/driver.ts';
 import { instantiate, runAttempt, type Cancellation } from './attempt.ts';
+import { callHook, hasHook } from './hooks.ts';
 import { DEFAULT_KEEP, hasExceededTries, retryDelaySeconds, settingsFor, shouldRetry, type JobDefaults, type Retention } from '../jobs/settings.ts';
 import type { Watchdog } from './watchdog.ts';
 
@@ -47,6 +51,11 @@ export interface RunResult {
    * the result is.
    */
   acked?: Promise<boolean>;
+  /**
+   * The job's completed() hook (once `acked` has landed) or retrying() hook, still running after its
+   * slot was freed; it never rejects. A graceful stop waits for it.
+   */
+  hooked?: Promise<void>;
 }
 
 /** What running a reservation needs from the worker that took it. */
@@ -66,8 +75,11 @@ export interface RunContext {
   cancel: Cancellation;
   /** Catches jobs that block the event loop past their timeout (absent in tests and `sync`). */
   watchdog?: Watchdog;
-  /** Told when a job is about to run (after its payload opened and its tries were checked). */
-  onStarted?: (run: JobRun) => void;
+  /**
+   * Told when a job is about to run (after its payload opened and its tries were checked); on its
+   * first try, with how long it waited since it was due (its dispatch, or the end of its delay).
+   */
+  onStarted?: (run: JobRun, waitedMs: number | undefined) => void;
 }
 
 export async function runReservation(p: RunContext, reservation: Reservation): Promise<RunResult> {
@@ -110,9 +122,9 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
   if (p.cancelRequested(envelope.id)) return { outcome: await recordCancelled(p, reservation, registered.jobClass, jobLog(), 0), run, ms: 0, hung: false };
 
   if (info) jobLog().info('started');
-  p.onStarted?.(run);
+  p.onStarted?.(run, reservation.attempts === 1 ? Date.now() - (envelope.availableAt ?? envelope.createdAt) : undefined);
   const unwatch = p.watchdog?.watch({ reservation, jobId: envelope.id, job: envelope.job, timeoutSeconds: settings.timeout });
-  const result = await runAttempt(job, {
+  const result = await traceTry(envelope, reservation.attempts, () => runAttempt(job, {
     id: envelope.id,
     attempt: reservation.attempts,
     queue: reservation.queue,
@@ -126,7 +138,7 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
     clock: p.watchdog,
     file: registered.file,
     onSettled: unwatch,
-  });
+  }));
   const elapsed = performance.now() - startedAt;
   const ms = Math.round(elapsed);
 
@@ -137,7 +149,9 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
       else if (info) jobLog().info({ ms, outcome: 'done' }, `done in ${ms}ms`);
       return ok;
     });
-    return { outcome: { status: 'done' }, run, ms, hung: false, acked };
+    // An ack that failed leaves the job to run again after its lease: it has not completed.
+    const hooked = hasHook(job, 'completed') ? acked.then((ok) => (ok ? callHook(job, 'completed', result.value, jobLog()) : undefined), () => undefined) : undefined;
+    return { outcome: { status: 'done' }, run, ms, hung: false, acked, hooked };
   }
 
   if (result.cancelled) return { outcome: await recordCancelled(p, reservation, registered.jobClass, jobLog(), ms), run, ms, hung: false };
@@ -150,8 +164,9 @@ export async function runReservation(p: RunContext, reservation: Reservation): P
     return { outcome: { status: 'handed-back' }, run, ms, hung: result.hung };
   }
 
-  const outcome = await settleFailedAttempt(p, reservation, envelope, result.error, result.timedOut, job, jobLog(), ms);
-  return { outcome, run, ms, hung: result.hung };
+  let hooked: Promise<void> | undefined;
+  const outcome = await settleFailedAttempt(p, reservation, envelope, result.error, result.timedOut, job, jobLog(), ms, (hook) => (hooked = hook));
+  return { outcome, run, ms, hung: result.hung, hooked };
 }
 
 /**
@@ -195,8 +210,10 @@ async function recordCancelled(p: RunContext, reservation: Reservation, jobClass
 
 /**
  * An attempt failed (threw, or timed out): release the job with its backoff while it has tries
- * left, otherwise store the failed record and remove the job (one atomic step), then call the
- * class's failed() hook. Used by the worker and by the watchdog's timeout recorder alike.
+ * left, then call its retrying() hook; otherwise store the failed record and remove the job (one
+ * atomic step), then call its failed() hook. Used by the worker and by the watchdog's timeout
+ * recorder alike. `inBackground` takes a retrying() hook that must not hold the caller (the
+ * worker's slot); without it, the hook is awaited (the recorder's process exits right after).
  */
 export async function settleFailedAttempt(
   p: Pick<RunContext, 'driver' | 'defaults'>,
@@ -207,6 +224,7 @@ export async function settleFailedAttempt(
   job: Job | null,
   log: Logger,
   ms: number,
+  inBackground?: (hook: Promise<void>) => void,
 ): Promise<Outcome> {
   const settings = settingsFor(envelope, p.defaults);
   if (shouldRetry(error, reservation.attempts, settings)) {
@@ -214,6 +232,11 @@ export async function settleFailedAttempt(
     const released = await p.driver.release(reservation, delay * 1000);
     if (!released) return lost(log, ms);
     log.warn({ ms, outcome: 'released', retryIn: delay, err: firstLine(error.message) }, `released after ${firstLine(error.message)}; retry in ${delay}s`);
+    if (job && hasHook(job, 'retrying')) {
+      const hook = callHook(job, 'retrying', error, log);
+      if (inBackground) inBackground(hook);
+      else await hook;
+    }
     return { status: 'released', delay, error, timedOut };
   }
 
@@ -221,7 +244,7 @@ export async function settleFailedAttempt(
   const stored = await p.driver.fail(reservation, { id: envelope.id, job: envelope.job, payload: encodeEnvelope(failedAt), error: describeError(error) });
   if (!stored) return lost(log, ms);
   log.error({ ms, outcome: 'failed', err: firstLine(error.message) }, `failed for good after ${reservation.attempts} attempt(s): ${firstLine(error.message)}`);
-  if (job) await callFailedHook(job, error, log);
+  if (job) await callHook(job, 'failed', error, log);
   return { status: 'failed', error, timedOut };
 }
 
@@ -239,17 +262,8 @@ async function rejectUnrunnable(p: RunContext, reservation: Reservation, run: Jo
   });
   if (!stored) return { outcome: lost(logger, 0), run, ms: 0, hung: false };
   logger.error({ outcome: 'failed', err: reason }, `failed without running: ${reason}`);
-  if (job) await callFailedHook(job, new Error(reason), logger);
+  if (job) await callHook(job, 'failed', new Error(reason), logger);
   return { outcome: { status: 'failed', error: reason, timedOut: false }, run, ms: 0, hung: false };
-}
-
-export async function callFailedHook(job: Job, error: Error, log: Logger): Promise<void> {
-  if (typeof job.failed !== 'function') return;
-  try {
-    await job.failed(error);
-  } catch (hookError) {
-    log.error({ err: describeError(toError(hookError)) }, 'failed() hook threw; the failed record is kept');
-  }
 }
 
 function lost(log: Logger, ms: number): Outcome {

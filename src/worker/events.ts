@@ -1,6 +1,7 @@
 /**
  * What a worker tells its listeners about each job (Laravel's worker events): the CLI, metrics and
- * an application's own telemetry all listen here, and the loop never formats anything itself.
+ * an application's own telemetry all listen here, and the loop never formats anything itself. A
+ * job's class hears its own completed, retrying and failed moments through its hooks (Job.ts).
  */
 import type { JobRun } from '../running/run-reservation.ts';
 

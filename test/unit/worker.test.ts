@@ -1,6 +1,7 @@
 /**
  * The worker loop in-process, on the in-memory driver: what it takes, when it stops and why, how it
- * lives through a backend that fails, and how it hands jobs back when told to stop at once.
+ * lives through a backend that fails, how it hands jobs back when told to stop at once, and what it
+ * tells its listeners (every event of events.ts).
  */
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -117,6 +118,44 @@ describe('the worker loop', () => {
     await worker(driver).run();
     assert.deepEqual(ran, [`Flaky ${job.id} 1`, `Flaky ${job.id} 2`, `failed-hook ${job.id} Flaky: down`]);
     assert.match(driver.failedRecords.get(job.id)!.error, /^Error: Flaky: down/);
+  });
+
+  it('tells its listeners each job\'s story: ready, then started and completed, retrying or failed', async () => {
+    const driver = new MemoryDriver();
+    const [quick, flaky] = [stored('Quick'), stored('Flaky', {}, 'default', { maxTries: 2, backoff: [0] })];
+    await driver.push([quick, flaky]);
+    const w = worker(driver);
+    const events: string[] = [];
+    let completed: unknown;
+    w.on('ready', () => events.push('ready'));
+    w.on('started', (run) => events.push(`started ${run.job} ${run.attempt}`));
+    w.on('completed', (run) => {
+      events.push(`completed ${run.job} ${run.attempt}`);
+      completed = run;
+    });
+    w.on('retrying', (run) => events.push(`retrying ${run.job} ${run.attempt} after ${run.error.message}, in ${run.delay}s`));
+    w.on('failed', (run) => events.push(`failed ${run.job} ${run.attempt} after ${run.error.message}`));
+    await w.run();
+    assert.equal(events[0], 'ready');
+    // A done job's ack lands in the background, so its completed event may follow the next start.
+    assert.deepEqual(events.filter((event) => event.includes('Quick')), ['started Quick 1', 'completed Quick 1']);
+    assert.deepEqual(events.filter((event) => event.includes('Flaky')), ['started Flaky 1', 'retrying Flaky 1 after Flaky: down, in 0s', 'started Flaky 2', 'failed Flaky 2 after Flaky: down']);
+    assert.deepEqual({ ...(completed as object), ms: 0 }, { id: quick.id, job: 'Quick', queue: 'default', attempt: 1, connection: 'memory', ms: 0 });
+  });
+
+  it('tells its listeners a job is lost, not completed, when its lease was taken over while it ran', async () => {
+    const driver = new MemoryDriver();
+    const job = stored('Waits', { ms: 50 });
+    await driver.push([job]);
+    const w = worker(driver);
+    const events: string[] = [];
+    for (const event of ['completed', 'lost'] as const) w.on(event, (run) => events.push(`${event} ${run.id}`));
+    const running = w.run();
+    while (ran.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    driver.rows.get(job.id)!.token = 'another worker';
+    await running;
+    assert.deepEqual(events, [`lost ${job.id}`]);
+    assert.equal(driver.rows.get(job.id)?.token, 'another worker', 'left to its new holder');
   });
 
   it("keeps a done job's record; a cancel reaches a running job in about a second and ends it cancelled, not retried", async () => {
