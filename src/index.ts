@@ -14,3 +14,4 @@ export { databaseFromEnv, redisFromEnv, securityFromEnv } from './config/default
 export { QueueError, UnrecoverableError, JobTimeoutError, JobCancelledError, type ErrorCode } from './errors.ts';
 export type { Driver, Reservation, FailedJob, QueueStats, JobState } from './contract/driver.ts';
 export type { JobInfo } from './queue/records.ts';
+export type { QueueMetrics, Percentiles, SeriesPoint, MetricsWindow, WorkerInfo } from './queue/monitoring.ts';

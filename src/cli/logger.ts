@@ -8,7 +8,7 @@ import { terminalDestination } from './terminal-log.ts';
 
 export async function createLogger(options: { json?: boolean; name?: string; verbose?: boolean } = {}): Promise<Logger> {
   const format = options.json ? 'json' : env.logFormat() ?? (process.stdout.isTTY ? 'pretty' : 'json');
-  const base = { level: env.logLevel(), base: options.name ? { worker: options.name } : { pid: process.pid } };
+  const base = { level: env.logLevel(), base: options.name ? { pid: process.pid, worker: options.name } : { pid: process.pid } };
   if (format === 'json') return pino(base, pino.destination({ fd: 1, sync: true }));
   const color = process.stdout.isTTY === true && !env.noColor();
   return pino(base, terminalDestination({ verbose: options.verbose === true, color, columns: () => process.stdout.columns || 100 }));

@@ -22,6 +22,11 @@ export function positiveInt(value: string): number {
   return Number(value);
 }
 
+export function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`expected a whole number >= 0, got '${value}'`);
+  return Number(value);
+}
+
 /** A parser of whole numbers from 1 to `max`. */
 export function intUpTo(max: number): (value: string) => number {
   return (value) => {

@@ -30,6 +30,8 @@ export interface CreateWorkerOptions {
   queues?: string[];
   /** Jobs run at once (default 1). */
   concurrency?: number;
+  /** How `queue workers` and the dashboard name this worker (default host:pid). */
+  name?: string;
   /** Where job and worker lines go (default: nowhere). */
   logger?: Logger;
   /**
@@ -125,6 +127,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       payloads: manager.payloads,
       watchdog: this.watchdog,
       keep: keepOf(manager.config.connections[driver.connection]),
+      name: options.name,
     }, this.log);
     this.worker = worker;
     const scheduler = options.schedule !== false && !options.once && !options.stopWhenEmpty ? new Scheduler(manager, driver, this.log) : undefined;

@@ -6,10 +6,12 @@ import type { Kysely, Transaction } from 'kysely';
 import { QueueError } from '../errors.ts';
 import { provideDispatcher, type Job } from '../jobs/Job.ts';
 import type { DispatchOptions } from '../jobs/settings.ts';
+import { loadTracing } from '../jobs/tracing.ts';
 import { runTransaction } from './after-commit.ts';
 import { QueueFake } from './fake.ts';
 import { QueueManager } from './manager.ts';
 import { cancelJob, checkState, findJob, openRecord, waitForJob, type JobInfo } from './records.ts';
+import { listWorkers, readMetrics, type MetricsWindow, type QueueMetrics, type WorkerInfo } from './monitoring.ts';
 import { listSchedules, pauseSchedule, removeSchedule, runSchedule, upsertSchedule, type ScheduleInfo } from './schedules.ts';
 import type { ScheduleEntry } from '../config/schedule.ts';
 import type { JobState, Pushed } from '../contract/driver.ts';
@@ -41,8 +43,12 @@ export type Dispatched = Pushed;
 /** Options that also ask what became of the job (`returnInfo: true`): a Dispatched instead of the id. */
 export type DispatchInfoOptions = DispatchOptions & { returnInfo: true };
 
-/** Stores jobs (faked: records them); what became of each. */
+/**
+ * Stores jobs (faked: records them); what became of each. Packing a job is synchronous, so
+ * OpenTelemetry is looked for first (once): the first job dispatched in a span carries its trace too.
+ */
 async function store(jobs: Job[], options: DispatchOptions): Promise<Dispatched[]> {
+  await loadTracing();
   if (fake) return fake.record(jobs, options).map((id) => ({ id, duplicate: false }));
   return (await queueManager()).push(jobs, options);
 }
@@ -167,6 +173,19 @@ export const Queue = {
     async run(name: string, options: { connection?: string } = {}): Promise<string> {
       return runSchedule(await queueManager(), name, options.connection);
     },
+  },
+
+  /** The workers of a connection whose heartbeat is live (SPEC 15), by name. */
+  async workers(options: { connection?: string } = {}): Promise<WorkerInfo[]> {
+    return listWorkers(await queueManager(), options.connection);
+  },
+
+  /**
+   * Each queue's figures over the last hour (or day): jobs completed, failed and retried, wait and
+   * run time percentiles, a per-step series, counts by state and the oldest ready job's age.
+   */
+  async metrics(options: { connection?: string; queue?: string; window?: MetricsWindow } = {}): Promise<QueueMetrics[]> {
+    return readMetrics(await queueManager(), options);
   },
 
   async close(): Promise<void> {

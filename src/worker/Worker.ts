@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { canBlock, canHold, type Driver, type QueueStats, type Reservation, type WorkerSignals } from '../contract/driver.ts';
+import { canBlock, canHold, type Driver, type Reservation, type WorkerSignals } from '../contract/driver.ts';
 import { describeError } from '../errors.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
@@ -17,7 +17,9 @@ import { startPruning } from './pruning.ts';
 import { cancelAttempts, Cancellation } from '../running/attempt.ts';
 import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
 import type { Watchdog } from '../running/watchdog.ts';
+import { Heartbeat } from './heartbeat.ts';
 import { HoldingSource } from './holding-source.ts';
+import { emptyMessage, OtherQueuesHint } from './idle-hints.ts';
 import { Outage } from './outage.ts';
 import type { JobSource } from './job-source.ts';
 import { ReservingSource } from './reserving-source.ts';
@@ -45,16 +47,18 @@ export interface WorkerOptions {
   watchdog?: Watchdog;
   /** The connection's retention of finished records (default: an hour, 1,000 per queue). */
   keep?: Keep;
+  /** How `queue workers` and the dashboard name it (default host:pid). */
+  name?: string;
 }
 
 /** How often workers look for `queue restart` and `queue pause`. */
 const SIGNAL_POLL_MS = 1_000;
-/** How often an idle worker looks for ready jobs on queues it does not take, until it found some once. */
-const OTHER_QUEUES_CHECK_MS = 60_000;
-
 export class Worker extends EventEmitter<WorkerEvents> {
   private readonly inFlight = new Set<Promise<void>>();
-  /** Acks of done jobs still on their way to the backend (their slots are already free). */
+  /** Ids of the jobs running now, for the heartbeat. */
+  private readonly running = new Set<string>();
+  private readonly heartbeat: Heartbeat;
+  /** Acks of done jobs still on their way to the backend, and hooks still running (their slots are already free). */
   private readonly recording = new Set<Promise<unknown>>();
   private readonly source: JobSource;
   /** How the records of jobs that end without completing (cancelled, expired) are kept. */
@@ -72,9 +76,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private cancelRequested: ReadonlySet<string> = new Set();
   private wakeUp: (() => void) | undefined;
   private readonly outage: Outage;
-  private hinted = false;
+  private readonly otherQueues: OtherQueuesHint;
   private readingSignals = false;
-  private hintCheckedAt = 0;
   /** RSS, read at most once a second: reading it costs more than running a trivial job. */
   private rss = { bytes: 0, readAt: 0 };
 
@@ -86,6 +89,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ) {
     super();
     this.outage = new Outage(log, driver.connection);
+    this.otherQueues = new OtherQueuesHint(driver, options.queues, log);
     this.endedKeeping = endedRetention(options.keep, `connection '${driver.connection}'`);
     const sourceOptions = {
       concurrency: options.concurrency,
@@ -94,6 +98,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       keeping: this.endedKeeping,
     };
     this.source = canHold(driver) ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
+    this.heartbeat = new Heartbeat(driver, { name: options.name, queues: options.queues, concurrency: options.concurrency }, {
+      running: () => [...this.running],
+      jobsDone: () => this.processed,
+      rssBytes: () => this.currentRss(),
+    }, log);
   }
 
   /** Take no new jobs; let in-flight ones finish. */
@@ -139,17 +148,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
       log: this.log,
       cancel: this.cancel,
       watchdog: this.options.watchdog,
-      onStarted: (run) => this.emit('started', run),
+      onStarted: (run, waitedMs) => {
+        if (run.id !== null) this.running.add(run.id);
+        if (waitedMs !== undefined) this.heartbeat.tally.waited(run.queue, waitedMs);
+        this.emit('started', run);
+      },
     };
 
     const stopPruning = startPruning(this.driver, this.registry, context.retention, this.endedKeeping.keepMs, this.log);
     const polling = setInterval(() => void this.pollSignalsWhileBusy(), SIGNAL_POLL_MS / 2);
     polling.unref();
+    // Beats once the backend has answered: a worker that cannot reach it is not one to list.
+    this.once('ready', () => this.heartbeat.start());
     try {
       return await this.loop(context);
     } finally {
       stopPruning();
       clearInterval(polling);
+      await this.heartbeat.stop();
     }
   }
 
@@ -179,10 +195,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
       if (reservations.length === 0) {
         if (this.inFlight.size === 0 && (this.options.stopWhenEmpty || this.options.once)) {
-          this.stop(this.options.once ? stopReason('once', 'the queue is empty') : stopReason('empty', await this.emptyMessage()));
+          this.stop(this.options.once ? stopReason('once', 'the queue is empty') : stopReason('empty', await emptyMessage(this.driver, this.options.queues)));
           break;
         }
-        await this.hintOtherQueues();
+        await this.otherQueues.check();
         await this.idle(queues);
         continue;
       }
@@ -208,12 +224,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       .then((result) => {
         this.finished(result);
         if (result.acked) {
-          const recording = result.acked
-            .then((acked) => this.tell(acked ? 'completed' : 'lost', result))
-            .catch(unrecorded)
-            .finally(() => this.recording.delete(recording));
-          this.recording.add(recording);
+          this.keepTrack(result.acked.then((acked) => {
+            if (acked) this.heartbeat.tally.finished(result.run.queue, 'completed', result.ms);
+            this.tell(acked ? 'completed' : 'lost', result);
+          }).catch(unrecorded));
         }
+        // A completed() or retrying() hook runs after the slot is free; a graceful stop waits for it.
+        if (result.hooked) this.keepTrack(result.hooked);
       })
       .catch((error) => {
         this.processed += 1;
@@ -226,11 +243,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.inFlight.add(running);
   }
 
+  /** Work that outlives a job's slot (its ack, its hooks): run() waits for it before it returns. */
+  private keepTrack(work: Promise<unknown>): void {
+    const tracked = work.finally(() => this.recording.delete(tracked));
+    this.recording.add(tracked);
+  }
+
   private finished(result: RunResult): void {
-    const { outcome } = result;
+    const { outcome, run } = result;
+    if (run.id !== null) this.running.delete(run.id);
     if (outcome.status !== 'handed-back') this.processed += 1;
-    if (outcome.status === 'released') this.tell('retrying', result, { error: outcome.error, delay: outcome.delay });
-    else if (outcome.status === 'failed') this.tell('failed', result, { error: typeof outcome.error === 'string' ? new Error(outcome.error) : outcome.error });
+    if (outcome.status === 'released') {
+      this.heartbeat.tally.finished(run.queue, 'retried', result.ms);
+      this.tell('retrying', result, { error: outcome.error, delay: outcome.delay });
+    } else if (outcome.status === 'failed') {
+      this.heartbeat.tally.finished(run.queue, 'failed', result.ms);
+      this.tell('failed', result, { error: typeof outcome.error === 'string' ? new Error(outcome.error) : outcome.error });
+    }
     else if (outcome.status === 'lost') this.tell('lost', result);
     else if (outcome.status === 'cancelled') this.tell('cancelled', result);
     if (result.hung) {
@@ -320,53 +349,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.pausedBySignal) return [];
     const paused = new Set(this.signals.paused);
     return this.options.queues.filter((queue) => !paused.has(queue));
-  }
-
-  /**
-   * Why --stop-when-empty stops: nothing is ready, and how many jobs of its queues still wait for
-   * their time (a delay, or a retry's backoff), which a person would otherwise think were lost.
-   */
-  private async emptyMessage(): Promise<string> {
-    let message = 'the queue is empty';
-    try {
-      const stats = await this.driver.stats();
-      const mine = new Set(this.options.queues);
-      const waiting = stats.filter((queue) => mine.has(queue.queue)).reduce((sum, queue) => sum + queue.delayed, 0);
-      if (waiting > 0) message += `; ${waiting} job(s) still wait for their time (a delay, or a retry's backoff)`;
-      const elsewhere = this.readyElsewhere(stats);
-      if (elsewhere) message += `; ${elsewhere}`;
-    } catch {
-      // The stop line goes without the counts.
-    }
-    return message;
-  }
-
-  /**
-   * Jobs ready on queues this worker does not take, said once while it idles: the usual reason a
-   * new worker "does nothing" is a job class whose `static queue` the worker was not told about.
-   */
-  private async hintOtherQueues(): Promise<void> {
-    if (this.hinted || Date.now() - this.hintCheckedAt < OTHER_QUEUES_CHECK_MS) return;
-    this.hintCheckedAt = Date.now();
-    try {
-      const elsewhere = this.readyElsewhere(await this.driver.stats());
-      if (elsewhere) {
-        this.hinted = true;
-        this.log.warn(`this worker's queues are empty, but ${elsewhere}`);
-      }
-    } catch {
-      // Only a hint: the next idle turn after the interval tries again.
-    }
-  }
-
-  /** "queue emails has 3 ready job(s) ...; take it with --queue default,emails", or undefined. */
-  private readyElsewhere(stats: QueueStats[]): string | undefined {
-    const mine = new Set(this.options.queues);
-    const others = stats.filter((queue) => !mine.has(queue.queue) && queue.ready > 0);
-    if (others.length === 0) return undefined;
-    const list = others.map((queue) => `${queue.queue} (${queue.ready} ready)`).join(', ');
-    const all = [...this.options.queues, ...others.map((queue) => queue.queue)].join(',');
-    return `${others.length === 1 ? 'queue' : 'queues'} ${list} ${others.length === 1 ? 'has' : 'have'} jobs this worker does not take; add ${others.length === 1 ? 'it' : 'them'}: --queue ${all}`;
   }
 
   /**

@@ -218,8 +218,9 @@ function workerCommand(shipped: string, queue: string, flags: string[]): string 
   const rest = words.slice(2);
   const queueAt = rest.indexOf('--queue');
   assert.ok(queueAt >= 0 && rest.at(-1) === '--json', `the shipped command names a --queue and ends with --json: ${shipped}`);
-  rest.splice(queueAt, 2, '--queue', queue);
-  return [BIN, 'work', ...rest.slice(0, -1), ...flags, '--json'].map(word).join(' ');
+  rest.splice(queueAt, 2, '--queue', word(queue));
+  // The shipped words stay as they are (a `%(process_name)s` is supervisord's to expand).
+  return [word(BIN), 'work', ...rest.slice(0, -1), ...flags.map(word), '--json'].join(' ');
 }
 
 /** The supervisord.conf of a private instance in `dir`, running the shipped program. */

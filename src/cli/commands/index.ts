@@ -15,6 +15,7 @@ import { registerKeyGenerate } from './key-generate.ts';
 import { registerList } from './list.ts';
 import { registerMakeJob } from './make-job.ts';
 import { registerMigrate } from './migrate.ts';
+import { registerMetrics, registerMonitor, registerWorkers } from './monitoring.ts';
 import { registerPause, registerResume } from './pause.ts';
 import { registerRecordTimeout } from './record-timeout.ts';
 import { registerRestart } from './restart.ts';
@@ -31,6 +32,7 @@ export function registerCommands(program: Command, app: CliApp): void {
     registerShow, registerList, registerCancel, registerWait, registerClean,
     registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
     registerScheduleList, registerScheduleRun, registerSchedulePause,
+    registerWorkers, registerMetrics, registerMonitor,
     registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerInit, registerMakeJob, registerKeyGenerate, registerRecordTimeout,
   ]) {
     register(program, app);

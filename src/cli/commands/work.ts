@@ -43,7 +43,7 @@ export function registerWork(program: Command, app: CliApp): void {
     .option('--stop-when-empty', 'exit 0 when the queues are empty')
     .option('--rest <seconds>', 'rest this long after each job', seconds, 0)
     .option('--no-schedule', 'do not run the schedules of config/schedule.ts in this process (they run in every other worker)')
-    .option('--name <name>', 'a name for this worker in its logs')
+    .option('--name <name>', 'a name for this worker in its logs, `queue workers` and the dashboard (default host:pid)')
     .option('--json', 'log JSON lines even on a terminal')
     .addHelpText('after', '\nA setting the job class declares (static timeout, maxTries, backoff) wins over these flags;\nthe flags replace the defaults for jobs that declare nothing.\n\nExit codes: 0 planned stop (signal, --max-jobs, --max-time, --once, --stop-when-empty, queue restart),\n12 over --memory, 3 a job ignored its timeout, 130 stopped at once by a second Ctrl-C, 1 error.');
   examples(command, ['queue work', 'queue work --queue high,default --concurrency 10', 'queue work --stop-when-empty --max-tries 5 --backoff 10,60']);
@@ -55,6 +55,7 @@ export function registerWork(program: Command, app: CliApp): void {
       connection: flags.connection,
       queues: flags.queue,
       concurrency: flags.concurrency,
+      name: flags.name,
       logger,
       handleSignals: true,
       watchdog: true,
