@@ -128,7 +128,7 @@ describe('the worker on a terminal', () => {
     assert.ok(record!.error.startsWith(`Error: AlwaysFails: ${reason}\n    at AlwaysFails.handle`), record!.error);
   });
 
-  it('status --watch redraws in place every second, with how fast each queue drains', async () => {
+  it('status --watch redraws in place every second, with how fast each queue drains and how many workers are live', async () => {
     const t = testEnv({}, 'sqlite');
     await runOk(['dispatch', 'Noop'], t);
     await runOk(['dispatch', 'Noop'], t);
@@ -136,10 +136,11 @@ describe('the worker on a terminal', () => {
     const frames = output.split('\u001b[H\u001b[2J').slice(1).map((frame) => frame.replace(/\u001b\[\d+m/g, '').replace(/\r/g, ''));
     assert.ok(frames.length >= 2, output);
     assert.match(frames[0]!, /every 1s, Ctrl-C to stop/);
-    // ready, delayed, reserved, failed, completed, cancelled; then the two rates.
+    // ready, delayed, reserved, failed, completed, cancelled; then the three rates.
     assert.match(frames[0]!, /│ database \(sqlite\) │ default │ 2 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│\n/);
-    assert.match(frames[1]!, /waiting Δ\/s │ failed Δ\/s/);
-    // Ten columns are wider than this terminal: the table is cut to fit it (here the connection, the same on every row).
-    assert.match(frames[1]!, /│ database[^│]* │ default │ 2 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│\n/);
+    assert.match(frames[0]!, /\nno live workers/);
+    assert.match(frames[1]!, /done\/s │ waiting Δ\/s │ failed Δ\/s/);
+    // Eleven columns are wider than this terminal: the table is cut to fit it (here the connection, the same on every row).
+    assert.match(frames[1]!, /│ database[^│]* │ default │ 2 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│ 0 +│\n/);
   });
 });
