@@ -101,6 +101,14 @@ export const env = {
     return (process.env.NO_COLOR ?? '') !== '';
   },
 
+  /**
+   * The dashboard's access token (`queue dashboard`): required to bind beyond loopback, and then
+   * asked of every request. Never printed.
+   */
+  dashboardToken(): string | undefined {
+    return raw('QUEUE_DASHBOARD_TOKEN');
+  },
+
   logLevel(): string {
     return env.oneOf('QUEUE_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info');
   },

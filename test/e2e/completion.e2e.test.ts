@@ -29,7 +29,8 @@ function completions(shell: 'bash' | 'zsh', line: string): string[] {
 describe('shell completion', () => {
   for (const shell of ['bash', 'zsh'] as const) {
     it(`${shell}: commands, commands with a colon, and a command's options`, () => {
-      assert.deepEqual(completions(shell, 'queue wo'), ['work']);
+      assert.deepEqual(completions(shell, 'queue wo'), ['work', 'workers']);
+      assert.deepEqual(completions(shell, 'queue da'), ['dashboard']);
       assert.deepEqual(completions(shell, 'queue failed:l'), [shell === 'bash' ? 'list' : 'failed:list']);
       assert.deepEqual(completions(shell, 'queue work --con'), ['--connection', '--concurrency']);
       assert.deepEqual(completions(shell, 'queue clear --f'), ['--force']);

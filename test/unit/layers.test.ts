@@ -22,6 +22,7 @@ const LAYERS = [
   ['running'],
   ['worker'],
   ['queue'],
+  ['dashboard'],
   ['cli'],
   ['index.ts'],
 ];

@@ -4,6 +4,7 @@ import { registerCancel } from './cancel.ts';
 import { registerClean } from './clean.ts';
 import { registerClear } from './clear.ts';
 import { registerCompletion } from './completion.ts';
+import { registerDashboard } from './dashboard.ts';
 import { registerDispatch } from './dispatch.ts';
 import { registerFailedFlush, registerFailedPrune } from './failed-flush.ts';
 import { registerFailedForget } from './failed-forget.ts';
@@ -33,6 +34,7 @@ export function registerCommands(program: Command, app: CliApp): void {
     registerFailedList, registerFailedShow, registerRetry, registerFailedForget, registerFailedFlush, registerFailedPrune,
     registerScheduleList, registerScheduleRun, registerSchedulePause,
     registerWorkers, registerMetrics, registerMonitor,
+    registerDashboard,
     registerClear, registerRestart, registerPause, registerResume, registerMigrate, registerInit, registerMakeJob, registerKeyGenerate, registerRecordTimeout,
   ]) {
     register(program, app);

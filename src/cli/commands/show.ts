@@ -4,7 +4,7 @@ import { findJob, type JobInfo } from '../../queue/records.ts';
 import type { CliApp } from '../app.ts';
 import { examples, withConnection } from '../help.ts';
 import { formatTime, printJson, say } from '../output.ts';
-import { describeValue, jsonSafe } from '../values.ts';
+import { describeValue, jsonSafe } from '../../queue/values.ts';
 
 export function registerShow(program: Command, app: CliApp): void {
   const command = withConnection(program.command('show <id>').description('one job in any state: its fields, result, error, progress, attempts and times'))

@@ -4,7 +4,7 @@ import type { CliApp } from '../app.ts';
 import { examples, withConnection } from '../help.ts';
 import { printJson } from '../output.ts';
 import { positiveSeconds } from '../parse.ts';
-import { jsonSafe } from '../values.ts';
+import { jsonSafe } from '../../queue/values.ts';
 
 export function registerWait(program: Command, app: CliApp): void {
   const command = withConnection(program.command('wait <id>').description("wait for a job to finish; print its result as JSON (exit 1 if it failed, was cancelled or expired, or the wait timed out)"))
