@@ -7,26 +7,18 @@
  * are not checked either: the page shows what is stored, and a worker still refuses what it cannot
  * verify.
  */
-import type { JobRecord, JobState } from '../contract/driver.ts';
+import type { JobRecord } from '../contract/driver.ts';
 import { firstLine } from '../errors.ts';
 import { decodeEnvelope } from '../jobs/envelope.ts';
 import type { PayloadRules } from '../jobs/payload.ts';
 import { openRecord, type JobInfo } from '../queue/records.ts';
 import { jsonSafe } from '../queue/values.ts';
 
+/** The fields of a record a list shows (JobInfo's). */
+type RowFields = 'id' | 'name' | 'queue' | 'state' | 'attempts' | 'maxTries' | 'priority' | 'createdAt' | 'availableAt' | 'startedAt' | 'finishedAt';
+
 /** One line of a list of jobs. Times are ms since the epoch. */
-export interface JobRow {
-  id: string;
-  name: string | null;
-  queue: string;
-  state: JobState;
-  attempts: number;
-  maxTries: number | null;
-  priority: number;
-  createdAt: number | null;
-  availableAt: number | null;
-  startedAt: number | null;
-  finishedAt: number | null;
+export interface JobRow extends Pick<JobInfo, RowFields> {
   /** The first line of the last failure. */
   error: string | null;
 }
