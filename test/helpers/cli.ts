@@ -299,6 +299,8 @@ export interface QueueStatus {
   queues: { queue: string; ready: number; delayed: number; reserved: number; failed: number; completed: number; cancelled: number; paused: boolean }[];
   paused: string[];
   restartRequestedAt: number | null;
+  /** Live workers. */
+  workers: number;
 }
 
 /** `queue status --json`, checked to have the one shape every backend prints. */
@@ -306,7 +308,7 @@ export async function status(t: TestEnv): Promise<QueueStatus> {
   const result = await run(['status', '--json'], t);
   assert.equal(result.code, 0, result.stderr);
   const parsed = JSON.parse(result.stdout) as QueueStatus;
-  assert.deepEqual(Object.keys(parsed).sort(), ['backend', 'connection', 'paused', 'queues', 'restartRequestedAt']);
+  assert.deepEqual(Object.keys(parsed).sort(), ['backend', 'connection', 'paused', 'queues', 'restartRequestedAt', 'workers']);
   const kind = { sqlite: 'sqlite', mysql: 'mysql', postgres: 'postgres', redis: 'redis' }[t.env.QUEUE_CONNECTION === 'redis' ? 'redis' : (t.env.DB_CONNECTION ?? 'sqlite')];
   assert.equal(parsed.backend, kind, 'status names the backend it runs on');
   for (const queue of parsed.queues) assert.deepEqual(Object.keys(queue).sort(), ['cancelled', 'completed', 'delayed', 'failed', 'paused', 'queue', 'ready', 'reserved']);
