@@ -55,8 +55,10 @@ for (const backend of await e2eBackends()) {
     it('a job not started within its expireAfter never runs and is shown and listed expired', async () => {
       const t = backend.env();
       const late = await dispatch(t, 'Fleeting');
-      const delayed = await dispatch(t, 'Fleeting', {}, '--delay', '1.5');
-      await sleep(1_300);
+      // Fleeting expires 3 s after it may first run: the first is past it when a worker starts; the
+      // delayed one is not due yet, and then has 3 s in which a worker takes it (slack for a loaded machine).
+      const delayed = await dispatch(t, 'Fleeting', {}, '--delay', '3.5');
+      await sleep(3_300);
       await runOk(['work', '--stop-when-empty'], t);
       assert.equal((await show(t, late.id)).state, 'expired');
       assert.ok(Date.parse((await show(t, late.id)).finishedAt) > 0);
