@@ -16,59 +16,79 @@ export const HISTOGRAM_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 
 
 export type Histogram = 'wait' | 'run';
 
-/** The field of the bucket `ms` falls in. */
-export function bucketField(histogram: Histogram, ms: number): string {
-  for (const bound of HISTOGRAM_BOUNDS_MS) if (ms <= bound) return `${histogram}_${bound}`;
-  return `${histogram}_inf`;
-}
+/**
+ * Where each field sits in a tally's array of counts: the three outcomes, then per histogram its
+ * count, its sum and one slot per bucket (the last past every bound).
+ */
+const OUTCOMES = ['completed', 'failed', 'retried'] as const;
+const HISTOGRAM_FIELDS = ['n', 'ms', ...HISTOGRAM_BOUNDS_MS.map(String), 'inf'];
+const SLOTS: Record<Histogram, number> = { wait: OUTCOMES.length, run: OUTCOMES.length + HISTOGRAM_FIELDS.length };
+const FIELDS = [...OUTCOMES, ...HISTOGRAM_FIELDS.map((f) => `wait_${f}`), ...HISTOGRAM_FIELDS.map((f) => `run_${f}`)];
 
-/** One queue's counts being gathered for one minute. */
-type Counts = Record<string, number>;
+/** One queue's counts of one minute, as they are gathered. */
+interface Gathering {
+  queue: string;
+  minute: number;
+  counts: Float64Array;
+}
 
 /**
  * A worker's counts since its last heartbeat, by queue and minute (its own clock). Counting is a
- * few additions in memory; drain() hands them over and starts afresh.
+ * few additions to an array of numbers (a worker at tens of thousands of jobs a second must not
+ * feel it: no string is built per job); drain() names the fields and starts afresh.
  */
 export class MetricTally {
-  private byKey = new Map<string, MetricBucket>();
+  private gathered: Gathering[] = [];
+  /** The newest gathering of each queue: the one almost every count goes to. */
+  private current = new Map<string, Gathering>();
 
   /** A job done (`completed`), failed for good (`failed`) or released to try again (`retried`) after running `runMs`. */
   finished(queue: string, outcome: 'completed' | 'failed' | 'retried', runMs: number, at = Date.now()): void {
     const counts = this.counts(queue, at);
-    add(counts, outcome, 1);
-    this.observe(counts, 'run', runMs);
+    counts[OUTCOMES.indexOf(outcome)]! += 1;
+    observe(counts, SLOTS.run, runMs);
   }
 
   /** A job's first try started `waitMs` after it was due. */
   waited(queue: string, waitMs: number, at = Date.now()): void {
-    this.observe(this.counts(queue, at), 'wait', Math.max(0, waitMs));
+    observe(this.counts(queue, at), SLOTS.wait, Math.max(0, waitMs));
   }
 
-  /** The counts so far, oldest minute first; the tally starts again from nothing. */
+  /** The counts so far, oldest minute first, by their field names (none that are 0); the tally starts again from nothing. */
   drain(): MetricBucket[] {
-    const buckets = [...this.byKey.values()].sort((a, b) => a.minute - b.minute);
-    this.byKey = new Map();
+    const buckets = this.gathered.sort((a, b) => a.minute - b.minute).map(({ queue, minute, counts }) => {
+      const named: Record<string, number> = {};
+      counts.forEach((value, slot) => {
+        if (value !== 0) named[FIELDS[slot]!] = value;
+      });
+      return { queue, minute, counts: named };
+    });
+    this.gathered = [];
+    this.current = new Map();
     return buckets;
   }
 
-  private observe(counts: Counts, histogram: Histogram, ms: number): void {
-    const rounded = Math.round(ms);
-    add(counts, `${histogram}_n`, 1);
-    add(counts, `${histogram}_ms`, rounded);
-    add(counts, bucketField(histogram, rounded), 1);
-  }
-
-  private counts(queue: string, at: number): Counts {
+  private counts(queue: string, at: number): Float64Array {
     const minute = minuteOf(at);
-    const key = `${minute}:${queue}`;
-    let bucket = this.byKey.get(key);
-    if (!bucket) this.byKey.set(key, (bucket = { queue, minute, counts: {} }));
-    return bucket.counts;
+    let gathering = this.current.get(queue);
+    if (gathering?.minute !== minute) {
+      // A new minute (or a count of an earlier one, from a clock that stepped back).
+      gathering = this.gathered.find((g) => g.queue === queue && g.minute === minute);
+      if (!gathering) this.gathered.push((gathering = { queue, minute, counts: new Float64Array(FIELDS.length) }));
+      this.current.set(queue, gathering);
+    }
+    return gathering.counts;
   }
 }
 
-function add(counts: Counts, field: string, value: number): void {
-  counts[field] = (counts[field] ?? 0) + value;
+/** Counts `ms` in the histogram whose slots start at `first`. */
+function observe(counts: Float64Array, first: number, ms: number): void {
+  const rounded = Math.round(ms);
+  counts[first]! += 1;
+  counts[first + 1]! += rounded;
+  let bucket = 0;
+  while (bucket < HISTOGRAM_BOUNDS_MS.length && rounded > HISTOGRAM_BOUNDS_MS[bucket]!) bucket += 1;
+  counts[first + 2 + bucket]! += 1;
 }
 
 /** The start of the minute `at` falls in. */
