@@ -11,20 +11,25 @@ local function read_hold(value)
   return id, tonumber(lapses)
 end
 
--- The id of the job that holds `key` at `now`, or nil when the key is free. `is_stored(id)` says
--- whether a job is stored (push_placed.lua counts the jobs it is storing too).
-local function holder_of(k, key, now, is_stored)
-  local value = redis.call('HGET', k.unique, key)
-  if not value then return nil end
+-- The id of the job that holds a key at `now`, from the key's value in `unique`, or nil when the
+-- key is free. `is_stored(id)` says whether a job is stored (push_placed.lua counts the jobs it is
+-- storing too).
+local function holder_of(value, now, is_stored)
   local id, lapses = read_hold(value)
   if (lapses and lapses <= now) or not is_stored(id) then return nil end
   return id
 end
 
--- Job `id` takes `key` (free, or its holder gone) until a try starts or until done, for `for_ms` at most (nil: no limit).
-local function take_key(k, key, id, until_start, for_ms, now)
-  redis.call('HSET', k.unique, key, (for_ms and string.format('%.0f', now + for_ms) or '') .. ':' .. id)
-  redis.call('HSET', k.holds, id, (until_start and 's' or 'd') .. key)
+-- The value of `unique` that job `id` takes a key with (free, or its holder gone) at `now`, for
+-- `for_ms` at most (nil: no limit).
+local function hold_value(id, for_ms, now)
+  return (for_ms and string.format('%.0f', now + for_ms) or '') .. ':' .. id
+end
+
+-- The value of `holds` of the job that took `key`: it lets go of it when a try starts
+-- (`until_start`) or when done.
+local function held_key(key, until_start)
+  return (until_start and 's' or 'd') .. key
 end
 
 -- Jobs `ids` let go of their keys: all of them, or (`starting`) only those held until a try starts.
