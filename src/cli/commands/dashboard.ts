@@ -1,6 +1,5 @@
 /** `queue dashboard`: the web UI of one connection, served by this process until Ctrl-C. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { startDashboard } from '../../dashboard/server.ts';
 import { env } from '../../env.ts';
 import type { CliApp } from '../app.ts';
 import { examples, withConnection } from '../help.ts';
@@ -16,6 +15,8 @@ export function registerDashboard(program: Command, app: CliApp): void {
     // The manager first: loading the project's config loads .env, where the token may be.
     const manager = await app.queue();
     const readOnly = flags.readOnly === true;
+    // Loaded here, not with the program: a worker (every other command) never needs the server.
+    const { startDashboard } = await import('../../dashboard/server.ts');
     const dashboard = await startDashboard({ manager, connection: flags.connection, host: flags.host, port: flags.port, readOnly, token: env.dashboardToken() });
     say(`dashboard of connection ${dashboard.connection} on ${dashboard.url}${readOnly ? ' (read-only)' : ''}; Ctrl-C to stop`);
     await stopSignal();
