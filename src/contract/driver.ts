@@ -303,8 +303,11 @@ export function canHold(driver: Driver): driver is Driver & Holding {
 
 /** An optional ability: a driver whose idle workers can block until a job may be ready. */
 export interface BlockingWait {
-  /** Returns when a job may be ready on one of `queues`, or after at most `maxMs`. */
-  waitForJobs(queues: string[], maxMs: number): Promise<void>;
+  /**
+   * Returns when a job may be ready on one of `queues`, after at most `maxMs`, or as soon as `abort`
+   * fires (the worker stops, or a slot of its frees up).
+   */
+  waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<void>;
 }
 
 export function canBlock(driver: Driver): driver is Driver & BlockingWait {

@@ -88,7 +88,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     private readonly log: Logger,
   ) {
     super();
-    this.outage = new Outage(log, driver.connection);
+    this.outage = new Outage(log, driver.connection, options.sleep * 1000);
     this.otherQueues = new OtherQueuesHint(driver, options.queues, log);
     this.endedKeeping = endedRetention(options.keep, `connection '${driver.connection}'`);
     const sourceOptions = {
@@ -353,15 +353,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * Nothing to take: wait for a slot to free up, a wake-up, or the sleep to pass. A driver that can
-   * block (Redis) wakes the moment a job is pushed instead.
+   * wait for jobs (Redis, SQL: BlockingWait) wakes soon after one is ready instead.
    */
   private async idle(queues: string[]): Promise<void> {
     if (!canBlock(this.driver) || queues.length === 0) return this.sleep(this.options.sleep * 1000);
+    // Ended early by what ends a sleep: a stop, a slot freed up, SIGCONT.
+    const woken = new AbortController();
+    this.wakeUp = () => woken.abort();
     try {
-      await this.driver.waitForJobs(queues, this.options.sleep * 1000);
+      await this.driver.waitForJobs(queues, this.untilMaxTime(this.options.sleep * 1000), woken.signal);
     } catch (error) {
       await this.sleep(this.outage.failed(error));
+    } finally {
+      this.wakeUp = undefined;
     }
+  }
+
+  /** `ms`, or less when `--max-time` comes first. */
+  private untilMaxTime(ms: number): number {
+    const { maxTime } = this.options;
+    return maxTime === undefined ? ms : Math.max(0, Math.min(ms, this.startedAt + maxTime * 1000 - Date.now()));
   }
 
   private sleep(ms: number): Promise<void> {

@@ -116,9 +116,9 @@ describe('redis under crashes', { skip }, () => {
       assert.equal(result.code, 0, 'the worker never crashed');
       assert.deepEqual(records(t).map((line) => line.split(' ')[0]), [before, afterRestart]);
       // One line for the outage, with when it tries again, and one for the recovery.
-      const outage = logLines(result.stdout).filter((line) => line.level === 50 && / retrying in \d+s/.test(String(line.msg)));
+      const outage = logLines(result.stdout).filter((line) => line.level === 50 && / retrying in [\d.]+s/.test(String(line.msg)));
       assert.equal(outage.length, 1, result.stdout);
-      assert.match(String(outage[0]!.msg), new RegExp(`^cannot .* on Redis connection 'redis' \\(127\\.0\\.0\\.1:${server.port}\\): .*; retrying in 1s, and every 30s at most until it answers$`));
+      assert.match(String(outage[0]!.msg), new RegExp(`^cannot .* on Redis connection 'redis' \\(127\\.0\\.0\\.1:${server.port}\\): .*; retrying in 0.5s, and every 30s at most until it answers$`));
       assert.equal(logLines(result.stdout).filter((line) => /^connection 'redis' is back, after \d+s and \d+ failed tries$/.test(String(line.msg))).length, 1);
     } finally {
       await server.cleanup();

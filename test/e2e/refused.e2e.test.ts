@@ -37,7 +37,7 @@ describe('MariaDB refusing us', { skip: await skipReason(serverDatabaseBackend('
     const lines = logLines(result.stdout);
     const errors = lines.filter((line) => line.level === 50);
     assert.equal(errors.length, 1, result.stdout);
-    assert.match(String(errors[0]!.msg), /Unknown database 'no_such_db'; create that database, .*; retrying in 1s, and every 30s at most until it answers$/);
+    assert.match(String(errors[0]!.msg), /Unknown database 'no_such_db'; create that database, .*; retrying in 0.2s, and every 30s at most until it answers$/);
     assert.ok(!lines.some((line) => String(line.msg).startsWith('worker started')), 'no "started" before the backend answered');
   });
 });

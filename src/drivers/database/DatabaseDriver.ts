@@ -1,28 +1,35 @@
 /**
  * The `database` driver: jobs as rows of one table, claimed by the dialect's claim (sql/claim.ts)
- * and acknowledged in batches (AckBatcher). Every ack, release and fail names the row and its
+ * and acknowledged in batches (AckBatcher), or, for a worker that holds jobs ahead, both in one
+ * transaction per turn (DatabaseHolding). Every ack, release and fail names the row and its
  * lease token, so a worker whose lease was taken over changes nothing. All times come from the
  * dialect's clock: the database server's own on MySQL and PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { QueueError } from '../../errors.ts';
-import type { Completion, Driver, Failure, Keeping, Migrating, Pushed, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, WorkerSignals } from '../../contract/driver.ts';
+import type { BlockingWait, Completion, Driver, Failure, Holding, Keeping, Migrating, Pushed, QueueStats, Reservation, ReserveOptions, StoredJob, TransactionalPush, Turn, TurnResult, WorkerSignals } from '../../contract/driver.ts';
 import { DEFAULT_KEEPING } from '../../contract/records.ts';
 import { cancelSignal, pausedSignal, RESTART_SIGNAL } from '../../contract/signals.ts';
 import { backendUnavailable, type Refusal } from '../../contract/unavailable.ts';
 import { AckBatcher } from './AckBatcher.ts';
-import type { DoneRow, SqlDialect } from './dialects/dialect.ts';
+import { channelOf } from './channels.ts';
+import type { SqlDialect } from './dialects/dialect.ts';
 import { DatabaseFailedStore } from './DatabaseFailedStore.ts';
+import { DatabaseHolding } from './DatabaseHolding.ts';
 import { DatabaseMonitor } from './DatabaseMonitor.ts';
 import { DatabaseRecords } from './DatabaseRecords.ts';
 import { DatabaseSchedules } from './DatabaseSchedules.ts';
+import { JobWaiter } from './JobWaiter.ts';
+import { claimFirst } from './leases.ts';
 import { migrate, type MigrationResult } from './migrations.ts';
+import { Notices } from './Notices.ts';
 import type { TableNames, Tables } from './schema.ts';
 import { clearWaiting } from './sql/clear.ts';
-import { withGoneRows } from './sql/deleteOwned.ts';
+import { acknowledge, withGoneRows } from './sql/deleteOwned.ts';
 import { failOwned } from './sql/fail.ts';
 import { insertJobs } from './sql/insertJobs.ts';
+import { nextReadyLooks } from './sql/nextReady.ts';
 import { releaseOwned } from './sql/release.ts';
 import { deleteSignal, readSignals, setSignal } from './sql/signals.ts';
 import { countByQueue } from './sql/stats.ts';
@@ -50,16 +57,18 @@ export interface DatabaseDriverOptions {
   autoMigrate: boolean;
 }
 
-export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
+export class DatabaseDriver implements Driver, Migrating, TransactionalPush, BlockingWait, Holding {
   readonly failed: DatabaseFailedStore;
   readonly records: DatabaseRecords;
   readonly schedules: DatabaseSchedules;
   readonly monitor: DatabaseMonitor;
   private readonly db: Kysely<Tables>;
   private readonly acks: AckBatcher;
+  private readonly holding: DatabaseHolding;
   private prepared: Promise<unknown> | undefined;
-  private readonly finishListeners = new Set<(ids: string[]) => void>();
-  private listening: Promise<{ close(): Promise<void> }> | undefined;
+  /** PostgreSQL's notices (finished jobs, jobs ready), over one connection of their own. */
+  private readonly notices: Notices | undefined;
+  private readonly waiter: JobWaiter;
 
   constructor(
     readonly connection: string,
@@ -72,21 +81,20 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     this.records = new DatabaseRecords(connection, tables, dialect, (what, work) => this.call(what, work), this.failed);
     this.schedules = new DatabaseSchedules(connection, tables, dialect, (what, work) => this.call(what, work));
     this.monitor = new DatabaseMonitor(tables, dialect, (what, work) => this.call(what, work));
-    this.acks = new AckBatcher(async (rows) => withGoneRows(this.db, tables.jobs, rows, await this.deleteDone(rows)));
+    this.acks = new AckBatcher((rows) => acknowledge(this.db, dialect, tables.jobs, rows, this.records.channel));
+    this.holding = new DatabaseHolding(dialect, tables.jobs, this.records, this.acks, (what, work) => this.call(what, work));
+    this.notices = dialect.listen && new Notices(dialect.listen.bind(dialect), [this.records.channel, channelOf(tables.jobs, 'ready')], (what, error) => this.translate(what, error));
+    this.waiter = this.jobWaiter();
   }
 
-  /**
-   * Ends the done rows still held by their tokens; returns their ids. A row that keeps a record
-   * becomes it in place (one UPDATE per keep time in the batch); one that keeps none is deleted.
-   */
-  private async deleteDone(rows: DoneRow[]): Promise<Set<number>> {
-    const plain = rows.filter((row) => !row.completion);
-    const done = plain.length > 0 ? await this.dialect.deleteOwned(this.db, this.tables.jobs, plain) : new Set<number>();
-    const kept = rows.flatMap((row) => (row.completion ? [{ id: row.id, token: row.token, result: row.completion.result, keepMs: row.completion.keepMs }] : []));
-    if (kept.length > 0) {
-      for (const row of await this.dialect.finishOwned(this.db, this.tables.jobs, kept, 'completed', this.records.channel)) done.add(row.id);
-    }
-    return done;
+  /** BlockingWait's waiter: it looks (sql/nextReady.ts), and hears PostgreSQL's notices or reads SQLite's change marker. */
+  private jobWaiter(): JobWaiter {
+    const look = nextReadyLooks(this.tables.jobs, this.dialect);
+    const notices = this.notices;
+    return new JobWaiter((queues) => this.call('wait for jobs', (db) => look(db, queues)), {
+      notices: notices && ((hear) => notices.subscribe(channelOf(this.tables.jobs, 'ready'), 'wait for jobs', hear)),
+      changes: this.dialect.changeMarker?.bind(this.dialect),
+    });
   }
 
   private get jobs() {
@@ -167,9 +175,11 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
    * so a push sent again (the connection dropped before its answer) stores nothing twice; a unique
    * job whose key is held is a duplicate.
    */
-  push(jobs: StoredJob[]): Promise<Pushed[]> {
-    if (jobs.length === 0) return Promise.resolve([]);
-    return this.call('push jobs', (db) => insertJobs(db, this.tables.jobs, jobs, this.dialect, this.connection));
+  async push(jobs: StoredJob[]): Promise<Pushed[]> {
+    if (jobs.length === 0) return [];
+    const pushed = await this.call('push jobs', (db) => insertJobs(db, this.tables.jobs, jobs, this.dialect, this.connection));
+    this.waiter.stored(new Set(jobs.map((job) => job.queue)));
+    return pushed;
   }
 
   /**
@@ -190,14 +200,14 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     const token = randomUUID();
     return this.call('reserve jobs', async (db) => {
       const acking = this.acks.busy;
-      let claimed = await this.claimFirst(db, queues, options, token);
+      let claimed = await claimFirst(db, this.dialect, this.tables.jobs, queues, options, token);
       if (claimed.length === 0 && (acking || this.acks.busy)) {
         // An empty claim while this driver's own acks are being committed is not conclusive: on
         // MariaDB the rows those transactions delete can make SKIP LOCKED pass over every ready row
         // (5,000 jobs at concurrency 50 left 100 behind). Look again once they are committed; acks
         // that were in flight when the claim began count too, though they may be done by its end.
         await this.acks.idle();
-        claimed = await this.claimFirst(db, queues, options, token);
+        claimed = await claimFirst(db, this.dialect, this.tables.jobs, queues, options, token);
       }
       // Nothing to run: the jobs of these queues past their expiry, which the claim passes over, end now.
       if (claimed.length === 0) await this.records.expireOverdue(db, (options.keeping ?? DEFAULT_KEEPING).keepMs, queues);
@@ -205,29 +215,25 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
     });
   }
 
-  /** Leases up to `count` jobs from the first of `queues` that has any, in claim order. */
-  private async claimFirst(db: Kysely<Tables>, queues: string[], options: ReserveOptions, token: string): Promise<Reservation[]> {
-    for (const queue of queues) {
-      const rows = await this.dialect.claim(db, this.tables.jobs, {
-        queue,
-        count: options.count,
-        token,
-        defaultTimeoutMs: Math.ceil(options.defaultTimeoutMs),
-        marginMs: Math.ceil(options.leaseMarginMs),
-      });
-      if (rows.length > 0) {
-        return rows.map((row) => ({ handle: String(row.id), queue: row.queue, payload: row.payload, attempts: row.attempts, token, leaseExpiresAt: row.available_at }));
-      }
-    }
-    return [];
-  }
-
   ack(reservation: Reservation, completion?: Completion): Promise<boolean> {
     return this.call('acknowledge a job', () => this.acks.ack({ id: Number(reservation.handle), token: reservation.token, completion }));
   }
 
+  /** One turn of a worker that holds jobs ahead: its acks, starts, give-backs and next hold in one transaction (DatabaseHolding). */
+  turn(turn: Turn): { written: boolean; result: Promise<TurnResult> } {
+    return this.holding.turn(turn);
+  }
+
   release(reservation: Reservation, delayMs: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
-    return this.call('release a job', (db) => releaseOwned(db, this.tables.jobs, this.dialect.now(), Number(reservation.handle), reservation.token, delayMs, options.refundAttempt === true));
+    return this.call('release a job', async (db) => {
+      const released = await releaseOwned(db, this.tables.jobs, this.dialect.now(), Number(reservation.handle), reservation.token, delayMs, options.refundAttempt === true);
+      // Ready again at once: idle workers hear of it, of this process and (PostgreSQL) of others.
+      if (released && delayMs <= 0) {
+        await this.dialect.notify?.(db, channelOf(this.tables.jobs, 'ready'), reservation.queue);
+        this.waiter.stored([reservation.queue]);
+      }
+      return released;
+    });
   }
 
   fail(reservation: Reservation, failure: Failure): Promise<boolean> {
@@ -237,32 +243,17 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
 
   /**
    * Where the database can tell (PostgreSQL's LISTEN/NOTIFY): `listener` hears the ids of jobs that
-   * finish, over one connection shared by every listener of this driver (FinishNotices).
+   * finish, over the one connection this driver listens on (FinishNotices).
    */
   get onFinished(): ((listener: (ids: string[]) => void) => Promise<() => void>) | undefined {
-    if (!this.dialect.listen) return undefined;
-    return async (listener) => {
-      this.finishListeners.add(listener);
-      try {
-        this.listening ??= this.dialect.listen!(this.records.channel, (payload) => {
-          const ids = JSON.parse(payload) as string[];
-          for (const hear of this.finishListeners) hear(ids);
-        }, () => {
-          // A lost listening connection: the next waiter opens another; waiters meanwhile look now and then.
-          const lost = this.listening;
-          this.listening = undefined;
-          void lost?.then((l) => l.close()).catch(() => undefined);
-        }).catch((error) => {
-          this.listening = undefined;
-          throw this.translate('listen for finished jobs', error);
-        });
-        await this.listening;
-      } catch (error) {
-        this.finishListeners.delete(listener);
-        throw error;
-      }
-      return () => void this.finishListeners.delete(listener);
-    };
+    const notices = this.notices;
+    if (!notices) return undefined;
+    return (listener) => notices.subscribe(this.records.channel, 'listen for finished jobs', (payload) => listener(JSON.parse(payload) as string[]));
+  }
+
+  /** Returns when a job may be ready on one of `queues`, after at most `maxMs`, or once `abort` fires (BlockingWait: see JobWaiter). */
+  waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<void> {
+    return this.waiter.wait(queues, maxMs, abort);
   }
 
   cancelRunning(reservation: Reservation, keeping: Keeping): Promise<boolean> {
@@ -319,9 +310,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush {
   }
 
   async close(): Promise<void> {
-    const listening = this.listening;
-    this.listening = undefined;
-    await listening?.then((l) => l.close()).catch(() => undefined);
+    await this.notices?.close();
     await this.db.destroy();
   }
 }

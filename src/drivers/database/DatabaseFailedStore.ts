@@ -5,6 +5,7 @@ import { failedJobNotFound } from '../../errors.ts';
 import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
 import { timeoutMsOf } from '../../jobs/settings.ts';
 import type { FailedJob, FailedStore, Failure } from '../../contract/driver.ts';
+import { channelOf } from './channels.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import type { FailedJobsTable, TableNames, Tables } from './schema.ts';
 import type { FailedRecords } from './sql/fail.ts';
@@ -97,7 +98,10 @@ export class DatabaseFailedStore implements FailedStore {
     });
   }
 
-  /** In one transaction: every selected record goes back on its queue, or none does. */
+  /**
+   * In one transaction: every selected record goes back on its queue, or none does; at its commit
+   * idle workers of those queues hear of them (PostgreSQL).
+   */
   private moveBack(select: (trx: Kysely<Tables>) => Promise<FailedJobsTable[]>, expected?: string[]): Promise<string[]> {
     return this.call('retry failed jobs', (db) => this.dialect.writeTransaction(db, async (trx) => {
       const rows = await select(trx);
@@ -126,6 +130,7 @@ export class DatabaseFailedStore implements FailedStore {
           .execute();
       }
       if (rows.length > 0) await trx.deleteFrom(this.table).where('id', 'in', rows.map((row) => row.id)).execute();
+      for (const queue of new Set(rows.map((row) => row.queue))) await this.dialect.notify?.(trx, channelOf(this.tables.jobs, 'ready'), queue);
       return rows.map((row) => row.id);
     }));
   }

@@ -5,11 +5,11 @@
  * in place). A failure is the failed store's record. Pruning and cleaning delete finished rows only,
  * so they can never touch an unfinished job or a failure.
  */
-import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { CancelOutcome, FinishedState, JobRecord, Keeping, ListOptions, RecordPage, Records } from '../../contract/driver.ts';
 import { badCursor, DEFAULT_KEEPING, failedJobRecord, pageLimit, waitingState } from '../../contract/records.ts';
 import { cancelSignal } from '../../contract/signals.ts';
+import { channelOf } from './channels.ts';
 import type { DatabaseFailedStore } from './DatabaseFailedStore.ts';
 import type { SqlDialect } from './dialects/dialect.ts';
 import type { TableNames, Tables } from './schema.ts';
@@ -50,13 +50,9 @@ export class DatabaseRecords implements Records {
     return this.tables.jobs as 'queue_jobs';
   }
 
-  /**
-   * The NOTIFY channel that tells waiters a job finished (PostgreSQL): named after the jobs table,
-   * so connections on other tables hear nothing of these.
-   */
+  /** The NOTIFY channel that tells waiters a job finished (PostgreSQL; see channels.ts). */
   get channel(): string {
-    const name = `${this.tables.jobs}_done`;
-    return name.length <= 63 ? name : `queue_done_${createHash('sha1').update(this.tables.jobs).digest('hex').slice(0, 16)}`;
+    return channelOf(this.tables.jobs, 'done');
   }
 
   /** Inside a transaction that finishes jobs: tells waiters their ids once it commits (where the database can). */

@@ -5,6 +5,7 @@
  * (cluster.ts); the rest of this file reads as for a single Redis.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
 import { failedJobNotFound, QueueError } from '../../errors.ts';
 import type { BlockingWait, Completion, Driver, FinishNotices, Holding, Keeping, Pushed, Turn, TurnResult, Failure, QueueStats, Reservation, ReserveOptions, StoredJob, WorkerSignals } from '../../contract/driver.ts';
@@ -205,8 +206,12 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     return this.call('clear a queue', () => runScript<number>(this.client, 'clear', [...keyList(k, CLEAR_KEYS), k.once(randomUUID())], []));
   }
 
-  /** Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second). */
-  async waitForJobs(queues: string[], maxMs: number): Promise<void> {
+  /**
+   * Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second), or
+   * until `abort` fires: the BLPOP then ends by itself, its answer unread (a notify entry is a hint).
+   */
+  async waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<void> {
+    if (abort?.aborted) return;
     const due = Math.min(...queues.map((queue) => this.nextDue.get(queue) ?? Number.POSITIVE_INFINITY)) - Date.now();
     const wait = Math.min(maxMs, MAX_BLOCK_MS, due);
     if (wait < 5) return;
@@ -218,7 +223,10 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     }
     const notify = queues.map((queue) => this.keys.queue(queue).notify);
     const { keys, ms } = this.cluster ? ClusterPaths.blocking(notify, wait) : { keys: notify, ms: wait };
-    await this.call('wait for jobs', () => this.blocker!.blpop(...keys, (ms / 1000).toFixed(3)));
+    const blocking = this.call('wait for jobs', () => this.blocker!.blpop(...keys, (ms / 1000).toFixed(3)));
+    if (!abort) return void (await blocking);
+    blocking.catch(() => undefined);
+    await Promise.race([blocking, once(abort, 'abort')]);
   }
 
   async signals(): Promise<WorkerSignals> {

@@ -4,7 +4,7 @@ import type { DatabaseClient } from '../../../config/define.ts';
 import type { Completion } from '../../../contract/driver.ts';
 import type { Refusal } from '../../../contract/unavailable.ts';
 import type { Tables } from '../schema.ts';
-import type { ClaimedRow, ClaimParams } from '../sql/claim.ts';
+import type { ClaimedRow, ClaimParams, TryLease } from '../sql/claim.ts';
 
 export interface OwnedRow {
   id: number;
@@ -28,6 +28,33 @@ export interface FinishedRow {
   job_id: string | null;
 }
 
+/** A held row to start (sql/start.ts). */
+export interface StartRow extends OwnedRow {
+  /** The try it is, once started. */
+  attempts: number;
+}
+
+/** The parts of a holding worker's turn, for the one statement that makes them all (sql/turn.ts). */
+export interface TurnParts {
+  /** Acks that keep no record (deleted), and those that keep one (finished as `completed`). */
+  plain: OwnedRow[];
+  kept: FinishRow[];
+  starts: StartRow[];
+  /** The lease of a started try. */
+  lease: TryLease;
+  giveBacks: OwnedRow[];
+  /** The claim of the next hold, if the turn takes any. */
+  hold: ClaimParams | undefined;
+}
+
+/** What that statement did. */
+export interface TurnDone {
+  /** The ids acked: deleted or finished now (and on MySQL, after a lost lease, those gone already). */
+  acked: Set<number>;
+  started: Set<number>;
+  held: ClaimedRow[];
+}
+
 export interface SqlDialect {
   readonly client: DatabaseClient;
   /** host:port or the file, for messages: never a password. */
@@ -35,7 +62,11 @@ export interface SqlDialect {
   connect(): Kysely<Tables>;
   /** Refuses, with a clear message, a server that cannot run the claim (no SKIP LOCKED). */
   checkServer(db: Kysely<Tables>): Promise<void>;
-  /** Runs `work` in a transaction that holds the write lock from its first statement. */
+  /**
+   * Runs `work` in a transaction that holds the write lock from its first statement. Given a
+   * transaction already (a holding worker's turn, DatabaseHolding), `work` runs in it: the dialect's
+   * own statements that take a transaction of their own (MySQL's claim and ack) then join it.
+   */
   writeTransaction<T>(db: Kysely<Tables>, work: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
   /** The one clock, in ms since the epoch: the database's own where it has one. */
   now(): RawBuilder<number>;
@@ -47,6 +78,14 @@ export interface SqlDialect {
    * them. On PostgreSQL the same statement tells `channel` their job ids.
    */
   finishOwned(db: Kysely<Tables>, table: string, rows: FinishRow[], state: string, channel: string): Promise<FinishedRow[]>;
+  /** Sets `set` on the rows still held by these tokens (sql/owned.ts); returns their ids. */
+  updateOwned(db: Kysely<Tables>, table: string, rows: OwnedRow[], set: RawBuilder<unknown>): Promise<Set<number>>;
+  /**
+   * A holding worker's turn in one commit and as few round trips as the database allows (sql/turn.ts:
+   * one statement on PostgreSQL); where absent (SQLite, whose round trips cost nothing), its parts
+   * run one after another in a transaction with the statements above (DatabaseHolding).
+   */
+  turn?(db: Kysely<Tables>, table: string, parts: TurnParts, channel: string): Promise<TurnDone>;
   /** Column types that differ: the auto-increment id and the (>= 16 MB) payload. */
   readonly types: { id: 'integer' | 'bigint' | 'bigserial'; text: 'text' | 'longtext' };
   /** The table options MySQL needs (utf8mb4, exact comparisons of queue names). */
@@ -67,8 +106,13 @@ export interface SqlDialect {
   statementBytes?: number;
   /** Tells listeners of `channel`, once the transaction commits (PostgreSQL's NOTIFY). */
   notify?(trx: Kysely<Tables>, channel: string, payload: string): Promise<void>;
-  /** Listens on `channel` with a connection of its own (PostgreSQL's LISTEN); `close` ends it. */
-  listen?(channel: string, onPayload: (payload: string) => void, onLost: (error: Error) => void): Promise<{ close(): Promise<void> }>;
+  /**
+   * A number that changes whenever another connection commits (SQLite's PRAGMA data_version), read
+   * on the connection connect() opened: an idle worker looks for ready jobs only when it moved (JobWaiter).
+   */
+  changeMarker?(): number;
+  /** Listens on `channels` with a connection of its own (PostgreSQL's LISTEN); `close` ends it. */
+  listen?(channels: string[], onNotice: (channel: string, payload: string) => void, onLost: (error: Error) => void): Promise<{ close(): Promise<void> }>;
 }
 
 export type JobsInsert = InsertQueryBuilder<Tables, 'queue_jobs', InsertResult>;

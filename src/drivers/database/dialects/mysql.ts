@@ -12,6 +12,8 @@ import type { Tables } from '../schema.ts';
 import { claimSelectForUpdate } from '../sql/claim.ts';
 import { deleteOwnedLocking } from '../sql/deleteOwned.ts';
 import { finishOwnedLocking } from '../sql/finish.ts';
+import { updateOwnedLocking } from '../sql/owned.ts';
+import { turnByPrimaryKey } from '../sql/turn.ts';
 import type { SqlDialect } from './dialect.ts';
 import { prepareTheClaim } from './statements.ts';
 
@@ -53,7 +55,7 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
       if (problem) throw new QueueError('BACKEND_UNAVAILABLE', problem);
       dialect.statementBytes = Number(rows[0]?.packet) || undefined;
     },
-    writeTransaction: (db, work) => db.transaction().execute(work),
+    writeTransaction: (db, work) => (db.isTransaction ? work(db) : db.transaction().execute(work)),
     now: () => sql<number>`cast(round(unix_timestamp(now(3)) * 1000) as signed)`,
     claim(db, table, params) {
       return claimSelectForUpdate(db, table, params, this.now(), (work) => this.writeTransaction(db, work));
@@ -64,6 +66,15 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
     },
     finishOwned(db, table, rows, state) {
       return this.writeTransaction(db, (trx) => finishOwnedLocking(trx, table, rows, state, this.now()));
+    },
+    updateOwned(db, table, rows, set) {
+      return this.writeTransaction(db, (trx) => updateOwnedLocking(trx, table, rows, set));
+    },
+    turn(db, table, parts) {
+      return this.writeTransaction(db, async (trx) => {
+        const done = await turnByPrimaryKey(trx, table, parts, this.now());
+        return { ...done, held: parts.hold ? await this.claim(trx, table, parts.hold) : [] };
+      });
     },
     isMissingTable: (error) => [1146, 1054].includes((error as { errno?: number })?.errno ?? 0),
     refusal: (error) => MYSQL_REFUSALS[(error as { errno?: number })?.errno ?? 0],

@@ -11,6 +11,8 @@ import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
 import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
 import { finishOwnedReturning } from '../sql/finish.ts';
+import { updateOwnedReturning } from '../sql/owned.ts';
+import { turnInOneStatement } from '../sql/turn.ts';
 import type { SqlDialect } from './dialect.ts';
 import { namePreparedStatements } from './statements.ts';
 
@@ -55,18 +57,22 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     finishOwned(db, table, rows, state, channel) {
       return finishOwnedReturning(db, table, rows, state, this.now(), channel);
     },
+    updateOwned: updateOwnedReturning,
+    turn(db, table, parts, channel) {
+      return turnInOneStatement(db, table, parts, this.now(), channel);
+    },
     skipCollisions: (insert) => insert.onConflict((oc) => oc.doNothing()),
     async notify(trx, channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
     },
-    async listen(channel, onPayload, onLost) {
+    async listen(channels, onNotice, onLost) {
       const client = new pg.Client(config.url ? { connectionString: config.url } : { host, port, database: config.database, user: config.user, password: config.password });
       client.on('error', onLost);
       client.on('notification', (message) => {
-        if (message.channel === channel && message.payload) onPayload(message.payload);
+        if (message.payload) onNotice(message.channel, message.payload);
       });
       await client.connect();
-      await client.query(`listen ${client.escapeIdentifier(channel)}`);
+      await client.query(channels.map((channel) => `listen ${client.escapeIdentifier(channel)}`).join('; '));
       return { close: () => client.end() };
     },
     isMissingTable: (error) => ['42P01', '42703'].includes((error as { code?: string })?.code ?? ''),

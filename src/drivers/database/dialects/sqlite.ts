@@ -13,10 +13,12 @@ import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
 import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
 import { finishOwnedReturning } from '../sql/finish.ts';
+import { updateOwnedReturning } from '../sql/owned.ts';
 import type { SqlDialect } from './dialect.ts';
 import { keepPreparedStatements } from './statements.ts';
 
 export function sqliteDialect(filename: string): SqlDialect {
+  let opened: Database.Database | undefined;
   return {
     client: 'sqlite',
     describe: filename,
@@ -35,6 +37,7 @@ export function sqliteDialect(filename: string): SqlDialect {
         throw new QueueError('BACKEND_UNAVAILABLE', `cannot open SQLite database ${filename}: ${(error as Error).message}`, { cause: error });
       }
       keepPreparedStatements(database);
+      opened = database;
       return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
     },
     async checkServer() {},
@@ -59,7 +62,11 @@ export function sqliteDialect(filename: string): SqlDialect {
     finishOwned(db, table, rows, state) {
       return finishOwnedReturning(db, table, rows, state, this.now());
     },
+    updateOwned: updateOwnedReturning,
     skipCollisions: (insert) => insert.onConflict((oc) => oc.doNothing()),
+    // Straight from better-sqlite3, not a query through kysely: an idle worker reads it several
+    // times a second, and the query's own machinery cost more than the pragma.
+    changeMarker: () => opened!.pragma('data_version', { simple: true }) as number,
     isMissingTable: (error) => /no such (table|column)/.test((error as Error)?.message ?? ''),
     // A file has no login, database name or grants; a file it cannot open says so by itself.
     refusal: () => undefined,

@@ -34,6 +34,11 @@ export function keepPreparedStatements(database: Database.Database): void {
 
 /** The writes of the hot path: the claim, the ack, the finish, the release. */
 const HOT = /^(with|update|delete)\b/i;
+/**
+ * Not the push, an INSERT in a WITH (sql/insertJobs.ts): its text changes with the number of jobs,
+ * and pushes of every bulk size would take the places the hot statements need.
+ */
+const PUSH = /^with\s+\S+\s+as\s+\(\s*insert\b/i;
 /** A statement name the server does not know (a pooler that swaps connections), or one it knows already. */
 const LOST_STATEMENT = new Set(['26000', '42P05']);
 
@@ -50,7 +55,7 @@ export function namePreparedStatements(pool: pg.Pool): void {
     const names = new Map<string, string>();
     const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
     (client as unknown as { query: unknown }).query = (text: unknown, values?: unknown, ...rest: unknown[]) => {
-      if (!naming || rest.length > 0 || typeof text !== 'string' || !Array.isArray(values) || !HOT.test(text)) return query(text, values, ...rest);
+      if (!naming || rest.length > 0 || typeof text !== 'string' || !Array.isArray(values) || !HOT.test(text) || PUSH.test(text)) return query(text, values, ...rest);
       let name = names.get(text);
       if (name === undefined) {
         if (names.size >= KEPT) return query(text, values);
@@ -66,20 +71,24 @@ export function namePreparedStatements(pool: pg.Pool): void {
   });
 }
 
-/** The claim's SELECT of its three arms (sql/claim.ts), the one text MySQL's claim sends every time. */
-const MYSQL_CLAIM = '(select';
+/**
+ * The claim's SELECT of its three arms (sql/claim.ts), the one text MySQL's claim sends every time,
+ * and an idle worker's look (sql/nextReady.ts), one text per list of queues.
+ */
+const MYSQL_PREPARED = /^(\(select|select min\(available_at\) as next_at)/;
 
 /**
- * MySQL and MariaDB: the claim's SELECT goes as a prepared statement (mysql2's execute, kept per
- * connection), so the server parses it once. Only that one text: a server caps prepared statements
- * for all its clients together (max_prepared_stmt_count), and the other hot statements change with
- * the number of ids they name.
+ * MySQL and MariaDB: the claim's SELECT and the idle look go as prepared statements (mysql2's
+ * execute, kept per connection), so the server parses them once (the look, 1.4 KB of text, runs
+ * several times a second). Only those: a server caps prepared statements for all its clients
+ * together (max_prepared_stmt_count), and the other hot statements change with the number of ids
+ * they name.
  */
 export function prepareTheClaim(pool: MysqlPool): void {
   pool.on('connection', (connection) => {
     const query = connection.query.bind(connection) as (...args: unknown[]) => unknown;
     const execute = connection.execute.bind(connection) as (...args: unknown[]) => unknown;
     (connection as unknown as { query: unknown }).query = (text: unknown, values: unknown, ...rest: unknown[]) =>
-      typeof text === 'string' && text.startsWith(MYSQL_CLAIM) && Array.isArray(values) ? execute(text, values, ...rest) : query(text, values, ...rest);
+      typeof text === 'string' && MYSQL_PREPARED.test(text) && Array.isArray(values) ? execute(text, values, ...rest) : query(text, values, ...rest);
   });
 }

@@ -16,7 +16,11 @@
  * here, with a CASE per column, cost SQLite at c=1 an eighth of its speed. A row leased here lets go
  * of a key held `until: 'start'`.
  *
- * Parameters: queue, count, token, defaultTimeoutMs, marginMs; `now` is the dialect's clock.
+ * With `holdMs` the claim holds the rows instead (a worker that holds jobs ahead, DatabaseHolding):
+ * leased for `holdMs` only, its try not counted and its key kept; startingTry() does the rest when
+ * the holder starts it. A held row's `attempts` is then the try it will be.
+ *
+ * Parameters: queue, count, token, defaultTimeoutMs, marginMs, holdMs; `now` is the dialect's clock.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Tables } from '../schema.ts';
@@ -31,12 +35,18 @@ export interface ClaimedRow {
   priority: number;
 }
 
-export interface ClaimParams {
+/** How long a try's lease is: the row's own timeout (or this default) and the margin, ms. */
+export interface TryLease {
+  defaultTimeoutMs: number;
+  marginMs: number;
+}
+
+export interface ClaimParams extends TryLease {
   queue: string;
   count: number;
   token: string;
-  defaultTimeoutMs: number;
-  marginMs: number;
+  /** Hold the rows for this long, their try not yet counted (see the header); absent: start them. */
+  holdMs?: number;
 }
 
 /** The three arms, each `count` rows at most, in claim order once merged by (priority desc, available_at, id). */
@@ -48,10 +58,24 @@ function arms(table: string, p: ClaimParams, now: RawBuilder<number>, lock: bool
   return [arm(sql`priority > 0`), arm(sql`priority = 0`), arm(sql`priority < 0`)];
 }
 
-/** The SET of a claimed row: leased until its timeout and the margin, its try counted; `at` is the claim's clock. */
-function leasing(p: ClaimParams, at: RawBuilder<number>) {
-  return sql`attempts = attempts + 1, reserved_by = ${p.token}, available_at = ${at} + coalesce(timeout_ms, ${p.defaultTimeoutMs}) + ${p.marginMs},
+/**
+ * The SET of a row whose try starts at `at`: counted as try `attempts`, leased until its timeout and
+ * the margin, and a key held `until: 'start'` let go of. The claim's, and a held row's start.
+ */
+export function startingTry(attempts: RawBuilder<number>, at: RawBuilder<number>, lease: TryLease) {
+  return sql`attempts = ${attempts}, available_at = ${at} + coalesce(timeout_ms, ${lease.defaultTimeoutMs}) + ${lease.marginMs},
     started_at = ${at}, unique_key = case when unique_on_start = 1 then null else unique_key end`;
+}
+
+/** The SET of a claimed row: its try started, or only held (see the header); `at` is the claim's clock. */
+function leasing(p: ClaimParams, at: RawBuilder<number>) {
+  if (p.holdMs !== undefined) return sql`reserved_by = ${p.token}, available_at = ${at} + ${p.holdMs}`;
+  return sql`reserved_by = ${p.token}, ${startingTry(sql`attempts + 1`, at, p)}`;
+}
+
+/** What a claimed row's attempts column says, to the try it is: a held row's try is counted at its start. */
+function tryOf(p: Pick<ClaimParams, 'holdMs'>, attempts: number): number {
+  return p.holdMs === undefined ? attempts : attempts + 1;
 }
 
 /**
@@ -60,10 +84,20 @@ function leasing(p: ClaimParams, at: RawBuilder<number>) {
  * so concurrent claims pass over each other's rows instead of waiting.
  */
 export async function claimReturning(db: Kysely<Tables>, table: string, p: ClaimParams, now: RawBuilder<number>, skipLocked: boolean): Promise<ClaimedRow[]> {
+  const { rows } = await claimQuery(table, p, now, skipLocked).execute(db);
+  return claimedRows(rows, p);
+}
+
+/** SQLite and PostgreSQL: the claim's one statement, UPDATE ... RETURNING the claimed rows as stored (see claimedRows). */
+export function claimQuery(table: string, p: ClaimParams, now: RawBuilder<number>, skipLocked: boolean): RawBuilder<RawRow> {
   const [above, at, below] = arms(table, p, now, skipLocked, sql`id, priority, available_at`);
   const picked = sql`select id from (select * from (${above}) a union all select * from (${at}) z union all select * from (${below}) b) u order by priority desc, available_at, id limit ${p.count}`;
-  const { rows } = await sql`update ${sql.table(table)} set ${leasing(p, now)} where id in (${picked}) returning id, queue, payload, attempts, available_at, priority`.execute(db);
-  return normalize(rows as RawRow[]);
+  return sql<RawRow>`update ${sql.table(table)} set ${leasing(p, now)} where id in (${picked}) returning id, queue, payload, attempts, available_at, priority`;
+}
+
+/** The rows claimQuery() returned, in claim order, each with the try it is. */
+export function claimedRows(rows: RawRow[], p: Pick<ClaimParams, 'holdMs'>): ClaimedRow[] {
+  return normalize(rows).map((row) => ({ ...row, attempts: tryOf(p, row.attempts) }));
 }
 
 /**
@@ -88,15 +122,25 @@ export async function claimSelectForUpdate(
     const first = [...locked].sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.available_at) - Number(b.available_at) || Number(a.id) - Number(b.id)).slice(0, p.count);
     const clock = Number(locked[0]!.now_ms);
     await sql`update ${sql.table(table)} force index (primary) set ${leasing(p, sql<number>`${clock}`)} where id in (${sql.join(first.map((row) => row.id))})`.execute(trx);
-    return normalize(first.map((row) => ({
-      ...row,
-      attempts: Number(row.attempts) + 1,
-      available_at: clock + (row.timeout_ms === null ? p.defaultTimeoutMs : Number(row.timeout_ms)) + p.marginMs,
-    })));
+    const leaseMs = (row: { timeout_ms: number | null }) => p.holdMs ?? ((row.timeout_ms === null ? p.defaultTimeoutMs : Number(row.timeout_ms)) + p.marginMs);
+    // Read before the UPDATE: the try it is once counted, whether the claim counts it or a start will.
+    return normalize(first.map((row) => ({ ...row, attempts: Number(row.attempts) + 1, available_at: clock + leaseMs(row) })));
   });
 }
 
-interface RawRow {
+/**
+ * The rows of `queues` that a claim under `token` leased and still holds, in claim order: what that
+ * claim, made again (its first answer was lost with the connection), hands out instead of leasing
+ * more. Rare, and not served by an index beyond the queue: a claim's token is in no index.
+ */
+export async function claimedBefore(db: Kysely<Tables>, table: string, queues: string[], token: string, p: Pick<ClaimParams, 'holdMs'>): Promise<ClaimedRow[]> {
+  const { rows } = await sql<RawRow>`select id, queue, payload, attempts, available_at, priority from ${sql.table(table)}
+    where queue in (${sql.join(queues)}) and reserved_by = ${token} and state is null`.execute(db);
+  return claimedRows(rows, p);
+}
+
+/** A claimed row as the database returns it (pg gives BIGINT as a string). */
+export interface RawRow {
   id: number | string;
   queue: string;
   payload: string;

@@ -6,41 +6,32 @@
  * Parameters: (id, token) pairs. DELETE ... WHERE (id, reserved_by) IN ((?, ?), ...) RETURNING id.
  * The dialect picks deleteOwnedReturning or deleteOwnedLocking; withGoneRows then counts a row that
  * is gone altogether as done too: an ack sent again after its answer was lost finds it deleted.
+ * acknowledge() is the whole ack, for rows that keep a record (sql/finish.ts) and rows that do not.
  */
-import { sql, type Kysely } from 'kysely';
-import type { OwnedRow } from '../dialects/dialect.ts';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { DoneRow, FinishRow, OwnedRow, SqlDialect } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
+import { heldBy, lockOwned } from './owned.ts';
 
+/** SQLite and PostgreSQL: the DELETE ... WHERE (id, reserved_by) IN (...) RETURNING id. */
+export function deleteOwnedQuery(table: string, rows: OwnedRow[]): RawBuilder<{ id: number }> {
+  return sql<{ id: number }>`delete from ${sql.table(table)} where ${heldBy(rows)} returning id`;
+}
 
 export async function deleteOwnedReturning(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>> {
-  const deleted = await db
-    .deleteFrom(table as 'queue_jobs')
-    .where((eb) => eb(eb.refTuple('id', 'reserved_by'), 'in', rows.map((row) => eb.tuple(row.id, row.token))))
-    .returning('id')
-    .execute();
+  const { rows: deleted } = await deleteOwnedQuery(table, rows).execute(db);
   return new Set(deleted.map((row) => Number(row.id)));
 }
 
-/**
- * MySQL and MariaDB: lock the rows by primary key only (a row-value IN is not served by the primary
- * key there, and the wider scan deadlocks with concurrent claims), keep those still held by our
- * tokens, delete them: one transaction, one commit. Both statements name the primary key as their
- * index: for a large part of a small table the optimizer would scan it all, locking every row, and
- * the claims of every worker (this one's next claim included) would skip them all and find nothing.
- */
+/** MySQL and MariaDB: lock the rows, keep those still held by our tokens, delete them by id (see owned.ts): one transaction, one commit. */
 export async function deleteOwnedLocking(
   table: string,
   rows: OwnedRow[],
   transaction: <T>(work: (trx: Kysely<Tables>) => Promise<T>) => Promise<T>,
 ): Promise<Set<number>> {
-  const jobs = table as 'queue_jobs';
-  const tokens = new Map(rows.map((row) => [row.id, row.token]));
   return transaction(async (trx) => {
-    const { rows: locked } = await sql<{ id: number; reserved_by: string | null }>`
-      select id, reserved_by from ${sql.table(jobs)} force index (primary) where id in (${sql.join([...tokens.keys()])}) for update
-    `.execute(trx);
-    const ids = locked.filter((row) => tokens.get(Number(row.id)) === row.reserved_by).map((row) => Number(row.id));
-    if (ids.length > 0) await sql`delete ${sql.table(jobs)} from ${sql.table(jobs)} force index (primary) where id in (${sql.join(ids)})`.execute(trx);
+    const ids = (await lockOwned(trx, table, rows)).map((row) => row.id);
+    if (ids.length > 0) await sql`delete ${sql.table(table)} from ${sql.table(table)} force index (primary) where id in (${sql.join(ids)})`.execute(trx);
     return new Set(ids);
   });
 }
@@ -56,4 +47,26 @@ export async function withGoneRows(db: Kysely<Tables>, table: string, rows: Owne
   const still = new Set(present.map((row) => Number(row.id)));
   for (const id of kept) if (!still.has(id)) deleted.add(id);
   return deleted;
+}
+
+/**
+ * The ack of done rows, as AckBatcher batches it and a holding worker's turn carries it: a row that
+ * keeps a record becomes it in place (one UPDATE per keep time in the batch, telling `channel`), one
+ * that keeps none is deleted. Returns the ids done: ended now, or gone already (withGoneRows).
+ */
+export async function acknowledge(db: Kysely<Tables>, dialect: SqlDialect, table: string, rows: DoneRow[], channel: string): Promise<Set<number>> {
+  const { plain, kept } = ackParts(rows);
+  const done = plain.length > 0 ? await dialect.deleteOwned(db, table, plain) : new Set<number>();
+  if (kept.length > 0) {
+    for (const row of await dialect.finishOwned(db, table, kept, 'completed', channel)) done.add(row.id);
+  }
+  return withGoneRows(db, table, rows, done);
+}
+
+/** Done rows apart: those that keep no record (deleted), and those that do (finished, with their result and keep). */
+export function ackParts(rows: DoneRow[]): { plain: OwnedRow[]; kept: FinishRow[] } {
+  return {
+    plain: rows.filter((row) => !row.completion),
+    kept: rows.flatMap((row) => (row.completion ? [{ id: row.id, token: row.token, result: row.completion.result, keepMs: row.completion.keepMs }] : [])),
+  };
 }

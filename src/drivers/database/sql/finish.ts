@@ -11,6 +11,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { FinishedRow, FinishRow } from '../dialects/dialect.ts';
 import { FINISHED_AT_END, type Tables } from '../schema.ts';
+import { heldBy, lockOwned } from './owned.ts';
 
 /**
  * What a finish sets, column by column: the state, result, finish time and end of its keep; its
@@ -31,7 +32,7 @@ function finishedColumns(state: string, result: RawBuilder<unknown>, keep: RawBu
 }
 
 /** The SET of the finish: one keep and result per row (a CASE only where they differ). */
-function finishing(rows: FinishRow[], state: string, now: RawBuilder<number>) {
+export function finishing(rows: FinishRow[], state: string, now: RawBuilder<number>) {
   const keeps = new Set(rows.map((row) => Math.round(row.keepMs)));
   const keep = keeps.size === 1 ? sql`${[...keeps][0]!}` : sql`case id ${sql.join(rows.map((row) => sql`when ${row.id} then ${Math.round(row.keepMs)}`), sql` `)} end`;
   const result = rows.every((row) => row.result === null) ? sql`null` : sql`case id ${sql.join(rows.map((row) => sql`when ${row.id} then ${row.result}`), sql` `)} end`;
@@ -45,32 +46,37 @@ export async function finishRows(trx: Kysely<Tables>, table: string, ids: number
   await sql`update ${sql.table(table)} set ${finishing(rows, state, now)} where id in (${sql.join(ids)})`.execute(trx);
 }
 
-/** SQLite and PostgreSQL: UPDATE ... WHERE (id, reserved_by) IN (...) RETURNING. */
+/** SQLite and PostgreSQL: the finish as one UPDATE ... WHERE (id, reserved_by) IN (...) RETURNING id, job_id. */
+export function finishOwnedQuery(table: string, rows: FinishRow[], state: string, now: RawBuilder<number>): RawBuilder<FinishedRow> {
+  return sql<FinishedRow>`update ${sql.table(table)} set ${finishing(rows, state, now)} where ${heldBy(rows)} returning id, job_id`;
+}
+
+/**
+ * PostgreSQL: tells `channel` the job id of each row the finish of WITH part `part` returned. A
+ * SELECT in a WITH runs only when the final SELECT reads it (data-modifying parts always run once).
+ */
+export function tellFinished(channel: string, part: string): RawBuilder<unknown> {
+  return sql`select pg_notify(${channel}, json_build_array(d.job_id)::text) from ${sql.table(part)} d where d.job_id is not null`;
+}
+
+/** SQLite and PostgreSQL: finishOwnedQuery(), and on PostgreSQL the NOTIFY of `channel` in the same statement. */
 export async function finishOwnedReturning(db: Kysely<Tables>, table: string, rows: FinishRow[], state: string, now: RawBuilder<number>, channel?: string): Promise<FinishedRow[]> {
-  const owned = sql.join(rows.map((row) => sql`(${row.id}, ${row.token})`));
-  const update = sql`update ${sql.table(table)} set ${finishing(rows, state, now)} where (id, reserved_by) in (${owned}) returning id, job_id`;
-  // Data-modifying parts of a WITH run exactly once, whether or not the final SELECT reads them.
+  const update = finishOwnedQuery(table, rows, state, now);
   const query = channel === undefined
     ? update
-    : sql`with done as (${update}), told as (select pg_notify(${channel}, json_build_array(d.job_id)::text) from done d where d.job_id is not null)
-          select d.id, d.job_id, (select count(*) from told) as told from done d`;
+    : sql`with done as (${update}), told as (${tellFinished(channel, 'done')}) select d.id, d.job_id, (select count(*) from told) as told from done d`;
   const { rows: finished } = await query.execute(db);
   return (finished as FinishedRow[]).map((row) => ({ id: Number(row.id), job_id: row.job_id ?? null }));
 }
 
 /**
- * MySQL and MariaDB (no UPDATE ... RETURNING): inside the caller's transaction, lock the rows by
- * primary key, keep those still held by our tokens, finish them by id (see deleteOwnedLocking for
- * why both statements name the primary key).
+ * MySQL and MariaDB (no UPDATE ... RETURNING): inside the caller's transaction, lock the rows, keep
+ * those still held by our tokens, finish them by id (see owned.ts for why by primary key).
  */
 export async function finishOwnedLocking(trx: Kysely<Tables>, table: string, rows: FinishRow[], state: string, now: RawBuilder<number>): Promise<FinishedRow[]> {
-  const tokens = new Map(rows.map((row) => [row.id, row.token]));
-  const { rows: locked } = await sql<{ id: number; reserved_by: string | null; job_id: string | null }>`
-    select id, reserved_by, job_id from ${sql.table(table)} force index (primary) where id in (${sql.join([...tokens.keys()])}) for update
-  `.execute(trx);
-  const owned = locked.filter((row) => tokens.get(Number(row.id)) === row.reserved_by);
+  const owned = await lockOwned(trx, table, rows);
   if (owned.length === 0) return [];
-  const ids = new Set(owned.map((row) => Number(row.id)));
+  const ids = new Set(owned.map((row) => row.id));
   await sql`update ${sql.table(table)} force index (primary) set ${finishing(rows.filter((row) => ids.has(row.id)), state, now)} where id in (${sql.join([...ids])})`.execute(trx);
-  return owned.map((row) => ({ id: Number(row.id), job_id: row.job_id }));
+  return owned;
 }

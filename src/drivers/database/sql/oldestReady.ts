@@ -16,10 +16,14 @@ import type { Tables } from '../schema.ts';
 import { readyAt } from './ready.ts';
 
 export async function oldestReady(db: Kysely<Tables>, table: string, queue: string, now: RawBuilder<number>): Promise<number | null> {
-  const arm = (band: RawBuilder<unknown>) => sql`select available_at from ${sql.table(table)}
-    where queue = ${queue} and ${band} and ${readyAt(now)} order by available_at, id limit 1`;
-  const { rows } = await sql<{ oldest: number | string | null }>`select min(available_at) as oldest from
-    (select * from (${arm(sql`priority > 0`)}) a union all select * from (${arm(sql`priority = 0`)}) z union all select * from (${arm(sql`priority < 0`)}) b) u`.execute(db);
+  const { rows } = await sql<{ oldest: number | string | null }>`select min(available_at) as oldest from (${earliestOf(table, queue, readyAt(now))}) u`.execute(db);
   const oldest = rows[0]?.oldest;
   return oldest == null ? null : Number(oldest);
+}
+
+/** The first available_at of `queue`'s rows that meet `condition`, in each of the three arms: up to three rows. */
+export function earliestOf(table: string, queue: string, condition: RawBuilder<boolean>): RawBuilder<{ available_at: number | string }> {
+  const arm = (band: RawBuilder<unknown>) => sql`select available_at from ${sql.table(table)}
+    where queue = ${queue} and ${band} and ${condition} order by available_at, id limit 1`;
+  return sql`select * from (${arm(sql`priority > 0`)}) a union all select * from (${arm(sql`priority = 0`)}) z union all select * from (${arm(sql`priority < 0`)}) b`;
 }
