@@ -4,26 +4,34 @@
  *
  *   npm run bench -- [--rounds N] [--only PART[,PART]] [--keep records|none] [--jobs plain|priority|unique] [--json] [--out FILE] [--scale F]
  *
- * PART: redis (our Redis driver), bullmq, sqlite, mariadb, postgres, memory. --json writes the full
+ * PART: redis (our Redis driver), bullmq, sqlite, mariadb, postgres, memory, scale (1, 2 and 4
+ * worker processes on Redis and PostgreSQL), depth (1,000,000 waiting + 1,000,000 completed on every
+ * backend vs an empty queue, and Redis memory per waiting job vs BullMQ), pgpeers (PostgreSQL:
+ * ours vs graphile-worker and pg-boss under Node 22, lib/pgpeers.ts). --json writes the full
  * results as JSON to stdout (the table then goes to stderr; `npm run -s` keeps npm's banner out of
  * stdout), or to FILE with --out. Progress lines go to stderr. --scale
  * multiplies every job count (for a quick check; the SPEC figures are at 1). Every processed job is
  * checked by id: a run that skipped or repeated a job fails the bench instead of giving a number.
  */
-import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BenchFailure, JOB_KINDS, JOBS, RETENTION, percentile, progress, throughput } from './lib/common.ts';
-import { bestOf, roundsListing, rowOf, table, type Figure, type Goal, type Row, type Sample, type Side, type Unit } from './lib/figures.ts';
+import { bestOf, rowOf, type Figure, type Goal, type Row, type Sample, type Side, type Unit } from './lib/figures.ts';
+import { bareEvalsha, pipelinedEvalsha } from './lib/floor.ts';
 import { idleRss, rssGrowth } from './lib/memory.ts';
+import { DEPTH_BACKENDS, DEPTH_CONCURRENCY, depthPart, type DepthBackend } from './lib/depth.ts';
+import { sqlPickup } from './lib/pickup.ts';
 import { bullmq, ourRedis, type RedisContender } from './lib/redis.ts';
+import { SCALE_BACKENDS, SCALE_CONCURRENCY, SCALE_SLEEP, scaleRun, scaleSamples, type ScaleBackend } from './lib/scale.ts';
 import { PROCESSES, SQL_BACKENDS, sqlInProcess, sqlProcesses, type ProcessesRun, type SqlBackend } from './lib/sql.ts';
+import { pgpeersFigures, pgpeersNote, pgpeersRound } from './lib/pgpeers.ts';
+import { writeReport } from './lib/report.ts';
 
-const PARTS = ['redis', 'bullmq', 'sqlite', 'mariadb', 'postgres', 'memory'] as const;
+const PARTS = ['redis', 'bullmq', 'sqlite', 'mariadb', 'postgres', 'memory', 'scale', 'depth', 'pgpeers'] as const;
 type Part = (typeof PARTS)[number];
 
-const USAGE = 'usage: npm run bench -- [--rounds N] [--only redis,bullmq,sqlite,mariadb,postgres,memory] [--keep records|none] [--jobs plain|priority|unique] [--json] [--out FILE] [--scale F]';
+const USAGE = 'usage: npm run bench -- [--rounds N] [--only redis,bullmq,sqlite,mariadb,postgres,memory,scale,depth,pgpeers] [--keep records|none] [--jobs plain|priority|unique] [--json] [--out FILE] [--scale F]';
 
 function parseOptions() {
   try {
@@ -81,14 +89,18 @@ const SIZES = {
     postgres: { c1: scaled(500), c50: scaled(5_000), procsC1: scaled(1_000), procsC50: scaled(5_000) },
   } satisfies Record<SqlBackend, Record<string, number>>,
   growth: { jobs: scaled(100_000, 1_000), concurrency: 50 },
+  pickup: { samples: scaled(40), warmup: 3, gapMs: [300, 1_300] as [number, number], cpuMs: 10_000 },
+  scale: { redis: scaled(50_000), postgres: scaled(20_000), processes: [1, 2, 4] },
+  depth: { waiting: scaled(1_000_000, 1_000), records: scaled(1_000_000, 1_000), drain: scaled(20_000, 100), warmup: scaled(2_000, 100), memoryJobs: scaled(100_000, 1_000) },
+  pgpeers: { small: scaled(5_000), large: scaled(20_000), bulk: scaled(20_000, 1_000), chunk: 1_000, latency: { samples: Math.max(10, scaled(30)), warmup: 5, gapMs: [200, 400] as [number, number] } },
 };
 const BULK_CHUNK = 1_000;
 
 // ---- the figures, in table order ----
 
 const figures = new Map<string, Figure>();
-function figure(key: string, label: string, unit: Unit, goal?: Goal): void {
-  figures.set(key, { key, label, unit, goal, ours: [], bullmq: [] });
+function figure(key: string, label: string, unit: Unit, goal?: Goal, peerName?: string): void {
+  figures.set(key, { key, label, unit, goal, peerName, ours: [], peer: [] });
 }
 function add(key: string, side: Side, sample: Sample): void {
   figures.get(key)![side].push(sample);
@@ -98,6 +110,10 @@ figure('redis.one', `Redis: dispatch one at a time (${count(SIZES.one)} awaited 
 figure('redis.bulk', `Redis: bulk dispatch (${count(SIZES.bulk)} jobs, ${count(BULK_CHUNK)} per call)`, 'jobs/s', { kind: 'ratio-min', value: 4 });
 figure('redis.c1', `Redis: processing, one worker c=1 (${count(SIZES.redisC1)} jobs)`, 'jobs/s', { kind: 'ratio-min', value: 2.5 });
 figure('redis.c50', `Redis: processing, one worker c=50 (${count(SIZES.redisC50)} jobs)`, 'jobs/s', { kind: 'ratio-min', value: 2 });
+figure('redis.oneFloor', `Redis: dispatch one at a time: ours vs its floor (${count(SIZES.one)} awaited EVALSHA of an empty script)`, 'jobs/s', { kind: 'ratio-min', value: 0.8 }, 'bare EVALSHA');
+figure('redis.bulkFloor', `Redis: bulk dispatch: ours vs its floor (${count(SIZES.bulk)} EVALSHA of an empty script, pipelines of ${count(BULK_CHUNK)})`, 'jobs/s', undefined, 'pipelined EVALSHA');
+figure('redis.c1Floor', `Redis: processing c=1: ours vs its floor (${count(SIZES.redisC1)} awaited EVALSHA, one per job)`, 'jobs/s', { kind: 'ratio-min', value: 0.8 }, 'bare EVALSHA');
+figure('redis.c50Floor', `Redis: processing c=50: ours vs its floor (${count(SIZES.redisC50)} EVALSHA, pipelines of 50)`, 'jobs/s', undefined, 'pipelined EVALSHA');
 figure('redis.p50', `Redis: pick-up latency p50 (idle worker, ${SIZES.latency.samples} samples)`, 'ms', { kind: 'max', value: 1 });
 figure('redis.p99', `Redis: pick-up latency p99 (idle worker, ${SIZES.latency.samples} samples)`, 'ms', { kind: 'max', value: 5 });
 const SQL_NAMES: Record<SqlBackend, string> = { sqlite: 'SQLite', mariadb: 'MariaDB', postgres: 'PostgreSQL' };
@@ -109,10 +125,41 @@ for (const backend of SQL_BACKENDS) {
   figure(`${backend}.procsC1`, `${name}: ${PROCESSES} worker processes c=1 (${count(n.procsC1)} jobs, start-up included)`, 'jobs/s');
   figure(`${backend}.procsC50`, `${name}: ${PROCESSES} worker processes c=50 (${count(n.procsC50)} jobs, start-up included)`, 'jobs/s');
 }
+/** SPEC 17: an idle SQL worker's pick-up with the default settings, and its CPU meanwhile (not a goal on PostgreSQL). */
+const PICKUP_GOALS: Record<SqlBackend, { p50: number; cpu?: number }> = { sqlite: { p50: 100, cpu: 1 }, mariadb: { p50: 100, cpu: 1 }, postgres: { p50: 5 } };
+for (const backend of SQL_BACKENDS) {
+  const { p50, cpu } = PICKUP_GOALS[backend];
+  const of = `idle \`queue work\`, default settings, ${SIZES.pickup.samples} samples`;
+  figure(`${backend}.pickupP50`, `${SQL_NAMES[backend]}: pick-up latency p50 (${of})`, 'ms', { kind: 'max', value: p50 });
+  figure(`${backend}.pickupP95`, `${SQL_NAMES[backend]}: pick-up latency p95 (${of})`, 'ms');
+  figure(`${backend}.idleCpu`, `${SQL_NAMES[backend]}: idle worker CPU (${SIZES.pickup.cpuMs / 1000} s, one core = 100%)`, '%', cpu === undefined ? undefined : { kind: 'max', value: cpu, strict: true });
+}
 figure('sqlite.startup', `${PROCESSES} x queue work start-up alone (empty SQLite queue, spawn to exit)`, 'ms');
 figure('memory.start', 'Worker RSS just after start-up (queue work on Redis, idle 2 s, VmRSS)', 'MB');
 figure('memory.idle', 'Idle worker RSS (queue work on Redis, idle 12 s, VmRSS)', 'MB', { kind: 'max', value: 70 });
 figure('memory.growth', `Worker RSS growth over ${count(SIZES.growth.jobs)} jobs (after 1,000 vs after ${count(SIZES.growth.jobs)}; c=${SIZES.growth.concurrency})`, 'MB', { kind: 'max', value: 10, strict: true });
+/** SPEC 17 depth: each row's peer is the same drain on an empty queue, so the ratio is what the depth costs. */
+const DEPTH_NAMES: Record<DepthBackend, string> = { ...SQL_NAMES, redis: 'Redis' };
+for (const backend of DEPTH_BACKENDS) {
+  const { waiting, records, drain } = SIZES.depth;
+  figure(`depth.${backend}`, `${DEPTH_NAMES[backend]}: claim at depth, ${count(waiting)} waiting + ${count(records)} completed kept (keep 1d, 10,000,000 per queue: none trimmed), one worker c=${DEPTH_CONCURRENCY} runs ${count(drain)}`, 'jobs/s', { kind: 'ratio-min', value: 0.8 }, 'empty queue');
+}
+figure('depth.redisMemory', `Redis: memory of the deep queue (${count(SIZES.depth.waiting)} waiting + ${count(SIZES.depth.records)} completed; MEMORY USAGE of every key)`, 'MB');
+figure('redis.memoryPerJob', `Redis: memory of ${count(SIZES.depth.memoryJobs)} waiting jobs, same payload (MEMORY USAGE of every key; lower is better; goal: ours <= half BullMQ's)`, 'MB');
+figure('redis.memoryRatio', 'Redis: memory per waiting job, ours / BullMQ (100 = the same)', '%', { kind: 'max', value: 50 });
+/** SPEC 17 scale-out: each throughput row's peer is the 1-process run of the same round, so the ratio is the speed-up. */
+const SCALE_NAMES: Record<ScaleBackend, [string, string]> = { redis: ['Redis', 'redis-server'], postgres: ['PostgreSQL', 'postgres'] };
+for (const backend of SCALE_BACKENDS) {
+  const [name, server] = SCALE_NAMES[backend];
+  for (const p of SIZES.scale.processes) {
+    figure(`scale.${backend}.p${p}`, `${name} scale-out: ${p} x queue work c=${SCALE_CONCURRENCY} (${count(SIZES.scale[backend])} jobs, from all ready to last exit)`, 'jobs/s', undefined, '1 process');
+    figure(`scale.${backend}.p${p}.cpu`, `${name} scale-out: ${p} x queue work, CPU of our workers vs the server's (one core = 100%)`, '%', undefined, server);
+    figure(`scale.${backend}.p${p}.machine`, `${name} scale-out: ${p} x queue work, CPU of the whole machine (${cpus().length} cores = ${cpus().length}00%)`, '%');
+  }
+}
+
+/** SPEC 17 PostgreSQL peers: ours against graphile-worker and pg-boss per figure, and ours at 20k jobs against ours at 5k. */
+for (const spec of pgpeersFigures(SIZES.pgpeers)) figure(spec.key, spec.label, spec.unit, spec.goal, spec.peerName);
 
 /** The SPEC's one-worker goals, on the better of c=1 and c=50. */
 const ONE_WORKER_GOALS: Partial<Record<SqlBackend, number>> = { sqlite: 5_000, mariadb: 3_000 };
@@ -124,21 +171,27 @@ function jobsSample(n: number, ms: number): Sample {
   return { value: t.jobsPerSec, detail: `${count(n)} jobs in ${count(Math.round(t.ms))} ms`, raw: { ...t } };
 }
 
-type Measure = (contender: RedisContender) => Promise<[string, Sample][]>;
+interface Measure {
+  run(contender: RedisContender): Promise<[string, Sample][]>;
+  /** SPEC 17: the physical floor of our figure (floor.ts), measured right next to ours; `key` is its figure. */
+  floor?: { key: string; run: () => Promise<Sample> };
+}
 
 const redisMeasures: Measure[] = [
-  async (c) => [['redis.one', jobsSample(SIZES.one, await c.dispatchOne(SIZES.one))]],
-  async (c) => [['redis.bulk', jobsSample(SIZES.bulk, await c.dispatchBulk(SIZES.bulk, BULK_CHUNK))]],
-  async (c) => [['redis.c1', jobsSample(SIZES.redisC1, await c.process(SIZES.redisC1, 1))]],
-  async (c) => [['redis.c50', jobsSample(SIZES.redisC50, await c.process(SIZES.redisC50, 50))]],
-  async (c) => {
-    const latencies = await c.latency(SIZES.latency);
-    const raw = { samples: latencies.length, min: Math.min(...latencies), max: Math.max(...latencies) };
-    const detail = `${latencies.length} samples, min ${raw.min.toFixed(3)} max ${raw.max.toFixed(3)} ms`;
-    return [
-      ['redis.p50', { value: percentile(latencies, 50), detail, raw }],
-      ['redis.p99', { value: percentile(latencies, 99), detail, raw }],
-    ];
+  { run: async (c) => [['redis.one', jobsSample(SIZES.one, await c.dispatchOne(SIZES.one))]], floor: { key: 'redis.oneFloor', run: async () => jobsSample(SIZES.one, await bareEvalsha(SIZES.one)) } },
+  { run: async (c) => [['redis.bulk', jobsSample(SIZES.bulk, await c.dispatchBulk(SIZES.bulk, BULK_CHUNK))]], floor: { key: 'redis.bulkFloor', run: async () => jobsSample(SIZES.bulk, await pipelinedEvalsha(SIZES.bulk, BULK_CHUNK)) } },
+  { run: async (c) => [['redis.c1', jobsSample(SIZES.redisC1, await c.process(SIZES.redisC1, 1))]], floor: { key: 'redis.c1Floor', run: async () => jobsSample(SIZES.redisC1, await bareEvalsha(SIZES.redisC1)) } },
+  { run: async (c) => [['redis.c50', jobsSample(SIZES.redisC50, await c.process(SIZES.redisC50, 50))]], floor: { key: 'redis.c50Floor', run: async () => jobsSample(SIZES.redisC50, await pipelinedEvalsha(SIZES.redisC50, 50)) } },
+  {
+    run: async (c) => {
+      const latencies = await c.latency(SIZES.latency);
+      const raw = { samples: latencies.length, min: Math.min(...latencies), max: Math.max(...latencies) };
+      const detail = `${latencies.length} samples, min ${raw.min.toFixed(3)} max ${raw.max.toFixed(3)} ms`;
+      return [
+        ['redis.p50', { value: percentile(latencies, 50), detail, raw }],
+        ['redis.p99', { value: percentile(latencies, 99), detail, raw }],
+      ];
+    },
   },
 ];
 
@@ -163,12 +216,23 @@ async function redisRound(round: number): Promise<void> {
     // Alternate who goes first, so neither always runs on a warmer (or busier) machine.
     const order = round % 2 === 0 ? contenders : [...contenders].reverse();
     for (const contender of order) {
-      for (const [key, sample] of await measure(contender)) {
-        add(key, contender.name, sample);
+      // Our floor goes right before ours in even rounds and right after in odd ones.
+      const floor = contender.name === 'ours' ? measure.floor : undefined;
+      if (floor && round % 2 === 0) await measureFloor(round, floor);
+      for (const [key, sample] of await measure.run(contender)) {
+        add(key, contender.name === 'ours' ? 'ours' : 'peer', sample);
+        if (floor) add(floor.key, 'ours', sample);
         progress(`round ${round + 1}: ${contender.name} ${key} = ${sample.value.toFixed(sample.value < 10 ? 3 : 0)} (${sample.detail})`);
       }
+      if (floor && round % 2 === 1) await measureFloor(round, floor);
     }
   }
+}
+
+async function measureFloor(round: number, floor: NonNullable<Measure['floor']>): Promise<void> {
+  const sample = await floor.run();
+  add(floor.key, 'peer', sample);
+  progress(`round ${round + 1}: ${floor.key} = ${sample.value.toFixed(0)} (${sample.detail})`);
 }
 
 /** Things that went wrong without invalidating a number (the work was done): listed loudly, exit 1. */
@@ -196,6 +260,41 @@ async function sqlRound(round: number, backend: SqlBackend): Promise<void> {
   }
 }
 
+async function pickupRound(round: number, backend: SqlBackend): Promise<void> {
+  const { latencies, idleCpu } = await sqlPickup(backend, SIZES.pickup);
+  const raw = { samples: latencies.length, min: Math.min(...latencies), max: Math.max(...latencies) };
+  const detail = `${latencies.length} samples, min ${raw.min.toFixed(3)} max ${raw.max.toFixed(3)} ms`;
+  const samples: [string, Sample][] = [
+    [`${backend}.pickupP50`, { value: percentile(latencies, 50), detail, raw }],
+    [`${backend}.pickupP95`, { value: percentile(latencies, 95), detail, raw }],
+    [`${backend}.idleCpu`, { value: idleCpu, detail: `CPU time of the idle worker over ${SIZES.pickup.cpuMs / 1000} s` }],
+  ];
+  for (const [key, sample] of samples) {
+    add(key, 'ours', sample);
+    progress(`round ${round + 1}: ${key} = ${sample.value.toFixed(3)} (${sample.detail})`);
+  }
+}
+
+async function scaleRound(round: number): Promise<void> {
+  for (const backend of SCALE_BACKENDS) {
+    // Alternate the order of the runs, so neither end always runs on a warmer (or busier) machine.
+    const counts = round % 2 === 0 ? SIZES.scale.processes : [...SIZES.scale.processes].reverse();
+    for (const p of counts) {
+      const key = `scale.${backend}.p${p}`;
+      const run = await scaleRun(backend, p, SIZES.scale[backend]);
+      const { jobs, workers, server, machine } = scaleSamples(run);
+      if (run.left) anomalies.push(`round ${round + 1}, ${figures.get(key)!.label}: every job ran exactly once and every worker exited 0, but ${run.left} jobs were still stored afterwards. The workers logged: ${run.logs.join('; ') || 'nothing'}`);
+      add(key, 'ours', jobs);
+      add(`${key}.cpu`, 'ours', workers);
+      add(`${key}.cpu`, 'peer', server);
+      add(`${key}.machine`, 'ours', machine);
+      // Each row's peer is this round's 1-process run, so its ratio is the speed-up.
+      if (p === 1) for (const q of SIZES.scale.processes) add(`scale.${backend}.p${q}`, 'peer', jobs);
+      progress(`round ${round + 1}: ${key} = ${jobs.value} jobs/s (${jobs.detail})`);
+    }
+  }
+}
+
 async function memoryRound(round: number): Promise<void> {
   const [early, settled] = await idleRss([2_000, 12_000]);
   add('memory.start', 'ours', { value: early!, detail: 'VmRSS after start-up + 2 s idle' });
@@ -212,7 +311,7 @@ async function memoryRound(round: number): Promise<void> {
 function rows(): Row[] {
   const out: Row[] = [];
   for (const fig of figures.values()) {
-    if (!fig.ours.length && !fig.bullmq.length) continue;
+    if (!fig.ours.length && !fig.peer.length) continue;
     out.push(rowOf(fig));
     const backend = fig.key.replace(/\.c50$/, '') as SqlBackend;
     const goal = fig.key.endsWith('.c50') ? ONE_WORKER_GOALS[backend] : undefined;
@@ -235,8 +334,13 @@ function notes(startLoad: number[], endLoad: number[]): string[] {
     `BullMQ ${bullmqVersion()} on the same Redis, its own key prefix; its worker is started (autorun: false, then run()) after it is ready and timed to the N-th 'completed' event.`,
     `Ours in-process: the built library (dist/, what queue work runs), new Worker(driver, registry, {concurrency, sleep: 0.05, rest: 0, stopWhenEmpty: true, watchdog, ...}) with its watchdog thread as queue work has it, timed from run() to its return; pick-up latency uses sleep 3 (the CLI default) so the idle worker blocks on BLPOP; BullMQ's idle worker blocks in its own way. Latency = performance.now() just before the push call -> start of handle(), in one process, after ${SIZES.latency.warmup} warm-up jobs, ${SIZES.latency.gapMs} ms between a start and the next push.`,
     `SQL: fresh tables (or SQLite file) per measurement, DB_POOL ${10}; ${PROCESSES}-process runs spawn 'bin/queue.js work --stop-when-empty --concurrency C --queue bench' x${PROCESSES} and time first spawn -> last exit, process start-up INCLUDED (see the start-up-alone row).`,
+    `SQL pick-up: one 'bin/queue.js work --queue bench' child with every other setting at its default (--sleep 3), jobs dispatched from this process one at a time, ${SIZES.pickup.gapMs.join('-')} ms (at random) after the last one started, after ${SIZES.pickup.warmup} warm-up jobs; latency = the epoch time (to a fraction of a ms) just before the push call -> the job's own record of its start. Idle CPU: the child's utime + stime from /proc over ${SIZES.pickup.cpuMs / 1000} s of idleness, before the samples.`,
     `Memory: both figures are a real 'bin/queue.js work' process on Redis, run by its shebang as a process manager runs it (its node flags apply), VmRSS read from /proc. Growth: it drains ${count(SIZES.growth.jobs)} pre-loaded jobs at c=${SIZES.growth.concurrency}, RSS after 1,000 vs after the last (no forced GC).`,
-    `Ratios are ours / BullMQ of the medians; for latency a ratio below 1 means ours is faster. Load average (1/5/15 min) at start ${startLoad.map((l) => l.toFixed(1)).join('/')}, at end ${endLoad.map((l) => l.toFixed(1)).join('/')} on ${cpus().length} cores.`,
+    `Floors (SPEC 17): what the same Redis does when a job costs exactly one call of an empty Lua script ('return 0', loaded once with SCRIPT LOAD) over a client with our driver's ioredis options; each reply is checked. One-at-a-time figures (dispatch one at a time; processing c=1, where our worker runs one turn script per job): n EVALSHA each awaited before the next ('bare EVALSHA'). Batched figures: n EVALSHA in pipelines of the batch size (${count(BULK_CHUNK)} for bulk dispatch, 50 for c=50), each awaited before the next ('pipelined EVALSHA'). Measured in each round right before ours (even rounds) or right after (odd rounds); the floor row repeats our figure beside it.`,
+    `Scale-out: 1, 2 and 4 'bin/queue.js work --stop-when-empty --concurrency ${SCALE_CONCURRENCY} --sleep ${SCALE_SLEEP}' processes drain one preloaded queue (Redis ${count(SIZES.scale.redis)} jobs, PostgreSQL ${count(SIZES.scale.postgres)}). The queue is paused while they start; once each says it has started it is paused by SIGUSR2, the queue is resumed, and after every worker has read that, all get SIGCONT: the time runs from that SIGCONT to the last exit (start-up excluded; spawn to exit is in the per-round detail). Every id checked as above. The speed-up is against the 1-process run of the same round. CPU, in % of one core over the same time, from /proc: our workers' utime + stime (reaped children), and the server's (every redis-server process, or every postgres process plus the postmaster's reaped backends); the servers are shared, so anything else using them meanwhile is counted too. The machine row is every core's busy time (/proc/stat), whoever used it: near ${cpus().length}00% the cores, not the queue, are the limit. The per-round detail gives CPU µs per job, which does not depend on how busy the machine was.`,
+    `Depth: per backend the queue is loaded once (SQL: rows copied by INSERT ... SELECT from one row a real push made and one a real worker finished; then what the server would do by itself soon after such a load: VACUUM ANALYZE and CHECKPOINT on PostgreSQL, ANALYZE TABLE on MariaDB, a WAL checkpoint on SQLite; Redis: pushed, the records run through our turn script with kept acks), checked with the driver's stats and records, then each round one in-process worker c=${DEPTH_CONCURRENCY} (maxJobs ${count(SIZES.depth.drain)}: it takes no more) drains ${count(SIZES.depth.drain)} of the waiting jobs, beside the same drain on a fresh queue holding only those (alternating who goes first). Both keep every record (keep { completed: '1d', count: 10000000 }), whatever --keep says. Each drain checked: exactly that many different jobs of that queue ran, none twice across rounds, and the driver counts that many fewer ready and more completed, none reserved or failed. Redis memory per waiting job: ${count(SIZES.depth.memoryJobs)} jobs {i, t: 0} each side under a fresh 6-character prefix (each BullMQ job key carries it; its default 'bull' gives key names of the same allocation size; ours: manager.push in bulks of 1,000; BullMQ: addBulk of add('Noop', data) with default options), weighed as the sum of MEMORY USAGE SAMPLES 0 over every key of the prefix (exact, unaffected by other clients); INFO used_memory's delta is in the per-round detail.`,
+    ...(options.parts.has('pgpeers') ? [pgpeersNote()] : []),
+    `Ratios are ours / the row's peer (BullMQ unless named) of the medians; for latency a ratio below 1 means ours is faster. Load average (1/5/15 min) at start ${startLoad.map((l) => l.toFixed(1)).join('/')}, at end ${endLoad.map((l) => l.toFixed(1)).join('/')} on ${cpus().length} cores.`,
   ];
 }
 
@@ -251,43 +355,30 @@ async function main(): Promise<number> {
   await warmUp();
   for (let round = 0; round < options.rounds; round++) {
     if (contenders.length) await redisRound(round);
-    for (const backend of SQL_BACKENDS) if (options.parts.has(backend)) await sqlRound(round, backend);
+    for (const backend of SQL_BACKENDS) {
+      if (!options.parts.has(backend)) continue;
+      await sqlRound(round, backend);
+      await pickupRound(round, backend);
+    }
     if (options.parts.has('memory')) await memoryRound(round);
+    if (options.parts.has('scale')) await scaleRound(round);
+    if (options.parts.has('pgpeers')) for (const [key, side, sample] of await pgpeersRound(round, SIZES.pgpeers)) add(key, side, sample);
   }
+  if (options.parts.has('depth')) await depthPart(SIZES.depth, options.rounds, add);
   const wallSeconds = Math.round((Date.now() - started) / 100) / 10;
   const endLoad = loadavg();
-  const result = rows();
-  const text = [
-    `queue benchmark: ${options.rounds} round(s), medians; node ${process.version}, ${cpus().length} cores; wall time ${wallSeconds} s`,
-    '',
-    table(result),
-    '',
-    ...notes(startLoad, endLoad).map((note) => `- ${note}`),
-    ...(anomalies.length ? ['', `ANOMALIES (${anomalies.length}):`, ...anomalies.map((a) => `- ${a}`)] : []),
-    '',
-    'Per-round numbers:',
-    roundsListing([...figures.values()].filter((f) => f.ours.length || f.bullmq.length)),
-  ].join('\n');
-  const json = JSON.stringify({
-    startedAt: new Date(started).toISOString(),
+  const measured = [...figures.values()].filter((f) => f.ours.length || f.peer.length);
+  writeReport({
+    started,
     wallSeconds,
-    node: process.version,
-    cores: cpus().length,
     loadAverage: { start: startLoad, end: endLoad },
     options: { rounds: options.rounds, parts: [...options.parts], scale: options.scale, sizes: SIZES, bulkChunk: BULK_CHUNK },
-    rows: result,
-    figures: [...figures.values()].filter((f) => f.ours.length || f.bullmq.length),
+    rows: rows(),
+    figures: measured,
     notes: notes(startLoad, endLoad),
     anomalies,
-  }, null, 2);
-  if (options.out) writeFileSync(options.out, `${json}\n`);
-  if (options.json && !options.out) {
-    process.stderr.write(`${text}\n`);
-    process.stdout.write(`${json}\n`);
-  } else {
-    process.stdout.write(`${text}\n`);
-    if (options.out) progress(`results written to ${options.out}`);
-  }
+    rounds: options.rounds,
+  }, options);
   if (anomalies.length) process.stderr.write(`\nBENCH FINISHED WITH ${anomalies.length} ANOMAL${anomalies.length === 1 ? 'Y' : 'IES'} (listed above): exit 1\n`);
   return anomalies.length ? 1 : 0;
 }

@@ -61,7 +61,7 @@ async function dropTables(config: ServerDatabaseConnectionConfig): Promise<void>
 }
 
 /** Fresh tables, migrated, with n Noops pushed; everything is dropped after `work`. */
-async function withLoadedTables<T>(backend: SqlBackend, n: number, work: (ours: Ours, pushed: string[], setup: Setup) => Promise<T>): Promise<T> {
+export async function withLoadedTables<T>(backend: SqlBackend, n: number, work: (ours: Ours, pushed: string[], setup: Setup) => Promise<T>): Promise<T> {
   const setup = setupFor(backend);
   const ours = await openOurs(setup.config);
   try {
