@@ -295,6 +295,13 @@ export interface TurnResult {
  */
 export interface Holding {
   turn(turn: Turn): { written: boolean; result: Promise<TurnResult> };
+  /**
+   * Whether a worker at this concurrency gains from holding ahead (absent: at any). On SQL only one
+   * at a time does: a turn is a transaction the worker waits for, where at higher concurrency claims
+   * and batched acks on several pooled connections overlap (SQLite at c=50: 21,000 jobs/s through
+   * turns against 30,000).
+   */
+  holdsAheadAt?(concurrency: number): boolean;
 }
 
 export function canHold(driver: Driver): driver is Driver & Holding {

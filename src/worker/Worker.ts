@@ -97,7 +97,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       leaseMarginMs: options.leaseMargin * 1000,
       keeping: this.endedKeeping,
     };
-    this.source = canHold(driver) ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
+    const holding = canHold(driver) && (driver.holdsAheadAt?.(options.concurrency) ?? true);
+    this.source = holding ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
     this.heartbeat = new Heartbeat(driver, { name: options.name, queues: options.queues, concurrency: options.concurrency }, {
       running: () => [...this.running],
       jobsDone: () => this.processed,

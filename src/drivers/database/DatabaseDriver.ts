@@ -224,6 +224,11 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush, Blo
     return this.holding.turn(turn);
   }
 
+  /** A worker at concurrency 1 holds ahead: one commit per job. More run reserve() and batched acks (see Holding). */
+  holdsAheadAt(concurrency: number): boolean {
+    return concurrency === 1;
+  }
+
   release(reservation: Reservation, delayMs: number, options: { refundAttempt?: boolean } = {}): Promise<boolean> {
     return this.call('release a job', async (db) => {
       const released = await releaseOwned(db, this.tables.jobs, this.dialect.now(), Number(reservation.handle), reservation.token, delayMs, options.refundAttempt === true);
