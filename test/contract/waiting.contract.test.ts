@@ -83,6 +83,18 @@ for (const makeBackend of backends) {
       }
     });
 
+    it('a bulk pushed by another process ends the wait soon after', { skip }, async () => {
+      const d = waiting(await fresh());
+      await takeNothing(d);
+      const other = await backend.sibling();
+      try {
+        const ms = await wokenBy(d, () => other.push(Array.from({ length: 120 }, () => job())));
+        assert.ok(ms < SLACK_MS, `ended ${Math.round(ms)} ms after the push`);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('a job pushed through the same driver ends the wait soon after', { skip }, async () => {
       const d = waiting(await fresh());
       await takeNothing(d);

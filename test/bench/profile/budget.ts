@@ -1,5 +1,5 @@
 /**
- * The per-job budget table of docs/floor-profile.md: floor-profile.ts run R times per path (each a
+ * The per-job budget table of docs/performance.md ("Against the floor"): floor-profile.ts run R times per path (each a
  * fresh process, one after another), medians of each figure. On a shared machine single runs
  * scatter by 2x; CPU times scatter much less than wall times, so the table gives both.
  *

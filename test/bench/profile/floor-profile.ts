@@ -1,5 +1,5 @@
 /**
- * Where the time of one job goes on the one-at-a-time Redis paths (docs/floor-profile.md): our
+ * Where the time of one job goes on the one-at-a-time Redis paths (docs/performance.md, "Against the floor"): our
  * dispatch loop, our c=1 worker, or the bare-EVALSHA floor, each over n jobs on the built library,
  * with what Redis itself counted meanwhile (INFO commandstats: calls and microseconds per command)
  * and the CPU this process used. Best run against a Redis of its own, so that nobody else's

@@ -68,7 +68,7 @@ for (const [id, us] of selfUs) {
 
 // Samples are taken by wall clock: on a busy machine a thread that was preempted is charged to the
 // function it was in, so the µs below are wall time; the shares of busy time are what carry over
-// (multiply them by the thread's measured CPU time, as docs/floor-profile.md does).
+// (multiply them by the thread's measured CPU time, as docs/performance.md does).
 const idle = places.get('(idle)') ?? 0;
 const busy = total - idle;
 const share = (us: number) => `${((us / busy) * 100).toFixed(1).padStart(5)}%`;

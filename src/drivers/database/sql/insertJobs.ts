@@ -62,22 +62,27 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
   return {
     chunks,
     all: async (into: Kysely<Tables>) => {
+      const queues = [...new Set(jobs.map((job) => job.queue))];
+      const telling = dialect.notify !== undefined && jobs.length <= TOLD_IN_THE_INSERT;
       for (const [from, to] of chunks) {
         const insert = dialect.skipCollisions(into.insertInto(table as 'queue_jobs').values(rows.slice(from, to)));
-        if (dialect.notify) await tellingReady(insert, [...new Set(jobs.slice(from, to).map((job) => job.queue))], channelOf(table, 'ready')).execute(into);
-        else await insert.execute();
+        await (telling ? tellingReady(insert, queues, channelOf(table, 'ready')) : insert).execute(into);
       }
+      if (dialect.notify && !telling) await sql`select pg_notify(${channelOf(table, 'ready')}, q) from unnest(${queues}::text[]) as q`.execute(into);
     },
   };
 }
 
 /**
- * PostgreSQL: the INSERT, and in the same statement a NOTIFY on `channel` (channels.ts) of each queue
- * of its jobs, which wakes idle workers (JobWaiter). One per queue and statement, not per job; sent
- * at commit, so a push rolled back (pushIn, in the application's transaction) tells nobody. Told
- * from the jobs' queues, not from the rows stored (RETURNING them cost a bulk of 1,000 a quarter of
- * its speed): a push sent again that stored nothing wakes workers for nothing, once.
+ * PostgreSQL tells idle workers (JobWaiter) the queues of the jobs of a push: a NOTIFY on `channel`
+ * (channels.ts) per queue, not per job, sent at commit, so a push rolled back (pushIn, in the
+ * application's transaction) tells nobody; a push sent again that stored nothing wakes workers for
+ * nothing, once. A push of a few jobs tells in the INSERT's own statement (no round trip more); a
+ * bulk tells in one statement after its INSERTs, since inside a WITH an INSERT of 1,000 rows ran at
+ * three quarters of its speed (20,000 jobs in bulks of 1,000: 8,500 against 11,000 jobs/s).
  */
+const TOLD_IN_THE_INSERT = 50;
+
 function tellingReady(insert: JobsInsert, queues: string[], channel: string) {
   return sql`with stored as (${insert}) select pg_notify(${channel}, q) from unnest(${queues}::text[]) as q`;
 }
