@@ -1,25 +1,24 @@
 /**
  * BlockingWait on SQL: an idle worker waits here until a job may be ready on its queues, its
  * `--sleep` passed (the worker then claims and reads its signals, a `queue pause` among them), or
- * the worker ends the wait itself (it stops, or a slot frees up), and at most 5 s. Each wait first reads when the next job is ready (sql/nextReady.ts): a job
- * ready now ends it at once, a delayed one or a backoff caps it at its due time.
+ * the worker ends the wait itself (it stops, or a slot frees up), and at most 5 s. Each wait first
+ * reads when the next job is ready (sql/nextReady.ts): a job ready now ends it at once, a delayed
+ * one or a backoff caps it at its due time.
  *
  * PostgreSQL tells: a push, a retry of a failed job and a release with no delay send NOTIFY
- * <jobs>_ready with the queue, in their own transaction (one per statement, at commit: a push
- * rolled back tells nobody), which the driver's listening connection hears (Notices). The waiter
- * returns 0.1 ms after the push commits; the rest of a pick-up is the push's commit and the
- * claim's (bench: p50 10 ms from the push call, 20 on a busier machine, each commit 3 to 7 ms
- * there). A notice lost to a reconnect costs at most the rest of the wait.
+ * <jobs>_ready with the queue, sent at commit (a push rolled back tells nobody), which the driver's
+ * listening connection hears (Notices). The waiter returns 0.1 ms after the push commits; the rest
+ * of a pick-up is the push's commit, the worker's read of its signals and the claim's commit (bench:
+ * p50 10.7 ms from the push call). A notice lost to a reconnect costs at most the rest of the wait.
  *
  * MariaDB and SQLite cannot tell another connection anything, so the waiter looks again: 50 ms
  * after a wait that found work, a quarter longer after each empty look, 150 ms once idle for half a
- * second. Half the pushes then wait less than 75 ms for the look that finds them (bench: p50 from
- * 54 to 84 ms on MariaDB and SQLite, against 1.45 s when an idle worker claimed every `--sleep` of
- * 3 s); longer pauses would break the SPEC's 100 ms. SQLite keeps a change marker (PRAGMA
- * data_version, read in microseconds), so it looks only after another connection committed;
- * MariaDB runs the look every time, compiled once. On the bench machine an idle worker then uses
- * 1.7% of a core on SQLite and 2.8% on MariaDB, against 0.8% and 1.3% claiming every 3 s: most of
- * the difference is the worker's claim and signals once a second, not the looks.
+ * second. Half the pushes then wait less than 75 ms for the look that finds them (bench: p50 80 ms
+ * on SQLite and 90 ms on MariaDB, against 1.45 s when an idle worker claimed every `--sleep` of 3 s);
+ * longer pauses would break the SPEC's 100 ms. SQLite keeps a change marker (PRAGMA data_version,
+ * read in microseconds), so it looks only after another connection committed; MariaDB runs the
+ * look every time, compiled and prepared once. Idle for 20 s, a worker used 1.25% of a core on
+ * SQLite and 2.55% on MariaDB (Redis: 0.95%): MariaDB's seven looks a second are its extra percent.
  *
  * On every database, a push through this very driver (a worker and the code that dispatches, in one
  * process) wakes its waiters at once.
