@@ -100,6 +100,12 @@ export interface SqlDialect {
    */
   skipCollisions(insert: JobsInsert): JobsInsert;
   /**
+   * The database takes a whole column as one array parameter (PostgreSQL): a push's INSERT selects
+   * its rows from unnest() of one array per column (sql/insertJobs.ts), one statement text for any
+   * number of jobs. Absent: the rows go as a VALUES list.
+   */
+  readonly bindsArrays?: true;
+  /**
    * The most bytes one statement may carry once its values are escaped (MySQL's max_allowed_packet,
    * read by checkServer), or undefined where no limit is near a job's size.
    */

@@ -62,6 +62,7 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
       return turnInOneStatement(db, table, parts, this.now(), channel);
     },
     skipCollisions: (insert) => insert.onConflict((oc) => oc.doNothing()),
+    bindsArrays: true,
     async notify(trx, channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
     },

@@ -32,13 +32,11 @@ export function keepPreparedStatements(database: Database.Database): void {
   }) as typeof database.prepare;
 }
 
-/** The writes of the hot path: the claim, the ack, the finish, the release. */
-const HOT = /^(with|update|delete)\b/i;
 /**
- * Not the push, an INSERT in a WITH (sql/insertJobs.ts): its text changes with the number of jobs,
- * and pushes of every bulk size would take the places the hot statements need.
+ * The writes of the hot path: the claim, the ack, the finish, the release, and the push (an INSERT
+ * in a WITH, sql/insertJobs.ts, whose text does not change with the number of jobs).
  */
-const PUSH = /^with\s+\S+\s+as\s+\(\s*insert\b/i;
+const HOT = /^(with|update|delete)\b/i;
 /** A statement name the server does not know (a pooler that swaps connections), or one it knows already. */
 const LOST_STATEMENT = new Set(['26000', '42P05']);
 
@@ -55,7 +53,7 @@ export function namePreparedStatements(pool: pg.Pool): void {
     const names = new Map<string, string>();
     const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
     (client as unknown as { query: unknown }).query = (text: unknown, values?: unknown, ...rest: unknown[]) => {
-      if (!naming || rest.length > 0 || typeof text !== 'string' || !Array.isArray(values) || !HOT.test(text) || PUSH.test(text)) return query(text, values, ...rest);
+      if (!naming || rest.length > 0 || typeof text !== 'string' || !Array.isArray(values) || !HOT.test(text)) return query(text, values, ...rest);
       let name = names.get(text);
       if (name === undefined) {
         if (names.size >= KEPT) return query(text, values);
