@@ -272,7 +272,10 @@ export interface Turn {
   giveBacks: readonly Reservation[];
   /** Queues to hold more jobs from, in priority order (none: hold nothing this turn). */
   queues: string[];
-  /** `count`: how many to hold; `holdMs`: how long a held job's lease lasts before its start. */
+  /**
+   * `count`: how many to hold; `holdMs`: how long a held job's lease lasts before its start, or 0:
+   * the jobs taken start in this turn, as reserve() starts them (their try counted, leased for it).
+   */
   options: ReserveOptions & { holdMs: number };
 }
 
@@ -281,7 +284,7 @@ export interface TurnResult {
   acked: boolean[];
   /** Per start, in order: false when the hold had been lost (expired, or the queue was cleared). */
   started: boolean[];
-  /** Newly held jobs; `attempts` is the try each will be once started. */
+  /** Newly held jobs; `attempts` is the try each will be once started (with `holdMs` 0: is, started). */
   held: Reservation[];
 }
 

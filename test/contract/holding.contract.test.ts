@@ -105,6 +105,23 @@ for (const makeBackend of backends) {
       assert.equal(again!.attempts, 1, 'holding it used no try');
     });
 
+    it('a take with holdMs 0 starts its jobs in the same turn: the try counted, leased for the whole try, acked by the next turn', { skip }, async () => {
+      const d = await fresh();
+      const [a, b] = [storedJob(), storedJob()];
+      await d.push([a, b]);
+      const { held } = await turn(d, { count: 1, holdMs: 0, queues: ['default'] });
+      assert.deepEqual(held.map(idOf), [a.id]);
+      assert.equal(held[0]!.attempts, 1, 'its first try, already counted');
+      assert.ok(held[0]!.leaseExpiresAt - Date.now() > SETTINGS.defaultTimeoutMs, 'leased for its timeout and the margin, not a hold');
+      assert.equal((await d.records.find(a.id))?.attempts, 1, 'the record shows the try');
+      assert.ok((await d.records.find(a.id))?.startedAt, 'and its start');
+      const { acked, held: next } = await turn(d, { acks: [{ reservation: held[0]! }], count: 1, holdMs: 0 });
+      assert.deepEqual(acked, [true]);
+      assert.deepEqual(next.map(idOf), [b.id], 'the ack and the next take in one turn');
+      assert.deepEqual(await (await sibling()).reserve(['default'], { count: 5, ...SETTINGS }), [], 'no other worker gets the started job');
+      assert.deepEqual((await d.stats())[0], { queue: 'default', ready: 0, delayed: 0, reserved: 1, failed: 0, completed: 0, cancelled: 0 });
+    });
+
     it('a holder that dies costs its held jobs nothing: they come back after the hold lease, tries unchanged', { skip }, async () => {
       const d = await fresh();
       const a = storedJob();

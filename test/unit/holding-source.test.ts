@@ -30,42 +30,59 @@ describe('the holding job source', () => {
     assert.ok(driver.turns.some((turn) => turn.acks.length > 0 && turn.starts.length > 0), 'acks ride with starts');
   });
 
-  it('a held job counts no try until it starts, and a give-back puts it first again untouched', async () => {
+  it('a take after finding nothing starts what it takes at once; later takes hold ahead', async () => {
     const driver = new MemoryHoldingDriver();
-    const [a, b] = [stored('Quick'), stored('Quick')];
-    await driver.push([a, b]);
+    const [a, b, c] = [stored('Quick'), stored('Quick'), stored('Quick')];
+    await driver.push([a, b, c]);
     const source = new HoldingSource(driver, options, silent);
     const [first] = await source.take(['default'], 1, 10);
     assert.equal(first!.handle, a.id);
+    assert.equal(driver.turns.length, 1, 'one round trip before the first job runs');
+    assert.equal(driver.turns[0]!.options.holdMs, 0, 'its take starts the job');
+    assert.equal(driver.rows.get(a.id)!.attempts, 1, 'its try is counted');
+    assert.equal(driver.rows.get(b.id)!.token, null, 'nothing is held yet');
+    await source.ack({ reservation: first! }, 1);
+    await source.close();
+  });
+
+  it('a held job counts no try until it starts, and a give-back puts it first again untouched', async () => {
+    const driver = new MemoryHoldingDriver();
+    const [a, b, c] = [stored('Quick'), stored('Quick'), stored('Quick')];
+    await driver.push([a, b, c]);
+    const source = new HoldingSource(driver, options, silent);
+    await source.take(['default'], 1, 10);
+    const [second] = await source.take(['default'], 1, 10);
+    assert.equal(second!.handle, b.id);
     await answered();
-    assert.equal(driver.rows.get(a.id)!.attempts, 1, 'the one it started counts its try');
-    assert.notEqual(driver.rows.get(b.id)!.token, null, 'the next one is held');
-    assert.equal(driver.rows.get(b.id)!.attempts, 0, 'the one it holds does not yet');
+    assert.equal(driver.rows.get(b.id)!.attempts, 1, 'the one it started counts its try');
+    assert.notEqual(driver.rows.get(c.id)!.token, null, 'the next one is held');
+    assert.equal(driver.rows.get(c.id)!.attempts, 0, 'the one it holds does not yet');
     source.giveBack();
     await source.close();
-    assert.deepEqual([driver.rows.get(b.id)!.token, driver.rows.get(b.id)!.attempts], [null, 0], 'given back untouched');
+    assert.deepEqual([driver.rows.get(c.id)!.token, driver.rows.get(c.id)!.attempts], [null, 0], 'given back untouched');
   });
 
   it('a turn that fails loses nothing: its acks and starts go again in the next turn', async () => {
     const driver = new MemoryHoldingDriver();
-    const jobs = [stored('Quick'), stored('Quick'), stored('Quick')];
+    const jobs = [stored('Quick'), stored('Quick'), stored('Quick'), stored('Quick')];
     await driver.push(jobs);
     const source = new HoldingSource(driver, options, silent);
     const [first] = await source.take(['default'], 1, 10);
+    const [second] = await source.take(['default'], 1, 10);
     await answered();
-    // The next turn carries the first job's ack and the (held) second's start; it is lost on the way.
+    // The next turn carries the first job's ack and the (held) third's start; it is lost on the way.
     const acked = source.ack({ reservation: first! }, 1);
     driver.failNext(1);
-    const [second] = await source.take(['default'], 1, 10);
-    assert.equal(second!.handle, jobs[1]!.id, 'the held job runs: its start had left');
-    await answered();
-    assert.equal(driver.rows.get(second!.handle)!.attempts, 0, 'that turn never arrived');
     const [third] = await source.take(['default'], 1, 10);
+    assert.equal(third!.handle, jobs[2]!.id, 'the held job runs: its start had left');
+    await answered();
+    assert.equal(driver.rows.get(third!.handle)!.attempts, 0, 'that turn never arrived');
+    const [fourth] = await source.take(['default'], 1, 10);
     assert.equal(await acked, true, 'the ack went again, and landed');
     assert.equal(driver.rows.has(first!.handle), false);
-    assert.equal(driver.rows.get(second!.handle)!.attempts, 1, 'the start went again: one try, counted once');
-    assert.equal(third!.handle, jobs[2]!.id);
-    await Promise.all([second!, third!].map((r) => source.ack({ reservation: r }, 1)));
+    assert.equal(driver.rows.get(third!.handle)!.attempts, 1, 'the start went again: one try, counted once');
+    assert.equal(fourth!.handle, jobs[3]!.id);
+    await Promise.all([second!, third!, fourth!].map((r) => source.ack({ reservation: r }, 1)));
     await source.close();
     assert.equal(driver.rows.size, 0);
   });
