@@ -8,15 +8,16 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { canBlock, canHold, type Driver, type Reservation, type WorkerSignals } from '../contract/driver.ts';
+import { canBlock, canHold, type Driver, type Reservation } from '../contract/driver.ts';
 import { describeError } from '../errors.ts';
 import { payloadRules, type PayloadRules } from '../jobs/payload.ts';
 import type { JobRegistry } from '../jobs/registry.ts';
 import { endedRetention, retentionByClass, type JobDefaults, type Keep, type Retention } from '../jobs/settings.ts';
 import { startPruning } from './pruning.ts';
-import { cancelAttempts, Cancellation } from '../running/attempt.ts';
+import { Cancellation } from '../running/attempt.ts';
 import { runReservation, type RunContext, type RunResult } from '../running/run-reservation.ts';
 import type { Watchdog } from '../running/watchdog.ts';
+import { BackendSignals } from './backend-signals.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { HoldingSource } from './holding-source.ts';
 import { emptyMessage, OtherQueuesHint } from './idle-hints.ts';
@@ -51,8 +52,6 @@ export interface WorkerOptions {
   name?: string;
 }
 
-/** How often workers look for `queue restart` and `queue pause`. */
-const SIGNAL_POLL_MS = 1_000;
 export class Worker extends EventEmitter<WorkerEvents> {
   private readonly inFlight = new Set<Promise<void>>();
   /** Ids of the jobs running now, for the heartbeat. */
@@ -70,14 +69,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private startedAt = Date.now();
   /** When this worker started, by the backend's clock: `queue restart` stamps use that clock too. */
   private startedAtBackend: number | undefined;
-  private signals: WorkerSignals = { now: 0, restartRequestedAt: null, paused: [], cancelRequested: [] };
-  private signalsReadAt = 0;
-  /** Job ids whose cancel was asked for, as of the last signals read. */
-  private cancelRequested: ReadonlySet<string> = new Set();
+  private readonly signals: BackendSignals;
   private wakeUp: (() => void) | undefined;
   private readonly outage: Outage;
   private readonly otherQueues: OtherQueuesHint;
-  private readingSignals = false;
   /** RSS, read at most once a second: reading it costs more than running a trivial job. */
   private rss = { bytes: 0, readAt: 0 };
 
@@ -89,6 +84,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ) {
     super();
     this.outage = new Outage(log, driver.connection, options.sleep * 1000);
+    this.signals = new BackendSignals(driver, log, () => this.wakeUp?.());
     this.otherQueues = new OtherQueuesHint(driver, options.queues, log);
     this.endedKeeping = endedRetention(options.keep, `connection '${driver.connection}'`);
     const sourceOptions = {
@@ -142,7 +138,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       driver: this.driver,
       ack: (done, ms) => this.source.ack(done, ms),
       retention: retentionByClass(this.options.keep),
-      cancelRequested: (id) => this.cancelRequested.has(id),
+      cancelRequested: (id) => this.signals.cancelRequested.has(id),
       registry: this.registry,
       payloads: this.options.payloads ?? payloadRules({}),
       defaults: this.options.defaults,
@@ -157,15 +153,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
 
     const stopPruning = startPruning(this.driver, this.registry, context.retention, this.endedKeeping.keepMs, this.log);
-    const polling = setInterval(() => void this.pollSignalsWhileBusy(), SIGNAL_POLL_MS / 2);
-    polling.unref();
     // Beats once the backend has answered: a worker that cannot reach it is not one to list.
     this.once('ready', () => this.heartbeat.start());
     try {
       return await this.loop(context);
     } finally {
       stopPruning();
-      clearInterval(polling);
+      this.signals.stop();
       await this.heartbeat.stop();
     }
   }
@@ -281,7 +275,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       startedAt: this.startedAt,
       now: Date.now(),
       rssBytes: this.currentRss(),
-      restartRequestedAt: this.startedAtBackend === undefined ? null : this.signals.restartRequestedAt,
+      restartRequestedAt: this.startedAtBackend === undefined ? null : this.signals.current.restartRequestedAt,
       startedAtBackend: this.startedAtBackend ?? 0,
       options: this.options,
     });
@@ -306,49 +300,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.options.maxJobs === undefined ? Number.POSITIVE_INFINITY : this.options.maxJobs - started;
   }
 
-  /** Reads the worker signals, and cancels the running jobs whose cancel was asked for. */
-  private async readSignals(): Promise<void> {
-    this.signals = await this.driver.signals();
-    this.signalsReadAt = Date.now();
-    this.cancelRequested = new Set(this.signals.cancelRequested);
-    if (this.cancelRequested.size > 0) cancelAttempts(this.cancelRequested);
-  }
-
-  /**
-   * While every slot is busy the loop waits on its jobs and reads no signals: this reads them on
-   * a timer then, so a cancel reaches a long job within about a second.
-   */
-  private async pollSignalsWhileBusy(): Promise<void> {
-    if (this.inFlight.size === 0 || this.readingSignals || Date.now() - this.signalsReadAt < SIGNAL_POLL_MS) return;
-    this.readingSignals = true;
-    try {
-      await this.readSignals();
-    } catch (error) {
-      // The loop reports an outage when it next reads them itself.
-      this.log.debug({ err: (error as Error).message }, `could not read the worker signals: ${(error as Error).message}`);
-    } finally {
-      this.readingSignals = false;
-    }
-  }
-
   /** The queues to take from now, in priority order; undefined if the backend cannot be read. */
   private async activeQueues(): Promise<string[] | undefined> {
-    if (Date.now() - this.signalsReadAt >= SIGNAL_POLL_MS) {
+    if (this.signals.due) {
       try {
-        await this.readSignals();
+        await this.signals.read();
         this.outage.ok();
       } catch (error) {
         await this.sleep(this.outage.failed(error));
         return undefined;
       }
       if (this.startedAtBackend === undefined) {
-        this.startedAtBackend = this.signals.now;
+        this.startedAtBackend = this.signals.current.now;
         this.emit('ready');
       }
       if (this.shouldStop()) return [];
     }
     if (this.pausedBySignal) return [];
-    const paused = new Set(this.signals.paused);
+    const paused = new Set(this.signals.current.paused);
     return this.options.queues.filter((queue) => !paused.has(queue));
   }
 
