@@ -56,8 +56,12 @@ for (const makeBackend of backends) {
       assert.equal((await d.monitor.workers()).length, 2);
       await sleep(900);
       assert.deepEqual((await d.monitor.workers()).map((w) => w.id), ['long']);
+      // A beat that does the housekeeping (SQL: one in ten of each worker) deletes what ran out.
+      await d.monitor.beat(beat('long', 11), 60_000, []);
+      assert.deepEqual((await d.monitor.workers()).map((w) => w.id), ['long']);
       await d.monitor.beat(beat('short', 2), 60_000, []);
       assert.equal((await d.monitor.workers()).length, 2, 'it comes back when it beats again');
+      assert.equal((await d.monitor.workers()).find((w) => w.id === 'short')?.seq, 2);
     });
 
     it("counts of many workers add up in each queue's minute buckets and all-time totals", { skip }, async () => {

@@ -18,12 +18,16 @@ import { oldestReady } from './sql/oldestReady.ts';
 type Call = <T>(what: string, work: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
 
 /**
- * Minutes older than a day are deleted by one beat in this many of each worker (its first among
- * them): a worker beats every few seconds, and the delete has nothing to do most minutes.
+ * Housekeeping in one beat in this many of each worker (its first among them): the delete of
+ * minutes older than a day, and of workers whose lease ran out (nobody lists those meanwhile). A
+ * worker beats every few seconds, and the deletes have nothing to do most of the time.
  */
 const PRUNE_EVERY_BEATS = 10;
 
 export class DatabaseMonitor implements MonitorStore {
+  /** Workers of this process whose row is known to exist: their beats lock it without making it first. */
+  private readonly rowMade = new Set<string>();
+
   constructor(
     private readonly tables: TableNames,
     private readonly dialect: SqlDialect,
@@ -39,18 +43,16 @@ export class DatabaseMonitor implements MonitorStore {
   }
 
   /**
-   * The beat in one transaction (see apply); then, each in a statement of its own, the delete of
-   * workers whose lease ran out and, now and then, of minutes past keeping: kept out of the beat's
+   * The beat in one transaction (see apply); then, now and then, each in a statement of its own,
+   * the deletes of workers whose lease ran out and of minutes past keeping: kept out of the beat's
    * transaction, so that it locks nothing but its worker's row and its metric rows.
    */
   async beat(beat: WorkerBeat, leaseMs: number, metrics: MetricBucket[]): Promise<void> {
     await this.call('record a heartbeat', async (db) => {
       const applied = await this.dialect.writeTransaction(db, (trx) => this.apply(trx, beat, leaseMs, metrics));
-      if (!applied) return;
+      if (!applied || beat.seq % PRUNE_EVERY_BEATS !== 1) return;
       await this.dropGoneWorkers(db);
-      if (beat.seq % PRUNE_EVERY_BEATS === 1) {
-        await db.deleteFrom(this.metricsTable).where('minute', '>', 0).where('minute', '<', keptFrom(this.dialect.now())).execute();
-      }
+      await db.deleteFrom(this.metricsTable).where('minute', '>', 0).where('minute', '<', keptFrom(this.dialect.now())).execute();
     });
   }
 
@@ -71,14 +73,21 @@ export class DatabaseMonitor implements MonitorStore {
    * Inside the beat's write transaction: the worker's row, made if it has none yet, is locked and
    * its seq read. A beat not above it returns false. Otherwise the row takes what the worker said,
    * and each count is added to its minute (unless that minute is past keeping) and to the totals.
+   * The row is made by the worker's first beat from this process, and again only if it went (its
+   * lease ran out while the process was stopped, and another worker deleted it): the beats between
+   * lock it straight away, a statement fewer.
    */
   private async apply(trx: Kysely<Tables>, beat: WorkerBeat, leaseMs: number, metrics: MetricBucket[]): Promise<boolean> {
     const now = this.dialect.now();
-    await this.ensureRow(trx, beat, now, leaseMs);
     let read = trx.selectFrom(this.workersTable).select(['seq', now.as('now_ms')]).where('id', '=', beat.id);
     // SQLite's write transaction holds the whole file's lock already.
     if (this.dialect.client !== 'sqlite') read = read.forUpdate();
-    const row = await read.executeTakeFirstOrThrow();
+    let row = this.rowMade.has(beat.id) ? await read.executeTakeFirst() : undefined;
+    if (!row) {
+      await this.ensureRow(trx, beat, now, leaseMs);
+      row = await read.executeTakeFirstOrThrow();
+      this.rowMade.add(beat.id);
+    }
     if (Number(row.seq) >= beat.seq) return false;
     await trx.updateTable(this.workersTable).set(workerRow(beat, now, leaseMs)).where('id', '=', beat.id).execute();
     await addMetrics(trx, this.tables.metrics, this.dialect, metricRows(metrics, Number(row.now_ms) - METRIC_KEEP_MS));
@@ -96,6 +105,7 @@ export class DatabaseMonitor implements MonitorStore {
   }
 
   async leave(id: string): Promise<void> {
+    this.rowMade.delete(id);
     await this.call('take a worker off the list', (db) => db.deleteFrom(this.workersTable).where('id', '=', id).execute());
   }
 
