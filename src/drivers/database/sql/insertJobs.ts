@@ -1,10 +1,10 @@
 /**
  * The push: INSERT of new job rows, skipping rows whose job_id is already stored (a push sent again
  * after a dropped connection stores nothing twice). A bulk is split into statements of at most
- * INSERT_CHUNK rows (SQLite's bound-parameter limit; ARRAY_CHUNK where rows go as arrays) and, where the server caps one statement
- * (MySQL's max_allowed_packet), of at most that many bytes as sent; several statements go in one
- * transaction, so a bulk is still all or nothing. On PostgreSQL each INSERT also tells idle workers
- * the queues of its jobs (see tellingReady).
+ * INSERT_CHUNK rows (SQLite's bound-parameter limit; ARRAY_CHUNK where rows go as arrays) and,
+ * where the server caps one statement (MySQL's max_allowed_packet), of at most that many bytes as
+ * sent; several statements go in one transaction, so a bulk is still all or nothing. On
+ * PostgreSQL each INSERT also tells idle workers the queues of its jobs (see tellingReady).
  *
  * Parameters: the jobs; the dialect (its clock, its skip clause, its statement limit).
  */
@@ -15,7 +15,7 @@ import { channelOf } from '../channels.ts';
 import type { JobsInsert, SqlDialect } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
 
-/** Rows per INSERT: SQLite binds at most 32,766 parameters, 10 per row at most here. */
+/** Rows per INSERT: SQLite binds at most 32,766 parameters, and a row here takes at most 14. */
 const INSERT_CHUNK = 500;
 /** Rows per INSERT from arrays (PostgreSQL): a bulk of a few thousand is one statement, no transaction. */
 const ARRAY_CHUNK = 5_000;
