@@ -87,6 +87,32 @@ describe('the worker loop', () => {
     assert.equal(driver.rows.size, 0, 'the running job finished and was acknowledged');
   });
 
+  it('an idle worker acts on `queue restart` and on a resume within about a second, not after its --sleep', async () => {
+    const within = <T>(promise: Promise<T>, what: string) => Promise.race([
+      promise,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within 5 s (its --sleep is 60 s)`)), 5_000).unref()),
+    ]);
+    const driver = new MemoryDriver();
+    await driver.pause('default');
+    await driver.push([stored('Quick')]);
+    const w = worker(driver, { stopWhenEmpty: false, sleep: 60 });
+    const running = w.run();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(ran.length, 0, 'its only queue is paused');
+      await driver.resume('default');
+      for (const until = Date.now() + 5_000; ran.length === 0; await new Promise((resolve) => setTimeout(resolve, 10))) {
+        assert.ok(Date.now() < until, 'the resumed queue\'s job ran within 5 s (its --sleep is 60 s)');
+      }
+      await driver.requestRestart();
+      const reason = await within(running, 'the restart');
+      assert.equal(reason.code, 'restart');
+    } finally {
+      w.stop(stopReason('signal', 'the test is over'));
+      await running;
+    }
+  });
+
   it('lives through a backend that fails: it backs off, carries on, and loses nothing', async () => {
     const driver = new MemoryDriver();
     const jobs = [stored('Quick'), stored('Quick')];
