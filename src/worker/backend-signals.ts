@@ -39,16 +39,20 @@ export class BackendSignals {
     this.readAt = Date.now();
     this.cancelRequested = new Set(this.current.cancelRequested);
     if (this.cancelRequested.size > 0) cancelAttempts(this.cancelRequested);
-    clearTimeout(this.timer);
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.refresh(), SIGNAL_REFRESH_MS);
-    this.timer.unref();
+    this.planRefresh();
   }
 
   /** No more reads on the timer. */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+  }
+
+  private planRefresh(): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.refresh(), SIGNAL_REFRESH_MS);
+    this.timer.unref();
   }
 
   private async refresh(): Promise<void> {
@@ -58,8 +62,9 @@ export class BackendSignals {
     try {
       await this.read();
     } catch (error) {
-      // The worker reads them itself once they are due, and reports the outage.
+      // The worker reports the outage when it reads them itself; a busy one may not for a while, so try again.
       this.log.debug({ err: (error as Error).message }, `could not read the worker signals: ${(error as Error).message}`);
+      this.planRefresh();
       return;
     } finally {
       this.reading = false;

@@ -206,4 +206,26 @@ describe('the worker loop', () => {
     assert.equal((await driver.records.find(quick.id))?.state, 'completed', 'the default keeps a record of a done job');
     assert.deepEqual((await driver.signals()).cancelRequested, [], 'the request is cleared');
   });
+
+  it('a busy worker whose read of the signals failed reads them again: a cancel still reaches its running job', async () => {
+    const driver = new MemoryDriver();
+    const waits = stored('Waits', { ms: 30_000 });
+    await driver.push([waits]);
+    // A timeout longer than the test: only a cancel can end the job in time.
+    const w = worker(driver, { concurrency: 1, stopWhenEmpty: false, defaults: { maxTries: 3, timeout: 60, backoff: [0] } });
+    const running = w.run();
+    try {
+      while (!ran.some((line) => line.startsWith('Waits'))) await new Promise((resolve) => setTimeout(resolve, 10));
+      // Its only slot is busy, so only the timer reads the signals: the next reads fail.
+      driver.failNext(2);
+      await new Promise((resolve) => setTimeout(resolve, 1_800));
+      assert.equal(await driver.records.cancel(waits.id, { keepMs: 60_000, maxPerQueue: 10 }), 'requested');
+      for (const until = Date.now() + 5_000; (await driver.records.find(waits.id))?.state !== 'cancelled'; await new Promise((resolve) => setTimeout(resolve, 10))) {
+        assert.ok(Date.now() < until, 'cancelled within 5 s of the request');
+      }
+    } finally {
+      w.stop(stopReason('signal', 'the test is over'));
+      await running;
+    }
+  });
 });
