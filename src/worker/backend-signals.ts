@@ -4,7 +4,9 @@
  * on a timer a little sooner (SIGNAL_REFRESH_MS after the last read), idle or busy, so a take never
  * waits for them: on PostgreSQL that read cost an idle worker's pick-up a round trip every other job
  * (about 2 ms of its 10). Each read cancels the running jobs whose cancel was asked for; a read on
- * the timer that finds queues paused or resumed, or a restart asked for, tells the worker (idle, it wakes).
+ * the timer that finds queues paused or resumed, or a restart asked for, tells the worker (idle, it
+ * wakes). A read on the timer that fails is tried again on the timer: a busy worker at concurrency 1
+ * reads them nowhere else.
  */
 import type { Logger } from 'pino';
 import type { Driver, WorkerSignals } from '../contract/driver.ts';
@@ -62,7 +64,7 @@ export class BackendSignals {
     try {
       await this.read();
     } catch (error) {
-      // The worker reports the outage when it reads them itself; a busy one may not for a while, so try again.
+      // The worker reports the outage when it reads them itself (see the header for the retry).
       this.log.debug({ err: (error as Error).message }, `could not read the worker signals: ${(error as Error).message}`);
       this.planRefresh();
       return;

@@ -81,7 +81,7 @@ for (const makeBackend of backends) {
   describe(`waiting for jobs: ${backend.name}`, async () => {
     const { skip, fresh } = await suiteDrivers(backend);
 
-    // One job, and a bulk (PostgreSQL tells of a push over 50 jobs in a statement after its INSERTs).
+    // One job, and a bulk (on PostgreSQL a bulk's NOTIFY rides in its INSERT from arrays, as one job's does).
     for (const [what, count] of [['a job', 1], ['a bulk', 120]] as const) {
       it(`${what} pushed by another process ends the wait soon after`, { skip }, async () => {
         const d = waiting(await fresh());
