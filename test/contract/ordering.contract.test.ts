@@ -135,6 +135,29 @@ for (const makeBackend of backends) {
       assert.deepEqual(await drain(d), ['a', 'plain', 'c']);
     });
 
+    it('a bulk of plain, priority, expiring and unique jobs over two queues is all-or-nothing, keys included', { skip }, async () => {
+      const d = await fresh();
+      const jobs = Array.from({ length: 300 }, (_, i) => {
+        const options: NonNullable<Parameters<typeof job>[1]> = { label: `j${i}` };
+        if (i % 4 !== 0) options.priority = (i % 4) - 2; // -1, 0 or 1; every fourth job plain
+        if (i % 5 === 0) options.expireInMs = 3_600_000;
+        if (i % 3 === 0) options.unique = { key: `key${i}`, until: i % 2 ? 'start' : 'done' };
+        return job(i % 2 ? 'other' : 'default', options);
+      });
+      const bad = job('other', { priority: 1, label: 'bad' });
+      (bad as { payload: unknown }).payload = null;
+      await assert.rejects(d.push([...jobs, bad]));
+      assert.equal((await d.size('default')) + (await d.size('other')), 0, 'nothing from the refused bulk was stored');
+      assert.deepEqual(await d.push(jobs), jobs.map((j) => ({ id: j.id, duplicate: false })), 'no key was taken by the refused bulk');
+      // Each queue by priority, then in push order.
+      const expected = (queue: string) => {
+        const mine = jobs.filter((j) => j.queue === queue);
+        return [1, 0, -1].flatMap((p) => mine.filter((j) => (j.priority ?? 0) === p)).map((j) => (decodeEnvelope(j.payload).data as { label: string }).label);
+      };
+      assert.deepEqual(await drain(d, ['default']), expected('default'));
+      assert.deepEqual(await drain(d, ['other']), expected('other'));
+    });
+
     it('unique: the key is let go of when the job completes, with or without a record, or fails', { skip }, async () => {
       const d = await fresh();
       await pushOne(d, job('default', { unique: HOLD_DONE }));

@@ -59,7 +59,7 @@ function optionsOf({ priority, expireInMs, unique }: StoredJob): string {
   if ((priority === undefined || priority === 0) && expireInMs === undefined && unique === undefined) return '';
   const rank = priority === undefined ? '' : typeof priority === 'number' ? priority : '?';
   const expiry = expireInMs === undefined ? '' : wholeMs(expireInMs);
-  if (unique === undefined) return `${rank},${expiry},,,,`;
+  if (unique === undefined) return `${rank},${expiry},`;
   if (!unique) return `${rank},${expiry},!,,,`;
   const hold = unique.until === 'start' ? 's' : unique.until === 'done' ? 'd' : '?';
   const forMs = unique.forMs === undefined ? '' : wholeMs(unique.forMs);

@@ -7,14 +7,14 @@
 -- ARGV: the queue names, one per queue; then one value per job, in the caller's order:
 --   "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>"
 --   (one argument per job rather than six: a bulk of 1,000 costs the client a fifth of the work);
---   options is nothing for a plain job, else "<priority>,<expireInMs>,<hold>,<forMs>,<replace>,<key>",
---   StoredJob's, each nothing when absent: hold is s (a unique key held until a try starts) or d
---   (until done), replace is 1 or nothing. Positional text, not JSON (cjson.decode cost a bulk of
---   1,000 unique jobs 0.5 ms), read in place by one string.match (cutting the options out of the
---   argument first cost another 0.5 ms)
+--   options is nothing for a plain job, "<priority>,<expireInMs>," for a job without a unique key,
+--   else "<priority>,<expireInMs>,<hold>,<forMs>,<replace>,<key>", StoredJob's, each nothing when
+--   absent: hold is s (a unique key held until a try starts) or d (until done), replace is 1 or
+--   nothing. Positional text, not JSON (cjson.decode cost a bulk of 1,000 unique jobs 0.5 ms), read
+--   in place (cutting the options out of the argument first cost another 0.5 ms)
 -- Returns 3 values per job that was not simply stored, none for the others: its number among the
 --   jobs (1 first), then 'duplicate' and the id of the job that holds its key (it stored nothing),
---   or 'replaced' and the id of the holder it replaced.
+--   or 'replaced' and the id of the holder it replaced; queue after queue, each in the caller's order.
 --
 -- Every argument is checked before the first write: Redis does not roll a script back, so an error
 -- half-way through would leave half a bulk behind.
@@ -55,192 +55,216 @@ local function whole_ms(text)
   if ms and ms <= LONGEST_MS then return ms end
 end
 
--- Reads a job's options, text[from..to], into `job`; returns what is wrong with them, or nil.
-local function read_options(job, text, from, to)
-  local priority, expire_in, hold, lasts, replace, key_from = string.match(text, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),()', from)
+-- A job's options, text[from..to]: nil and its priority (0: none), expiry in ms (false: none) and
+-- unique key (false: none), then the key's until_start, for_ms (nil: no limit) and replace; or what
+-- is wrong with them.
+local function read_options(text, from, to)
+  local priority, expire_in, rest = string.match(text, '^([^,]*),([^,]*),()', from)
   -- Too few commas: the match ran on into the payload.
-  if not priority or key_from > to + 1 then return 'its options are not "<priority>,<expireInMs>,<hold>,<forMs>,<replace>,<key>"' end
-  if priority ~= '' then
-    priority = string.match(priority, '^%-?%d+$') and tonumber(priority)
-    if not priority or math.abs(priority) > PRIORITY_LIMIT then
+  if not priority or rest > to + 1 then return 'its options are not "<priority>,<expireInMs>,[<hold>,<forMs>,<replace>,<key>]"' end
+  if priority == '' then
+    priority = 0
+  else
+    -- The client sends a number's text and a value of another type as '?': tonumber() gives nil for
+    -- that, and the check below refuses a fraction, NaN or an infinity.
+    priority = tonumber(priority)
+    if not priority or priority ~= math.floor(priority) or math.abs(priority) > PRIORITY_LIMIT then
       return 'priority must be a whole number from -' .. PRIORITY_LIMIT .. ' to ' .. PRIORITY_LIMIT
     end
-    if priority ~= 0 then job.priority = priority end
   end
-  if expire_in ~= '' then
-    job.expire_in = whole_ms(expire_in)
-    if not job.expire_in then return 'expireInMs must be a whole number of ms' end
+  if expire_in == '' then
+    expire_in = false
+  else
+    expire_in = whole_ms(expire_in)
+    if not expire_in then return 'expireInMs must be a whole number of ms' end
   end
-  if hold ~= '' then
-    -- push-wire.ts sends a `unique` that is not an object as hold '!', and a bad `until` as '?'.
-    if hold == '!' then return 'unique must be an object' end
-    local key = string.sub(text, key_from, to)
-    if #key == 0 or #key > 255 then return 'unique.key must be 1 to 255 bytes' end
-    if hold ~= 's' and hold ~= 'd' then return "unique.until must be 'start' or 'done'" end
-    local for_ms = whole_ms(lasts)
-    if lasts ~= '' and not for_ms then return 'unique.forMs must be a whole number of ms' end
-    if replace ~= '' and replace ~= '1' then return 'unique.replace must be true or false' end
-    job.key, job.until_start, job.for_ms, job.replace = key, hold == 's', for_ms, replace == '1'
-  end
+  if rest == to + 1 then return nil, priority, expire_in, false end
+  local hold, lasts, replace, key_from = string.match(text, '^([^,]*),([^,]*),([^,]*),()', rest)
+  if not hold or key_from > to + 1 then return 'its options are not "<priority>,<expireInMs>,[<hold>,<forMs>,<replace>,<key>]"' end
+  -- push-wire.ts sends a `unique` that is not an object as hold '!', and a bad `until` as '?'.
+  if hold == '!' then return 'unique must be an object' end
+  local key = string.sub(text, key_from, to)
+  if #key == 0 or #key > 255 then return 'unique.key must be 1 to 255 bytes' end
+  if hold ~= 's' and hold ~= 'd' then return "unique.until must be 'start' or 'done'" end
+  local for_ms = whole_ms(lasts)
+  if lasts ~= '' and not for_ms then return 'unique.forMs must be a whole number of ms' end
+  if replace ~= '' and replace ~= '1' then return 'unique.replace must be true or false' end
+  return nil, priority, expire_in, key, hold == 's', for_ms, replace == '1'
 end
 
--- Every job, parsed and checked: { q, id, delay, timeout, payload, priority?, expire_in?, key? }, with
--- until_start, for_ms? and replace beside a unique job's key; and per queue, its jobs in order.
-local jobs, queue_jobs = {}, {}
-for q = 1, queues do queue_jobs[q] = {} end
+-- Every job, parsed and checked, kept per queue in the caller's order as lists side by side (a
+-- table per job cost a bulk of 1,000 a tenth of the script): id, payload, delay (ms), timeout (text,
+-- '' for none), n (its number among the jobs), priority (0: none), expiry (false: none), key (false:
+-- none), and for a job with a key until_start, for_ms and replace.
+local parsed = {}
+for q = 1, queues do
+  parsed[q] = { count = 0, ids = {}, payloads = {}, delays = {}, timeouts = {}, ns = {}, priorities = {}, expiries = {},
+    keys = {}, starts = {}, fors = {}, replaces = {}, any_key = false }
+end
 for a = queues + 1, #ARGV do
   local n = a - queues
   local text = ARGV[a]
   local q, delay, timeout, options_length, id_length, from = string.match(text, '^(%d+),(%d+),(%d*),(%d+),(%d+):()')
-  q = tonumber(q)
-  if not q or q < 1 or q > queues then return redis.error_reply('ERR_ARGS bad job ' .. n) end
+  local p = q and parsed[tonumber(q)]
+  if not p then return redis.error_reply('ERR_ARGS bad job ' .. n) end
   local id_end = from + tonumber(id_length) - 1
   local options_end = id_end + tonumber(options_length)
   if id_length == '0' or options_end >= #text then return redis.error_reply('ERR_ARGS empty id or payload') end
-  local job = { q = q, id = string.sub(text, from, id_end), delay = tonumber(delay), timeout = timeout, payload = string.sub(text, options_end + 1) }
-  if options_length ~= '0' then
-    local problem = read_options(job, text, id_end + 1, options_end)
+  local i = p.count + 1
+  p.count = i
+  p.ids[i] = string.sub(text, from, id_end)
+  p.payloads[i] = string.sub(text, options_end + 1)
+  p.delays[i] = tonumber(delay)
+  p.timeouts[i] = timeout
+  p.ns[i] = n
+  if options_length == '0' then
+    p.priorities[i], p.expiries[i], p.keys[i] = 0, false, false
+  else
+    local problem, priority, expire_in, key, until_start, for_ms, replace = read_options(text, id_end + 1, options_end)
     if problem then return redis.error_reply('ERR_ARGS job ' .. n .. ': ' .. problem) end
+    p.priorities[i], p.expiries[i], p.keys[i] = priority, expire_in, key
+    if key then
+      p.starts[i], p.fors[i], p.replaces[i] = until_start, for_ms, replace
+      p.any_key = true
+    end
   end
-  jobs[n] = job
-  queue_jobs[q][#queue_jobs[q] + 1] = job
 end
 
 local now = now_ms()
-local keys = {}
-for q = 1, queues do keys[q] = queue_keys(QUEUE_KEYS, q) end
-
--- Per queue: the ids that already have a payload (this push ran before), and the value in `unique`
--- of each key its unique jobs name (false: none), kept up to date as the push takes keys; one HMGET
--- each.
-local known, held = {}, {}
-for q = 1, queues do
-  local ids, unique_keys = {}, {}
-  for i, job in ipairs(queue_jobs[q]) do
-    ids[i] = job.id
-    if job.key then unique_keys[#unique_keys + 1] = job.key end
-  end
-  local payloads = batch('HMGET', keys[q].jobs, ids)
-  known[q] = {}
-  for i, id in ipairs(ids) do if payloads[i] then known[q][id] = true end end
-  local values = batch('HMGET', keys[q].unique, unique_keys)
-  held[q] = {}
-  for i, key in ipairs(unique_keys) do held[q][key] = values[i] end
-end
-
--- Per queue: id -> true for the jobs this push stores (one replaced within the push is dropped).
-local storing = {}
-for q = 1, queues do storing[q] = {} end
-
--- Whether holder `id` of a key of queue q has started a try: it is leased (running or held) or
--- has a try counted. A job this push stores has not.
-local function has_started(q, id)
-  if storing[q][id] then return false end
-  local k = keys[q]
-  return redis.call('ZSCORE', k.reserved, id) ~= false or (tonumber(redis.call('HGET', k.attempts, id)) or 0) > 0
-end
-
--- Removes waiting job `id` of queue q, leaving no record: a unique job's replace.
-local function remove_waiting(q, id)
-  local k = keys[q]
-  if storing[q][id] then
-    storing[q][id] = nil -- its key is not written yet (store below)
-    return
-  end
-  local delayed = redis.call('ZREM', k.delayed, id) == 1
-  local prioritized = redis.call('ZREM', k.prioritized, id) == 1
-  if not delayed and not prioritized then redis.call('LREM', k.ready, -1, id) end
-  remove_stored(k, { id })
-end
-
--- Applies job `job`'s unique key: returns 'stored', or 'duplicate' or 'replaced' and the holder's
--- id. A job stored or replaced takes the key (store writes it).
-local function claim_key(job)
-  local q, value = job.q, held[job.q][job.key]
-  local holder = value and holder_of(value, now, function(id) return storing[q][id] or redis.call('HEXISTS', keys[q].jobs, id) == 1 end)
-  if holder and not (job.replace and not has_started(q, holder)) then return 'duplicate', holder end
-  if holder then remove_waiting(q, holder) end
-  held[q][job.key] = hold_value(job.id, job.for_ms, now)
-  if holder then return 'replaced', holder end
-  return 'stored'
-end
-
 local reply = {}
-for n, job in ipairs(jobs) do
-  local q = job.q
-  if not known[q][job.id] and not storing[q][job.id] then
-    local outcome, other = 'stored', nil
-    if job.key then outcome, other = claim_key(job) end
-    if outcome ~= 'duplicate' then storing[q][job.id] = true end
-    if outcome ~= 'stored' then
-      reply[#reply + 1] = n
-      reply[#reply + 1] = outcome
-      reply[#reply + 1] = other
+
+-- Decides which of queue q's jobs it stores: returns id -> the number (in `parsed`) of the job
+-- stored with that id. Not a job whose id already has a payload (this push ran before), nor the
+-- same id twice, nor a duplicate of a unique key; a holder this push replaces leaves the map. Adds
+-- to `reply`; `held` gets the value in `unique` of each key its jobs take.
+local function choose(q, k, p, held)
+  local known = batch('HMGET', k.jobs, p.ids)
+  local storing = {}
+  if not p.any_key then
+    for i = 1, p.count do
+      local id = p.ids[i]
+      if not known[i] and not storing[id] then storing[id] = i end
+    end
+    return storing
+  end
+  -- The value in `unique` of each key the jobs name (false: none), kept up to date as keys are
+  -- taken; one HMGET.
+  local names = {}
+  for i = 1, p.count do if p.keys[i] then names[#names + 1] = p.keys[i] end end
+  local values = batch('HMGET', k.unique, names)
+  for i, key in ipairs(names) do held[key] = values[i] end
+
+  -- Whether holder `id` has started a try: it is leased (running or held) or has a try counted.
+  -- A job this push stores has not.
+  local function has_started(id)
+    if storing[id] then return false end
+    return redis.call('ZSCORE', k.reserved, id) ~= false or (tonumber(redis.call('HGET', k.attempts, id)) or 0) > 0
+  end
+  local function is_stored(id) return storing[id] or redis.call('HEXISTS', k.jobs, id) == 1 end
+  -- Removes waiting job `id`, leaving no record: a unique job's replace.
+  local function remove_waiting(id)
+    if storing[id] then
+      storing[id] = nil -- not written yet
+      return
+    end
+    local delayed = redis.call('ZREM', k.delayed, id) == 1
+    local prioritized = redis.call('ZREM', k.prioritized, id) == 1
+    if not delayed and not prioritized then redis.call('LREM', k.ready, -1, id) end
+    remove_stored(k, { id })
+  end
+
+  for i = 1, p.count do
+    local id, key = p.ids[i], p.keys[i]
+    if not known[i] and not storing[id] then
+      local holder = key and held[key] and holder_of(held[key], now, is_stored)
+      if holder and not (p.replaces[i] and not has_started(holder)) then
+        reply[#reply + 1] = p.ns[i]
+        reply[#reply + 1] = 'duplicate'
+        reply[#reply + 1] = holder
+      else
+        if holder then
+          remove_waiting(holder)
+          reply[#reply + 1] = p.ns[i]
+          reply[#reply + 1] = 'replaced'
+          reply[#reply + 1] = holder
+        end
+        if key then held[key] = hold_value(id, p.fors[i], now) end
+        storing[id] = i
+      end
     end
   end
+  return storing
 end
 
--- Writes queue q's jobs, in order: field-value and score-member pairs, one command per key. A
--- key taken twice (the first hold lapsed, or its holder replaced) is written with its last value.
-local function store(q)
-  local k = keys[q]
-  local w = { jobs = {}, timeouts = {}, ready = {}, delayed = {}, prioritized = {}, priorities = {}, deadlines = {}, unique = {}, holds = {} }
-  local ranked, priorities = {}, {}
-  for _, job in ipairs(queue_jobs[q]) do
-    if storing[q][job.id] then
-      storing[q][job.id] = nil -- the same id twice in one push is stored once
-      local id = job.id
-      w.jobs[#w.jobs + 1] = id
-      w.jobs[#w.jobs + 1] = job.payload
-      if job.timeout ~= '' then
-        w.timeouts[#w.timeouts + 1] = id
-        w.timeouts[#w.timeouts + 1] = job.timeout
+-- Writes queue q's jobs that `storing` names, in order: field-value and score-member pairs, one
+-- command per key. A key taken twice (the first hold lapsed, or its holder replaced) is written
+-- with its last value.
+local function store(k, p, storing, held)
+  local jobs, timeouts, ready, delayed, deadlines, unique, holds = {}, {}, {}, {}, {}, {}, {}
+  local ranked, ranks, ranked_delays = {}, {}, {}
+  local ids, payloads, delays, priorities, expiries, job_keys = p.ids, p.payloads, p.delays, p.priorities, p.expiries, p.keys
+  for i = 1, p.count do
+    local id = ids[i]
+    if storing[id] == i then
+      jobs[#jobs + 1] = id
+      jobs[#jobs + 1] = payloads[i]
+      local timeout = p.timeouts[i]
+      if timeout ~= '' then
+        timeouts[#timeouts + 1] = id
+        timeouts[#timeouts + 1] = timeout
       end
-      if job.key then
-        w.unique[#w.unique + 1] = job.key
-        w.unique[#w.unique + 1] = held[q][job.key]
-        w.holds[#w.holds + 1] = id
-        w.holds[#w.holds + 1] = held_key(job.key, job.until_start)
+      local key = job_keys[i]
+      if key then
+        unique[#unique + 1] = key
+        unique[#unique + 1] = held[key]
+        holds[#holds + 1] = id
+        holds[#holds + 1] = held_key(key, p.starts[i])
       end
-      if job.expire_in then
-        w.deadlines[#w.deadlines + 1] = now + job.expire_in
-        w.deadlines[#w.deadlines + 1] = id
+      if expiries[i] then
+        deadlines[#deadlines + 1] = now + expiries[i]
+        deadlines[#deadlines + 1] = id
       end
-      if job.priority then
-        ranked[#ranked + 1] = job
-        priorities[#priorities + 1] = job.priority
+      local priority, delay = priorities[i], delays[i]
+      if priority ~= 0 then
+        ranked[#ranked + 1] = id
+        ranks[#ranks + 1] = priority
+        ranked_delays[#ranked_delays + 1] = delay
       end
-      if job.delay > 0 then
-        w.delayed[#w.delayed + 1] = now + job.delay
-        w.delayed[#w.delayed + 1] = id
-      elseif not job.priority then
-        w.ready[#w.ready + 1] = id
+      if delay > 0 then
+        delayed[#delayed + 1] = now + delay
+        delayed[#delayed + 1] = id
+      elseif priority == 0 then
+        ready[#ready + 1] = id
       end
     end
   end
+  local places, prioritized = {}, {}
   if #ranked > 0 then
-    for i, place in ipairs(new_places(k, priorities)) do
-      local job = ranked[i]
-      w.priorities[#w.priorities + 1] = job.id
-      w.priorities[#w.priorities + 1] = place
-      if job.delay == 0 then
-        w.prioritized[#w.prioritized + 1] = place
-        w.prioritized[#w.prioritized + 1] = job.id
+    for i, place in ipairs(new_places(k, ranks)) do
+      local id = ranked[i]
+      places[#places + 1] = id
+      places[#places + 1] = place
+      if ranked_delays[i] == 0 then
+        prioritized[#prioritized + 1] = place
+        prioritized[#prioritized + 1] = id
       end
     end
   end
-  batch('HSET', k.jobs, w.jobs)
-  batch('HSET', k.timeouts, w.timeouts)
-  batch('HSET', k.priorities, w.priorities)
-  batch('HSET', k.unique, w.unique)
-  batch('HSET', k.holds, w.holds)
-  batch('ZADD', k.deadlines, w.deadlines)
-  batch('ZADD', k.delayed, w.delayed)
-  batch('ZADD', k.prioritized, w.prioritized)
-  batch('RPUSH', k.ready, w.ready)
-  notify(k.notify, #w.ready + #w.prioritized / 2)
+  batch('HSET', k.jobs, jobs)
+  batch('HSET', k.timeouts, timeouts)
+  batch('HSET', k.priorities, places)
+  batch('HSET', k.unique, unique)
+  batch('HSET', k.holds, holds)
+  batch('ZADD', k.deadlines, deadlines)
+  batch('ZADD', k.delayed, delayed)
+  batch('ZADD', k.prioritized, prioritized)
+  batch('RPUSH', k.ready, ready)
+  notify(k.notify, #ready + #prioritized / 2)
 end
 
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
-for q = 1, queues do store(q) end
+for q = 1, queues do
+  local k, p, held = queue_keys(QUEUE_KEYS, q), parsed[q], {}
+  if p.count > 0 then store(k, p, choose(q, k, p, held), held) end
+end
 return reply

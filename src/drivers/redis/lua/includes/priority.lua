@@ -5,8 +5,9 @@
 --   (PRIORITY_LIMIT - priority) * 2^32 + its FIFO number (mod 2^32)
 --
 -- so a higher priority sorts first and, within one priority, the earlier push. The score is a
--- whole number below 2^53 (at most 2,000,001 * 2^32, about 8.6e15), exact as a double; Redis
--- turns a Lua number into text with 14 significant digits only, so a place is sent as text.
+-- whole number below 2^53 (at most 2,000,001 * 2^32, about 8.6e15), exact as a double, and
+-- redis.call() writes a Lua number that is a whole number as its exact digits (only Lua's own
+-- tostring() and `..` cut it to 14 significant digits, so a place is never concatenated).
 -- A take pops the zset's members of priority above 0, then the list, then those below 0.
 --
 -- `priorities` keeps each such job's place for as long as it is stored, so when it comes back (due,
@@ -20,13 +21,14 @@ local FIFO_SPAN = 4294967296
 -- Places below this are of priorities above 0; at or above it, of priorities below 0.
 local PLAIN_PLACE = string.format('%.0f', PRIORITY_LIMIT * FIFO_SPAN)
 
--- Places for new jobs of `priorities` (none 0), in the order given: consecutive FIFO numbers.
+-- Places for new jobs of `priorities` (none 0), in the order given: consecutive FIFO numbers, as
+-- Lua numbers (formatting each as text cost a bulk of 1,000 0.3 ms).
 local function new_places(k, priorities)
   if redis.call('EXISTS', k.priorities) == 0 then redis.call('DEL', k.sequence) end
   local first = redis.call('INCRBY', k.sequence, #priorities) - #priorities
   local places = {}
   for i, priority in ipairs(priorities) do
-    places[i] = string.format('%.0f', (PRIORITY_LIMIT - priority) * FIFO_SPAN + (first + i) % FIFO_SPAN)
+    places[i] = (PRIORITY_LIMIT - priority) * FIFO_SPAN + (first + i) % FIFO_SPAN
   end
   return places
 end
