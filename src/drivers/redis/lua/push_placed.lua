@@ -92,10 +92,11 @@ local function read_options(text, from, to)
   return nil, priority, expire_in, key, hold == 's', for_ms, replace == '1'
 end
 
--- Every job, parsed and checked, kept per queue in the caller's order as lists side by side (a
--- table per job cost a bulk of 1,000 a tenth of the script): id, payload, delay (ms), timeout (text,
--- '' for none), n (its number among the jobs), priority (0: none), expiry (false: none), key (false:
--- none), and for a job with a key until_start, for_ms and replace.
+-- Every job, parsed and checked, kept per queue in the caller's order as lists side by side, not a
+-- table per job (with the two option fields of a job without a key and places given as numbers, a
+-- bulk of 1,000 priority or unique jobs took a tenth less script time): id, payload, delay (ms),
+-- timeout (text, '' for none), n (its number among the jobs), priority (0: none), expiry (false:
+-- none), key (false: none), and for a job with a key until_start, for_ms and replace.
 local parsed = {}
 for q = 1, queues do
   parsed[q] = { count = 0, ids = {}, payloads = {}, delays = {}, timeouts = {}, ns = {}, priorities = {}, expiries = {},
@@ -133,11 +134,11 @@ end
 local now = now_ms()
 local reply = {}
 
--- Decides which of queue q's jobs it stores: returns id -> the number (in `parsed`) of the job
--- stored with that id. Not a job whose id already has a payload (this push ran before), nor the
--- same id twice, nor a duplicate of a unique key; a holder this push replaces leaves the map. Adds
--- to `reply`; `held` gets the value in `unique` of each key its jobs take.
-local function choose(q, k, p, held)
+-- Decides which of a queue's jobs (`p`, its keys `k`) the push stores: returns id -> the number
+-- (in `p`) of the job stored with that id. Not a job whose id already has a payload (this push ran
+-- before), nor the same id twice, nor a duplicate of a unique key; a holder this push replaces
+-- leaves the map. Adds to `reply`; `held` gets the value in `unique` of each key its jobs take.
+local function choose(k, p, held)
   local known = batch('HMGET', k.jobs, p.ids)
   local storing = {}
   if not p.any_key then
@@ -196,7 +197,7 @@ local function choose(q, k, p, held)
   return storing
 end
 
--- Writes queue q's jobs that `storing` names, in order: field-value and score-member pairs, one
+-- Writes a queue's jobs that `storing` names, in order: field-value and score-member pairs, one
 -- command per key. A key taken twice (the first hold lapsed, or its holder replaced) is written
 -- with its last value.
 local function store(k, p, storing, held)
@@ -265,6 +266,6 @@ end
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
 for q = 1, queues do
   local k, p, held = queue_keys(QUEUE_KEYS, q), parsed[q], {}
-  if p.count > 0 then store(k, p, choose(q, k, p, held), held) end
+  if p.count > 0 then store(k, p, choose(k, p, held), held) end
 end
 return reply

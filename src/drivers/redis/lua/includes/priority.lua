@@ -22,7 +22,7 @@ local FIFO_SPAN = 4294967296
 local PLAIN_PLACE = string.format('%.0f', PRIORITY_LIMIT * FIFO_SPAN)
 
 -- Places for new jobs of `priorities` (none 0), in the order given: consecutive FIFO numbers, as
--- Lua numbers (formatting each as text cost a bulk of 1,000 0.3 ms).
+-- Lua numbers (not formatted as text, which a bulk of 1,000 would do a thousand times).
 local function new_places(k, priorities)
   if redis.call('EXISTS', k.priorities) == 0 then redis.call('DEL', k.sequence) end
   local first = redis.call('INCRBY', k.sequence, #priorities) - #priorities
