@@ -12,6 +12,13 @@ import type { StoredJob } from '../../src/contract/driver.ts';
 import type { Driver } from '../../src/contract/driver.ts';
 import { Worker, type WorkerOptions } from '../../src/worker/Worker.ts';
 
+/** Waits until `check` holds, looking every 5 ms; fails, naming `what`, after `ms`. A wait with no deadline would hang the suite instead of failing it. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !(await check()); await new Promise((resolve) => setTimeout(resolve, 5))) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+  }
+}
+
 /** What the jobs below did, in order: "<job> <id> <attempt>", and "failed-hook <id> <message>". */
 export const ran: string[] = [];
 

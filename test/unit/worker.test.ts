@@ -8,7 +8,7 @@ import pino from 'pino';
 import { beforeEach, describe, it } from 'node:test';
 import { MemoryDriver } from '../helpers/memory-driver.ts';
 import { stopReason } from '../../src/worker/stop.ts';
-import { ran, stored, worker } from '../helpers/in-process.ts';
+import { eventually, ran, stored, worker } from '../helpers/in-process.ts';
 
 describe('the worker loop', () => {
   beforeEach(() => {
@@ -79,7 +79,7 @@ describe('the worker loop', () => {
     await driver.push([stored('Waits', { ms: 100 })]);
     const w = worker(driver, { stopWhenEmpty: false });
     const running = w.run();
-    while (ran.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually('a job started', () => ran.length > 0);
     await new Promise((resolve) => setTimeout(resolve, 20));
     await driver.requestRestart();
     const reason = await running;
@@ -101,9 +101,7 @@ describe('the worker loop', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(ran.length, 0, 'its only queue is paused');
       await driver.resume('default');
-      for (const until = Date.now() + 5_000; ran.length === 0; await new Promise((resolve) => setTimeout(resolve, 10))) {
-        assert.ok(Date.now() < until, 'the resumed queue\'s job ran within 5 s (its --sleep is 60 s)');
-      }
+      await eventually("the resumed queue's job ran (its --sleep is 60 s)", () => ran.length > 0);
       await driver.requestRestart();
       const reason = await within(running, 'the restart');
       assert.equal(reason.code, 'restart');
@@ -129,7 +127,7 @@ describe('the worker loop', () => {
     await driver.push([job!]);
     const w = worker(driver, { stopWhenEmpty: false });
     const running = w.run();
-    while (ran.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually('a job started', () => ran.length > 0);
     w.stopNow();
     const reason = await running;
     assert.deepEqual([reason.code, reason.exitCode], ['interrupted', 130]);
@@ -177,7 +175,7 @@ describe('the worker loop', () => {
     const events: string[] = [];
     for (const event of ['completed', 'lost'] as const) w.on(event, (run) => events.push(`${event} ${run.id}`));
     const running = w.run();
-    while (ran.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually('a job started', () => ran.length > 0);
     driver.rows.get(job.id)!.token = 'another worker';
     await running;
     assert.deepEqual(events, [`lost ${job.id}`]);
@@ -192,10 +190,10 @@ describe('the worker loop', () => {
     const events: string[] = [];
     w.on('cancelled', (run) => events.push(`cancelled ${run.id}`));
     const running = w.run();
-    while (!ran.some((line) => line.startsWith('Waits'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually('Waits started', () => ran.some((line) => line.startsWith('Waits')));
     const asked = Date.now();
     assert.equal(await driver.records.cancel(waits.id, { keepMs: 60_000, maxPerQueue: 10 }), 'requested');
-    while ((await driver.records.find(waits.id))?.state !== 'cancelled') await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually('Waits ended cancelled', async () => (await driver.records.find(waits.id))?.state === 'cancelled');
     assert.ok(Date.now() - asked < 2_000, `cancelled within about a second (${Date.now() - asked} ms)`);
     w.stop(stopReason('signal', 'test'));
     await running;
@@ -215,14 +213,12 @@ describe('the worker loop', () => {
     const w = worker(driver, { concurrency: 1, stopWhenEmpty: false, defaults: { maxTries: 3, timeout: 60, backoff: [0] } });
     const running = w.run();
     try {
-      while (!ran.some((line) => line.startsWith('Waits'))) await new Promise((resolve) => setTimeout(resolve, 10));
+      await eventually('Waits started', () => ran.some((line) => line.startsWith('Waits')));
       // Its only slot is busy, so only the timer reads the signals: the next reads fail.
       driver.failNext(2);
       await new Promise((resolve) => setTimeout(resolve, 1_800));
       assert.equal(await driver.records.cancel(waits.id, { keepMs: 60_000, maxPerQueue: 10 }), 'requested');
-      for (const until = Date.now() + 5_000; (await driver.records.find(waits.id))?.state !== 'cancelled'; await new Promise((resolve) => setTimeout(resolve, 10))) {
-        assert.ok(Date.now() < until, 'cancelled within 5 s of the request');
-      }
+      await eventually('cancelled after the request', async () => (await driver.records.find(waits.id))?.state === 'cancelled');
     } finally {
       w.stop(stopReason('signal', 'the test is over'));
       await running;
