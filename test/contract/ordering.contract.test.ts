@@ -84,6 +84,29 @@ for (const makeBackend of backends) {
       assert.deepEqual(await drain(d), ['later-urgent', 'retried', 'plain']);
     });
 
+    it('jobs of four priorities: counted and listed while waiting, one released goes behind its priority, one cancelled while waiting', { skip }, async () => {
+      const d = await fresh();
+      const order: [string, number | undefined][] = [['p5a', 5], ['p0', undefined], ['p5b', 5], ['n2', -2], ['p9', 9], ['p5c', 5]];
+      const jobs = order.map(([label, priority]) => job('default', { label, ...(priority === undefined ? {} : { priority }) }));
+      await d.push(jobs);
+      assert.equal(await d.size('default'), 6);
+      assert.equal((await d.stats()).find((q) => q.queue === 'default')!.ready, 6);
+      const listed = (await d.records.list({ state: 'ready', queue: 'default' })).records.map((r) => r.id);
+      assert.deepEqual(listed.sort(), jobs.map((j) => j.id).sort());
+
+      const first = await reserveOne(d);
+      assert.equal(labelOf(first), 'p9');
+      const second = await reserveOne(d);
+      assert.equal(labelOf(second), 'p5a');
+      await sleep(5);
+      assert.equal(await d.release(second, 0), true);
+      assert.equal(await d.ack(first), true);
+      assert.equal(await d.records.cancel(jobs[5]!.id, KEEPING), 'cancelled');
+      assert.equal(await d.size('default'), 4);
+      assert.deepEqual(await drain(d), ['p5b', 'p5a', 'p0', 'n2']);
+      assert.equal(await d.size('default'), 0);
+    });
+
     it('a failed job retried goes back in its place among the priorities (the envelope carries it)', { skip }, async () => {
       const d = await fresh();
       await d.push([job('default', { label: 'urgent', priority: 5 })]);
@@ -261,11 +284,14 @@ for (const makeBackend of backends) {
       assert.equal(await d.ack(again), true);
 
       const unclaimed = job('other', { expireInMs: 50 });
-      await d.push([unclaimed]);
+      const ranked = job('other', { expireInMs: 50, priority: 3 });
+      await d.push([unclaimed, ranked, job('other', { priority: 3, label: 'stays' })]);
       await sleep(120);
       await d.records.prune({ maxPerQueue: 1_000, keepMs: 60_000 });
       assert.equal((await d.records.find(unclaimed.id))?.state, 'expired');
-      assert.equal(await d.size('other'), 0);
+      assert.equal((await d.records.find(ranked.id))?.state, 'expired');
+      assert.equal(await d.size('other'), 1);
+      assert.deepEqual(await drain(d, ['other']), ['stays']);
     });
   });
 }

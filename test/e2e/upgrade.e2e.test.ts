@@ -134,3 +134,52 @@ for (const backend of await e2eBackends()) {
     });
   });
 }
+
+/** A place in the previous release's `prioritized` zset: (1,000,000 - priority) * 2^32 + its FIFO number. */
+const placeOf = (priority: number, fifo: number) => (1_000_000 - priority) * 2 ** 32 + fifo;
+
+const redisE2E = (await e2eBackends()).find((b) => b.name === 'redis')!;
+describe('upgrading from placed priorities (redis)', { skip: redisE2E.skip }, () => {
+  after(() => redisE2E.cleanup());
+
+  it("the previous release's jobs of a priority run in its order, before newer ones of theirs, and are counted and listed meanwhile", async () => {
+    const t = redisE2E.env();
+    const job = (label: string) => {
+      const id = randomUUID();
+      return { id, label, payload: envelope(id, label) };
+    };
+    // Waiting in `prioritized` by the old layout: priority 1,000,000 (a place below 2^32), two of 5
+    // in FIFO order, one of -2; one plain job in `ready`; one delayed of 9 with its place only in
+    // `priorities`.
+    const top = job('old-top'), firstFive = job('old-5a'), secondFive = job('old-5b'), negative = job('old-neg'), plain = job('old-plain'), later = job('old-later-9');
+    const placed: [typeof top, number][] = [[secondFive, placeOf(5, 3)], [top, placeOf(1_000_000, 4)], [firstFive, placeOf(5, 2)], [negative, placeOf(-2, 1)]];
+    const redis = new Redis(t.env.REDIS_URL!);
+    const key = (name: string) => `${t.env.REDIS_PREFIX}:{default}:${name}`;
+    const laterDue = Date.now() + 2_000;
+    try {
+      const all = [top, firstFive, secondFive, negative, plain, later];
+      await redis.sadd(`${t.env.REDIS_PREFIX}:queues`, 'default');
+      await redis.hset(key('jobs'), ...all.flatMap((j) => [j.id, j.payload]));
+      await redis.zadd(key('prioritized'), ...placed.flatMap(([j, place]) => [place, j.id]));
+      await redis.hset(key('priorities'), ...placed.flatMap(([j, place]) => [j.id, String(place)]), later.id, String(placeOf(9, 5)));
+      await redis.set(key('sequence'), '5');
+      await redis.rpush(key('ready'), plain.id);
+      await redis.zadd(key('delayed'), laterDue, later.id);
+    } finally {
+      redis.disconnect();
+    }
+    // A job of priority 5 dispatched by this release, after the old ones.
+    const newFive = (await runOk(['dispatch', 'Record', '--data', '{"label":"new-5"}', '--priority', '5'], t)).stdout.trim();
+
+    const { queues } = JSON.parse((await runOk(['status', '--json'], t)).stdout) as { queues: { queue: string; ready: number; delayed: number }[] };
+    assert.deepEqual(queues.filter((q) => q.queue === 'default').map((q) => [q.ready, q.delayed]), [[6, 1]], 'the old placed jobs count as ready beside the new one and the plain one');
+    const { jobs: listed } = JSON.parse((await runOk(['list', '--state', 'ready', '--json'], t)).stdout) as { jobs: { id: string }[] };
+    assert.deepEqual(new Set(listed.map((r) => r.id)), new Set([top.id, firstFive.id, secondFive.id, negative.id, plain.id, newFive]));
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, laterDue - Date.now() + 100)));
+    await runOk(['work', '--stop-when-empty', '--concurrency', '1'], t);
+    const labels = new Map<string, string>([top, firstFive, secondFive, negative, plain, later].map((j) => [j.id, j.label]));
+    labels.set(newFive, 'new-5');
+    assert.deepEqual(ranIds(t).map((id) => labels.get(id)), ['old-top', 'old-later-9', 'old-5a', 'old-5b', 'new-5', 'old-plain', 'old-neg']);
+  });
+});

@@ -184,8 +184,8 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
   async size(queue: string): Promise<number> {
     const k = this.keys.queue(queue);
     return this.call('count jobs', async () => {
-      const counts = await Promise.all([this.client.llen(k.ready), this.client.zcard(k.prioritized), this.client.zcard(k.delayed), this.client.zcard(k.reserved)]);
-      return counts.reduce((sum, count) => sum + count, 0);
+      const [ready, delayed, reserved] = (await runScript<number[]>(this.client, 'stats', keyList(k, STATS_KEYS), [])).map(Number);
+      return ready! + delayed! + reserved!;
     });
   }
 

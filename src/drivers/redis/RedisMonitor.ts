@@ -96,17 +96,17 @@ export class RedisMonitor implements MonitorStore {
   }
 
   /**
-   * Redis keeps no "ready since" time: this is the earliest of when the job at the front of the
-   * ready list and the first prioritized one became ready by their envelopes (availableAt, or
-   * createdAt: a job back from a retry counts from its dispatch), of when the first due delayed job
-   * came due, and of when the first lease that ran out ended (see oldest_ready.lua).
+   * Redis keeps no "ready since" time: this is the earliest of when the jobs at the front of the
+   * ready lists (one per priority) became ready by their envelopes (availableAt, or createdAt: a
+   * job back from a retry counts from its dispatch), of when the first due delayed job came due,
+   * and of when the first lease that ran out ended (see oldest_ready.lua).
    */
   async oldestReady(queue: string): Promise<number | null> {
     const k = this.keys.queue(queue);
-    type Found = [head: string | null, first: string | null, due: string | null, lapsed: string | null];
-    const [head, first, due, lapsed] = await this.call('read the oldest ready job', () =>
+    type Found = [due: string | null, lapsed: string | null, ...heads: (string | null)[]];
+    const [due, lapsed, ...heads] = await this.call('read the oldest ready job', () =>
       runScript<Found>(this.client, 'oldest_ready', keyList(k, OLDEST_READY_KEYS), []));
-    const times = [readySince(head), readySince(first), scoreOf(due), scoreOf(lapsed)].filter((at) => at !== null);
+    const times = [...heads.map(readySince), scoreOf(due), scoreOf(lapsed)].filter((at) => at !== null);
     return times.length > 0 ? Math.min(...times) : null;
   }
 

@@ -1,6 +1,6 @@
 /**
  * Job records of the redis driver. A stored job's record is read from the keys that run it (jobs,
- * attempts, started, progress, and the ready list, `prioritized`, delayed or reserved zset it is
+ * attempts, started, progress, and the ready list of its priority, delayed or reserved zset it is
  * in); a completed, cancelled or expired one is the record written to `done` by the script that
  * finished it (turn.lua in the ack and the take, cancel.lua, cancel_running.lua, expire.lua); a
  * failure is the failed store's record. A job's queue is not known from its id, so find() and

@@ -3,8 +3,9 @@
  * tag, so they share a hash slot and each Lua script touches one slot (Redis Cluster works).
  *
  *   <prefix>:{<queue>}:ready       list    ids ready to run, oldest first (those of priority 0)
- *   <prefix>:{<queue>}:prioritized zset    id -> place in the take order (see lua/includes/priority.lua):
- *                                          the ready jobs of a priority other than 0
+ *   <prefix>:{<queue>}:ready:<p>   list    the same for the jobs of priority <p>, not 0 (see lua/includes/priority.lua;
+ *                                          named by the scripts from `ready`, in its slot)
+ *   <prefix>:{<queue>}:levels      zset    <p> -> <p>: the priorities other than 0 whose ready list may hold jobs
  *   <prefix>:{<queue>}:delayed     zset    id -> when it becomes ready (ms)
  *   <prefix>:{<queue>}:reserved    zset    id -> when its lease expires (ms)
  *   <prefix>:{<queue>}:jobs        hash    id -> payload (the envelope)
@@ -16,11 +17,13 @@
  *   <prefix>:{<queue>}:cancels     hash    id -> "<requested at ms>:<keep ms>:<most kept>": the cancel of a job
  *                                          that was running when asked (see cancel.lua); the job's own
  *                                          state, where `signals` only carries the notice to workers
- *   <prefix>:{<queue>}:priorities  hash    id -> its place in `prioritized`, for every stored job of a priority
- *                                          other than 0 in any state, so that it goes back there (not to
- *                                          `ready`) when it comes due, is released or given back, or its
- *                                          lease runs out
- *   <prefix>:{<queue>}:sequence    string  the last FIFO number given to a job of a priority other than 0
+ *   <prefix>:{<queue>}:ranks       hash    id -> its priority, for a stored job of a priority other than 0 that is
+ *                                          delayed or was taken, so that it goes back to its priority's list
+ *                                          (not to `ready`) when it comes due, is released or given back, or
+ *                                          its lease runs out
+ *   <prefix>:{<queue>}:prioritized zset    a release before this one's ready jobs of a priority, by place (see
+ *   <prefix>:{<queue>}:priorities  hash      lua/includes/priority.lua), and their places: read until the next
+ *                                            take moves them to the lists; `sequence` (string) was its FIFO number
  *   <prefix>:{<queue>}:deadlines   zset    id -> when it expires (ms), for jobs with an expiry whose try has
  *                                          not started (a start takes it out: it can no longer expire)
  *   <prefix>:{<queue>}:unique      hash    unique key -> "<lapses at ms, or nothing>:<holder id>"
@@ -85,9 +88,10 @@ export class RedisKeys {
       metricsHour: (hourStart: number) => `${base}:metrics:${hourStart}`,
       metricsSeen: (worker: string) => `${base}:metrics_seen:${worker}`,
       ready: `${base}:ready`,
+      levels: `${base}:levels`,
+      ranks: `${base}:ranks`,
       prioritized: `${base}:prioritized`,
       priorities: `${base}:priorities`,
-      sequence: `${base}:sequence`,
       deadlines: `${base}:deadlines`,
       unique: `${base}:unique`,
       holds: `${base}:holds`,

@@ -1,8 +1,7 @@
 /**
  * The wire format of the push, both ways: how jobs become KEYS and ARGV, and how the script's reply
- * becomes one Pushed per job. Plain jobs (priority 0, no expiry, no unique key) go to push.lua, the
- * fast path; a push with any other job to push_placed.lua. Their headers document the same layouts
- * from the other side.
+ * becomes one Pushed per job. Jobs without a unique key go to push.lua, the fast path; a push with
+ * any unique job to push_placed.lua. Their headers document the same layouts from the other side.
  */
 import type { Pushed, StoredJob } from '../../contract/driver.ts';
 import { keyList, type QueueKeys } from './keys.ts';
@@ -19,27 +18,27 @@ export interface EncodedPush {
 /**
  * KEYS: the script's keys of each queue, in the order the queues first appear, then `namesKey` (the
  * set of queue names, when it is in reach: not on a Cluster). ARGV: the queue names, then one value
- * per job, in the caller's order. `placed` sends even plain jobs to push_placed.lua (schedule.lua
- * runs its code).
+ * per job, in the caller's order. `placed` sends even jobs without a unique key to push_placed.lua
+ * (schedule.lua runs its code).
  */
 export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) => QueueKeys, namesKey?: string, placed = false): EncodedPush {
-  const options = jobs.map(optionsOf);
-  const plain = !placed && options.every((o) => o === '');
+  const plain = !placed && jobs.every((job) => job.unique === undefined);
   const queues = new Map<string, number>();
   const jobArgs: string[] = [];
-  jobs.forEach((job, i) => {
+  for (const job of jobs) {
     let index = queues.get(job.queue);
     if (index === undefined) queues.set(job.queue, (index = queues.size + 1));
-    jobArgs.push(plain ? plainJobArg(index, job) : jobArg(index, job, options[i]!));
-  });
+    jobArgs.push(plain ? plainJobArg(index, job) : jobArg(index, job, optionsOf(job)));
+  }
   const keys = [...queues.keys()].flatMap((queue) => keyList(keysOf(queue), plain ? PLAIN_PUSH_KEYS : PUSH_KEYS));
   if (namesKey) keys.push(namesKey);
   return { script: plain ? 'push' : 'push_placed', keys, args: [...queues.keys(), ...jobArgs] };
 }
 
-/** push.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of id>:<id><payload>". */
+/** push.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<priority or nothing>,<expireInMs or nothing>,<length of id>:<id><payload>". */
 function plainJobArg(queueIndex: number, job: StoredJob): string {
-  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`;
+  const expiry = job.expireInMs === undefined ? '' : wholeMs(job.expireInMs);
+  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${rankOf(job)},${expiry},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`;
 }
 
 /** push_placed.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>" (options: optionsOf). */
@@ -57,7 +56,7 @@ function jobArg(queueIndex: number, job: StoredJob, options: string): string {
  */
 function optionsOf({ priority, expireInMs, unique }: StoredJob): string {
   if ((priority === undefined || priority === 0) && expireInMs === undefined && unique === undefined) return '';
-  const rank = priority === undefined ? '' : typeof priority === 'number' ? priority : '?';
+  const rank = rankOf({ priority });
   const expiry = expireInMs === undefined ? '' : wholeMs(expireInMs);
   if (unique === undefined) return `${rank},${expiry},`;
   if (!unique) return `${rank},${expiry},!,,,`;
@@ -65,6 +64,11 @@ function optionsOf({ priority, expireInMs, unique }: StoredJob): string {
   const forMs = unique.forMs === undefined ? '' : wholeMs(unique.forMs);
   const replace = unique.replace === true ? '1' : unique.replace === undefined || unique.replace === false ? '' : '?';
   return `${rank},${expiry},${hold},${forMs},${replace},${typeof unique.key === 'string' ? unique.key : ''}`;
+}
+
+/** A priority as the scripts read it: nothing for none, a number's text, '?' for a value of another type. */
+function rankOf({ priority }: Pick<StoredJob, 'priority'>): string | number {
+  return priority === undefined || priority === 0 ? '' : typeof priority === 'number' ? priority : '?';
 }
 
 function wholeMs(ms: number): number {

@@ -6,66 +6,67 @@
  */
 import type { QueueKeyName } from './keys.ts';
 
-/** push.lua, the plain jobs' fast path: where a job waits. */
-export const PLAIN_PUSH_KEYS = ['ready', 'delayed', 'jobs', 'timeouts', 'notify'] as const satisfies readonly QueueKeyName[];
+/** push.lua, the fast path of jobs without a unique key: where a job waits. */
+export const PLAIN_PUSH_KEYS = ['ready', 'levels', 'delayed', 'jobs', 'timeouts', 'ranks', 'deadlines', 'notify'] as const satisfies readonly QueueKeyName[];
 
 /** push_placed.lua: where a job waits, and what a replaced holder is removed from (includes/finish.lua). */
 export const PUSH_KEYS = [
-  'ready', 'prioritized', 'delayed', 'notify', 'jobs', 'timeouts', 'priorities', 'sequence', 'deadlines', 'unique', 'holds',
-  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels',
+  'ready', 'levels', 'delayed', 'notify', 'jobs', 'timeouts', 'ranks', 'deadlines', 'unique', 'holds',
+  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels', 'prioritized', 'priorities',
 ] as const satisfies readonly QueueKeyName[];
 
 /** turn.lua, then the client's `took` key. */
 export const TURN_KEYS = [
-  'ready', 'prioritized', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress',
-  'cancels', 'priorities', 'deadlines', 'unique', 'holds', 'done', 'completed', 'cancelled', 'expired', 'expires',
+  'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress',
+  'cancels', 'ranks', 'deadlines', 'unique', 'holds', 'done', 'completed', 'cancelled', 'expired', 'expires',
+  'prioritized', 'priorities',
 ] as const satisfies readonly QueueKeyName[];
 
 export const RELEASE_KEYS = [
-  'ready', 'prioritized', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'priorities',
+  'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'ranks', 'priorities',
 ] as const satisfies readonly QueueKeyName[];
 
 export const FAIL_KEYS = [
-  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'priorities', 'deadlines', 'unique', 'holds',
+  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'ranks', 'priorities', 'deadlines', 'unique', 'holds',
   'failed', 'failedAt',
 ] as const satisfies readonly QueueKeyName[];
 
 export const CANCEL_RUNNING_KEYS = [
-  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'priorities', 'deadlines', 'unique', 'holds',
+  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'ranks', 'priorities', 'deadlines', 'unique', 'holds',
   'done', 'cancelled', 'expires',
 ] as const satisfies readonly QueueKeyName[];
 
 /** cancel.lua, then the call's `once` key. */
 export const CANCEL_KEYS = [
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
-  'priorities', 'deadlines', 'unique', 'holds', 'done', 'cancelled', 'expires', 'failed',
+  'ready', 'levels', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'ranks', 'deadlines', 'unique', 'holds', 'done', 'cancelled', 'expires', 'failed', 'prioritized', 'priorities',
 ] as const satisfies readonly QueueKeyName[];
 
 /** clear.lua, then the call's `once` key. */
 export const CLEAR_KEYS = [
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
-  'priorities', 'deadlines', 'unique', 'holds',
+  'ready', 'levels', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'ranks', 'deadlines', 'unique', 'holds', 'prioritized', 'priorities',
 ] as const satisfies readonly QueueKeyName[];
 
 export const EXPIRE_KEYS = [
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
-  'priorities', 'deadlines', 'unique', 'holds', 'done', 'expired', 'expires',
+  'ready', 'levels', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'ranks', 'deadlines', 'unique', 'holds', 'done', 'expired', 'expires', 'prioritized', 'priorities',
 ] as const satisfies readonly QueueKeyName[];
 
 /** find.lua and list.lua. */
 export const RECORD_KEYS = [
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
+  'ready', 'levels', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
   'completed', 'cancelled', 'expired',
 ] as const satisfies readonly QueueKeyName[];
 
 /** retry.lua, then the call's `once` key. */
 export const RETRY_KEYS = [
-  'failed', 'failedAt', 'ready', 'prioritized', 'jobs', 'attempts', 'timeouts', 'priorities', 'sequence', 'notify',
+  'failed', 'failedAt', 'ready', 'levels', 'jobs', 'attempts', 'timeouts', 'notify',
 ] as const satisfies readonly QueueKeyName[];
 
 export const STATS_KEYS = [
-  'ready', 'prioritized', 'delayed', 'reserved', 'failed', 'completed', 'cancelled',
+  'ready', 'levels', 'prioritized', 'delayed', 'reserved', 'failed', 'completed', 'cancelled',
 ] as const satisfies readonly QueueKeyName[];
 
 /** oldest_ready.lua. */
-export const OLDEST_READY_KEYS = ['ready', 'prioritized', 'delayed', 'reserved', 'jobs'] as const satisfies readonly QueueKeyName[];
+export const OLDEST_READY_KEYS = ['ready', 'levels', 'prioritized', 'delayed', 'reserved', 'jobs'] as const satisfies readonly QueueKeyName[];

@@ -10,10 +10,10 @@
 -- A stored job whose lease does not hold (ready, delayed, or its worker died) is cancelled here
 -- and now: its `cancelled` record is kept, it leaves every key, lets go of its unique key, and its
 -- id goes out on the finish channel. One script, so no take can hand it out in between. Taking a
--- ready job of priority 0 out of the ready list is an LREM, which scans the list: a cancel on a
+-- ready job out of the list of its priority is an LREM, which scans the list: a cancel on a
 -- queue of a million ready jobs blocks Redis for a few ms; cancels are rare, takes are not, so
--- the take path pays nothing for it. A job that is delayed, leased or of another priority is not
--- in the list, and the list is not scanned.
+-- the take path pays nothing for it. A job that is delayed or leased is in no list, and no list is
+-- scanned.
 --
 -- A job whose lease holds (a worker holds or runs it) gets a request in `cancels`, with the keep
 -- of its record, and the client then sets the `cancel:<id>` worker signal. The signal lives in
@@ -35,10 +35,11 @@
 -- @include records.lua
 -- @include unique.lua
 -- @include finish.lua
+-- @include priority.lua
 
 local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
-  'priorities', 'deadlines', 'unique', 'holds', 'done', 'cancelled', 'expires', 'failed',
+  'ready', 'levels', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'ranks', 'deadlines', 'unique', 'holds', 'done', 'cancelled', 'expires', 'failed', 'prioritized', 'priorities',
 }
 local k = queue_keys(QUEUE_KEYS, 1)
 local once_key = KEYS[#QUEUE_KEYS + 1]
@@ -55,9 +56,8 @@ if redis.call('HEXISTS', k.jobs, id) == 1 then
     redis.call('HSET', k.cancels, id, now .. ':' .. keep_ms .. ':' .. max)
     reply = { 'requested', now }
   else
-    local in_list = not lease and not redis.call('ZSCORE', k.delayed, id) and redis.call('HEXISTS', k.priorities, id) == 0
+    if not lease and not redis.call('ZSCORE', k.delayed, id) then remove_ready(k, id, false) end
     cancel_stored(k, { id }, { { keep_ms, max } }, now)
-    if in_list then redis.call('LREM', k.ready, 0, id) end
     publish_finished(channel, { id })
     reply = { 'cancelled', now }
   end

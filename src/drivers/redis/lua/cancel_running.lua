@@ -20,7 +20,7 @@
 -- @include finish.lua
 
 local QUEUE_KEYS = {
-  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'priorities', 'deadlines', 'unique', 'holds',
+  'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels', 'ranks', 'priorities', 'deadlines', 'unique', 'holds',
   'done', 'cancelled', 'expires',
 }
 local k = queue_keys(QUEUE_KEYS, 1)

@@ -17,21 +17,27 @@
 -- @include records.lua
 -- @include unique.lua
 -- @include finish.lua
+-- @include priority.lua
 
 local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
-  'priorities', 'deadlines', 'unique', 'holds',
+  'ready', 'levels', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'ranks', 'deadlines', 'unique', 'holds', 'prioritized', 'priorities',
 }
 local k = queue_keys(QUEUE_KEYS, 1)
 local once_key = KEYS[#QUEUE_KEYS + 1]
 
 return once(once_key, function()
-  local ids = redis.call('LRANGE', k.ready, 0, -1)
+  local lists = { k.ready }
+  for _, priority in ipairs(redis.call('ZRANGE', k.levels, 0, -1)) do lists[#lists + 1] = level_list(k, priority) end
+  local ids = {}
+  for _, list in ipairs(lists) do
+    for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do ids[#ids + 1] = id end
+  end
   for _, zset in ipairs({ k.prioritized, k.delayed }) do
     for _, id in ipairs(redis.call('ZRANGE', zset, 0, -1)) do ids[#ids + 1] = id end
   end
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', k.reserved, '-inf', now_ms())) do ids[#ids + 1] = id end
-  redis.call('DEL', k.ready, k.prioritized, k.delayed)
+  redis.call('DEL', k.levels, k.prioritized, k.delayed, unpack(lists))
   remove_stored(k, ids)
   return #ids
 end)

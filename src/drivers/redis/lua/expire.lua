@@ -8,7 +8,7 @@
 -- Returns how many it ended; when that is the whole allowance, more may be left for another run.
 --
 -- A job it ends leaves every key and lets go of its unique key, and its id goes out on the finish
--- channel. Taking a ready job of priority 0 out of the ready list is an LREM from the list's head,
+-- channel. Taking a ready job out of the list of its priority is an LREM from the list's head,
 -- where a job that waited that long usually is.
 --
 -- Safe to run twice: a second run finds nothing more to end (but what came due in between).
@@ -20,10 +20,11 @@
 -- @include unique.lua
 -- @include finish.lua
 -- @include expiry.lua
+-- @include priority.lua
 
 local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
-  'priorities', 'deadlines', 'unique', 'holds', 'done', 'expired', 'expires',
+  'ready', 'levels', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',
+  'ranks', 'deadlines', 'unique', 'holds', 'done', 'expired', 'expires', 'prioritized', 'priorities',
 }
 local k = queue_keys(QUEUE_KEYS, 1)
 local keep, limit, channel = { ARGV[1], ARGV[2] }, tonumber(ARGV[3]), ARGV[4]
@@ -32,8 +33,7 @@ local now = now_ms()
 -- Takes job `id` out of where it waits (`lease`: its score in `reserved`, a lease that ran out).
 local function take_out(id, lease)
   if lease then return end -- remove_stored takes it out of `reserved`
-  if redis.call('ZREM', k.delayed, id) == 1 or redis.call('ZREM', k.prioritized, id) == 1 then return end
-  redis.call('LREM', k.ready, 1, id)
+  if redis.call('ZREM', k.delayed, id) == 0 then remove_ready(k, id, false) end
 end
 
 local ended, held = {}, 0

@@ -15,7 +15,7 @@
 -- @include record.lua
 
 local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
+  'ready', 'levels', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
   'completed', 'cancelled', 'expired',
 }
 local k = queue_keys(QUEUE_KEYS, 1)

@@ -5,7 +5,7 @@
 -- Returns 7 values per record (see includes/record.lua).
 --
 -- Newest first: ready jobs in the reverse of the order a take hands them out, the last to run
--- first (priorities below 0, then the ready list from its tail, then priorities above 0; see
+-- first (the lists of the priorities from the lowest up, each from its tail; see
 -- includes/priority.lua), delayed ones by their time and reserved ones by their lease (latest
 -- first), finished records by when they finished. Delayed jobs past their time and expired leases
 -- are in neither state's page until the next take makes them ready (find calls them ready).
@@ -17,7 +17,7 @@
 -- @include priority.lua
 
 local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
+  'ready', 'levels', 'prioritized', 'delayed', 'reserved', 'jobs', 'attempts', 'started', 'progress', 'done', 'failed', 'failedAt',
   'completed', 'cancelled', 'expired',
 }
 local k = queue_keys(QUEUE_KEYS, 1)
@@ -48,20 +48,38 @@ local function page_of(ids, size, read)
   skip = 0
 end
 
-local function ready_page()
-  local ids = {}
-  page_of(ids, redis.call('ZCOUNT', k.prioritized, PLAIN_PLACE, '+inf'), function(from, n)
-    return redis.call('ZREVRANGEBYSCORE', k.prioritized, '+inf', PLAIN_PLACE, 'LIMIT', from, n)
-  end)
-  page_of(ids, redis.call('LLEN', k.ready), function(from, n)
-    local oldest_first = redis.call('LRANGE', k.ready, -(from + n), -(from + 1))
+-- A list's part of a page, from its tail.
+local function list_page(ids, list)
+  page_of(ids, redis.call('LLEN', list), function(from, n)
+    local oldest_first = redis.call('LRANGE', list, -(from + n), -(from + 1))
     local newest_first = {}
     for i = #oldest_first, 1, -1 do newest_first[#newest_first + 1] = oldest_first[i] end
     return newest_first
   end)
-  page_of(ids, redis.call('ZCOUNT', k.prioritized, '-inf', '(' .. PLAIN_PLACE), function(from, n)
-    return redis.call('ZREVRANGEBYSCORE', k.prioritized, '(' .. PLAIN_PLACE, '-inf', 'LIMIT', from, n)
+end
+
+-- Jobs a release before this one placed in `prioritized` are listed first or last by their sign
+-- (the next take moves them to the front of their lists).
+local function placed_page(ids, min, max)
+  page_of(ids, redis.call('ZCOUNT', k.prioritized, min, max), function(from, n)
+    return redis.call('ZREVRANGEBYSCORE', k.prioritized, max, min, 'LIMIT', from, n)
   end)
+end
+
+local function ready_page()
+  local ids = {}
+  local below_zero = string.format('%.0f', PRIORITY_LIMIT * FIFO_SPAN)
+  placed_page(ids, below_zero, '+inf')
+  local plain_done = false
+  for _, priority in ipairs(redis.call('ZRANGE', k.levels, 0, -1)) do
+    if not plain_done and tonumber(priority) > 0 then
+      list_page(ids, k.ready)
+      plain_done = true
+    end
+    list_page(ids, level_list(k, priority))
+  end
+  if not plain_done then list_page(ids, k.ready) end
+  placed_page(ids, '-inf', '(' .. below_zero)
   return ids
 end
 

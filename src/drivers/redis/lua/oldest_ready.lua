@@ -3,10 +3,10 @@
 --
 -- KEYS: the keys named in QUEUE_KEYS below (OLDEST_READY_KEYS in script-keys.ts)
 -- ARGV: none
--- Returns { head, first, due, lapsed }: the payloads of the job at the front of `ready` and of the
---   first in `prioritized` (the client reads when each became ready from its envelope); the
---   earliest time a delayed job came due, and the earliest end of a lease that has run out (false
---   for none of each).
+-- Returns { due, lapsed, head... }: the earliest time a delayed job came due, and the earliest end
+--   of a lease that has run out (false for none of each); then the payloads of the jobs at the
+--   front of each ready list, one per priority (the client reads when each became ready from its
+--   envelope), and of the first in `prioritized` (a release before this one, includes/priority.lua).
 --
 -- A due delayed job and one whose lease ran out are ready, though they wait in `delayed` and
 -- `reserved` until the next take moves them (as stats.lua counts them): when no worker takes, they
@@ -14,8 +14,10 @@
 
 -- @include now.lua
 -- @include queue_keys.lua
+-- @include batch.lua
+-- @include priority.lua
 
-local QUEUE_KEYS = { 'ready', 'prioritized', 'delayed', 'reserved', 'jobs' }
+local QUEUE_KEYS = { 'ready', 'levels', 'prioritized', 'delayed', 'reserved', 'jobs' }
 local k = queue_keys(QUEUE_KEYS, 1)
 
 local function payload(id)
@@ -28,9 +30,9 @@ local function first_passed(zset, now)
 end
 
 local now = now_ms()
-return {
-  payload(redis.call('LINDEX', k.ready, 0)),
-  payload(redis.call('ZRANGE', k.prioritized, 0, 0)[1] or false),
-  first_passed(k.delayed, now),
-  first_passed(k.reserved, now),
-}
+local reply = { first_passed(k.delayed, now), first_passed(k.reserved, now), payload(redis.call('LINDEX', k.ready, 0)) }
+for _, priority in ipairs(redis.call('ZRANGE', k.levels, 0, -1)) do
+  reply[#reply + 1] = payload(redis.call('LINDEX', level_list(k, priority), 0))
+end
+reply[#reply + 1] = payload(redis.call('ZRANGE', k.prioritized, 0, 0)[1] or false)
+return reply

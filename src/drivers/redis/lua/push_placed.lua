@@ -1,5 +1,6 @@
 -- push_placed: stores jobs on one or more queues, all or nothing, each with its priority, expiry
--- and unique key (SPEC 12). A push of plain jobs only goes to push.lua, the fast path.
+-- and unique key (SPEC 12): a push with any unique job (and schedule.lua's). A push of jobs without
+-- a unique key goes to push.lua, the fast path, which does not read what is stored first.
 --
 -- KEYS, per queue, queue after queue: the keys named in QUEUE_KEYS below (PUSH_KEYS in
 --   script-keys.ts); then, on a single Redis, the set of every queue name (in a Cluster it lives
@@ -21,8 +22,8 @@
 --
 -- Unique keys are applied job by job, in order: a job whose key is held (includes/unique.lua) by
 -- an earlier job of the same push is its duplicate. With `replace`, a holder that has not started
--- a try (waiting, not held, no try counted) is removed, leaving no record (from the ready list by
--- an LREM from its tail, where a debounced job usually is), and the new job takes its key. The
+-- a try (waiting, not held, no try counted) is removed, leaving no record (from the ready list of
+-- its priority by an LREM from its tail, where a debounced job usually is), and the new job takes its key. The
 -- keys' holders are read in one HMGET and the keys taken written in one HSET per hash, not in three
 -- calls per job (those were a third of the script's time on a bulk of 1,000 unique jobs).
 --
@@ -39,22 +40,14 @@
 -- @include unique.lua
 -- @include finish.lua
 -- @include priority.lua
+-- @include job_options.lua
 
 local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'notify', 'jobs', 'timeouts', 'priorities', 'sequence', 'deadlines', 'unique', 'holds',
-  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels',
+  'ready', 'levels', 'delayed', 'notify', 'jobs', 'timeouts', 'ranks', 'deadlines', 'unique', 'holds',
+  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels', 'prioritized', 'priorities',
 }
 local queues = math.floor(#KEYS / #QUEUE_KEYS)
 local names_key = (#KEYS % #QUEUE_KEYS == 1) and KEYS[#KEYS] or nil
--- What the client clamps a duration to (turn-wire.ts FOREVER_MS): `now` plus it stays exact.
-local LONGEST_MS = 90000000000000
-
--- A whole number of ms from its text, or nil.
-local function whole_ms(text)
-  local ms = string.match(text, '^%d+$') and tonumber(text)
-  if ms and ms <= LONGEST_MS then return ms end
-end
-
 -- A job's options, text[from..to]: nil and its priority (0: none), expiry in ms (false: none) and
 -- unique key (false: none), then the key's until_start, for_ms (nil: no limit) and replace; or what
 -- is wrong with them.
@@ -62,22 +55,11 @@ local function read_options(text, from, to)
   local priority, expire_in, rest = string.match(text, '^([^,]*),([^,]*),()', from)
   -- Too few commas: the match ran on into the payload.
   if not priority or rest > to + 1 then return 'its options are not "<priority>,<expireInMs>,[<hold>,<forMs>,<replace>,<key>]"' end
-  if priority == '' then
-    priority = 0
-  else
-    -- The client sends a number's text and a value of another type as '?': tonumber() gives nil for
-    -- that, and the check below refuses a fraction, NaN or an infinity.
-    priority = tonumber(priority)
-    if not priority or priority ~= math.floor(priority) or math.abs(priority) > PRIORITY_LIMIT then
-      return 'priority must be a whole number from -' .. PRIORITY_LIMIT .. ' to ' .. PRIORITY_LIMIT
-    end
-  end
-  if expire_in == '' then
-    expire_in = false
-  else
-    expire_in = whole_ms(expire_in)
-    if not expire_in then return 'expireInMs must be a whole number of ms' end
-  end
+  local problem
+  priority, problem = read_priority(priority)
+  if problem then return problem end
+  expire_in, problem = read_expiry(expire_in)
+  if problem then return problem end
   if rest == to + 1 then return nil, priority, expire_in, false end
   local hold, lasts, replace, key_from = string.match(text, '^([^,]*),([^,]*),([^,]*),()', rest)
   if not hold or key_from > to + 1 then return 'its options are not "<priority>,<expireInMs>,[<hold>,<forMs>,<replace>,<key>]"' end
@@ -168,9 +150,7 @@ local function choose(k, p, held)
       storing[id] = nil -- not written yet
       return
     end
-    local delayed = redis.call('ZREM', k.delayed, id) == 1
-    local prioritized = redis.call('ZREM', k.prioritized, id) == 1
-    if not delayed and not prioritized then redis.call('LREM', k.ready, -1, id) end
+    if redis.call('ZREM', k.delayed, id) == 0 then remove_ready(k, id, true) end
     remove_stored(k, { id })
   end
 
@@ -201,8 +181,8 @@ end
 -- command per key. A key taken twice (the first hold lapsed, or its holder replaced) is written
 -- with its last value.
 local function store(k, p, storing, held)
-  local jobs, timeouts, ready, delayed, deadlines, unique, holds = {}, {}, {}, {}, {}, {}, {}
-  local ranked, ranks, ranked_delays = {}, {}, {}
+  local jobs, timeouts, deadlines, unique, holds = {}, {}, {}, {}, {}
+  local w, waiting = { delayed = {}, ranks = {}, levels = {} }, 0
   local ids, payloads, delays, priorities, expiries, job_keys = p.ids, p.payloads, p.delays, p.priorities, p.expiries, p.keys
   for i = 1, p.count do
     local id = ids[i]
@@ -225,42 +205,18 @@ local function store(k, p, storing, held)
         deadlines[#deadlines + 1] = now + expiries[i]
         deadlines[#deadlines + 1] = id
       end
-      local priority, delay = priorities[i], delays[i]
-      if priority ~= 0 then
-        ranked[#ranked + 1] = id
-        ranks[#ranks + 1] = priority
-        ranked_delays[#ranked_delays + 1] = delay
-      end
-      if delay > 0 then
-        delayed[#delayed + 1] = now + delay
-        delayed[#delayed + 1] = id
-      elseif priority == 0 then
-        ready[#ready + 1] = id
-      end
-    end
-  end
-  local places, prioritized = {}, {}
-  if #ranked > 0 then
-    for i, place in ipairs(new_places(k, ranks)) do
-      local id = ranked[i]
-      places[#places + 1] = id
-      places[#places + 1] = place
-      if ranked_delays[i] == 0 then
-        prioritized[#prioritized + 1] = place
-        prioritized[#prioritized + 1] = id
-      end
+      waiting = waiting + place_new(w, id, delays[i], priorities[i], now)
     end
   end
   batch('HSET', k.jobs, jobs)
   batch('HSET', k.timeouts, timeouts)
-  batch('HSET', k.priorities, places)
+  batch('HSET', k.ranks, w.ranks)
   batch('HSET', k.unique, unique)
   batch('HSET', k.holds, holds)
   batch('ZADD', k.deadlines, deadlines)
-  batch('ZADD', k.delayed, delayed)
-  batch('ZADD', k.prioritized, prioritized)
-  batch('RPUSH', k.ready, ready)
-  notify(k.notify, #ready + #prioritized / 2)
+  batch('ZADD', k.delayed, w.delayed)
+  push_levels(k, w.levels, false)
+  notify(k.notify, waiting)
 end
 
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end

@@ -4,8 +4,7 @@
 -- ARGV: id, token, delay ms, refund (1: this reservation does not count as a try)
 -- Returns 1, or 0 when the lease was taken over (nothing changes).
 --
--- Released at once, a job goes to the back of the ready list, or back to its place in
--- `prioritized` when it has a priority (includes/priority.lua).
+-- Released at once, a job goes to the back of the ready list of its priority (includes/priority.lua).
 --
 -- Safe to run twice (ioredis sends a script again when a dropped connection lost its reply): a job
 -- with no token that is not reserved but still stored was put back already, so a second run
@@ -17,7 +16,7 @@
 -- @include queue_keys.lua
 -- @include priority.lua
 
-local QUEUE_KEYS = { 'ready', 'prioritized', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'priorities' }
+local QUEUE_KEYS = { 'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'ranks', 'priorities' }
 local k = queue_keys(QUEUE_KEYS, 1)
 local id, token, delay, refund = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 

@@ -8,8 +8,8 @@
 --
 -- The client prepares each payload from the record it read; records are never modified, only
 -- deleted, so checking here that every one still exists makes the read-then-move safe. A job
--- with a priority goes back behind those of its priority waiting now (includes/priority.lua); it
--- has no expiry and holds no unique key any more.
+-- goes back behind those of its priority waiting now (includes/priority.lua); it has no expiry and
+-- holds no unique key any more.
 
 -- @include notify.lua
 -- @include once.lua
@@ -17,7 +17,7 @@
 -- @include queue_keys.lua
 -- @include priority.lua
 
-local QUEUE_KEYS = { 'failed', 'failedAt', 'ready', 'prioritized', 'jobs', 'attempts', 'timeouts', 'priorities', 'sequence', 'notify' }
+local QUEUE_KEYS = { 'failed', 'failedAt', 'ready', 'levels', 'jobs', 'attempts', 'timeouts', 'notify' }
 local k = queue_keys(QUEUE_KEYS, 1)
 local once_key = KEYS[#QUEUE_KEYS + 1]
 local WIDTH = 5
@@ -31,7 +31,7 @@ return once(once_key, function()
       return redis.error_reply('ERR_ARGS bad priority ' .. priority)
     end
   end
-  local ranked, priorities = {}, {}
+  local levels = {}
   for j = 0, n - 1 do
     local record_id, id, payload, timeout, priority = unpack(ARGV, j * WIDTH + 1, j * WIDTH + WIDTH)
     redis.call('HDEL', k.failed, record_id)
@@ -39,19 +39,9 @@ return once(once_key, function()
     redis.call('HSET', k.jobs, id, payload)
     redis.call('HDEL', k.attempts, id)
     if timeout ~= '' then redis.call('HSET', k.timeouts, id, timeout) else redis.call('HDEL', k.timeouts, id) end
-    if priority == '' or tonumber(priority) == 0 then
-      redis.call('RPUSH', k.ready, id)
-    else
-      ranked[#ranked + 1] = id
-      priorities[#priorities + 1] = math.floor(tonumber(priority))
-    end
+    add_to_level(levels, priority == '' and 0 or math.floor(tonumber(priority)), id)
   end
-  if #ranked > 0 then
-    for i, place in ipairs(new_places(k, priorities)) do
-      redis.call('HSET', k.priorities, ranked[i], place)
-      redis.call('ZADD', k.prioritized, place, ranked[i])
-    end
-  end
+  push_levels(k, levels, false)
   notify(k.notify, n)
   return n
 end)

@@ -9,15 +9,17 @@
 
 -- @include now.lua
 -- @include queue_keys.lua
+-- @include batch.lua
+-- @include priority.lua
 
-local QUEUE_KEYS = { 'ready', 'prioritized', 'delayed', 'reserved', 'failed', 'completed', 'cancelled' }
+local QUEUE_KEYS = { 'ready', 'levels', 'prioritized', 'delayed', 'reserved', 'failed', 'completed', 'cancelled' }
 local k = queue_keys(QUEUE_KEYS, 1)
 
 local now = now_ms()
 local due = redis.call('ZCOUNT', k.delayed, '-inf', now)
 local expired = redis.call('ZCOUNT', k.reserved, '-inf', now)
 return {
-  redis.call('LLEN', k.ready) + redis.call('ZCARD', k.prioritized) + due + expired,
+  ready_count(k) + due + expired,
   redis.call('ZCARD', k.delayed) - due,
   redis.call('ZCARD', k.reserved) - expired,
   redis.call('HLEN', k.failed),

@@ -27,10 +27,10 @@
 -- prunes; the ids of those acks go out in one PUBLISH on the finish channel. An ack without one
 -- costs what it did before records existed (they come apart, so its arguments are as they were),
 -- but for one HDEL of `started` and one EXISTS of the keys only some jobs use (progress, cancels,
--- priorities, deadlines, unique keys) per queue, and publishes nothing.
+-- ranks, deadlines, unique keys) per queue, and publishes nothing.
 --
 -- A take pops in priority order (includes/priority.lua): a queue with no job of a priority other
--- than 0 pays one ZCARD for that. A job it pops that has a cancel request (`cancels`: it was
+-- than 0 pays one EXISTS for that. A job it pops that has a cancel request (`cancels`: it was
 -- running when the cancel was asked, and has come back since: released, given back, or its worker
 -- died) is not handed out: it is recorded cancelled here, so no worker ever runs it again, whether
 -- or not the `cancel:<id>` signal reached the workers. One HLEN per take looks for any. Likewise a
@@ -46,7 +46,7 @@
 -- its try not yet counted: if its worker dies it comes back after that lease as if never taken.
 -- A list element with no payload in `jobs` was pushed by hand: it is returned as its own payload
 -- (false in the reply stands for "none") and the worker decides what it is. Due delayed jobs and
--- expired leases of a queue become ready again (the list, or their place in `prioritized`) before
+-- expired leases of a queue become ready again (the list of their priority) before
 -- it is looked at, in this same script, so there is no separate reaper to race with.
 --
 -- Safe to run twice (ioredis sends a script again when a dropped connection lost its reply):
@@ -71,8 +71,9 @@
 -- @include expiry.lua
 
 local QUEUE_KEYS = {
-  'ready', 'prioritized', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress',
-  'cancels', 'priorities', 'deadlines', 'unique', 'holds', 'done', 'completed', 'cancelled', 'expired', 'expires', 'took',
+  'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress',
+  'cancels', 'ranks', 'deadlines', 'unique', 'holds', 'done', 'completed', 'cancelled', 'expired', 'expires',
+  'prioritized', 'priorities', 'took',
 }
 
 -- Queue qi's keys by name, built once per queue.
@@ -192,7 +193,7 @@ for qi, q in pairs(starts) do
   start_tries(k, q.ids)
 end
 
--- Given back: at the front of the ready list, or at their place in `prioritized`.
+-- Given back: at the front of the ready list of their priority.
 local give_backs = owned(3, false)
 for qi, q in pairs(give_backs) do
   local k = keys_of(qi)

@@ -1,86 +1,169 @@
--- Priorities (SPEC 12). A job of priority 0 waits in the `ready` list, as every job did before
--- priorities existed, so a queue that uses none pays one ZCARD per take for them. A ready job of
--- another priority waits in the `prioritized` zset, scored by its place in the take order:
+-- Priorities (SPEC 12). A ready job waits in the list of its priority: `ready` for priority 0, as
+-- every job did before priorities existed, and `ready:<priority>` for another one. `levels` is a
+-- zset of the priorities other than 0 whose list may hold jobs (member and score: the priority),
+-- so a take pops the lists from the highest priority down, `ready` in its place among them, each
+-- list from its head: FIFO within a priority, as on SQL (which orders by priority, then by when a
+-- job became ready). A queue that uses no priority pays one EXISTS per take for them.
 --
---   (PRIORITY_LIMIT - priority) * 2^32 + its FIFO number (mod 2^32)
+-- A list is left in `levels` when a take empties it; the next take that finds it empty drops it.
+-- The lists' keys are not among a script's KEYS: they are named from `ready` here and carry its
+-- `{queue}` hash tag, so they share its slot (a Cluster finds them).
 --
--- so a higher priority sorts first and, within one priority, the earlier push. The score is a
--- whole number below 2^53 (at most 2,000,001 * 2^32, about 8.6e15), exact as a double, and
--- redis.call() writes a Lua number that is a whole number as its exact digits (only Lua's own
--- tostring() and `..` cut it to 14 significant digits, so a place is never concatenated).
--- A take pops the zset's members of priority above 0, then the list, then those below 0.
+-- `ranks` keeps the priority of every stored job that may come back to a list (due, released,
+-- given back, its lease run out): written by the push for a delayed job and by the take for a job
+-- it pops from a priority's list, deleted when the job is. A job with no entry comes back to
+-- `ready`. A push of 1,000 priority jobs therefore writes what a plain one does, and one field of
+-- `levels` (a job of a priority used to be placed in one sorted set and one hash by a number
+-- of its own: the push cost about twice a plain one).
 --
--- `priorities` keeps each such job's place for as long as it is stored, so when it comes back (due,
--- released, given back, its lease run out) it returns to the zset at the same place, not to the
--- list. The FIFO number (`sequence`) starts again at 1 when no stored job has a priority, and wraps
--- after 2^32: only jobs of one priority pushed across a wrap can then run out of push order.
+-- What a release before this one stored: ready jobs of a priority in the `prioritized` zset, by
+-- their place (PRIORITY_LIMIT - priority) * 2^32 + a FIFO number, and the places in `priorities`.
+-- A take moves the whole zset to the front of the lists (adopt_placed: every job there waited
+-- longer than any in a list), and a job that comes back reads its priority from its place.
 -- Needs batch.lua.
 
 local PRIORITY_LIMIT = 1000000
 local FIFO_SPAN = 4294967296
--- Places below this are of priorities above 0; at or above it, of priorities below 0.
-local PLAIN_PLACE = string.format('%.0f', PRIORITY_LIMIT * FIFO_SPAN)
 
--- Places for new jobs of `priorities` (none 0), in the order given: consecutive FIFO numbers, as
--- Lua numbers (not formatted as text, which a bulk of 1,000 would do a thousand times).
-local function new_places(k, priorities)
-  if redis.call('EXISTS', k.priorities) == 0 then redis.call('DEL', k.sequence) end
-  local first = redis.call('INCRBY', k.sequence, #priorities) - #priorities
-  local places = {}
-  for i, priority in ipairs(priorities) do
-    places[i] = (PRIORITY_LIMIT - priority) * FIFO_SPAN + (first + i) % FIFO_SPAN
-  end
-  return places
+-- The list of ready jobs of `priority` (a number, or its text) on queue `k`.
+local function level_list(k, priority)
+  if tonumber(priority) == 0 then return k.ready end
+  return k.ready .. ':' .. priority
 end
 
--- Puts stored jobs `ids` where a take finds them: those with a priority at their place in
--- `prioritized`, the others on the ready list, at its back or (`at_front`) at its front in the
+-- Puts jobs in the lists of their priorities: `levels` maps a priority to its ids in order, put at
+-- the lists' backs or (`at_front`) at their fronts, keeping that order.
+local function push_levels(k, levels, at_front)
+  local marks = {}
+  for priority, ids in pairs(levels) do
+    if at_front then
+      -- LPUSH puts its last argument first: push in reverse to keep their order at the front.
+      local reversed = {}
+      for i = #ids, 1, -1 do reversed[#reversed + 1] = ids[i] end
+      batch('LPUSH', level_list(k, priority), reversed)
+    else
+      batch('RPUSH', level_list(k, priority), ids)
+    end
+    if priority ~= 0 then
+      marks[#marks + 1] = priority
+      marks[#marks + 1] = priority
+    end
+  end
+  batch('ZADD', k.levels, marks)
+end
+
+-- Adds `id` to the ids of `priority` in `levels` (a table as push_levels takes it).
+local function add_to_level(levels, priority, id)
+  local ids = levels[priority]
+  if not ids then
+    ids = {}
+    levels[priority] = ids
+  end
+  ids[#ids + 1] = id
+end
+
+-- Where a new job waits, collected in `w` for one queue: in `delayed` (w.delayed, ZADD's pairs)
+-- with its priority in `ranks` (w.ranks, HSET's pairs) when it has a delay, else in the list of
+-- its priority (w.levels, as push_levels takes them). Returns 1 when it is ready now, else 0.
+local function place_new(w, id, delay_ms, priority, now)
+  if delay_ms > 0 then
+    w.delayed[#w.delayed + 1] = now + delay_ms
+    w.delayed[#w.delayed + 1] = id
+    if priority ~= 0 then
+      w.ranks[#w.ranks + 1] = id
+      w.ranks[#w.ranks + 1] = priority
+    end
+    return 0
+  end
+  add_to_level(w.levels, priority, id)
+  return 1
+end
+
+-- The priority of a place in `prioritized` (a release before this one).
+local function placed_priority(place)
+  return PRIORITY_LIMIT - math.floor(tonumber(place) / FIFO_SPAN)
+end
+
+-- Puts stored jobs `ids` where a take finds them, in the list of their priority (`ranks`, or a
+-- place in `priorities`; 0 without either), at its back or (`at_front`) at its front, in the
 -- order given.
 local function make_ready(k, ids, at_front)
-  local plain = ids
-  if redis.call('EXISTS', k.priorities) == 1 then
-    local places = batch('HMGET', k.priorities, ids)
-    local placed = {}
-    plain = {}
-    for i, id in ipairs(ids) do
-      if places[i] then
-        placed[#placed + 1] = places[i]
-        placed[#placed + 1] = id
-      else
-        plain[#plain + 1] = id
-      end
-    end
-    batch('ZADD', k.prioritized, placed)
-  end
-  if not at_front then
-    batch('RPUSH', k.ready, plain)
+  if redis.call('EXISTS', k.ranks, k.priorities) == 0 then
+    push_levels(k, { [0] = ids }, at_front)
     return
   end
-  -- LPUSH puts its last argument first: push in reverse to keep their order at the front.
-  local reversed = {}
-  for i = #plain, 1, -1 do reversed[#reversed + 1] = plain[i] end
-  batch('LPUSH', k.ready, reversed)
-end
-
--- Members of `prioritized` from `min` to `max` (scores, as ZRANGEBYSCORE reads them), at most `count`,
--- appended to `ids` and to `taken`.
-local function range_places(k, min, max, count, ids, taken)
-  if count < 1 then return end
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', k.prioritized, min, max, 'LIMIT', 0, count)) do
-    ids[#ids + 1] = id
-    taken[#taken + 1] = id
+  local ranks = batch('HMGET', k.ranks, ids)
+  local places = redis.call('EXISTS', k.priorities) == 1 and batch('HMGET', k.priorities, ids) or {}
+  local levels = {}
+  for i, id in ipairs(ids) do
+    local priority = tonumber(ranks[i]) or (places[i] and placed_priority(places[i])) or 0
+    add_to_level(levels, priority, id)
   end
+  push_levels(k, levels, at_front)
 end
 
--- Pops up to `count` ready ids in the take order (see above); an empty table when there are none.
+-- Moves the jobs in `prioritized` (a release before this one pushed them) to the front of the
+-- lists of their priorities, in their order, each list's jobs before those already in it.
+local function adopt_placed(k)
+  local placed = redis.call('ZRANGE', k.prioritized, 0, -1, 'WITHSCORES')
+  local levels = {}
+  for i = 1, #placed, 2 do add_to_level(levels, placed_priority(placed[i + 1]), placed[i]) end
+  push_levels(k, levels, true)
+  redis.call('DEL', k.prioritized)
+end
+
+-- Pops up to `count` ready ids from queue `k` in the take order (see above), and notes in
+-- `ranks` the priority of those of a priority other than 0; an empty table when there are none.
 local function take_ready(k, count)
-  if redis.call('ZCARD', k.prioritized) == 0 then return redis.call('LPOP', k.ready, count) or {} end
-  local ids, taken = {}, {}
-  range_places(k, '-inf', '(' .. PLAIN_PLACE, count, ids, taken)
-  if #ids < count then
-    for _, id in ipairs(redis.call('LPOP', k.ready, count - #ids) or {}) do ids[#ids + 1] = id end
+  if redis.call('EXISTS', k.levels, k.prioritized) == 0 then return redis.call('LPOP', k.ready, count) or {} end
+  if redis.call('EXISTS', k.prioritized) == 1 then adopt_placed(k) end
+  local ids, ranked, emptied = {}, {}, {}
+  local function pop(priority)
+    local wanted = count - #ids
+    local popped = redis.call('LPOP', level_list(k, priority), wanted) or {}
+    for _, id in ipairs(popped) do
+      ids[#ids + 1] = id
+      if priority ~= 0 then
+        ranked[#ranked + 1] = id
+        ranked[#ranked + 1] = priority
+      end
+    end
+    if priority ~= 0 and #popped < wanted then emptied[#emptied + 1] = priority end
   end
-  range_places(k, PLAIN_PLACE, '+inf', count - #ids, ids, taken)
-  batch('ZREM', k.prioritized, taken)
+  local plain_done = false
+  for _, priority in ipairs(redis.call('ZREVRANGE', k.levels, 0, -1)) do
+    if #ids == count then break end
+    if not plain_done and tonumber(priority) < 0 then
+      pop(0)
+      plain_done = true
+      if #ids == count then break end
+    end
+    pop(priority)
+  end
+  if not plain_done and #ids < count then pop(0) end
+  batch('ZREM', k.levels, emptied)
+  batch('HSET', k.ranks, ranked)
   return ids
+end
+
+-- Takes waiting job `id` out of the ready list it is in (the caller knows it is ready: not delayed,
+-- not leased); `from_tail`: look from the list's tail first (a job pushed last, as a debounced one
+-- usually is) rather than its head (one that waited long, as an expiring one). Its `ranks` entry
+-- names the list when it has one; else it is looked for in each.
+local function remove_ready(k, id, from_tail)
+  local direction = from_tail and -1 or 1
+  if redis.call('ZREM', k.prioritized, id) == 1 then return end
+  local rank = redis.call('HGET', k.ranks, id)
+  if rank and redis.call('LREM', level_list(k, rank), direction, id) == 1 then return end
+  if redis.call('LREM', k.ready, direction, id) == 1 then return end
+  for _, priority in ipairs(redis.call('ZRANGE', k.levels, 0, -1)) do
+    if redis.call('LREM', level_list(k, priority), direction, id) == 1 then return end
+  end
+end
+
+-- The number of ready jobs of queue `k` in its lists (and in `prioritized`).
+local function ready_count(k)
+  local n = redis.call('LLEN', k.ready) + redis.call('ZCARD', k.prioritized)
+  for _, priority in ipairs(redis.call('ZRANGE', k.levels, 0, -1)) do n = n + redis.call('LLEN', level_list(k, priority)) end
+  return n
 end
