@@ -17,7 +17,7 @@
 -- @include records.lua
 -- @include unique.lua
 -- @include finish.lua
--- @include priority.lua
+-- @include levels.lua
 
 local QUEUE_KEYS = {
   'ready', 'levels', 'delayed', 'reserved', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress', 'cancels',

@@ -15,7 +15,7 @@
 -- @include now.lua
 -- @include queue_keys.lua
 -- @include batch.lua
--- @include priority.lua
+-- @include levels.lua
 
 local QUEUE_KEYS = { 'ready', 'levels', 'prioritized', 'delayed', 'reserved', 'jobs' }
 local k = queue_keys(QUEUE_KEYS, 1)

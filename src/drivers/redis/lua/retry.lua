@@ -15,7 +15,7 @@
 -- @include once.lua
 -- @include batch.lua
 -- @include queue_keys.lua
--- @include priority.lua
+-- @include levels.lua
 
 local QUEUE_KEYS = { 'failed', 'failedAt', 'ready', 'levels', 'jobs', 'attempts', 'timeouts', 'notify' }
 local k = queue_keys(QUEUE_KEYS, 1)

@@ -1,5 +1,5 @@
 -- Reading a job's priority and expiry from the text the client sends (push-wire.ts), in push.lua
--- and push_placed.lua. Needs priority.lua (PRIORITY_LIMIT).
+-- and push_placed.lua. Needs levels.lua (PRIORITY_LIMIT).
 
 -- What the client clamps a duration to (turn-wire.ts FOREVER_MS): `now` plus it stays exact.
 local LONGEST_MS = 90000000000000
