@@ -460,13 +460,13 @@ export function runsOf(lines: string[]): Map<string, Run[]> {
 }
 
 /** Dispatches one fixture job per entry of `fields` onto `queue` (in bulks of 2,000); returns their ids. */
-export async function dispatchTo(t: TestEnv, queue: string, jobFile: string, fields: Record<string, unknown>[]): Promise<string[]> {
+export async function dispatchTo(t: TestEnv, queue: string, jobFile: string, fields: Record<string, unknown>[], options: { priority?: number } = {}): Promise<string[]> {
   const manager = await managerFor(t);
   try {
     const { default: JobClass } = await import(path.join(fixtureProject, 'app/jobs', jobFile));
     const ids: string[] = [];
     for (let i = 0; i < fields.length; i += 2000) {
-      ids.push(...(await manager.push(fields.slice(i, i + 2000).map((f) => Object.assign(new JobClass(), f)), { queue })).map((pushed) => pushed.id));
+      ids.push(...(await manager.push(fields.slice(i, i + 2000).map((f) => Object.assign(new JobClass(), f)), { ...options, queue })).map((pushed) => pushed.id));
     }
     return ids;
   } finally {

@@ -1,7 +1,7 @@
 /**
  * Soak: 4 workers under the shipped supervisord program (--concurrency 4), 20,000 jobs of mixed
- * kinds, and a worker SIGKILLed every 2 seconds while they run, on SQLite, Redis, MariaDB and
- * PostgreSQL. At the end every job is done or in failed storage with its reason, none is lost, every
+ * kinds (a third each of priority 5, 0 and -1), and a worker SIGKILLed every 2 seconds while they
+ * run, on SQLite, Redis, MariaDB and PostgreSQL. At the end every job is done or in failed storage with its reason, none is lost, every
  * job that ran more than once was explained (by its own failed attempts, or because it was in flight
  * in a process that was killed: by the test, or by its own watchdog when a job blocked the event
  * loop), and failed() ran exactly once for each failed job.
@@ -89,6 +89,20 @@ const backends: SoakBackend[] = [
   serverDatabase('postgres', 'postgres', POSTGRES_URL, await skipReason(serverDatabaseBackend('postgres'))),
 ];
 
+/** Every third job is dispatched at each of these priorities, so killed jobs come back to their priority's place on each backend. */
+const PRIORITIES = [5, 0, -1];
+
+/** Dispatches the jobs of `kinds` (job i gets ref i), a third at each of PRIORITIES; returns their ids by number. */
+async function dispatchMixed(t: TestEnv, kinds: SoakKind[]): Promise<string[]> {
+  const ids: string[] = new Array(kinds.length);
+  for (const [group, priority] of PRIORITIES.entries()) {
+    const numbers = kinds.map((_, i) => i).filter((i) => i % PRIORITIES.length === group);
+    const got = await dispatchTo(t, QUEUE, 'Soak.ts', numbers.map((i) => ({ kind: kinds[i], ref: String(i) })), { priority });
+    numbers.forEach((i, k) => (ids[i] = got[k]!));
+  }
+  return ids;
+}
+
 /** The kinds of the TOTAL jobs, shuffled. */
 function mixedKinds(): SoakKind[] {
   const kinds: SoakKind[] = Object.entries(MIX).flatMap(([kind, count]) => Array<SoakKind>(count).fill(kind as SoakKind));
@@ -159,7 +173,7 @@ for (const backend of backends) {
       const startedAt = Date.now();
       try {
         await sv.allRunning(60_000);
-        ids = await dispatchTo(t, QUEUE, 'Soak.ts', kinds.map((kind, i) => ({ kind, ref: String(i) })));
+        ids = await dispatchMixed(t, kinds);
         killed = await drainUnderKills(t, sv, startedAt);
       } finally {
         await sv.shutdown();
