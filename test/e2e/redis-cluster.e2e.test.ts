@@ -161,7 +161,7 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
     assert.deepEqual(JSON.parse(await ok(t, 'failed:list', '--json')), []);
   });
 
-  it('runs a delayed job once it is due, and takes queues in priority order', async () => {
+  it('runs a delayed job once it is due, and takes queues in priority order, then jobs by their priority', async () => {
     const t = clusterEnv();
     const worker = start(['work', '--queue', 'alpha', '--max-time', '6', '--max-jobs', '1', '--sleep', '0.2'], t);
     await worker.waitFor('worker started');
@@ -178,9 +178,12 @@ describe('the redis driver on a 3-node Redis Cluster', { skip }, () => {
 
     const t2 = clusterEnv();
     const low = await dispatch(t2, 'Record', 'gamma', { label: 'low' });
+    // A job of a priority waits in its priority's list, a key the scripts name from the queue's
+    // `ready` in its slot.
+    const urgent = await dispatch(t2, 'Record', 'gamma', { label: 'urgent' }, '--priority', '7');
     const high = await dispatch(t2, 'Record', 'beta', { label: 'high' });
     await ok(t2, 'work', '--queue', 'beta,gamma', '--stop-when-empty', '--sleep', '0.1');
-    assert.deepEqual(ids(t2), [high, low]);
+    assert.deepEqual(ids(t2), [high, urgent, low]);
   });
 
   it('show and wait follow a job on one slot; cancel stops a delayed job and a running one on two others', async () => {
