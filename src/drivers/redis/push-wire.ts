@@ -37,8 +37,7 @@ export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) =
 
 /** push.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<priority or nothing>,<expireInMs or nothing>,<length of id>:<id><payload>". */
 function plainJobArg(queueIndex: number, job: StoredJob): string {
-  const expiry = job.expireInMs === undefined ? '' : wholeMs(job.expireInMs);
-  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${rankOf(job)},${expiry},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`;
+  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${rankOf(job)},${expiryOf(job)},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`;
 }
 
 /** push_placed.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>" (options: optionsOf). */
@@ -57,7 +56,7 @@ function jobArg(queueIndex: number, job: StoredJob, options: string): string {
 function optionsOf({ priority, expireInMs, unique }: StoredJob): string {
   if ((priority === undefined || priority === 0) && expireInMs === undefined && unique === undefined) return '';
   const rank = rankOf({ priority });
-  const expiry = expireInMs === undefined ? '' : wholeMs(expireInMs);
+  const expiry = expiryOf({ expireInMs });
   if (unique === undefined) return `${rank},${expiry},`;
   if (!unique) return `${rank},${expiry},!,,,`;
   const hold = unique.until === 'start' ? 's' : unique.until === 'done' ? 'd' : '?';
@@ -69,6 +68,11 @@ function optionsOf({ priority, expireInMs, unique }: StoredJob): string {
 /** A priority as the scripts read it: nothing for none, a number's text, '?' for a value of another type. */
 function rankOf({ priority }: Pick<StoredJob, 'priority'>): string | number {
   return priority === undefined || priority === 0 ? '' : typeof priority === 'number' ? priority : '?';
+}
+
+/** An expiry as the scripts read it: nothing for none, else whole ms. */
+function expiryOf({ expireInMs }: Pick<StoredJob, 'expireInMs'>): string | number {
+  return expireInMs === undefined ? '' : wholeMs(expireInMs);
 }
 
 function wholeMs(ms: number): number {

@@ -56,7 +56,7 @@ if redis.call('HEXISTS', k.jobs, id) == 1 then
     redis.call('HSET', k.cancels, id, now .. ':' .. keep_ms .. ':' .. max)
     reply = { 'requested', now }
   else
-    if not lease and not redis.call('ZSCORE', k.delayed, id) then remove_ready(k, id, false) end
+    if not lease then remove_waiting(k, id, false) end
     cancel_stored(k, { id }, { { keep_ms, max } }, now)
     publish_finished(channel, { id })
     reply = { 'cancelled', now }

@@ -33,7 +33,7 @@ local now = now_ms()
 -- Takes job `id` out of where it waits (`lease`: its score in `reserved`, a lease that ran out).
 local function take_out(id, lease)
   if lease then return end -- remove_stored takes it out of `reserved`
-  if redis.call('ZREM', k.delayed, id) == 0 then remove_ready(k, id, false) end
+  remove_waiting(k, id, false)
 end
 
 local ended, held = {}, 0

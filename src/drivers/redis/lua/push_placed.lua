@@ -145,12 +145,12 @@ local function choose(k, p, held)
   end
   local function is_stored(id) return storing[id] or redis.call('HEXISTS', k.jobs, id) == 1 end
   -- Removes waiting job `id`, leaving no record: a unique job's replace.
-  local function remove_waiting(id)
+  local function drop_holder(id)
     if storing[id] then
       storing[id] = nil -- not written yet
       return
     end
-    if redis.call('ZREM', k.delayed, id) == 0 then remove_ready(k, id, true) end
+    remove_waiting(k, id, true)
     remove_stored(k, { id })
   end
 
@@ -164,7 +164,7 @@ local function choose(k, p, held)
         reply[#reply + 1] = holder
       else
         if holder then
-          remove_waiting(holder)
+          drop_holder(holder)
           reply[#reply + 1] = p.ns[i]
           reply[#reply + 1] = 'replaced'
           reply[#reply + 1] = holder

@@ -2,7 +2,7 @@
 -- `k` names one queue's keys (see queue_keys.lua): reserved (zset), jobs, attempts, tokens,
 -- timeouts, started, progress, cancels, ranks, priorities (hashes), deadlines (zset), unique, holds,
 -- done (hashes), expires (zset), the finished state's zset under the state's name (k.completed,
--- k.cancelled, k.expired), and for cancel_stored delayed (zset).
+-- k.cancelled, k.expired).
 -- Needs batch.lua, records.lua and unique.lua.
 
 -- Removes stored jobs `ids` from the reserved zset and every hash of a job, and lets go of their
@@ -63,11 +63,10 @@ local function keep_finished(k, state, ids, keeps, now)
 end
 
 -- Cancels stored jobs `ids` now: keeps their `cancelled` records (keeps[i] as for keep_finished),
--- then removes them, from `delayed` too. Not from a ready list: the caller has popped them already,
--- or takes them out itself (remove_ready in priority.lua; LREM scans a list: a take must not pay that).
+-- then removes them. Not from where they waited: the caller has popped them already, or takes them
+-- out itself (remove_waiting in priority.lua; LREM scans a list: a take must not pay that).
 local function cancel_stored(k, ids, keeps, now)
   keep_finished(k, 'cancelled', ids, keeps, now)
-  batch('ZREM', k.delayed, ids)
   remove_stored(k, ids)
 end
 

@@ -93,13 +93,13 @@ local function take_ready(k, count)
   return ids
 end
 
--- Takes waiting job `id` out of the ready list it is in (the caller knows it is ready: not delayed,
--- not leased); `from_tail`: look from the list's tail first (a job pushed last, as a debounced one
--- usually is) rather than its head (one that waited long, as an expiring one). Its `ranks` entry
--- names the list when it has one; else it is looked for in each.
-local function remove_ready(k, id, from_tail)
+-- Takes waiting job `id` out of where it waits, `delayed` or the ready list of its priority (the
+-- caller knows it is not leased); `from_tail`: look from a list's tail first (a job pushed last, as
+-- a debounced one usually is) rather than its head (one that waited long, as an expiring one). Its
+-- `ranks` entry names the list when it has one; else it is looked for in each.
+local function remove_waiting(k, id, from_tail)
   local direction = from_tail and -1 or 1
-  if redis.call('ZREM', k.prioritized, id) == 1 then return end
+  if redis.call('ZREM', k.delayed, id) == 1 or redis.call('ZREM', k.prioritized, id) == 1 then return end
   local rank = redis.call('HGET', k.ranks, id)
   if rank and redis.call('LREM', level_list(k, rank), direction, id) == 1 then return end
   if redis.call('LREM', k.ready, direction, id) == 1 then return end
