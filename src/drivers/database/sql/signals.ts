@@ -9,12 +9,16 @@ import { workerSignals } from '../../../contract/signals.ts';
 import type { SqlDialect } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
 
+/**
+ * The signals and the database's clock in one statement: the clock's one row joined to every signal
+ * (a row with a null name when there is none). A worker reads them every 800 ms, idle or busy; the
+ * clock as a statement of its own was a tenth of what an idle MariaDB worker sent.
+ */
 export async function readSignals(db: Kysely<Tables>, table: string, dialect: SqlDialect): Promise<WorkerSignals> {
-  const [rows, clock] = await Promise.all([
-    db.selectFrom(table as 'queue_signals').select(['name', 'value']).execute(),
-    sql<{ now: number }>`select ${dialect.now()} as now`.execute(db),
-  ]);
-  return workerSignals(rows.map((row) => [row.name, Number(row.value)]), Number(clock.rows[0]!.now));
+  const { rows } = await sql<{ name: string | null; value: number | string | null; now: number | string }>`select s.name, s.value, c.now
+    from (select ${dialect.now()} as now) c left join ${sql.table(table)} s on 1 = 1`.execute(db);
+  const stored = rows.flatMap((row): [string, number][] => (row.name === null ? [] : [[row.name, Number(row.value)]]));
+  return workerSignals(stored, Number(rows[0]!.now));
 }
 
 export async function setSignal(db: Kysely<Tables>, table: string, dialect: SqlDialect, name: string): Promise<void> {
