@@ -87,13 +87,14 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush, Blo
     this.waiter = this.jobWaiter();
   }
 
-  /** BlockingWait's waiter: it looks (sql/nextReady.ts), and hears PostgreSQL's notices or reads SQLite's change marker. */
+  /** BlockingWait's waiter: it looks (sql/nextReady.ts), and hears PostgreSQL's notices or reads SQLite's change marker when its files are written. */
   private jobWaiter(): JobWaiter {
     const look = nextReadyLooks(this.tables.jobs, this.dialect);
     const notices = this.notices;
     return new JobWaiter((queues) => this.call('wait for jobs', (db) => look(db, queues)), {
       notices: notices && ((hear) => notices.subscribe(channelOf(this.tables.jobs, 'ready'), 'wait for jobs', hear)),
       changes: this.dialect.changeMarker?.bind(this.dialect),
+      writes: this.dialect.watchWrites?.bind(this.dialect),
     });
   }
 

@@ -117,6 +117,12 @@ export interface SqlDialect {
    * on the connection connect() opened: an idle worker looks for ready jobs only when it moved (JobWaiter).
    */
   changeMarker?(): number;
+  /**
+   * Calls `onWrite` when the database's files may have been written (SQLite: the file system tells
+   * of a write to its write-ahead log), so a waiter reads changeMarker() then instead of on a timer.
+   * Returns the unsubscribe, or undefined when nothing can tell (the waiter then reads on a timer).
+   */
+  watchWrites?(onWrite: () => void): (() => void) | undefined;
   /** Listens on `channels` with a connection of its own (PostgreSQL's LISTEN); `close` ends it. */
   listen?(channels: string[], onNotice: (channel: string, payload: string) => void, onLost: (error: Error) => void): Promise<{ close(): Promise<void> }>;
 }

@@ -4,7 +4,7 @@
  * two workers on one file never hit SQLITE_BUSY on a read-to-write upgrade. The database lives in
  * this machine's file system, so the machine's clock is its clock.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, watch } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
@@ -67,6 +67,25 @@ export function sqliteDialect(filename: string): SqlDialect {
     // Straight from better-sqlite3, not a query through kysely: an idle worker reads it several
     // times a second, and the query's own machinery cost more than the pragma.
     changeMarker: () => opened!.pragma('data_version', { simple: true }) as number,
+    // A commit of any connection writes the -wal file beside the database (journal_mode WAL): inotify
+    // on the folder tells of it (and of the file made again after the last connection closed). A
+    // folder that cannot be watched (no inotify left, a file system that does not tell) returns
+    // undefined and the waiter reads the marker on its timer.
+    watchWrites(onWrite) {
+      const wal = `${path.basename(filename)}-wal`;
+      try {
+        const watcher = watch(path.dirname(filename), { persistent: false }, (_event, name) => {
+          if (name === null || name === wal) onWrite();
+        });
+        watcher.on('error', () => {
+          watcher.close();
+          onWrite();
+        });
+        return () => watcher.close();
+      } catch {
+        return undefined;
+      }
+    },
     isMissingTable: (error) => /no such (table|column)/.test((error as Error)?.message ?? ''),
     // A file has no login, database name or grants; a file it cannot open says so by itself.
     refusal: () => undefined,
