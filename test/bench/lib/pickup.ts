@@ -4,7 +4,7 @@
  * moment it started (Pickup); its latency is that minus the moment just before its push call, both
  * epoch times to a fraction of a millisecond. The worker is in another process, so a push from the
  * same process (which can wake a worker at once) does not flatter the figure. Also the CPU the idle
- * worker uses, from /proc/<pid>/stat.
+ * worker uses, from /proc/<pid>/stat: over its first seconds of idleness, and over as many after.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,15 +24,20 @@ export interface PickupPlan {
    * distance from the job before.
    */
   gapMs: [number, number];
-  /** How long the idle worker's CPU time is measured (ms). */
+  /** How long each of the idle worker's two CPU windows lasts (ms). */
   cpuMs: number;
 }
 
 export interface PickupResult {
   /** Dispatch-to-start, ms, one per sample. */
   latencies: number[];
-  /** CPU time the idle worker used over `cpuMs`, in percent of one core. */
+  /** CPU time the idle worker used over its first `cpuMs` of idleness, in percent of one core. */
   idleCpu: number;
+  /**
+   * The same over the `cpuMs` after those: settled, with what the warm-up jobs and start-up left
+   * for V8 to collect and compile mostly done.
+   */
+  settledCpu: number;
 }
 
 /** Linux's clock ticks per second (USER_HZ), the unit of utime and stime in /proc/<pid>/stat. */
@@ -58,13 +63,14 @@ export function sqlPickup(backend: SqlBackend, plan: PickupPlan): Promise<Pickup
       for (let i = 1; i < plan.warmup; i++) await dispatch();
       await delay(plan.gapMs[1]);
       const idleCpu = await cpuPercent(child, plan.cpuMs);
+      const settledCpu = await cpuPercent(child, plan.cpuMs);
       const latencies: number[] = [];
       for (let i = 0; i < plan.samples; i++) {
         await delay(plan.gapMs[0] + Math.random() * (plan.gapMs[1] - plan.gapMs[0]));
         latencies.push(await dispatch());
       }
       verifyExactlyOnce(label, pushed, startLines(file).map(([id]) => id));
-      return { latencies, idleCpu };
+      return { latencies, idleCpu, settledCpu };
     } finally {
       child.process.kill('SIGTERM');
       await expectExit0(label, child);
