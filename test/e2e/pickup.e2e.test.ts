@@ -1,8 +1,9 @@
 /**
  * An idle `queue work` with its default settings, on each SQL backend, starts a job dispatched to
  * it well within what the 3 s `--sleep` between empty claims used to cost (PostgreSQL hears the
- * push, MariaDB and SQLite look again every 50 to 150 ms), and idles on little CPU meanwhile. The
- * bounds are loose; the bench (`npm run bench`, the pick-up rows) has the real figures.
+ * push, SQLite is told of each write to its log, MariaDB looks again every 50 to 150 ms), and idles
+ * on little CPU meanwhile. The bounds are loose; the bench (`npm run bench`, the pick-up rows) has
+ * the real figures.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
