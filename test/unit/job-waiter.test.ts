@@ -85,6 +85,21 @@ describe('JobWaiter on a database with a change marker', () => {
     assert.equal(db.state.looks, 1);
   });
 
+  it('with writes told: others committing all the time (another queue) make it look at most every 25 ms', async () => {
+    const db = fakeDatabase();
+    const waiter = new JobWaiter(db.look, { changes: db.changes, writes: db.writes });
+    const timer = setInterval(() => {
+      db.state.marker++;
+      db.state.onWrite?.();
+    }, 1);
+    try {
+      await waiter.wait(['default'], 500);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(db.state.looks >= 5 && db.state.looks <= 22, `${db.state.looks} looks in 500 ms`);
+  });
+
   it('when nothing can tell of writes: it reads the marker on the polling timer and looks when it moved', async () => {
     const db = fakeDatabase();
     const waiter = new JobWaiter(db.look, { changes: db.changes, writes: () => undefined });
