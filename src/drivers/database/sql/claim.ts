@@ -99,7 +99,7 @@ export async function claimReturning(db: Kysely<Tables>, table: string, p: Claim
  * as a whole, all three ran to their own limits and locked up to three times the rows taken, rows
  * the other workers' claims then had to pass over: with a third of the jobs each at priority 5, 0
  * and -1, four workers at c=4 drained 12,000 jobs at 4,650 jobs/s sorted and 5,060 to 5,140 read in
- * order (6,100 to 6,300 with every job at 0, either way; test/bench/profile/claim-bands.ts). EXPLAIN
+ * order (6,000 to 6,200 with every job at 0, either way; test/bench/profile/claim-bands.ts). EXPLAIN
  * ANALYZE shows the arms after one that filled the claim "never executed".
  */
 export function claimQuery(table: string, p: ClaimParams, now: RawBuilder<number>, skipLocked: boolean): RawBuilder<RawRow> {
@@ -124,7 +124,7 @@ export function claimedRows(rows: RawRow[], p: Pick<ClaimParams, 'holdMs'>): Cla
  * `priority < 0` by the queue's part of the index alone, reading every row above the band (waiting,
  * leased and the finished records) before the first below it. With a third of the jobs each at
  * priority 5, 0 and -1, four workers at c=4 drained 12,000 jobs at 690 jobs/s with the three arms
- * in one statement and 1,560 to 1,590 with this (2,300 to 2,450 with every job at 0, where this
+ * in one statement and 1,560 to 1,615 with this (2,300 to 2,450 with every job at 0, where this
  * costs nothing: the first statement fills the claim). Locking the arm at 0 only after the arm
  * above would save a little more on queues with priorities above 0, at a round trip on every claim
  * of a plain queue.
