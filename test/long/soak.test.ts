@@ -1,10 +1,10 @@
 /**
  * Soak: 4 workers under the shipped supervisord program (--concurrency 4), 20,000 jobs of mixed
  * kinds (a third each of priority 5, 0 and -1), and a worker SIGKILLed every 2 seconds while they
- * run, on SQLite, Redis, MariaDB and PostgreSQL. At the end every job is done or in failed storage with its reason, none is lost, every
- * job that ran more than once was explained (by its own failed attempts, or because it was in flight
- * in a process that was killed: by the test, or by its own watchdog when a job blocked the event
- * loop), and failed() ran exactly once for each failed job.
+ * run, on SQLite, Redis, MariaDB and PostgreSQL. At the end every job is done or in failed storage
+ * with its reason, none is lost, every job that ran more than once was explained (by its own failed
+ * attempts, or because it was in flight in a process that was killed: by the test, or by its own
+ * watchdog when a job blocked the event loop), and failed() ran exactly once for each failed job.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -134,7 +134,10 @@ export class JobWaiter {
   }
 }
 
-/** One wait's wake-up: a notice, or a push of this process, for one of its queues. */
+/**
+ * One wait's wake-up: a notice, or a push of this process, for one of its queues; and its pokes, a
+ * write the file system told of (the waiter then reads the change marker).
+ */
 class Wake {
   woken = false;
   private settle: ((how: 'woken' | 'poked' | 'passed') => void) | undefined;

@@ -3,12 +3,14 @@
  * priorities, unique jobs and expiry cost"): W in-process workers at concurrency C drain N jobs, a
  * third each at priority 5, 0 and -1 (`bands`, or PRIOS=a,b,c) or all at 0 (`flat`), in turn for
  * ROUNDS rounds, each in fresh tables; prints jobs/s per run and the medians. Uses the built
- * library (`npm run build` first), as the bench does.
+ * library (`npm run build` first), as the bench does, and its checks: every job ran exactly once
+ * and the queue is empty afterwards.
  *
  *   BACKEND=mariadb|postgres|sqlite [N=12000 W=4 C=4 ROUNDS=3 PRIOS=5,0,-1] node --import tsx test/bench/profile/claim-bands.ts
  */
-import { median } from '../lib/common.ts';
-import { newWorker, runWorker, workerOptions } from '../lib/ours.ts';
+import { setRunHook } from '../project/sink.ts';
+import { median, verifyExactlyOnce } from '../lib/common.ts';
+import { expectEmpty, newWorker, runWorker, workerOptions } from '../lib/ours.ts';
 import { withLoadedTables, type SqlBackend } from '../lib/sql.ts';
 
 const N = Number(process.env.N ?? 12_000);
@@ -19,20 +21,33 @@ const BACKEND = (process.env.BACKEND ?? 'mariadb') as SqlBackend;
 const BANDS = (process.env.PRIOS ?? '5,0,-1').split(',').map(Number);
 const CHUNK = 1_000;
 
+/** Jobs/s of W workers draining N jobs spread over `priorities`; each job must run exactly once and the queue end empty, as in the bench. */
 async function drain(priorities: number[]): Promise<number> {
+  const perBand = Math.ceil(N / priorities.length);
+  const total = perBand * priorities.length;
   const ms = await withLoadedTables(BACKEND, 0, async (ours) => {
-    const perBand = Math.ceil(N / priorities.length);
+    const pushed: string[] = [];
     for (const [band, priority] of priorities.entries()) {
       for (let start = 0; start < perBand; start += CHUNK) {
         const jobs = Array.from({ length: Math.min(CHUNK, perBand - start) }, (_, k) => ours.job(band * perBand + start + k));
-        await ours.manager.push(jobs, { priority });
+        pushed.push(...(await ours.manager.push(jobs, { priority })).map((stored) => stored.id));
       }
     }
-    const started = performance.now();
-    await Promise.all(Array.from({ length: W }, () => runWorker(newWorker(ours, workerOptions(C)))));
-    return performance.now() - started;
+    const ran: string[] = [];
+    setRunHook((id) => ran.push(id));
+    try {
+      const started = performance.now();
+      await Promise.all(Array.from({ length: W }, () => runWorker(newWorker(ours, workerOptions(C)))));
+      const took = performance.now() - started;
+      const label = `${BACKEND}: ${W} workers c=${C}, priorities ${priorities.join(', ')}`;
+      verifyExactlyOnce(label, pushed, ran);
+      await expectEmpty(ours, label);
+      return took;
+    } finally {
+      setRunHook(undefined);
+    }
   });
-  return (N / ms) * 1000;
+  return (total / ms) * 1000;
 }
 
 const results: Record<'flat' | 'bands', number[]> = { flat: [], bands: [] };
