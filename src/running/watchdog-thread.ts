@@ -1,10 +1,11 @@
 /**
  * The watchdog thread. The main thread stamps a heartbeat every 250 ms and keeps a note per running
- * job (watchdog-note.ts). If the heartbeat goes stale while a job is past its deadline, a job is
- * blocking the event loop (`while (true) {}`): nothing on the main thread can run again. We then start
- * a short-lived `queue internal:record-timeout` process that records the timeout with the job's own
- * lease token, and SIGKILL this process, so its supervisor starts a clean one. It imports nothing of
- * the main thread's but the note's layout: it must run while the main thread is stuck.
+ * job (watchdog-note.ts); after a while with no job to watch it pauses both, this thread's polls
+ * too. If the heartbeat goes stale while a job is past its deadline, a job is blocking the event loop
+ * (`while (true) {}`): nothing on the main thread can run again. We then start a short-lived `queue
+ * internal:record-timeout` process that records the timeout with the job's own lease token, and
+ * SIGKILL this process, so its supervisor starts a clean one. It imports nothing of the main
+ * thread's but the note's layout: it must run while the main thread is stuck.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, writeSync } from 'node:fs';
@@ -28,12 +29,25 @@ const decoder = new TextDecoder();
 /** Notes too large for a shared slot arrive by message. */
 const posted = new Map<number, Overdue>();
 
-parentPort!.on('message', (message: { type: 'start' | 'end'; key: number } & Overdue) => {
+/** Polling, or paused by the main thread while it has no job to watch. */
+let poller: NodeJS.Timeout | undefined;
+
+parentPort!.on('message', (message: { type: 'start' | 'end' | 'pause' | 'resume'; key: number } & Overdue) => {
   if (message.type === 'start') posted.set(message.key, message);
-  else posted.delete(message.key);
+  else if (message.type === 'end') posted.delete(message.key);
+  else if (message.type === 'pause') {
+    clearInterval(poller);
+    poller = undefined;
+  } else if (poller === undefined) {
+    // The pause was no freeze: the gap is measured from now.
+    lastPoll = performance.now();
+    poller = setInterval(poll, pollMs);
+  }
 });
 
-setInterval(() => {
+poller = setInterval(poll, pollMs);
+
+function poll(): void {
   // This thread not having run for far longer than its poll means the whole process was stopped
   // (SIGSTOP, a paused container, a frozen VM): that time is no job's, and the main thread has not
   // had a chance to beat since. A thread that merely waited for a busy CPU is counted the same way,
@@ -68,7 +82,7 @@ setInterval(() => {
     log(request, `job ${request.jobId} (${request.job}) blocked the event loop past its ${request.timeoutSeconds}s timeout: recording the timeout and ending this worker process`);
   }
   process.kill(process.pid, 'SIGKILL');
-}, pollMs);
+}
 
 function log(request: WatchedJob, msg: string): void {
   const line = JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, jobId: request.jobId, job: request.job, queue: request.reservation.queue, outcome: 'timed-out', msg });

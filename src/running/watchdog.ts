@@ -15,6 +15,12 @@ export type { TimeoutRecord } from './watchdog-note.ts';
 
 /** Heartbeat period; the main thread counts as stuck after STALE_MS without one. */
 const HEARTBEAT_MS = 250;
+/**
+ * With no job watched for this long, both sides stop (no beats, no polls) until the next job: an
+ * idle worker then wakes only for its queue. Nothing is lost meanwhile: a stuck main thread matters
+ * only with a job past its deadline, and a freeze only to a running job's timeout.
+ */
+const PAUSE_AFTER_MS = 2_000;
 const STALE_MS = 1_500;
 /**
  * The watchdog thread looks every POLL_MS; when it finds it has not run for FREEZE_MS longer than
@@ -48,7 +54,10 @@ export class Watchdog implements FreezeClock {
   private readonly slots: Slot[];
   private readonly free: number[];
   private readonly encoder = new TextEncoder();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
+  /** Jobs being watched, and performance.now() when the last one ended. */
+  private watched = 0;
+  private lastWatched = performance.now();
   private nextKey = 0;
   private restarts = 0;
   private stopped = false;
@@ -62,10 +71,8 @@ export class Watchdog implements FreezeClock {
     this.memory = sharedMemory(slots);
     ({ heartbeat: this.heartbeat, frozen: this.frozen, slots: this.slots } = sharedViews(this.memory));
     this.free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
-    this.beat();
     this.thread = this.startThread();
-    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
-    this.timer.unref();
+    this.resume();
   }
 
   private startThread(): Thread {
@@ -92,6 +99,7 @@ export class Watchdog implements FreezeClock {
       }
       this.log.error({ err: error.message }, `the watchdog thread failed (${error.message}); starting it again`);
       this.thread = this.startThread();
+      if (this.timer === undefined) this.thread.postMessage({ type: 'pause' });
     });
     return thread;
   }
@@ -99,6 +107,21 @@ export class Watchdog implements FreezeClock {
   private beat(): void {
     this.heartbeat[0] = Date.now();
     this.lastBeat = performance.now();
+    if (this.watched === 0 && this.lastBeat - this.lastWatched > PAUSE_AFTER_MS) this.pause();
+  }
+
+  /** Beats again, and the thread polls again, from now: the pause counts as neither stuck nor frozen. */
+  private resume(): void {
+    this.beat();
+    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+    this.thread.postMessage({ type: 'resume' });
+  }
+
+  private pause(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.thread.postMessage({ type: 'pause' });
   }
 
   frozenMs(): number {
@@ -111,6 +134,17 @@ export class Watchdog implements FreezeClock {
 
   /** Starts watching one attempt; returns the function that stops watching it. */
   watch(record: WatchedJob): () => void {
+    if (this.timer === undefined && !this.stopped) this.resume();
+    this.watched += 1;
+    const unwatch = this.note(record);
+    return () => {
+      unwatch();
+      this.watched -= 1;
+      this.lastWatched = performance.now();
+    };
+  }
+
+  private note(record: WatchedJob): () => void {
     const deadline = Date.now() + record.timeoutSeconds * 1000 + WATCHDOG_GRACE_MS;
     const note = encodeNote(record);
     const index = this.free.pop();

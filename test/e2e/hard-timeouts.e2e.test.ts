@@ -51,6 +51,21 @@ describe('hard timeouts', () => {
     assert.deepEqual(ran(), new Set(others));
   });
 
+  it('a job that blocks the event loop after the worker sat idle (its watchdog paused) is still caught', async () => {
+    const t = testEnv({ QUEUE_LEASE_MARGIN: '10' });
+    const worker = start(['work', '--sleep', '0.2'], t);
+    await worker.waitFor('worker started');
+    // Idle for longer than the watchdog waits before it pauses (2 s): the job must wake it again.
+    await sleep(3500);
+    const [spin] = await dispatchMany(t, 'Spin.ts', 1);
+    await until(() => worker.child.exitCode !== null || worker.child.signalCode !== null, 30_000);
+    const killed = await worker.done;
+    assert.equal(killed.signal ?? killed.code, killed.signal ? 'SIGKILL' : 137, 'the watchdog ended the process');
+    assert.match(killed.stdout, /blocked the event loop past its 2s timeout/);
+    await until(async () => (await failedList(t)).length === 1, 30_000);
+    assert.equal((await failedList(t))[0]?.id, spin);
+  });
+
   it('a worker frozen for 8 s (SIGSTOP, then SIGCONT) with healthy jobs running records no timeout and is not killed', async () => {
     const t = testEnv({ QUEUE_LEASE_MARGIN: '30' });
     // Four jobs of 4 s under a 5 s timeout, frozen 1 s in: by the wall clock they ran 13 s.
