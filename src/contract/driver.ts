@@ -315,9 +315,12 @@ export function canHold(driver: Driver): driver is Driver & Holding {
 export interface BlockingWait {
   /**
    * Returns when a job may be ready on one of `queues`, after at most `maxMs`, or as soon as `abort`
-   * fires (the worker stops, or a slot of its frees up).
+   * fires (the worker stops, or a slot of its frees up). Resolves to false only when the driver
+   * watched the queues for the whole wait and is sure no job became ready meanwhile: the worker
+   * then waits again without a take (an idle SQL worker's take was a transaction every `--sleep`).
+   * A driver may always resolve to true.
    */
-  waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<void>;
+  waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<boolean>;
 }
 
 export function canBlock(driver: Driver): driver is Driver & BlockingWait {

@@ -165,6 +165,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async loop(context: RunContext): Promise<StopReason> {
+    /** The queues of the last wait when it saw nothing come ready on them: no take before the next wait. */
+    let quietOn: string | undefined;
     while (!this.shouldStop()) {
       const free = this.freeSlots();
       if (free <= 0) {
@@ -176,6 +178,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (queues.length === 0) {
         this.source.giveBack();
         await this.idle(queues);
+        continue;
+      }
+      if (quietOn === queues.join('\n')) {
+        quietOn = (await this.idle(queues)) ? undefined : quietOn;
         continue;
       }
 
@@ -194,7 +200,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           break;
         }
         await this.otherQueues.check();
-        await this.idle(queues);
+        quietOn = (await this.idle(queues)) ? undefined : queues.join('\n');
         continue;
       }
       for (const reservation of reservations) this.start(context, reservation);
@@ -323,17 +329,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * Nothing to take: wait for a slot to free up, a wake-up, or the sleep to pass. A driver that can
-   * wait for jobs (Redis, SQL: BlockingWait) wakes soon after one is ready instead.
+   * wait for jobs (Redis, SQL: BlockingWait) wakes soon after one is ready instead. False: the driver
+   * watched the whole wait and saw no job come ready, so the loop waits again without a take.
    */
-  private async idle(queues: string[]): Promise<void> {
-    if (!canBlock(this.driver) || queues.length === 0) return this.sleep(this.options.sleep * 1000);
+  private async idle(queues: string[]): Promise<boolean> {
+    if (!canBlock(this.driver) || queues.length === 0) {
+      await this.sleep(this.options.sleep * 1000);
+      return true;
+    }
     // Ended early by what ends a sleep: a stop, a slot freed up, SIGCONT.
     const woken = new AbortController();
     this.wakeUp = () => woken.abort();
     try {
-      await this.driver.waitForJobs(queues, this.untilMaxTime(this.options.sleep * 1000), woken.signal);
+      return (await this.driver.waitForJobs(queues, this.untilMaxTime(this.options.sleep * 1000), woken.signal)) || woken.signal.aborted;
     } catch (error) {
       await this.sleep(this.outage.failed(error));
+      return true;
     } finally {
       this.wakeUp = undefined;
     }

@@ -4,7 +4,10 @@
  * wait ends soon after a job is made ready on one of its queues, by any process (pushed, released
  * with no delay, retried from the failed store), or when a delayed job comes due; it lasts until
  * maxMs when nothing happens, and a push that was rolled back, or went to another queue, does not
- * end it.
+ * end it. What it resolves to: true whenever a job may be ready (the worker then takes); false only
+ * when it is sure none came ready (the worker waits again without a take). SQL drivers look at the
+ * table itself and say false after a quiet wait; Redis always says true (a delayed job pushed by
+ * another process tells it nothing: its worker takes after each block of at most a second).
  *
  * The bounds are loose on purpose (a loaded machine must not fail them): each only tells a wait
  * that ended for its reason from one that ran to its end. The figures are the bench's.
@@ -35,10 +38,16 @@ async function takeNothing(driver: Driver, queues = ['default']): Promise<void> 
   }
 }
 
-/** Starts one wait; `ended` resolves to when it returned, in ms after it began. */
-function startWait(driver: Waiting, maxMs = LONG_MS, queues = ['default']): { ended: Promise<number> } {
+/** Starts one wait; `ended` resolves to when it returned, in ms after it began, `found` to what it returned. */
+function startWait(driver: Waiting, maxMs = LONG_MS, queues = ['default']): { ended: Promise<number>; found: Promise<boolean> } {
   const began = performance.now();
-  return { ended: driver.waitForJobs(queues, maxMs).then(() => performance.now() - began) };
+  const found = driver.waitForJobs(queues, maxMs);
+  return { ended: found.then(() => performance.now() - began), found };
+}
+
+/** What a wait that nobody ended resolves to on this backend (see the header). */
+function quietWaitSays(backend: Backend): boolean {
+  return backend.name === 'redis';
 }
 
 /**
@@ -51,8 +60,11 @@ async function wokenBy(driver: Waiting, act: () => Promise<unknown>): Promise<nu
   let actedAt: number | undefined;
   const waiting = (async () => {
     for (;;) {
-      await driver.waitForJobs(['default'], LONG_MS);
-      if (actedAt !== undefined) return performance.now() - actedAt;
+      const found = await driver.waitForJobs(['default'], LONG_MS);
+      if (actedAt !== undefined) {
+        assert.equal(found, true, 'the wait that a job ended says a job may be ready');
+        return performance.now() - actedAt;
+      }
     }
   })();
   await sleep(200);
@@ -126,24 +138,30 @@ for (const makeBackend of backends) {
     it('a job ready already: the wait ends at once', { skip }, async () => {
       const d = waiting(await fresh());
       await d.push([job()]);
-      const ms = await startWait(d).ended;
+      const wait = startWait(d);
+      const ms = await wait.ended;
       assert.ok(ms < SLACK_MS, `ended ${Math.round(ms)} ms in`);
+      assert.equal(await wait.found, true);
     });
 
     it('a delayed job ends the wait when it comes due', { skip }, async () => {
       const d = waiting(await fresh());
       await d.push([job('default', { delayMs: 400 })]);
       await takeNothing(d);
-      const ms = await startWait(d).ended;
+      const wait = startWait(d);
+      const ms = await wait.ended;
       assert.ok(ms >= 250 && ms < 400 + SLACK_MS, `ended ${Math.round(ms)} ms in, the job due at 400 ms`);
+      assert.equal(await wait.found, true, 'it says a job may be ready');
       assert.equal((await d.reserve(['default'], LEASE)).length, 1, 'and the job is ready then');
     });
 
     it('nothing happens: the wait lasts until maxMs', { skip }, async () => {
       const d = waiting(await fresh());
       await takeNothing(d);
-      const ms = await startWait(d, 600).ended;
+      const wait = startWait(d, 600);
+      const ms = await wait.ended;
       assert.ok(ms >= 550 && ms < 600 + SLACK_MS, `ended ${Math.round(ms)} ms in, maxMs 600`);
+      assert.equal(await wait.found, quietWaitSays(backend));
     });
 
     it('its abort signal ends the wait at once (the worker stops, or a slot frees up)', { skip }, async () => {
@@ -151,10 +169,12 @@ for (const makeBackend of backends) {
       await takeNothing(d);
       const woken = new AbortController();
       const began = performance.now();
-      const ended = d.waitForJobs(['default'], LONG_MS, woken.signal).then(() => performance.now() - began);
+      const found = d.waitForJobs(['default'], LONG_MS, woken.signal);
+      const ended = found.then(() => performance.now() - began);
       await sleep(200);
       woken.abort();
       const ms = await ended;
+      assert.equal(await found, true, 'an ended wait sends the worker to take');
       assert.ok(ms >= 150 && ms < 200 + SLACK_MS, `ended ${Math.round(ms)} ms in, aborted at 200 ms`);
       const again = performance.now();
       await d.waitForJobs(['default'], LONG_MS, woken.signal);
@@ -169,6 +189,7 @@ for (const makeBackend of backends) {
       await d.push([job('emails')]);
       const ms = await wait.ended;
       assert.ok(ms >= 750, `ended ${Math.round(ms)} ms in, maxMs 800`);
+      assert.equal(await wait.found, quietWaitSays(backend), 'a job on another queue is none of this wait\'s');
     });
 
     if (backend.appDatabase) it("a push in the application's transaction ends the wait at its commit, and not when it rolls back", { skip }, async () => {
@@ -185,6 +206,7 @@ for (const makeBackend of backends) {
         }), /rolls back/);
         const ms = await rolledBack.ended;
         assert.ok(ms >= 750, `ended ${Math.round(ms)} ms in, maxMs 800: the rolled-back push woke it`);
+        assert.equal(await rolledBack.found, quietWaitSays(backend), 'a rolled-back push is no job');
 
         const woken = await wokenBy(d, () => db.transaction().execute(async (trx) => d.pushIn(trx, [job()])));
         assert.ok(woken < SLACK_MS, `ended ${Math.round(woken)} ms after the commit began`);

@@ -258,7 +258,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush, Blo
   }
 
   /** Returns when a job may be ready on one of `queues`, after at most `maxMs`, or once `abort` fires (BlockingWait: see JobWaiter). */
-  waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<void> {
+  waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<boolean> {
     return this.waiter.wait(queues, maxMs, abort);
   }
 

@@ -77,9 +77,14 @@ export class JobWaiter {
     for (const queue of queues) for (const wake of this.wakes) wake.hear(queue);
   }
 
-  /** Returns when a job may be ready on one of `queues`, after `maxMs` (at most MAX_WAIT_MS), or once `abort` fires. */
-  async wait(queues: string[], maxMs: number, abort?: AbortSignal): Promise<void> {
-    if (maxMs <= 0 || abort?.aborted) return;
+  /**
+   * Returns when a job may be ready on one of `queues`, after `maxMs` (at most MAX_WAIT_MS), or once
+   * `abort` fires. False: the time passed, and no look, notice or push of this process saw a job
+   * come ready meanwhile (the first look is part of the wait, so a job stored after the last look
+   * is seen by the next wait's first).
+   */
+  async wait(queues: string[], maxMs: number, abort?: AbortSignal): Promise<boolean> {
+    if (maxMs <= 0 || abort?.aborted) return true;
     const until = Date.now() + Math.min(maxMs, MAX_WAIT_MS);
     const wake = new Wake(queues);
     const ended = () => wake.end();
@@ -90,7 +95,9 @@ export class JobWaiter {
       const unsubscribe = await this.sources.notices?.(wake.hear);
       const unwatch = this.sources.writes?.(wake.poke);
       try {
-        if (await this.waitFor(queues, until, wake, unwatch !== undefined)) this.lookMs = FIRST_LOOK_MS;
+        const found = await this.waitFor(queues, until, wake, unwatch !== undefined);
+        if (found) this.lookMs = FIRST_LOOK_MS;
+        return found;
       } finally {
         unwatch?.();
         unsubscribe?.();

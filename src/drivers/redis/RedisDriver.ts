@@ -209,12 +209,14 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
   /**
    * Blocks until a job may be ready on one of `queues`, for at most `maxMs` (and about a second), or
    * until `abort` fires: the BLPOP then ends by itself, its answer unread (a notify entry is a hint).
+   * Always resolves to true: a delayed job pushed by another process tells no notify list, so the
+   * worker takes after each block, and its take moves what came due.
    */
-  async waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<void> {
-    if (abort?.aborted) return;
+  async waitForJobs(queues: string[], maxMs: number, abort?: AbortSignal): Promise<boolean> {
+    if (abort?.aborted) return true;
     const due = Math.min(...queues.map((queue) => this.nextDue.get(queue) ?? Number.POSITIVE_INFINITY)) - Date.now();
     const wait = Math.min(maxMs, MAX_BLOCK_MS, due);
-    if (wait < 5) return;
+    if (wait < 5) return true;
     if (!this.blocker) {
       this.blocker = this.client.duplicate();
       this.blocker.on('error', (error: Error) => {
@@ -224,9 +226,13 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     const notify = queues.map((queue) => this.keys.queue(queue).notify);
     const { keys, ms } = this.cluster ? ClusterPaths.blocking(notify, wait) : { keys: notify, ms: wait };
     const blocking = this.call('wait for jobs', () => this.blocker!.blpop(...keys, (ms / 1000).toFixed(3)));
-    if (!abort) return void (await blocking);
+    if (!abort) {
+      await blocking;
+      return true;
+    }
     blocking.catch(() => undefined);
     await Promise.race([blocking, once(abort, 'abort')]);
+    return true;
   }
 
   async signals(): Promise<WorkerSignals> {
