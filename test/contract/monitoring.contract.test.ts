@@ -104,6 +104,13 @@ for (const makeBackend of backends) {
       await d.monitor.beat(beat('w2', 1), 10_000, metrics);
       assert.deepEqual(counts(await d.monitor.metrics({ since: NOW_MINUTE })), [{ queue: 'default', minute: NOW_MINUTE, counts: { completed: 9 } }]);
       assert.equal((await d.monitor.workers()).find((w) => w.id === 'w1')!.seq, 8);
+
+      // A beat with no counts (an idle worker's: one statement on SQL) sent again changes nothing either.
+      await d.monitor.beat(beat('w1', 9, { jobsDone: 90 }), 10_000, []);
+      await d.monitor.beat(beat('w1', 9, { jobsDone: 999 }), 10_000, []);
+      await d.monitor.beat(beat('w1', 8, { jobsDone: 998 }), 10_000, []);
+      const w1 = (await d.monitor.workers()).find((w) => w.id === 'w1')!;
+      assert.deepEqual([w1.seq, w1.jobsDone], [9, 90]);
     });
 
     it('minute buckets older than a day are dropped; the totals keep them', { skip }, async () => {
