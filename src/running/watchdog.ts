@@ -134,8 +134,9 @@ export class Watchdog implements FreezeClock {
 
   /** Starts watching one attempt; returns the function that stops watching it. */
   watch(record: WatchedJob): () => void {
-    if (this.timer === undefined && !this.stopped) this.resume();
+    // Counted first: resume() beats, and a beat with nothing watched for a while would pause again.
     this.watched += 1;
+    if (this.timer === undefined && !this.stopped) this.resume();
     const unwatch = this.note(record);
     return () => {
       unwatch();
