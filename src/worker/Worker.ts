@@ -180,8 +180,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await this.idle(queues);
         continue;
       }
-      if (quietOn === queues.join('\n')) {
-        quietOn = (await this.idle(queues)) ? undefined : quietOn;
+      const queuesKey = queues.join('\n');
+      if (quietOn === queuesKey) {
+        quietOn = (await this.idle(queues)) ? undefined : queuesKey;
         continue;
       }
 
@@ -200,7 +201,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           break;
         }
         await this.otherQueues.check();
-        quietOn = (await this.idle(queues)) ? undefined : queues.join('\n');
+        quietOn = (await this.idle(queues)) ? undefined : queuesKey;
         continue;
       }
       for (const reservation of reservations) this.start(context, reservation);

@@ -34,7 +34,7 @@ export function registerWork(program: Command, app: CliApp): void {
     .option('--concurrency <n>', `jobs run at once in this process (at most ${MAX_CONCURRENCY})`, intUpTo(MAX_CONCURRENCY), 1)
     .option('--max-jobs <n>', 'exit 0 after this many jobs', positiveInt)
     .option('--max-time <seconds>', 'exit 0 after running this long', positiveSeconds)
-    .option('--sleep <seconds>', 'the longest an idle worker waits before it claims again, and the pause after a backend error (doubling, 30 s at most)', seconds, 3)
+    .option('--sleep <seconds>', 'the longest an idle worker waits before it looks again, and the pause after a backend error (doubling, 30 s at most)', seconds, 3)
     .option('--timeout <seconds>', `timeout for jobs that declare none (default ${BUILT_IN_DEFAULTS.timeout})`, positiveSeconds)
     .option('--max-tries <n>', `tries for jobs that declare none (default ${BUILT_IN_DEFAULTS.maxTries})`, positiveInt)
     .option('--backoff <seconds>', 'retry delays for jobs that declare none, e.g. 10 or 10,60,300 (default 0)', secondsList)

@@ -226,12 +226,12 @@ export class RedisDriver implements Driver, Holding, BlockingWait, FinishNotices
     const notify = queues.map((queue) => this.keys.queue(queue).notify);
     const { keys, ms } = this.cluster ? ClusterPaths.blocking(notify, wait) : { keys: notify, ms: wait };
     const blocking = this.call('wait for jobs', () => this.blocker!.blpop(...keys, (ms / 1000).toFixed(3)));
-    if (!abort) {
+    if (abort) {
+      blocking.catch(() => undefined);
+      await Promise.race([blocking, once(abort, 'abort')]);
+    } else {
       await blocking;
-      return true;
     }
-    blocking.catch(() => undefined);
-    await Promise.race([blocking, once(abort, 'abort')]);
     return true;
   }
 
