@@ -267,6 +267,29 @@ for (const makeBackend of backends) {
       assert.equal(await d.size('default'), 5199);
     });
 
+    it('payloads and unique keys come back exactly as pushed: quotes, backslashes, line feeds', { skip }, async () => {
+      const d = await fresh();
+      const odd = ['say "hi"', 'back\\slash', 'two\nlines', 'tab\tand \u0001', 'émails-ü 🚀', '{"a":[1,"}"]}'];
+      // Raw payloads (a driver stores bytes, JSON or not), one with a real line feed, in one bulk and alone.
+      const raw = odd.map((text, i) => ({ ...job(), payload: `${i}|${text}` }));
+      await d.push(raw);
+      await d.push([{ ...job(), payload: 'alone\nwith a line feed' }]);
+      const payloads: string[] = [];
+      for (let r = await reserveOne(d); r; r = await reserveOne(d)) {
+        payloads.push(r.payload);
+        assert.equal(await d.ack(r), true);
+      }
+      assert.deepEqual(payloads, [...raw.map((j) => j.payload), 'alone\nwith a line feed']);
+      // Keys with the same odd characters, in a bulk with a job of no key: each is its own, and a second push of one is its duplicate.
+      const keyed = odd.map((key) => job('default', { unique: { key, until: 'done' } }));
+      const plain = job();
+      assert.deepEqual(await d.push([...keyed, plain]), [...keyed, plain].map((j) => ({ id: j.id, duplicate: false })));
+      for (const [i, key] of odd.entries()) {
+        assert.deepEqual(await d.push([job('default', { unique: { key, until: 'done' } })]), [{ id: keyed[i]!.id, duplicate: true }], `key ${JSON.stringify(key)}`);
+      }
+      assert.equal(await d.size('default'), odd.length + 1);
+    });
+
     it('size and stats count ready, delayed, reserved and failed per queue', { skip }, async () => {
       const d = await fresh();
       await d.push([job('q1'), job('q1'), job('q1'), job('q1', { delayMs: 60_000 }), job('q2')]);

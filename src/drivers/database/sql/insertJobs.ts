@@ -8,7 +8,7 @@
  *
  * Parameters: the jobs; the dialect (its clock, its skip clause, its statement limit).
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Pushed, StoredJob } from '../../../contract/driver.ts';
 import { QueueError } from '../../../errors.ts';
 import { channelOf } from '../channels.ts';
@@ -19,6 +19,8 @@ import type { Tables } from '../schema.ts';
 const INSERT_CHUNK = 500;
 /** Rows per INSERT from arrays (PostgreSQL): a bulk of a few thousand is one statement, no transaction. */
 const ARRAY_CHUNK = 5_000;
+/** What splits a text column's values where they go as one string (arrayOf). */
+const LINE_FEED = '\n';
 /** Room left in a statement for its SQL text and one row's other columns. */
 const STATEMENT_OVERHEAD_BYTES = 64 * 1024;
 
@@ -86,7 +88,7 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
   const statement = (into: Kysely<Tables>, from: number, to: number): JobsInsert => {
     const insert = into.insertInto(table as 'queue_jobs');
     if (dialect.bindsArrays) {
-      const arrays = columns.map((column) => sql`${column.values.slice(from, to)}::${sql.raw(column.type)}[]`);
+      const arrays = columns.map((column) => arrayOf(column, column.values.slice(from, to)));
       const selected = columns.map((column) => (column.fromNow ? fromNow(sql.ref(column.name)) : sql.ref(column.name)));
       const rows = sql`select ${sql.join([...selected, now])} from unnest(${sql.join(arrays)}) as r(${sql.join(columns.map((column) => sql.ref(column.name)))})`;
       return dialect.skipCollisions(insert.columns(names).expression(rows));
@@ -113,6 +115,20 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
       }
     },
   };
+}
+
+/**
+ * One column's values as an array parameter (PostgreSQL). Text goes as one string the server splits
+ * at each line feed, where no value holds one or is empty (a payload is JSON, which escapes every
+ * control character, and ids and queue names hold none): pg would send an array literal, escaping
+ * each element with two regular-expression passes, which were 40% of a bulk's CPU in this process
+ * (the payloads are full of quotes), and the server would parse it back.
+ */
+function arrayOf(column: Column, values: Column['values']): RawBuilder<unknown> {
+  if (column.type === 'text' && values.every((value) => typeof value === 'string' && value !== '' && !value.includes(LINE_FEED))) {
+    return sql`string_to_array(${values.join(LINE_FEED)}, chr(10))`;
+  }
+  return sql`${values}::${sql.raw(column.type)}[]`;
 }
 
 /**
