@@ -269,25 +269,28 @@ for (const makeBackend of backends) {
 
     it('payloads and unique keys come back exactly as pushed: quotes, backslashes, line feeds', { skip }, async () => {
       const d = await fresh();
-      const odd = ['say "hi"', 'back\\slash', 'two\nlines', 'tab\tand \u0001', 'émails-ü 🚀', '{"a":[1,"}"]}'];
-      // Raw payloads (a driver stores bytes, JSON or not), one with a real line feed, in one bulk and alone.
-      const raw = odd.map((text, i) => ({ ...job(), payload: `${i}|${text}` }));
-      await d.push(raw);
-      await d.push([{ ...job(), payload: 'alone\nwith a line feed' }]);
+      const odd = ['say "hi"', 'back\\slash', 'tab\tand \u0001', 'émails-ü 🚀', '{"a":[1,"}"]}'];
+      // Raw payloads (a driver stores bytes, JSON or not): a bulk with no line feed in any (PostgreSQL
+      // sends such a column as one string), a bulk with one (it keeps the array), and one alone.
+      const raw = (texts: string[], bulk: string) => texts.map((text, i) => ({ ...job(), payload: `${bulk}${i}|${text}` }));
+      const pushed = [raw(odd, 'a'), raw([...odd, 'two\nlines'], 'b'), raw(['alone\nwith a line feed'], 'c')];
+      for (const jobs of pushed) await d.push(jobs);
       const payloads: string[] = [];
       for (let r = await reserveOne(d); r; r = await reserveOne(d)) {
         payloads.push(r.payload);
         assert.equal(await d.ack(r), true);
       }
-      assert.deepEqual(payloads, [...raw.map((j) => j.payload), 'alone\nwith a line feed']);
-      // Keys with the same odd characters, in a bulk with a job of no key: each is its own, and a second push of one is its duplicate.
-      const keyed = odd.map((key) => job('default', { unique: { key, until: 'done' } }));
+      assert.deepEqual(payloads, pushed.flat().map((j) => j.payload));
+      // Keys with the same characters: a bulk of them all, one with no key among them, then each
+      // again alone, a duplicate naming its holder.
+      const keys = [...odd, 'two\nlines'];
+      const keyed = keys.map((key) => job('default', { unique: { key, until: 'done' } }));
       const plain = job();
       assert.deepEqual(await d.push([...keyed, plain]), [...keyed, plain].map((j) => ({ id: j.id, duplicate: false })));
-      for (const [i, key] of odd.entries()) {
+      for (const [i, key] of keys.entries()) {
         assert.deepEqual(await d.push([job('default', { unique: { key, until: 'done' } })]), [{ id: keyed[i]!.id, duplicate: true }], `key ${JSON.stringify(key)}`);
       }
-      assert.equal(await d.size('default'), odd.length + 1);
+      assert.equal(await d.size('default'), keys.length + 1);
     });
 
     it('size and stats count ready, delayed, reserved and failed per queue', { skip }, async () => {
