@@ -4,25 +4,29 @@
  * the server's own work after the heavier runs before (checkpoints, vacuum) lands on whoever comes
  * next; here each of ours is followed at once by one of theirs, R times, medians of each side.
  *
- *   node --import tsx test/bench/profile/pg-alternate.ts bulk|c1 [R]
+ *   node --import tsx test/bench/profile/pg-alternate.ts bulk|c1 [R] [--keep none]
  *
  * bulk: 20,000 jobs in calls of 1,000 (ours manager.push, graphile-worker addJobs); c1: one worker
- * at concurrency 1 drains 5,000 preloaded jobs (graphile-worker with its defaults). Each run gets
- * fresh tables or a fresh schema, as in the bench; the peer runs under Node 22 (lib/node22.ts).
+ * at concurrency 1 drains 5,000 preloaded jobs (graphile-worker with its defaults, which deletes a
+ * job when it is done; ours keeps a completed record unless --keep none, as the bench's own flag).
+ * Each run gets fresh tables or a fresh schema, as in the bench; the peer runs under Node 22
+ * (lib/node22.ts).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { POSTGRES_URL } from '../../helpers/backends.ts';
-import { BENCH_DIR, median } from '../lib/common.ts';
+import { BENCH_DIR, median, RETENTION } from '../lib/common.ts';
 import { node22 } from '../lib/node22.ts';
 import { pushOurs } from '../lib/ours.ts';
 import { sqlInProcess, withLoadedTables } from '../lib/sql.ts';
 
-const figure = process.argv[2];
-const rounds = Number(process.argv[3] ?? 6);
-if ((figure !== 'bulk' && figure !== 'c1') || !(rounds >= 1)) throw new Error('usage: pg-alternate.ts bulk|c1 [ROUNDS]');
+const [figure, roundsArg = '6', ...rest] = process.argv.slice(2);
+const rounds = Number(roundsArg);
+const keepNone = rest.join(' ') === '--keep none';
+if ((figure !== 'bulk' && figure !== 'c1') || !(rounds >= 1) || (rest.length > 0 && !keepNone)) throw new Error('usage: pg-alternate.ts bulk|c1 [ROUNDS] [--keep none]');
+if (keepNone) RETENTION.keep = 'none';
 const jobs = figure === 'bulk' ? 20_000 : 5_000;
 
 async function ours(): Promise<number> {
@@ -61,5 +65,5 @@ for (let round = 0; round < rounds; round += 1) {
   theirRates.push(rate(await theirs()));
 }
 const [a, b] = [Math.round(median(ourRates)), Math.round(median(theirRates))];
-console.log(`${figure}: ours ${ourRates.join(' ')} | graphile-worker ${theirRates.join(' ')} jobs/s | medians ${a} / ${b} = ${(a / b).toFixed(2)}x`);
+console.log(`${figure}${keepNone ? ' (ours --keep none)' : ''}: ours ${ourRates.join(' ')} | graphile-worker ${theirRates.join(' ')} jobs/s | medians ${a} / ${b} = ${(a / b).toFixed(2)}x`);
 process.exit(0);
