@@ -165,7 +165,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async loop(context: RunContext): Promise<StopReason> {
-    /** The queues of the last wait when it saw nothing come ready on them: no take before the next wait. */
+    /** The queues (joined) of the last wait when it saw nothing come ready on them: no take before the next wait. Named only off the busy path. */
     let quietOn: string | undefined;
     while (!this.shouldStop()) {
       const free = this.freeSlots();
@@ -180,9 +180,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await this.idle(queues);
         continue;
       }
-      const queuesKey = queues.join('\n');
-      if (quietOn === queuesKey) {
-        quietOn = (await this.idle(queues)) ? undefined : queuesKey;
+      if (quietOn !== undefined && quietOn === queues.join('\n')) {
+        if (await this.idle(queues)) quietOn = undefined;
         continue;
       }
 
@@ -201,7 +200,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           break;
         }
         await this.otherQueues.check();
-        quietOn = (await this.idle(queues)) ? undefined : queuesKey;
+        quietOn = (await this.idle(queues)) ? undefined : queues.join('\n');
         continue;
       }
       for (const reservation of reservations) this.start(context, reservation);

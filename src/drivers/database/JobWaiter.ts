@@ -1,9 +1,9 @@
 /**
  * BlockingWait on SQL: an idle worker waits here until a job may be ready on its queues, its
  * `--sleep` passed (the worker then waits again, and claims only after a wait that saw a job), or
- * the worker ends the wait itself (it stops, a slot frees up, its signals changed), and at most 5 s. Each wait first reads when the next job is
- * ready (sql/nextReady.ts): a job ready now ends it at once, a delayed one or a backoff caps it at
- * its due time.
+ * the worker ends the wait itself (it stops, a slot frees up, its signals changed), and at most
+ * 5 s. Each wait first reads when the next job is ready (sql/nextReady.ts): a job ready now ends it
+ * at once, a delayed one or a backoff caps it at its due time.
  *
  * PostgreSQL tells: a push, a retry of a failed job and a release with no delay send NOTIFY
  * <jobs>_ready with the queue, sent at commit (a push rolled back tells nobody), which the driver's

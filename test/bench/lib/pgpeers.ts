@@ -50,6 +50,13 @@ const PEERS: Peer[] = [
   { key: 'graphileBatched', name: 'graphile-worker batched', script: 'graphile.mjs', prefix: 'gw', mode: () => 'batched' },
   { key: 'pgboss', name: 'pg-boss', script: 'pgboss.mjs', prefix: 'pgboss', mode: (concurrency) => (concurrency === 1 ? 'one' : 'batch') },
 ];
+/** A peer by its key (graphile, graphileBatched, pgboss). */
+export function peerNamed(key: string): Peer {
+  const peer = PEERS.find((p) => p.key === key);
+  if (!peer) throw new BenchFailure(`no PostgreSQL peer named ${key}`);
+  return peer;
+}
+
 /** Bulk dispatch and pick-up do not depend on graphile-worker's batching: its default stands for it. */
 const UNBATCHED = PEERS.filter((peer) => peer.key !== 'graphileBatched');
 
@@ -113,7 +120,7 @@ export function pgpeersFigures(sizes: PgPeersSizes): FigureSpec[] {
 
 // ---- ours ----
 
-async function oursBulk(n: number, chunk: number): Promise<number> {
+export async function oursBulk(n: number, chunk: number): Promise<number> {
   return withLoadedTables('postgres', 0, async (ours) => {
     const start = performance.now();
     const ids = await pushOurs(ours, n, chunk);
@@ -215,7 +222,7 @@ function runChild(peer: Peer, label: string, params: Record<string, unknown>): P
   });
 }
 
-async function peerProcess(peer: Peer, label: string, n: number, concurrency: number): Promise<number> {
+export async function peerProcess(peer: Peer, label: string, n: number, concurrency: number): Promise<number> {
   const result = await runPeer(peer, label, { op: 'process', n, concurrency, mode: peer.mode(concurrency) });
   if (result.pushed?.length !== n) throw new BenchFailure(`${label}: preloaded ${result.pushed?.length} jobs, not ${n}`);
   verifyExactlyOnce(label, result.pushed, result.ran ?? []);
@@ -223,7 +230,7 @@ async function peerProcess(peer: Peer, label: string, n: number, concurrency: nu
   return result.ms!;
 }
 
-async function peerBulk(peer: Peer, label: string, n: number, chunk: number): Promise<number> {
+export async function peerBulk(peer: Peer, label: string, n: number, chunk: number): Promise<number> {
   const result = await runPeer(peer, label, { op: 'bulk', n, chunk });
   if (result.stored !== n) throw new BenchFailure(`${label}: dispatched ${n} jobs, the queue holds ${result.stored}`);
   if (result.pushed && new Set(result.pushed).size !== n) throw new BenchFailure(`${label}: ${new Set(result.pushed).size} distinct ids for ${n} jobs`);
