@@ -15,14 +15,16 @@ export interface Placement {
 }
 
 /** The job's envelope and placement; `id` names it (a schedule's occurrence), else a new one. */
-export function packJob(job: Job, name: string, options: DispatchOptions, id: string = jobId()): { envelope: Envelope; placement: Placement } {
+export function packJob(job: Job, name: string, options: DispatchOptions, id?: string): { envelope: Envelope; placement: Placement } {
   const jobClass = job.constructor as JobClass;
   const declared = declaredSettings(jobClass, name);
   const queue = options.queue ?? declared.queue;
   validateQueueName(queue);
+  // One reading of the clock for both: a new id's time is its createdAt (Redis stores it once, packed.ts).
+  const now = Date.now();
   const envelope: Envelope = {
     v: ENVELOPE_VERSION,
-    id,
+    id: id ?? jobId(now),
     job: name,
     queue,
     data: encodeData(job, name),
@@ -30,7 +32,7 @@ export function packJob(job: Job, name: string, options: DispatchOptions, id: st
     maxTries: declared.maxTries,
     timeout: declared.timeout,
     backoff: declared.backoff,
-    createdAt: Date.now(),
+    createdAt: now,
   };
   const priority = options.priority === undefined ? declared.priority : validPriority(options.priority, 'dispatch option priority');
   if (priority !== 0) envelope.priority = priority;
@@ -51,7 +53,7 @@ export function packJob(job: Job, name: string, options: DispatchOptions, id: st
  * together in a database index (a random v4 id touches a random index page on every insert and
  * delete: SQLite at concurrency 50 ran at half speed with an index of v4 ids). The rest is random.
  */
-export function jobId(): string {
-  const time = Date.now().toString(16).padStart(12, '0');
+export function jobId(now = Date.now()): string {
+  const time = now.toString(16).padStart(12, '0');
   return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${randomUUID().slice(15)}`;
 }

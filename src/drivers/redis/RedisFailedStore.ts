@@ -10,6 +10,7 @@ import { encodeEnvelope, withFreshTries } from '../../jobs/envelope.ts';
 import { timeoutMsOf } from '../../jobs/settings.ts';
 import type { FailedJob, FailedStore, Failure } from '../../contract/driver.ts';
 import { keyList, type RedisKeys } from './keys.ts';
+import { packPayload } from './packed.ts';
 import { RETRY_KEYS } from './script-keys.ts';
 import { runScript } from './scripts.ts';
 
@@ -109,7 +110,7 @@ export class RedisFailedStore implements FailedStore {
     for (const record of records) {
       const envelope = withFreshTries(record.payload, record.id);
       // The envelope's copy of the priority: the job's own went with it when it failed.
-      const args = [record.id, envelope.id, encodeEnvelope(envelope), timeoutMsOf(envelope) ?? '', envelope.priority ?? ''];
+      const args = [record.id, envelope.id, packPayload(envelope.id, record.queue, encodeEnvelope(envelope)), timeoutMsOf(envelope) ?? '', envelope.priority ?? ''];
       byQueue.set(record.queue, [...(byQueue.get(record.queue) ?? []), { record, args }]);
     }
     const moved: string[] = [];

@@ -9,6 +9,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { METRIC_KEEP_MS, type MetricBucket, type MonitorStore, type WorkerBeat, type WorkerInfo } from '../../contract/driver.ts';
 import { minuteOf } from '../../contract/metrics.ts';
 import { keyList, type RedisKeys } from './keys.ts';
+import { unpackPayload } from './packed.ts';
 import { OLDEST_READY_KEYS } from './script-keys.ts';
 import { runScript } from './scripts.ts';
 
@@ -106,8 +107,13 @@ export class RedisMonitor implements MonitorStore {
     type Found = [due: string | null, lapsed: string | null, ...heads: (string | null)[]];
     const [due, lapsed, ...heads] = await this.call('read the oldest ready job', () =>
       runScript<Found>(this.client, 'oldest_ready', keyList(k, OLDEST_READY_KEYS), []));
-    const times = [...heads.map(readySince), scoreOf(due), scoreOf(lapsed)].filter((at) => at !== null);
-    return times.length > 0 ? Math.min(...times) : null;
+    const times = [scoreOf(due), scoreOf(lapsed)];
+    for (let i = 0; i < heads.length; i += 2) {
+      const [id, stored] = [heads[i], heads[i + 1]];
+      if (id != null && stored != null) times.push(readySince(unpackPayload(id, queue, stored)));
+    }
+    const known = times.filter((at) => at !== null);
+    return known.length > 0 ? Math.min(...known) : null;
   }
 
   /** One queue, or every queue that has metrics, by name. */
@@ -143,9 +149,8 @@ function numbers(counts: [string, string][]): Record<string, number> {
   return Object.fromEntries(counts.map(([name, value]) => [name, Number(value)]));
 }
 
-/** When a stored payload says its job became ready: null for one that is not an envelope (pushed by hand). */
-function readySince(payload: string | null): number | null {
-  if (payload === null) return null;
+/** When a payload says its job became ready: null for one that is not an envelope. */
+function readySince(payload: string): number | null {
   try {
     const { availableAt, createdAt } = JSON.parse(payload) as { availableAt?: unknown; createdAt?: unknown };
     const at = availableAt ?? createdAt;

@@ -14,6 +14,7 @@ import { FINISHED_STATES, type CancelOutcome, type FailedJob, type FinishedState
 import { badCursor, DEFAULT_KEEPING, failedJobRecord, pageLimit } from '../../contract/records.ts';
 import { cancelSignal } from '../../contract/signals.ts';
 import { keyList, type QueueKeys, type RedisKeys } from './keys.ts';
+import { unpackPayload } from './packed.ts';
 import { CANCEL_KEYS, EXPIRE_KEYS, RECORD_KEYS } from './script-keys.ts';
 import { runScript, type Reply } from './scripts.ts';
 import { keepingArgs } from './turn-wire.ts';
@@ -187,12 +188,12 @@ export class RedisRecords implements Records {
       const base = { id: id!, queue, connection: this.connection };
       if (kind === 'done') {
         const done = JSON.parse(text!) as DoneRecord;
-        records.push({ ...base, state: done.state, payload: done.payload, attempts: done.attempts, result: done.result, error: done.error ?? null, progress: done.progress ?? null, availableAt: null, startedAt: done.startedAt, finishedAt: done.finishedAt });
+        records.push({ ...base, state: done.state, payload: payloadOf(id!, queue, done.payload), attempts: done.attempts, result: done.result, error: done.error ?? null, progress: done.progress ?? null, availableAt: null, startedAt: done.startedAt, finishedAt: done.finishedAt });
       } else if (kind === 'failed') {
         const stored = JSON.parse(text!) as StoredFailure;
         records.push(failedJobRecord({ ...stored, id: id!, connection: stored.connection ?? this.connection, queue, failedAt: Number(at) }));
       } else {
-        records.push({ ...base, state: kind as JobState, payload: text!, attempts: Number(attempts), result: null, error: null, progress: progress ?? null, availableAt: numberOrNull(at), startedAt: numberOrNull(started), finishedAt: null });
+        records.push({ ...base, state: kind as JobState, payload: payloadOf(id!, queue, text!), attempts: Number(attempts), result: null, error: null, progress: progress ?? null, availableAt: numberOrNull(at), startedAt: numberOrNull(started), finishedAt: null });
       }
     }
     return records;
@@ -210,4 +211,12 @@ function sortTime(record: JobRecord): number {
 
 function newestFirst(a: JobRecord, b: JobRecord): number {
   return sortTime(b) - sortTime(a);
+}
+
+/**
+ * A record's payload from what the scripts gave: the stored form (packed.ts), or, for a job pushed
+ * by hand into a ready list, which has none, the list element itself (the scripts give its id).
+ */
+function payloadOf(id: string, queue: string, text: string): string {
+  return text === id ? text : unpackPayload(id, queue, text);
 }

@@ -5,6 +5,7 @@
  */
 import type { Pushed, StoredJob } from '../../contract/driver.ts';
 import { keyList, type QueueKeys } from './keys.ts';
+import { packPayload } from './packed.ts';
 import { PLAIN_PUSH_KEYS, PUSH_KEYS } from './script-keys.ts';
 import type { Reply } from './scripts.ts';
 import { FOREVER_MS } from './turn-wire.ts';
@@ -37,12 +38,17 @@ export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) =
 
 /** push.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<priority or nothing>,<expireInMs or nothing>,<length of id>:<id><payload>". */
 function plainJobArg(queueIndex: number, job: StoredJob): string {
-  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${rankOf(job)},${expiryOf(job)},${Buffer.byteLength(job.id)}:${job.id}${job.payload ?? ''}`;
+  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${rankOf(job)},${expiryOf(job)},${Buffer.byteLength(job.id)}:${job.id}${stored(job)}`;
 }
 
 /** push_placed.lua's job: "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>" (options: optionsOf). */
 function jobArg(queueIndex: number, job: StoredJob, options: string): string {
-  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${Buffer.byteLength(options)},${Buffer.byteLength(job.id)}:${job.id}${options}${job.payload ?? ''}`;
+  return `${queueIndex},${Math.max(0, Math.round(job.delayMs))},${job.timeoutMs ?? ''},${Buffer.byteLength(options)},${Buffer.byteLength(job.id)}:${job.id}${options}${stored(job)}`;
+}
+
+/** The job's payload as the `jobs` hash keeps it (packed.ts). */
+function stored(job: StoredJob): string {
+  return packPayload(job.id, job.queue, job.payload ?? '');
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { Completion, Keeping, Reservation, Turn, TurnResult } from '../../contract/driver.ts';
 import { DEFAULT_KEEPING } from '../../contract/records.ts';
 import { keyList, type QueueKeys } from './keys.ts';
+import { unpackPayload } from './packed.ts';
 import { TURN_KEYS } from './script-keys.ts';
 import type { Reply } from './scripts.ts';
 
@@ -107,11 +108,12 @@ export function decodeTurn(reply: Reply[], encoded: EncodedTurn): DecodedTurn {
   const held: Reservation[] = [];
   for (let i = 4; i < reply.length; i += 5) {
     const handle = String(reply[i + 1]);
+    const queue = encoded.involved[Number(reply[i]) - 1]!;
     held.push({
       handle,
-      queue: encoded.involved[Number(reply[i]) - 1]!,
+      queue,
       // A list element without a stored payload was pushed by hand: it is its own payload.
-      payload: reply[i + 2] === null ? handle : String(reply[i + 2]),
+      payload: reply[i + 2] === null ? handle : unpackPayload(handle, queue, String(reply[i + 2])),
       attempts: Number(reply[i + 3]),
       token: encoded.token,
       leaseExpiresAt: Number(reply[i + 4]),

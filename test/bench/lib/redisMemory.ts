@@ -41,7 +41,7 @@ export interface MemoryRun {
   memory: PrefixMemory;
   /** INFO used_memory after the pushes minus before (bytes); moved by every other client too. */
   infoDelta: number;
-  /** One stored job as it is kept: our envelope, or BullMQ's job hash. */
+  /** One stored job as it is kept: our packed envelope (and the payload it stands for), or BullMQ's job hash. */
   sample: unknown;
 }
 
@@ -134,12 +134,16 @@ async function weigh(side: MemoryRun['side'], jobs: number, warm: (prefix: strin
 export function ourMemory(n: number): Promise<MemoryRun> {
   const push = async (prefix: string, count: number) => {
     const ours = await openOurs({ driver: 'redis', url: REDIS_URL, prefix });
+    const sampleClient = new Redis(REDIS_URL);
     try {
       const ids = await pushOurs(ours, count);
       const size = await ours.driver.size(QUEUE);
       if (size !== count) throw new BenchFailure(`redis memory, ours: pushed ${count} jobs but the queue holds ${size}`);
-      return (await ours.driver.records.find(ids[0]!))?.payload;
+      // As the jobs hash keeps it (src/drivers/redis/packed.ts), and as the job's record gives it back.
+      const stored = await sampleClient.hget(`${prefix}:{${QUEUE}}:jobs`, ids[0]!);
+      return { stored, payload: (await ours.driver.records.find(ids[0]!))?.payload };
     } finally {
+      sampleClient.disconnect();
       await ours.close();
     }
   };

@@ -1,0 +1,101 @@
+/**
+ * How a payload is kept in a queue's `jobs` hash: without what Redis already knows. An envelope as
+ * the dispatcher writes it repeats the id (the hash field and the ready list's element), the queue
+ * (the key's hash tag), `"v":1`, the null settings and a `createdAt` equal to the time in a version 7
+ * id: 120 to 150 of its characters, and a big hash pays for every byte of every value. Packed, the
+ * 190 characters of a small job's envelope are 25 (docs/redis-memory.md has the figures).
+ *
+ * Stored forms, told apart by the first characters:
+ * - `~<job>"<attempts>;<maxTries>;<timeout>;<backoff>;<createdAt>;<n>:<rest><data>`, a packed
+ *   envelope. It stands for
+ *   `{"v":1,"id":"<id>","job":"<job>","queue":"<queue>","data":<data>,"attempts":<attempts>,
+ *   "maxTries":<maxTries>,"timeout":<timeout>,"backoff":<backoff>,"createdAt":<createdAt><rest>`,
+ *   where <rest> is the next n characters (the optional fields and the closing brace), an empty
+ *   setting stands for `null` and an empty <createdAt> for the time in the id.
+ * - `~<job>".<data>`: the same with every default: attempts 0, no settings, createdAt the id's
+ *   time and nothing after it (a job dispatched now with no settings: the usual case).
+ * - `~~<payload>`: a payload that began with `~` itself.
+ * - anything else: the payload as it was pushed (one that is not an envelope we wrote, or one
+ *   stored before this form existed).
+ *
+ * Packing cuts the text at fixed places and checks each literal it leaves out, so unpacking gives
+ * back exactly the bytes pushed, whatever they are: a payload it cannot cut is stored as it came.
+ * The scripts never look inside a payload; only this client packs and unpacks.
+ */
+
+const HEAD = '{"v":1,"id":"';
+const JOB = '","job":"';
+const QUEUE = '","queue":"';
+const DATA = '","data":';
+const DEFAULTS = ',"attempts":0,"maxTries":null,"timeout":null,"backoff":null,"createdAt":';
+const TAIL = /,"attempts":(\d+),"maxTries":(null|\d+),"timeout":(null|\d+(?:\.\d+)?),"backoff":(null|\[[\d.,]*\]),"createdAt":(\d+)/y;
+
+/** The form of `payload` to store for job `id` of `queue`. */
+export function packPayload(id: string, queue: string, payload: string): string {
+  // Literal by literal: building `{"v":1,"id":"${id}"...` to compare would cost more than the rest.
+  const jobStart = HEAD.length + id.length + JOB.length;
+  if (!payload.startsWith(HEAD) || !payload.startsWith(id, HEAD.length) || !payload.startsWith(JOB, HEAD.length + id.length)) return kept(payload);
+  const jobEnd = payload.indexOf('"', jobStart);
+  if (jobEnd < 0 || payload.charCodeAt(jobStart) === TILDE) return kept(payload);
+  const queueStart = jobEnd + QUEUE.length;
+  if (!payload.startsWith(QUEUE, jobEnd) || !payload.startsWith(queue, queueStart) || !payload.startsWith(DATA, queueStart + queue.length)) return kept(payload);
+  const job = payload.slice(jobStart, jobEnd);
+  const dataStart = queueStart + queue.length + DATA.length;
+  const at = payload.lastIndexOf(',"attempts":');
+  if (at < dataStart) return kept(payload);
+  // The usual tail, checked without the pattern: every default and the id's time, then the end.
+  const time = String(idTime(id));
+  const timeAt = at + DEFAULTS.length;
+  if (payload.length === timeAt + time.length + 1 && payload.startsWith(DEFAULTS, at) && payload.startsWith(time, timeAt) && payload.endsWith('}')) {
+    return `~${job}".${payload.slice(dataStart, at)}`;
+  }
+  TAIL.lastIndex = at;
+  const tail = TAIL.exec(payload);
+  if (!tail) return kept(payload);
+  const [, attempts, maxTries, timeout, backoff, createdAt] = tail;
+  const rest = payload.slice(TAIL.lastIndex);
+  const created = createdAt === time ? '' : createdAt;
+  return `~${job}"${attempts};${orEmpty(maxTries!)};${orEmpty(timeout!)};${orEmpty(backoff!)};${created};${rest.length}:${rest}${payload.slice(dataStart, at)}`;
+}
+
+/** The payload that `stored` stands for, for job `id` of `queue`. */
+export function unpackPayload(id: string, queue: string, stored: string): string {
+  if (stored.charCodeAt(0) !== TILDE) return stored;
+  if (stored.charCodeAt(1) === TILDE) return stored.slice(1);
+  const jobEnd = stored.indexOf('"');
+  if (stored.charCodeAt(jobEnd + 1) === DOT) return expand(id, queue, stored.slice(1, jobEnd), stored.slice(jobEnd + 2), '0', '', '', '', '', '}');
+  const fields: string[] = [];
+  let from = jobEnd + 1;
+  for (let i = 0; i < 5; i++) {
+    const to = stored.indexOf(';', from);
+    fields.push(stored.slice(from, to));
+    from = to + 1;
+  }
+  const colon = stored.indexOf(':', from);
+  const restStart = colon + 1;
+  const restEnd = restStart + Number(stored.slice(from, colon));
+  const [attempts, maxTries, timeout, backoff, createdAt] = fields as [string, string, string, string, string];
+  return expand(id, queue, stored.slice(1, jobEnd), stored.slice(restEnd), attempts, maxTries, timeout, backoff, createdAt, stored.slice(restStart, restEnd));
+}
+
+/** The envelope's text from its parts; an empty setting is null, an empty createdAt the id's time. */
+function expand(id: string, queue: string, job: string, data: string, attempts: string, maxTries: string, timeout: string, backoff: string, createdAt: string, rest: string): string {
+  return `{"v":1,"id":"${id}","job":"${job}","queue":"${queue}","data":${data},"attempts":${attempts},"maxTries":${maxTries || 'null'},"timeout":${timeout || 'null'},"backoff":${backoff || 'null'},"createdAt":${createdAt || idTime(id)}${rest}`;
+}
+
+const TILDE = 0x7e;
+const DOT = 0x2e;
+
+/** A payload stored as it came, with a `~` in front when it starts with one. */
+function kept(payload: string): string {
+  return payload.charCodeAt(0) === TILDE ? `~${payload}` : payload;
+}
+
+function orEmpty(value: string): string {
+  return value === 'null' ? '' : value;
+}
+
+/** The time in ms in a version 7 UUID's first 48 bits (jobId() in src/jobs/pack.ts); NaN for another id. */
+function idTime(id: string): number {
+  return id.length === 36 && id.charCodeAt(14) === 0x37 ? parseInt(id.slice(0, 8) + id.slice(9, 13), 16) : Number.NaN;
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { packPayload, unpackPayload } from '../../src/drivers/redis/packed.ts';
+import { encodeEnvelope, type Envelope } from '../../src/jobs/envelope.ts';
+import { jobId } from '../../src/jobs/pack.ts';
+import { payloadRules, sealPayload } from '../../src/jobs/payload.ts';
+import { generateAppKey } from '../../src/jobs/seal.ts';
+
+const QUEUE = 'emails';
+
+function envelope(changes: Partial<Envelope> = {}): Envelope {
+  const id = changes.id ?? jobId();
+  return { v: 1, id, job: 'billing/SendWelcomeEmail', queue: QUEUE, data: { userId: 1 }, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: timeOf(id), ...changes };
+}
+
+/** The time in a version 7 id, as packJob's createdAt is. */
+function timeOf(id: string): number {
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
+/** Packs and unpacks; asserts the round trip gives back every byte. Returns the stored form. */
+function roundTrip(id: string, payload: string, queue = QUEUE): string {
+  const stored = packPayload(id, queue, payload);
+  assert.equal(unpackPayload(id, queue, stored), payload, `round trip of ${JSON.stringify(payload)} stored as ${JSON.stringify(stored)}`);
+  return stored;
+}
+
+describe('Redis packed payloads', () => {
+  it('stores a plain envelope without what Redis already knows, and gives it back byte for byte', () => {
+    const e = envelope({ job: 'Noop', queue: 'bench', data: { i: 12_345, t: 0 } });
+    const payload = encodeEnvelope(e);
+    const stored = roundTrip(e.id, payload, 'bench');
+    assert.equal(stored, '~Noop".{"i":12345,"t":0}');
+    assert.ok(payload.length > 180);
+  });
+
+  it('keeps settings, a createdAt apart from the id, and the optional fields', () => {
+    const id = jobId();
+    const cases: Envelope[] = [
+      envelope({ id, maxTries: 3, timeout: 30, backoff: [10, 60] }),
+      envelope({ id, timeout: 2.5, backoff: [] }),
+      envelope({ id, attempts: 4 }),
+      envelope({ id, createdAt: timeOf(id) + 1 }),
+      envelope({ id, availableAt: timeOf(id) + 5_000, priority: -7 }),
+      envelope({ id, trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'a=1,"attempts":0' } }),
+      envelope({ id, data: { text: 'a,"attempts":0,"maxTries":null,"timeout":null,"backoff":null,"createdAt":1}', nested: [{ '~': '"' }] } }),
+      envelope({ id, data: { s: 'ünïcødé \u2028 😀 \\ " \n' } }),
+    ];
+    for (const e of cases) assert.match(roundTrip(id, encodeEnvelope(e)), /^~[^~]/, `packed: ${encodeEnvelope(e)}`);
+  });
+
+  it('packs sealed payloads: encrypted data, signatures', () => {
+    const rules = payloadRules({ appKey: generateAppKey(), signed: true });
+    const e = envelope({ data: { secret: 'x' } });
+    const signed = sealPayload(e, false, rules);
+    const sealed = sealPayload(e, true, rules);
+    assert.match(roundTrip(e.id, signed), /^~/);
+    assert.match(roundTrip(e.id, sealed), /^~/);
+  });
+
+  it('stores what it cannot cut as it came, and a payload that starts with ~ marked', () => {
+    const id = jobId();
+    const other = encodeEnvelope(envelope({ id }));
+    const stays = [
+      '',
+      'not json',
+      '{"job":"Raw","data":{}}',
+      JSON.stringify({ ...envelope({ id }), v: 2 }),
+      other.replace(`"queue":"${QUEUE}"`, '"queue":"other"'),
+      other.replace(`"id":"${id}"`, '"id":"someone-else"'),
+      other.replace('"maxTries":null', '"maxTries":"3"'),
+      other.replace('"timeout":null', '"timeout":1e+21'),
+      other.replace(',"attempts":0', ',"attempts" : 0'),
+    ];
+    for (const payload of stays) assert.equal(roundTrip(id, payload), payload);
+    for (const payload of ['~', '~~', '~x', `~${other}`]) assert.equal(roundTrip(id, payload), `~${payload}`);
+    // A job name that starts with ~ would read as the mark of a payload that did: stored as it came.
+    const tilde = other.replace('"job":"billing/SendWelcomeEmail"', '"job":"~odd"');
+    assert.equal(roundTrip(id, tilde), tilde);
+  });
+
+  it('needs the id it was packed with: an id that is no version 7 UUID keeps its createdAt', () => {
+    for (const id of ['daily-digest:1796618911000', '6f1c2a52-3f4e-4d0a-9a63-0c4b9a7e2d11', '']) {
+      const e = envelope({ id, createdAt: 1_796_618_911_499 });
+      assert.match(roundTrip(id, encodeEnvelope(e)), /;1796618911499;/);
+    }
+  });
+});
