@@ -79,6 +79,24 @@ describe('Redis packed payloads', () => {
     assert.equal(roundTrip(id, tilde), tilde);
   });
 
+  it('gives back every byte of envelopes changed at random places', () => {
+    const id = jobId();
+    const bases = [envelope({ id }), envelope({ id, maxTries: 3, backoff: [1, 2], priority: 2 })].map(encodeEnvelope);
+    const alphabet = ['"', '~', ';', ':', ',', '}', '{', '.', '0', '7', ' ', '\\', 'é', 'null', ',"attempts":'];
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n;
+    for (let i = 0; i < 5_000; i++) {
+      let payload = bases[i % bases.length]!;
+      for (let edits = 1 + random(3); edits > 0; edits--) {
+        const at = random(payload.length + 1);
+        payload = random(2) === 0
+          ? payload.slice(0, at) + alphabet[random(alphabet.length)] + payload.slice(at)
+          : payload.slice(0, at) + payload.slice(at + 1 + random(3));
+      }
+      roundTrip(id, payload);
+    }
+  });
+
   it('needs the id it was packed with: an id that is no version 7 UUID keeps its createdAt', () => {
     for (const id of ['daily-digest:1796618911000', '6f1c2a52-3f4e-4d0a-9a63-0c4b9a7e2d11', '']) {
       const e = envelope({ id, createdAt: 1_796_618_911_499 });

@@ -32,23 +32,20 @@ const TAIL = /,"attempts":(\d+),"maxTries":(null|\d+),"timeout":(null|\d+(?:\.\d
 
 /** The form of `payload` to store for job `id` of `queue`. */
 export function packPayload(id: string, queue: string, payload: string): string {
-  // Literal by literal: building `{"v":1,"id":"${id}"...` to compare would cost more than the rest.
+  // Each run of literals is compared as one string: startsWith at an offset took several times longer.
   const jobStart = HEAD.length + id.length + JOB.length;
-  if (!payload.startsWith(HEAD) || !payload.startsWith(id, HEAD.length) || !payload.startsWith(JOB, HEAD.length + id.length)) return kept(payload);
+  if (payload.substring(0, jobStart) !== `${HEAD}${id}${JOB}`) return kept(payload);
   const jobEnd = payload.indexOf('"', jobStart);
   if (jobEnd < 0 || payload.charCodeAt(jobStart) === TILDE) return kept(payload);
-  const queueStart = jobEnd + QUEUE.length;
-  if (!payload.startsWith(QUEUE, jobEnd) || !payload.startsWith(queue, queueStart) || !payload.startsWith(DATA, queueStart + queue.length)) return kept(payload);
-  const job = payload.slice(jobStart, jobEnd);
-  const dataStart = queueStart + queue.length + DATA.length;
+  const dataStart = jobEnd + QUEUE.length + queue.length + DATA.length;
+  if (payload.substring(jobEnd, dataStart) !== `${QUEUE}${queue}${DATA}`) return kept(payload);
+  const job = payload.substring(jobStart, jobEnd);
+  const time = String(idTime(id));
+  // The usual tail (every default, the id's time, the end) in one comparison; any other through TAIL.
+  const usual = payload.length - DEFAULTS.length - time.length - 1;
+  if (usual >= dataStart && payload.substring(usual) === `${DEFAULTS}${time}}`) return `~${job}".${payload.substring(dataStart, usual)}`;
   const at = payload.lastIndexOf(',"attempts":');
   if (at < dataStart) return kept(payload);
-  // The usual tail, checked without the pattern: every default and the id's time, then the end.
-  const time = String(idTime(id));
-  const timeAt = at + DEFAULTS.length;
-  if (payload.length === timeAt + time.length + 1 && payload.startsWith(DEFAULTS, at) && payload.startsWith(time, timeAt) && payload.endsWith('}')) {
-    return `~${job}".${payload.slice(dataStart, at)}`;
-  }
   TAIL.lastIndex = at;
   const tail = TAIL.exec(payload);
   if (!tail) return kept(payload);
