@@ -97,6 +97,11 @@ describe('Redis packed payloads', () => {
     }
   });
 
+  it('gives a stored value it did not write (set by hand) back as it is', () => {
+    const id = jobId();
+    for (const stored of ['~', '~x', '~Noop"1;2;3', '~Noop"0;;;;;', '~Noop"0;;;;;x', '~Noop"0;;;;;99:}']) assert.equal(unpackPayload(id, QUEUE, stored), stored);
+  });
+
   it('needs the id it was packed with: an id that is no version 7 UUID keeps its createdAt', () => {
     for (const id of ['daily-digest:1796618911000', '6f1c2a52-3f4e-4d0a-9a63-0c4b9a7e2d11', '']) {
       const e = envelope({ id, createdAt: 1_796_618_911_499 });

@@ -2,8 +2,8 @@
  * How a payload is kept in a queue's `jobs` hash: without what Redis already knows. An envelope as
  * the dispatcher writes it repeats the id (the hash field and the ready list's element), the queue
  * (the key's hash tag), `"v":1`, the null settings and a `createdAt` equal to the time in a version 7
- * id: 120 to 150 of its characters, and a big hash pays for every byte of every value. Packed, the
- * 190 characters of a small job's envelope are 25 (docs/redis-memory.md has the figures).
+ * id, and a big hash pays for every byte of every value. Packed, the 190 characters of the
+ * benchmark's envelope are 20 (docs/redis-memory.md has the figures).
  *
  * Stored forms, told apart by the first characters:
  * - `~<job>"<attempts>;<maxTries>;<timeout>;<backoff>;<createdAt>;<n>:<rest><data>`, a packed
@@ -60,17 +60,21 @@ export function unpackPayload(id: string, queue: string, stored: string): string
   if (stored.charCodeAt(0) !== TILDE) return stored;
   if (stored.charCodeAt(1) === TILDE) return stored.slice(1);
   const jobEnd = stored.indexOf('"');
+  if (jobEnd < 0) return stored;
   if (stored.charCodeAt(jobEnd + 1) === DOT) return expand(id, queue, stored.slice(1, jobEnd), stored.slice(jobEnd + 2), '0', '', '', '', '', '}');
   const fields: string[] = [];
   let from = jobEnd + 1;
   for (let i = 0; i < 5; i++) {
     const to = stored.indexOf(';', from);
+    if (to < 0) return stored;
     fields.push(stored.slice(from, to));
     from = to + 1;
   }
   const colon = stored.indexOf(':', from);
   const restStart = colon + 1;
   const restEnd = restStart + Number(stored.slice(from, colon));
+  // Not a form packPayload writes (a value set by hand): given as it is, not guessed at.
+  if (colon < 0 || !(restEnd <= stored.length)) return stored;
   const [attempts, maxTries, timeout, backoff, createdAt] = fields as [string, string, string, string, string];
   return expand(id, queue, stored.slice(1, jobEnd), stored.slice(restEnd), attempts, maxTries, timeout, backoff, createdAt, stored.slice(restStart, restEnd));
 }
