@@ -57,3 +57,8 @@ export function jobId(now = Date.now()): string {
   const time = now.toString(16).padStart(12, '0');
   return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${randomUUID().slice(15)}`;
 }
+
+/** The time in ms that jobId() wrote into `id`; NaN for an id that is not a version 7 UUID. */
+export function jobIdTime(id: string): number {
+  return id.length === 36 && id.charCodeAt(14) === 0x37 ? parseInt(id.slice(0, 8) + id.slice(9, 13), 16) : Number.NaN;
+}

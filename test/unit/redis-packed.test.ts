@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { packPayload, unpackPayload } from '../../src/drivers/redis/packed.ts';
 import { encodeEnvelope, type Envelope } from '../../src/jobs/envelope.ts';
-import { jobId } from '../../src/jobs/pack.ts';
+import { jobId, jobIdTime } from '../../src/jobs/pack.ts';
 import { payloadRules, sealPayload } from '../../src/jobs/payload.ts';
 import { generateAppKey } from '../../src/jobs/seal.ts';
 
@@ -10,12 +10,7 @@ const QUEUE = 'emails';
 
 function envelope(changes: Partial<Envelope> = {}): Envelope {
   const id = changes.id ?? jobId();
-  return { v: 1, id, job: 'billing/SendWelcomeEmail', queue: QUEUE, data: { userId: 1 }, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: timeOf(id), ...changes };
-}
-
-/** The time in a version 7 id, as packJob's createdAt is. */
-function timeOf(id: string): number {
-  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+  return { v: 1, id, job: 'billing/SendWelcomeEmail', queue: QUEUE, data: { userId: 1 }, attempts: 0, maxTries: null, timeout: null, backoff: null, createdAt: jobIdTime(id), ...changes };
 }
 
 /** Packs and unpacks; asserts the round trip gives back every byte. Returns the stored form. */
@@ -40,8 +35,8 @@ describe('Redis packed payloads', () => {
       envelope({ id, maxTries: 3, timeout: 30, backoff: [10, 60] }),
       envelope({ id, timeout: 2.5, backoff: [] }),
       envelope({ id, attempts: 4 }),
-      envelope({ id, createdAt: timeOf(id) + 1 }),
-      envelope({ id, availableAt: timeOf(id) + 5_000, priority: -7 }),
+      envelope({ id, createdAt: jobIdTime(id) + 1 }),
+      envelope({ id, availableAt: jobIdTime(id) + 5_000, priority: -7 }),
       envelope({ id, trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'a=1,"attempts":0' } }),
       envelope({ id, data: { text: 'a,"attempts":0,"maxTries":null,"timeout":null,"backoff":null,"createdAt":1}', nested: [{ '~': '"' }] } }),
       envelope({ id, data: { s: 'ünïcødé \u2028 😀 \\ " \n' } }),

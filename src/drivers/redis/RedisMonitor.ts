@@ -109,7 +109,7 @@ export class RedisMonitor implements MonitorStore {
       runScript<Found>(this.client, 'oldest_ready', keyList(k, OLDEST_READY_KEYS), []));
     const times = [scoreOf(due), scoreOf(lapsed)];
     for (let i = 0; i < heads.length; i += 2) {
-      const [id, stored] = [heads[i], heads[i + 1]];
+      const id = heads[i], stored = heads[i + 1];
       if (id != null && stored != null) times.push(readySince(unpackPayload(id, queue, stored)));
     }
     const known = times.filter((at) => at !== null);

@@ -22,6 +22,7 @@
  * back exactly the bytes pushed, whatever they are: a payload it cannot cut is stored as it came.
  * The scripts never look inside a payload; only this client packs and unpacks.
  */
+import { jobIdTime } from '../../jobs/pack.ts';
 
 const HEAD = '{"v":1,"id":"';
 const JOB = '","job":"';
@@ -40,7 +41,7 @@ export function packPayload(id: string, queue: string, payload: string): string 
   const dataStart = jobEnd + QUEUE.length + queue.length + DATA.length;
   if (payload.substring(jobEnd, dataStart) !== `${QUEUE}${queue}${DATA}`) return kept(payload);
   const job = payload.substring(jobStart, jobEnd);
-  const time = String(idTime(id));
+  const time = String(jobIdTime(id));
   // The usual tail (every default, the id's time, the end) in one comparison; any other through TAIL.
   const usual = payload.length - DEFAULTS.length - time.length - 1;
   if (usual >= dataStart && payload.substring(usual) === `${DEFAULTS}${time}}`) return `~${job}".${payload.substring(dataStart, usual)}`;
@@ -81,7 +82,7 @@ export function unpackPayload(id: string, queue: string, stored: string): string
 
 /** The envelope's text from its parts; an empty setting is null, an empty createdAt the id's time. */
 function expand(id: string, queue: string, job: string, data: string, attempts: string, maxTries: string, timeout: string, backoff: string, createdAt: string, rest: string): string {
-  return `{"v":1,"id":"${id}","job":"${job}","queue":"${queue}","data":${data},"attempts":${attempts},"maxTries":${maxTries || 'null'},"timeout":${timeout || 'null'},"backoff":${backoff || 'null'},"createdAt":${createdAt || idTime(id)}${rest}`;
+  return `{"v":1,"id":"${id}","job":"${job}","queue":"${queue}","data":${data},"attempts":${attempts},"maxTries":${maxTries || 'null'},"timeout":${timeout || 'null'},"backoff":${backoff || 'null'},"createdAt":${createdAt || jobIdTime(id)}${rest}`;
 }
 
 const TILDE = 0x7e;
@@ -94,9 +95,4 @@ function kept(payload: string): string {
 
 function orEmpty(value: string): string {
   return value === 'null' ? '' : value;
-}
-
-/** The time in ms in a version 7 UUID's first 48 bits (jobId() in src/jobs/pack.ts); NaN for another id. */
-function idTime(id: string): number {
-  return id.length === 36 && id.charCodeAt(14) === 0x37 ? parseInt(id.slice(0, 8) + id.slice(9, 13), 16) : Number.NaN;
 }

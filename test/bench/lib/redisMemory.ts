@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue as BullQueue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { RedisKeys } from '../../../src/drivers/redis/keys.ts';
 import { REDIS_URL } from '../../helpers/backends.ts';
 import { BenchFailure, QUEUE, progress } from './common.ts';
 import type { Sample } from './figures.ts';
@@ -140,7 +141,7 @@ export function ourMemory(n: number): Promise<MemoryRun> {
       const size = await ours.driver.size(QUEUE);
       if (size !== count) throw new BenchFailure(`redis memory, ours: pushed ${count} jobs but the queue holds ${size}`);
       // As the jobs hash keeps it (src/drivers/redis/packed.ts), and as the job's record gives it back.
-      const stored = await sampleClient.hget(`${prefix}:{${QUEUE}}:jobs`, ids[0]!);
+      const stored = await sampleClient.hget(new RedisKeys(prefix).queue(QUEUE).jobs, ids[0]!);
       return { stored, payload: (await ours.driver.records.find(ids[0]!))?.payload };
     } finally {
       sampleClient.disconnect();
