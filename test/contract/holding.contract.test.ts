@@ -229,6 +229,37 @@ for (const makeBackend of backends) {
       assert.deepEqual(await d.stats(), [{ queue: 'default', ready: 0, delayed: 0, reserved: 0, failed: 0, completed: 1, cancelled: 0 }], 'only the record is left');
     });
 
+    it('batches in one turn (a worker starting jobs ahead): each ack, start and give-back told apart by id and token, a stale one among them', { skip }, async () => {
+      const d = await fresh();
+      // One job's hold runs out and another worker takes it: this worker's reservation of it is stale.
+      await d.push([storedJob()]);
+      const { held: [lost] } = await hold(d, 1, 200);
+      await sleep(350);
+      const other = await sibling();
+      const [theirs] = await other.reserve(['default'], { count: 1, ...SETTINGS });
+      assert.equal(idOf(theirs!), idOf(lost!));
+      await d.push(Array.from({ length: 79 }, () => storedJob()));
+      const started = await turn(d, { count: 40, holdMs: 0 });
+      assert.equal(started.held.length, 40, 'one take starts 40');
+      assert.ok(started.held.every((r) => r.attempts === 1), 'each on its first try, counted');
+      const { held } = await hold(d, 19);
+      const completion = { result: '"r"', keepMs: 3_600_000, maxPerQueue: 1_000 };
+      const acks = started.held.map((reservation, i) => ({ reservation, completion: i % 2 === 0 ? completion : undefined }));
+      const both = await turn(d, { acks: [...acks, { reservation: lost! }, { reservation: lost!, completion }], starts: [...held, lost!], queues: [] });
+      assert.deepEqual(both.acked, [...acks.map(() => true), false, false], 'every ack done but the stale ones');
+      assert.deepEqual(both.started, [...held.map(() => true), false], 'every start done but the stale one');
+      const kept = await Promise.all(started.held.map((r) => d.records.find(idOf(r))));
+      assert.deepEqual(kept.map((record) => record?.state ?? 'none'), started.held.map((_, i) => (i % 2 === 0 ? 'completed' : 'none')));
+      assert.ok(kept.every((record, i) => i % 2 === 1 || record?.result === '"r"'), 'each kept record has its result');
+      const more = await hold(d, 20);
+      assert.equal(more.held.length, 20, 'the last 20');
+      await turn(d, { giveBacks: [...more.held, lost!], queues: [] });
+      const again = await (await sibling()).reserve(['default'], { count: 30, ...SETTINGS });
+      assert.deepEqual(again.map(idOf), more.held.map(idOf), 'the 20 given back are ready again, in order; the stale one stays the other worker\'s');
+      assert.ok(again.every((r) => r.attempts === 1), 'holding them used no try');
+      assert.equal(await other.ack(theirs!), true, 'the other worker still holds its job');
+    });
+
     it('a give-back puts the job back at the front of its queue', { skip }, async () => {
       const d = await fresh();
       const [a, b] = [storedJob(), storedJob()];

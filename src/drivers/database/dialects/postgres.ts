@@ -11,7 +11,7 @@ import type { Tables } from '../schema.ts';
 import { claimReturning } from '../sql/claim.ts';
 import { deleteOwnedReturning } from '../sql/deleteOwned.ts';
 import { finishOwnedReturning } from '../sql/finish.ts';
-import { updateOwnedReturning } from '../sql/owned.ts';
+import { heldByArrays, updateOwnedReturning } from '../sql/owned.ts';
 import { turnInOneStatement } from '../sql/turn.ts';
 import type { SqlDialect } from './dialect.ts';
 import { namePreparedStatements } from './statements.ts';
@@ -53,11 +53,11 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     claim(db, table, params) {
       return claimReturning(db, table, params, this.now(), true);
     },
-    deleteOwned: deleteOwnedReturning,
+    deleteOwned: (db, table, rows) => deleteOwnedReturning(db, table, rows, heldByArrays),
     finishOwned(db, table, rows, state, channel) {
-      return finishOwnedReturning(db, table, rows, state, this.now(), channel);
+      return finishOwnedReturning(db, table, rows, state, this.now(), channel, heldByArrays);
     },
-    updateOwned: updateOwnedReturning,
+    updateOwned: (db, table, rows, set) => updateOwnedReturning(db, table, rows, set, heldByArrays),
     turn(db, table, parts, channel) {
       return turnInOneStatement(db, table, parts, this.now(), channel);
     },

@@ -11,15 +11,15 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DoneRow, FinishRow, OwnedRow, SqlDialect } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
-import { heldBy, lockOwned } from './owned.ts';
+import { heldBy, lockOwned, type HeldBy } from './owned.ts';
 
 /** SQLite and PostgreSQL: the DELETE ... WHERE (id, reserved_by) IN (...) RETURNING id. */
-export function deleteOwnedQuery(table: string, rows: OwnedRow[]): RawBuilder<{ id: number }> {
-  return sql<{ id: number }>`delete from ${sql.table(table)} where ${heldBy(rows)} returning id`;
+export function deleteOwnedQuery(table: string, rows: OwnedRow[], held: HeldBy = heldBy): RawBuilder<{ id: number }> {
+  return sql<{ id: number }>`delete from ${sql.table(table)} where ${held(rows)} returning id`;
 }
 
-export async function deleteOwnedReturning(db: Kysely<Tables>, table: string, rows: OwnedRow[]): Promise<Set<number>> {
-  const { rows: deleted } = await deleteOwnedQuery(table, rows).execute(db);
+export async function deleteOwnedReturning(db: Kysely<Tables>, table: string, rows: OwnedRow[], held: HeldBy = heldBy): Promise<Set<number>> {
+  const { rows: deleted } = await deleteOwnedQuery(table, rows, held).execute(db);
   return new Set(deleted.map((row) => Number(row.id)));
 }
 

@@ -11,7 +11,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { FinishedRow, FinishRow } from '../dialects/dialect.ts';
 import { FINISHED_AT_END, type Tables } from '../schema.ts';
-import { heldBy, lockOwned } from './owned.ts';
+import { heldBy, lockOwned, type HeldBy } from './owned.ts';
 
 /**
  * What a finish sets, column by column: the state, result, finish time and end of its keep; its
@@ -47,8 +47,8 @@ export async function finishRows(trx: Kysely<Tables>, table: string, ids: number
 }
 
 /** SQLite and PostgreSQL: the finish as one UPDATE ... WHERE (id, reserved_by) IN (...) RETURNING id, job_id. */
-export function finishOwnedQuery(table: string, rows: FinishRow[], state: string, now: RawBuilder<number>): RawBuilder<FinishedRow> {
-  return sql<FinishedRow>`update ${sql.table(table)} set ${finishing(rows, state, now)} where ${heldBy(rows)} returning id, job_id`;
+export function finishOwnedQuery(table: string, rows: FinishRow[], state: string, now: RawBuilder<number>, held: HeldBy = heldBy): RawBuilder<FinishedRow> {
+  return sql<FinishedRow>`update ${sql.table(table)} set ${finishing(rows, state, now)} where ${held(rows)} returning id, job_id`;
 }
 
 /**
@@ -60,8 +60,8 @@ export function tellFinished(channel: string, part: string): RawBuilder<unknown>
 }
 
 /** SQLite and PostgreSQL: finishOwnedQuery(), and on PostgreSQL the NOTIFY of `channel` in the same statement. */
-export async function finishOwnedReturning(db: Kysely<Tables>, table: string, rows: FinishRow[], state: string, now: RawBuilder<number>, channel?: string): Promise<FinishedRow[]> {
-  const update = finishOwnedQuery(table, rows, state, now);
+export async function finishOwnedReturning(db: Kysely<Tables>, table: string, rows: FinishRow[], state: string, now: RawBuilder<number>, channel?: string, held: HeldBy = heldBy): Promise<FinishedRow[]> {
+  const update = finishOwnedQuery(table, rows, state, now, held);
   const query = channel === undefined
     ? update
     : sql`with done as (${update}), told as (${tellFinished(channel, 'done')}) select d.id, d.job_id, (select count(*) from told) as told from done d`;

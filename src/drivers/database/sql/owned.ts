@@ -17,10 +17,30 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { FinishedRow, OwnedRow } from '../dialects/dialect.ts';
 import type { Tables } from '../schema.ts';
 
-/** SQLite and PostgreSQL: the WHERE of the rows still held by these tokens. */
+/** The WHERE of the rows still held by these tokens: heldBy, or on PostgreSQL heldByArrays. */
+export type HeldBy = (rows: OwnedRow[]) => RawBuilder<boolean>;
+
+/** SQLite and PostgreSQL: the WHERE of the rows still held by these tokens, a pair of parameters per row. */
 export function heldBy(rows: OwnedRow[]): RawBuilder<boolean> {
   return sql<boolean>`(id, reserved_by) in (${sql.join(rows.map((row) => sql`(${row.id}, ${row.token})`))})`;
 }
+
+/**
+ * PostgreSQL: for a batch of rows, the same from two array parameters, so the statement's text is
+ * one whatever the number of rows and is prepared once (statements.ts), where a pair per row made a
+ * new text, parsed and planned, for every batch size, and planned 250 OR'ed index conditions for
+ * 250 rows. The rows are found by primary key (`= any`), then paired with their tokens. An UPDATE of
+ * 250 rows by their ids and tokens: about 1.9 ms against 3.6 (a table of 200,000 rows, this
+ * machine). For a few rows the pairs are cheaper (one row: 300 against 380 µs), and the texts few.
+ */
+export function heldByArrays(rows: OwnedRow[]): RawBuilder<boolean> {
+  if (rows.length < ARRAYS_FROM) return heldBy(rows);
+  const ids = rows.map((row) => row.id);
+  return sql<boolean>`id = any(${ids}::bigint[]) and (id, reserved_by) in (select * from unnest(${ids}::bigint[], ${rows.map((row) => row.token)}::text[]))`;
+}
+
+/** heldByArrays: batches of this many rows or more go as arrays. */
+const ARRAYS_FROM = 16;
 
 /**
  * MySQL and MariaDB: the same rows found by primary key, the tokens only a filter on them (a holding
@@ -46,13 +66,13 @@ export async function lockOwned(trx: Kysely<Tables>, table: string, rows: OwnedR
 }
 
 /** SQLite and PostgreSQL: the UPDATE that sets `set` on the rows still held by these tokens, RETURNING id. */
-export function updateOwnedQuery(table: string, rows: OwnedRow[], set: RawBuilder<unknown>): RawBuilder<{ id: number }> {
-  return sql<{ id: number }>`update ${sql.table(table)} set ${set} where ${heldBy(rows)} returning id`;
+export function updateOwnedQuery(table: string, rows: OwnedRow[], set: RawBuilder<unknown>, held: HeldBy = heldBy): RawBuilder<{ id: number }> {
+  return sql<{ id: number }>`update ${sql.table(table)} set ${set} where ${held(rows)} returning id`;
 }
 
 /** SQLite and PostgreSQL: runs updateOwnedQuery(); returns the ids it set. */
-export async function updateOwnedReturning(db: Kysely<Tables>, table: string, rows: OwnedRow[], set: RawBuilder<unknown>): Promise<Set<number>> {
-  const { rows: updated } = await updateOwnedQuery(table, rows, set).execute(db);
+export async function updateOwnedReturning(db: Kysely<Tables>, table: string, rows: OwnedRow[], set: RawBuilder<unknown>, held: HeldBy = heldBy): Promise<Set<number>> {
+  const { rows: updated } = await updateOwnedQuery(table, rows, set, held).execute(db);
   return new Set(updated.map((row) => Number(row.id)));
 }
 

@@ -23,7 +23,7 @@ import type { Tables } from '../schema.ts';
 import { claimedRows, claimQuery, type RawRow } from './claim.ts';
 import { deleteOwnedQuery, withGoneRows } from './deleteOwned.ts';
 import { finishing, finishOwnedQuery, tellFinished } from './finish.ts';
-import { heldByKey, stillHeld, updateOwnedQuery } from './owned.ts';
+import { heldByArrays, heldByKey, stillHeld, updateOwnedQuery } from './owned.ts';
 import { GIVEN_BACK } from './release.ts';
 import { starting } from './start.ts';
 
@@ -37,19 +37,19 @@ export async function turnInOneStatement(db: Kysely<Tables>, table: string, part
   const idsFrom = (part: string, from: string, id = sql`id`) => sql`select ${sql.lit(part)}::text as part, ${id}::bigint as id, null::text as queue, null::text as payload,
     null::integer as attempts, null::bigint as available_at, null::integer as priority from ${sql.table(from)}`;
   if (parts.plain.length > 0) {
-    withs.push(sql`deleted as (${deleteOwnedQuery(table, parts.plain)})`);
+    withs.push(sql`deleted as (${deleteOwnedQuery(table, parts.plain, heldByArrays)})`);
     reads.push(idsFrom('acked', 'deleted'));
   }
   if (parts.kept.length > 0) {
-    withs.push(sql`finished as (${finishOwnedQuery(table, parts.kept, 'completed', now)})`, sql`told as (${tellFinished(channel, 'finished')})`);
+    withs.push(sql`finished as (${finishOwnedQuery(table, parts.kept, 'completed', now, heldByArrays)})`, sql`told as (${tellFinished(channel, 'finished')})`);
     // Read, or the NOTIFY of `told` would not run.
     reads.push(idsFrom('acked', 'finished'), idsFrom('told', 'told', sql`count(*)`));
   }
   if (parts.starts.length > 0) {
-    withs.push(sql`started as (${updateOwnedQuery(table, parts.starts, starting(parts.starts, now, parts.lease))})`);
+    withs.push(sql`started as (${updateOwnedQuery(table, parts.starts, starting(parts.starts, now, parts.lease), heldByArrays)})`);
     reads.push(idsFrom('started', 'started'));
   }
-  if (parts.giveBacks.length > 0) withs.push(sql`given as (${updateOwnedQuery(table, parts.giveBacks, GIVEN_BACK)})`);
+  if (parts.giveBacks.length > 0) withs.push(sql`given as (${updateOwnedQuery(table, parts.giveBacks, GIVEN_BACK, heldByArrays)})`);
   if (parts.hold) {
     withs.push(sql`held as (${claimQuery(table, parts.hold, now, true)})`);
     reads.push(sql`select 'held' as part, id, queue, payload, attempts, available_at, priority from held`);
