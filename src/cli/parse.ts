@@ -28,6 +28,14 @@ export function wholeNumber(value: string): number {
 }
 
 /** A parser of whole numbers from 1 to `max`. */
+export function wholeUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const n = wholeNumber(value);
+    if (n > max) throw new InvalidArgumentError(`expected a whole number from 0 to ${max}, got '${value}'`);
+    return n;
+  };
+}
+
 export function intUpTo(max: number): (value: string) => number {
   return (value) => {
     const n = positiveInt(value);

@@ -171,6 +171,8 @@ export const LIMITS = {
   delaySeconds: 10 * 365 * 24 * 3600,
   /** Either side of 0; Redis keeps a priority and a FIFO position in one exact score below 2^53. */
   priority: 1_000_000,
+  /** A worker's --prefetch: jobs started ahead of running them (see worker/holding-source.ts). */
+  prefetch: 10_000,
 } as const;
 
 const PRIORITY_LIMIT = LIMITS.priority;

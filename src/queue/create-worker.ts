@@ -11,7 +11,8 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import type { ConnectionConfig } from '../config/define.ts';
-import { workerDefaults, type Keep } from '../jobs/settings.ts';
+import { QueueError } from '../errors.ts';
+import { isInt, LIMITS, workerDefaults, type Keep } from '../jobs/settings.ts';
 import { installStrayHandlers } from '../running/strays.ts';
 import { Watchdog, WATCHDOG_RECORD_SECONDS } from '../running/watchdog.ts';
 import type { WorkerEvents } from '../worker/events.ts';
@@ -30,6 +31,13 @@ export interface CreateWorkerOptions {
   queues?: string[];
   /** Jobs run at once (default 1). */
   concurrency?: number;
+  /**
+   * Start up to this many short jobs ahead of running them, one round trip for many (default 0:
+   * none). A job is started ahead only when jobs finish faster than a round trip; a worker killed
+   * (not stopped) has used a try of each job it started ahead and had not run, and those run again
+   * once their lease is over, as a running job would.
+   */
+  prefetch?: number;
   /** How `queue workers` and the dashboard name this worker (default host:pid). */
   name?: string;
   /** Where job and worker lines go (default: nowhere). */
@@ -104,6 +112,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     for (const warning of registry.warnings) this.log.warn(warning);
     for (const helper of registry.helpers) this.log.debug(helper);
     const concurrency = options.concurrency ?? 1;
+    const prefetch = options.prefetch ?? 0;
+    if (!isInt(prefetch, 0, LIMITS.prefetch)) throw new QueueError('INVALID_ARGUMENT', `createWorker: prefetch must be a whole number from 0 to ${LIMITS.prefetch}, got ${String(prefetch)}`);
     const queues = options.queues ?? ['default'];
     const defaults = workerDefaults({ timeout: options.timeout, maxTries: options.maxTries, backoff: options.backoff });
     if (options.watchdog) {
@@ -115,6 +125,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const worker = new Worker(driver, registry, {
       queues,
       concurrency,
+      prefetch,
       sleep: options.sleep ?? 3,
       rest: options.rest ?? 0,
       maxJobs: options.maxJobs,

@@ -50,6 +50,8 @@ export interface WorkerOptions {
   keep?: Keep;
   /** How `queue workers` and the dashboard name it (default host:pid). */
   name?: string;
+  /** Jobs started ahead of running them when they are fast (default 0: none; see holding-source.ts). */
+  prefetch?: number;
 }
 
 export class Worker extends EventEmitter<WorkerEvents> {
@@ -92,8 +94,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       defaultTimeoutMs: options.defaults.timeout * 1000,
       leaseMarginMs: options.leaseMargin * 1000,
       keeping: this.endedKeeping,
+      prefetch: options.prefetch ?? 0,
     };
-    const holding = canHold(driver) && (driver.holdsAheadAt?.(options.concurrency) ?? true);
+    // Starting jobs ahead (prefetch) is a holding source's: a driver that can hold does it at any concurrency.
+    const holding = canHold(driver) && ((options.prefetch ?? 0) > 0 || (driver.holdsAheadAt?.(options.concurrency) ?? true));
     this.source = holding ? new HoldingSource(driver, sourceOptions, log) : new ReservingSource(driver, sourceOptions);
     this.heartbeat = new Heartbeat(driver, { name: options.name, queues: options.queues, concurrency: options.concurrency }, {
       running: () => [...this.running],

@@ -23,10 +23,20 @@
  *   its acks, give-backs and the starts of jobs already running go again in the next turn (each is
  *   safe to apply twice, see turn.lua), and held jobs it was to start before running them are held
  *   again. An ack's promise settles when a turn that carries it is answered.
+ * - While a turn is on its way, acks wait for the next one (group commit): a worker running many
+ *   short jobs sends one turn per round trip, not one per job.
+ * - With `prefetch` (`queue work --prefetch N`), a worker of fast jobs starts up to N held jobs in
+ *   one turn, ahead of running them, and runs them one after another without a round trip each
+ *   (graphile-worker's local queue). How many follows the work: about what finishes in two round
+ *   trips, so jobs slower than a round trip are never started ahead. The price is the one of a
+ *   running job: a worker killed (not stopped) has used a try of each job it started ahead and had
+ *   not run, and those wait for their lease to run out. A started job not run within half the lease
+ *   margin, one of a paused queue, and every one left at a stop is released with its try refunded.
  */
 import type { Logger } from 'pino';
 import type { Acknowledgement, Driver, Holding, Reservation, TurnResult } from '../contract/driver.ts';
 import type { JobSource, SourceOptions } from './job-source.ts';
+import { StartedAhead } from './started-ahead.ts';
 
 interface Held {
   reservation: Reservation;
@@ -45,6 +55,12 @@ const MIN_HOLD_MS = 2_000;
 /** Beyond the next take, at most this many jobs per slot, and this many more, are held. */
 const MAX_AHEAD_PER_SLOT = 4;
 const MAX_EXTRA_AHEAD = 64;
+/**
+ * Turns starting jobs ahead that may be on their way at once, each for about 1/this of what is kept
+ * started: the next is sent while the last is answered (PostgreSQL at c=1, 20,000 jobs: 14,600 to
+ * 19,200 jobs/s with two against 14,500 to 16,200 with one).
+ */
+const STARTING_TURNS = 2;
 /** Weight of the newest sample in the moving averages. */
 const SMOOTHING = 0.2;
 /** After a failed turn, what it carried goes again within this long even if the worker takes nothing. */
@@ -55,6 +71,16 @@ const CLOSE_RETRY_MS = 500;
 
 export class HoldingSource implements JobSource {
   private held: Held[] = [];
+  /** Started ahead (prefetch) and not yet taken: the next takes run these first. */
+  private readonly started: StartedAhead;
+  /** The turn starting jobs ahead, while it is on its way. */
+  private readonly starting = new Set<Promise<void>>();
+  /** How many jobs the turns in `starting` asked for. */
+  private coming = 0;
+  /** Releases (try refunded) of jobs started ahead that will not run here, on their way. */
+  private readonly refunds = new Set<Promise<unknown>>();
+  /** Turns on their way: while there is one, acks wait for the next turn. */
+  private inFlight = 0;
   private acks: PendingAck[] = [];
   private giveBacks: Reservation[] = [];
   /** Starts of running jobs whose turn failed: sent again with the next turn. */
@@ -79,16 +105,30 @@ export class HoldingSource implements JobSource {
     private readonly log: Logger,
   ) {
     this.holdMs = Math.max(options.leaseMarginMs, MIN_HOLD_MS);
+    this.started = new StartedAhead(options.leaseMarginMs / 2);
   }
 
   async take(queues: string[], count: number, budget: number): Promise<Reservation[]> {
     this.giveBackUnusable(queues);
-    if (this.held.length === 0 && this.refills.size === 0 && this.foundNone) {
-      // Woken from idleness (see the header): started in the round trip that takes them.
-      const { result } = this.turn([], queues, Math.min(budget, count), { startAtOnce: true });
-      const taken = (await result).held;
-      this.foundNone = taken.length === 0;
+    while (this.started.size === 0 && this.starting.size > 0) {
+      await Promise.race(this.starting);
+      this.giveBackUnusable(queues);
+    }
+    if (this.started.size > 0) {
+      const taken = this.started.take(count);
+      this.foundNone = false;
+      this.startAhead(queues, budget - taken.length);
       return taken;
+    }
+    const ahead = this.held.length === 0 && this.refills.size === 0 ? this.startAheadTarget(Math.max(0, budget - count)) : 0;
+    if (this.held.length === 0 && this.refills.size === 0 && (this.foundNone || ahead > 0)) {
+      // Woken from idleness (see the header), or starting ahead: started in the round trip that takes them.
+      const sentAt = performance.now();
+      const { result } = this.turn([], queues, Math.min(budget, count + ahead), { startAtOnce: true });
+      const found = (await result).held;
+      this.foundNone = found.length === 0;
+      this.started.keep(found.slice(count), sentAt);
+      return found.slice(0, count);
     }
     if (this.held.length === 0) {
       // Nothing at hand: make a request unless some are on their way, then wait until jobs arrive
@@ -101,23 +141,77 @@ export class HoldingSource implements JobSource {
     const taken = takenHeld.map((h) => h.reservation);
     this.foundNone = taken.length === 0;
     if (taken.length === 0) return [];
-    // Keep what is held and on its way at the next take plus what finishes in a round trip, within
-    // what the worker will run; small top-ups wait until they are worth a take of their own.
-    const target = count + this.ahead();
-    const shortfall = Math.min(budget - taken.length, target) - this.held.length - this.requested;
-    const more = shortfall >= Math.max(1, target / 4) ? shortfall : 0;
-    const { written, result } = this.turn(taken, more > 0 ? queues : [], more);
+    const aheadHeld = this.held.splice(0, this.startAheadTarget(budget - taken.length));
+    const more = this.refill(count, budget - taken.length - aheadHeld.length);
+    const sentAt = performance.now();
+    const { written, result } = this.turn([...taken, ...aheadHeld.map((h) => h.reservation)], more > 0 ? queues : [], more);
+    if (written) this.started.keep(aheadHeld.map((h) => h.reservation), sentAt);
     // The starts must be on record before the jobs run: wait for Redis unless they already left.
-    if (!written) {
+    else {
       try {
-        await result;
+        const outcome = await result;
+        this.started.keep(aheadHeld.filter((_, i) => outcome.started[taken.length + i] === true).map((h) => h.reservation), sentAt);
       } catch (error) {
         // Not started, not run: still held (or their hold runs out), for the next take to try again.
-        this.held.unshift(...takenHeld);
+        this.held.unshift(...takenHeld, ...aheadHeld);
         throw error;
       }
     }
     return taken;
+  }
+
+  /**
+   * How many jobs to hold at the next take beyond what is held and on its way: `count` plus what
+   * finishes in a round trip, within what the worker will still run (`budget`); none while jobs
+   * are started ahead instead. Small top-ups wait until they are worth a take of their own: 0.
+   */
+  private refill(count: number, budget: number): number {
+    if (this.startAheadTarget(budget) > 0) return 0;
+    const target = count + this.ahead();
+    const shortfall = Math.min(budget, target) - this.held.length - this.requested;
+    return shortfall >= Math.max(1, target / 4) ? shortfall : 0;
+  }
+
+  /** How many jobs to keep started ahead (prefetch): what finishes in about two round trips, within `budget`. */
+  private startAheadTarget(budget: number): number {
+    if (this.options.prefetch <= 0) return 0;
+    const perRoundTrip = (this.roundTripMs * this.options.concurrency) / Math.max(this.jobMs, 0.001);
+    return Math.max(0, Math.min(this.options.prefetch, budget, Math.floor(2 * perRoundTrip)));
+  }
+
+  /**
+   * When what is started ahead runs low, one turn starts more while the jobs run: those still held,
+   * or else as many taken and started in that turn.
+   */
+  private startAhead(queues: string[], budget: number): void {
+    if (this.starting.size >= STARTING_TURNS) return;
+    const target = this.startAheadTarget(budget);
+    const have = this.started.size + this.coming;
+    if (target === 0 || have > target - target / (2 * STARTING_TURNS)) return;
+    const want = target - have;
+    const batch = this.held.splice(0, want);
+    const sentAt = performance.now();
+    const { written, result } = batch.length > 0
+      ? this.turn(batch.map((h) => h.reservation), [], 0)
+      : this.turn([], queues, want, { startAtOnce: true });
+    const alreadyKept = written && batch.length > 0;
+    if (alreadyKept) this.started.keep(batch.map((h) => h.reservation), sentAt);
+    const coming = alreadyKept ? 0 : want;
+    this.coming += coming;
+    const starting: Promise<void> = result.then(
+      (outcome) => {
+        if (batch.length === 0) this.started.keep(outcome.held, sentAt);
+        else if (!written) this.started.keep(batch.filter((_, i) => outcome.started[i] === true).map((h) => h.reservation), sentAt);
+      },
+      () => {
+        // Not on record: held again (a written turn's starts go again with the next one).
+        if (!written) this.held.unshift(...batch);
+      },
+    ).finally(() => {
+      this.coming -= coming;
+      this.starting.delete(starting);
+    });
+    this.starting.add(starting);
   }
 
   ack(done: Acknowledgement, ms: number): Promise<boolean> {
@@ -133,7 +227,9 @@ export class HoldingSource implements JobSource {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.refills);
+    await Promise.allSettled([...this.refills, ...this.starting]);
+    this.refund(this.started.clear());
+    await Promise.allSettled(this.refunds);
     this.giveBacks.push(...this.held.map((h) => h.reservation));
     this.held = [];
     clearTimeout(this.retry);
@@ -166,8 +262,19 @@ export class HoldingSource implements JobSource {
     return Math.min(perRoundTrip, MAX_AHEAD_PER_SLOT * this.options.concurrency + MAX_EXTRA_AHEAD);
   }
 
-  /** Held jobs of queues no longer taken from (paused), or past half their hold, go back. */
+  /** Started ahead jobs released with their try refunded (they did not run here); errors are logged. */
+  private refund(jobs: Reservation[]): void {
+    for (const reservation of jobs) {
+      const release: Promise<unknown> = this.driver.release(reservation, 0, { refundAttempt: true })
+        .catch((error: unknown) => this.log.warn({ jobId: reservation.handle, err: (error as Error).message }, `could not release a job started ahead: ${(error as Error).message}; it runs again when its lease runs out`))
+        .finally(() => this.refunds.delete(release));
+      this.refunds.add(release);
+    }
+  }
+
+  /** Jobs held or started ahead of queues no longer taken from (paused), or past their time to start, go back. */
   private giveBackUnusable(queues: string[]): void {
+    this.refund(this.started.unusable(queues));
     if (this.held.length === 0) return;
     const now = performance.now();
     const keep: Held[] = [];
@@ -205,6 +312,7 @@ export class HoldingSource implements JobSource {
     // held job after its hold ran out.
     const sentAt = performance.now();
     const allStarts = restarts.length > 0 ? [...restarts, ...starts] : starts;
+    this.inFlight += 1;
     const { written, result } = this.driver.turn({
       acks: acks.map((p) => p.done),
       starts: allStarts,
@@ -216,12 +324,14 @@ export class HoldingSource implements JobSource {
       (outcome) => {
         this.roundTripMs += (performance.now() - sentAt - this.roundTripMs) * SMOOTHING;
         acks.forEach((p, i) => p.resolve(outcome.acked[i] === true));
-        outcome.started.forEach((ok, i) => {
-          if (!ok) this.log.warn({ jobId: allStarts[i]!.handle, queue: allStarts[i]!.queue }, 'a held job lost its hold before it started (was the queue cleared?); it may run twice');
-        });
+        const lost = allStarts.filter((_, i) => outcome.started[i] !== true);
+        for (const r of lost) this.log.warn({ jobId: r.handle, queue: r.queue }, 'a held job lost its hold before it started (was the queue cleared?); it may run twice');
+        // One started ahead and not yet run does not run.
+        this.started.drop(lost);
         // Counted from before the request left: the hold lease cannot have started earlier.
         if (!startAtOnce) for (const reservation of outcome.held) this.held.push({ reservation, startBy: sentAt + this.holdMs / 2 });
-        return outcome;
+        // `started` answers the given starts, not those sent again.
+        return restarts.length > 0 ? { ...outcome, started: outcome.started.slice(restarts.length) } : outcome;
       },
       (error: unknown) => {
         this.acks.unshift(...acks);
@@ -235,8 +345,11 @@ export class HoldingSource implements JobSource {
         throw error;
       },
     );
-    // Whoever waits on this sees its failure; what it carried is pending again. Nobody else must be told.
-    settled.catch(() => {});
+    // Acks that came while it was on its way go next.
+    void settled.catch(() => {}).finally(() => {
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.pending) this.flushSoon();
+    });
     if (count > 0 && !startAtOnce) {
       this.requested += count;
       const refill: Promise<void> = settled.then(() => {}).finally(() => {
@@ -249,8 +362,12 @@ export class HoldingSource implements JobSource {
     return { written, result: settled };
   }
 
-  /** Acks and give-backs that no turn carried within this turn of the event loop go on their own. */
+  /**
+   * Acks and give-backs that no turn carried within this turn of the event loop go on their own,
+   * once no turn is on its way (the end of one flushes what came meanwhile).
+   */
   private flushSoon(): void {
+    if (this.inFlight > 0) return;
     // A failure reaches each ack's own promise; nothing is left to report here.
     this.flush ??= setImmediate(() => void this.turn([], [], 0).result.catch(() => {}));
   }

@@ -27,4 +27,6 @@ export interface SourceOptions {
   leaseMarginMs: number;
   /** How the record of a job the claim finds expired is kept. */
   keeping: Keeping;
+  /** At most this many jobs started ahead of running them, one round trip for many (0: none; holding sources only). */
+  prefetch: number;
 }

@@ -82,6 +82,8 @@ for (const backend of await e2eBackends()) {
         [['work', '--max-jobs', '-1'], /--max-jobs.*'-1'.*whole number >= 1/],
         [['work', '--max-jobs', '2.5'], /--max-jobs/],
         [['work', '--concurrency', '0'], /--concurrency/],
+        [['work', '--prefetch', '-1'], /--prefetch.*'-1'.*whole number >= 0/],
+        [['work', '--prefetch', '10001'], /--prefetch.*expected a whole number from 0 to 10000, got '10001'/],
         [['work', '--backoff', '10,x'], /--backoff/],
         [['work', '--queue', 'a,,b'], /--queue/],
         [['work', '--no-such-flag'], /unknown option '--no-such-flag'/],

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { dispatchMany, e2eBackends, failedList, fixtureProject, logLines, managerFor, ranIds, records, run, runOk, start, status, stopReasonOf, workerOnSlowJob } from '../helpers/cli.ts';
+import { dispatchMany, e2eBackends, failedList, fixtureProject, logLines, managerFor, ranIds, records, run, runOk, start, status, stopReasonOf, untilRecords, workerOnSlowJob } from '../helpers/cli.ts';
 
 /** Job names by file under `folder` of the fixture's app/jobs (top level, or one subfolder). */
 const jobsIn = (folder: string) => readdirSync(path.join(fixtureProject, 'app/jobs', folder))
@@ -163,6 +163,41 @@ for (const backend of await e2eBackends()) {
       assert.equal(after?.ready, ids.length - ranFirst, 'every job not run is ready again');
       assert.equal(await run(['work', '--stop-when-empty'], t).then((r) => r.code), 0);
       assert.deepEqual([...ranIds(t)].sort(), [...ids].sort(), 'each job ran exactly once over both workers');
+    });
+
+    it('--prefetch: SIGTERM gives back the jobs started ahead with their tries refunded; the next worker runs them once, on their first try', async () => {
+      const t = backend.env();
+      const ids = await dispatchMany(t, 'Record.ts', 3000);
+      const worker = start(['work', '--prefetch', '300'], t);
+      await untilRecords(t, (lines) => lines.length >= 300);
+      worker.child.kill('SIGTERM');
+      const result = await worker.done;
+      assert.equal(result.code, 0, result.stderr);
+      const after = (await status(t)).queues[0];
+      assert.equal(after?.reserved ?? 0, 0, 'nothing stays started or held');
+      const ranFirst = ranIds(t).length;
+      assert.ok(ranFirst < ids.length, `the worker stopped part-way (${ranFirst} ran)`);
+      assert.equal(after?.ready, ids.length - ranFirst, 'every job not run is ready again');
+      assert.equal(await run(['work', '--stop-when-empty', '--prefetch', '300'], t).then((r) => r.code), 0);
+      assert.deepEqual([...ranIds(t)].sort(), [...ids].sort(), 'each job ran exactly once over both workers');
+      assert.ok(records(t).every((line) => line.split(' ')[1] === '1'), 'each on its first try');
+    });
+
+    it('--prefetch: a worker SIGKILLed with jobs started ahead loses none of them: they run after their lease', async () => {
+      const t = backend.env();
+      const ids = await dispatchMany(t, 'Record.ts', 3000);
+      const worker = start(['work', '--prefetch', '300', '--timeout', '1'], t);
+      await untilRecords(t, (lines) => lines.length >= 300);
+      worker.child.kill('SIGKILL');
+      await worker.done;
+      // A started job's lease is its timeout and the fixture's lease margin: 2 s.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const second = await run(['work', '--stop-when-empty', '--prefetch', '300'], t);
+      assert.equal(second.code, 0, second.stderr);
+      assert.deepEqual([...new Set(ranIds(t))].sort(), [...ids].sort(), 'every job ran');
+      assert.deepEqual(await failedList(t), [], 'none failed');
+      const left = (await status(t)).queues[0];
+      assert.deepEqual([left?.ready ?? 0, left?.delayed ?? 0, left?.reserved ?? 0], [0, 0, 0], 'nothing left waiting or leased');
     });
 
     it('a second SIGINT hands the in-flight job back at once', async () => {

@@ -363,10 +363,15 @@ export class MemoryDriver implements Driver {
 /** The same, with the Holding ability: turns, holds whose try counts at their start, give-backs. */
 export class MemoryHoldingDriver extends MemoryDriver implements Holding {
   readonly turns: Turn[] = [];
+  /** Whether a turn's bytes count as sent at once (Redis) or only once answered (SQL). */
+  written = true;
+  /** How long a turn takes to be answered, ms (a round trip). */
+  roundTripMs = 0;
 
   turn(turn: Turn): { written: boolean; result: Promise<TurnResult> } {
     this.turns.push(turn);
-    const result = this.enter('turn').then(() => {
+    const sent = this.roundTripMs > 0 ? new Promise((resolve) => setTimeout(resolve, this.roundTripMs)) : Promise.resolve();
+    const result = sent.then(() => this.enter('turn')).then(() => {
       const acked = turn.acks.map((a) => this.ackNow(a.reservation, a.completion));
       const started = turn.starts.map((r) => {
         const row = this.owned(r);
@@ -385,6 +390,6 @@ export class MemoryHoldingDriver extends MemoryDriver implements Holding {
       const held = turn.options.count > 0 ? this.take(turn.queues, turn.options, turn.options.holdMs) : [];
       return { acked, started, held };
     });
-    return { written: true, result };
+    return { written: this.written, result };
   }
 }

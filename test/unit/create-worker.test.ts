@@ -40,6 +40,21 @@ describe('createWorker()', () => {
     await worker.close();
   });
 
+  it('with prefetch, runs every job once and tells each; a prefetch that is no whole number from 0 to 10000 is refused', async () => {
+    const ids = await Queue.bulk(Array.from({ length: 300 }, () => new Record()), { queue: 'prefetched' });
+    const worker = createWorker({ queues: ['prefetched'], prefetch: 100, stopWhenEmpty: true, sleep: 0.05 });
+    const completed: string[] = [];
+    worker.on('completed', ({ id, attempt }) => completed.push(`${id} ${attempt}`));
+    assert.equal((await worker.run()).code, 'empty');
+    assert.deepEqual(completed.sort(), ids.map((id) => `${id} 1`).sort(), 'each job completed once, on its first try');
+    await worker.close();
+    for (const prefetch of [-1, 2.5, 10_001]) {
+      const bad = createWorker({ queues: ['prefetched'], prefetch });
+      await assert.rejects(bad.run(), { code: 'INVALID_ARGUMENT', message: `createWorker: prefetch must be a whole number from 0 to 10000, got ${prefetch}` });
+      await bad.close();
+    }
+  });
+
   it('stop() ends a worker that waits for jobs; run() resolves once it has', async () => {
     const worker = createWorker({ queues: ['idle'], sleep: 0.05 });
     const running = worker.run();

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
+import type { Turn } from '../../src/contract/driver.ts';
 import { DEFAULT_KEEPING } from '../../src/contract/records.ts';
 import { HoldingSource } from '../../src/worker/holding-source.ts';
 import { MemoryHoldingDriver } from '../helpers/memory-driver.ts';
 import { ran, silent, stored, worker } from '../helpers/in-process.ts';
 
-const options = { concurrency: 2, defaultTimeoutMs: 5_000, leaseMarginMs: 2_000, keeping: DEFAULT_KEEPING };
+const options = { concurrency: 2, defaultTimeoutMs: 5_000, leaseMarginMs: 2_000, keeping: DEFAULT_KEEPING, prefetch: 0 };
 
 /** Lets the turns on their way be answered. */
 const answered = () => new Promise((resolve) => setImmediate(resolve));
@@ -96,5 +97,66 @@ describe('the holding job source', () => {
     await source.close();
     assert.equal(await acked, true);
     assert.ok([...driver.rows.values()].every((row) => row.token === null && row.attempts === 0), 'every other job is back, untouched');
+  });
+
+  describe('with prefetch', () => {
+    /** Runs n Quick jobs through a worker at concurrency 1 on a driver with a round trip of 2 ms. */
+    async function drain(n: number, prefetch: number, written: boolean) {
+      const driver = new MemoryHoldingDriver();
+      driver.written = written;
+      driver.roundTripMs = 2;
+      const jobs = Array.from({ length: n }, () => stored('Quick'));
+      await driver.push(jobs);
+      assert.equal((await worker(driver, { concurrency: 1, prefetch }).run()).code, 'empty');
+      assert.deepEqual([...ran].sort(), jobs.map((job) => `Quick ${job.id} 1`).sort(), 'each job ran once, on its first try');
+      assert.equal(driver.rows.size, 0);
+      // A turn starts the held jobs it names, and with holdMs 0 those it takes as well.
+      const startedIn = (turn: Turn) => turn.starts.length + (turn.options.holdMs === 0 ? turn.options.count : 0);
+      return { turns: driver.turns.length, mostStarts: Math.max(...driver.turns.map(startedIn)) };
+    }
+
+    for (const written of [true, false]) {
+      it(`a worker of fast jobs at concurrency 1 starts many in one turn (${written ? 'sent at once, as Redis' : 'on record once answered, as SQL'})`, async () => {
+        const plain = await drain(300, 0, written);
+        assert.equal(plain.mostStarts, 1, 'without prefetch, one job started per turn');
+        ran.length = 0;
+        const ahead = await drain(300, 40, written);
+        assert.ok(ahead.mostStarts > 1 && ahead.mostStarts <= 41, `the job taken and at most 40 ahead in one turn, and more than one (${ahead.mostStarts})`);
+        assert.ok(ahead.turns < plain.turns / 2, `fewer turns (${ahead.turns} against ${plain.turns})`);
+      });
+    }
+
+    it('jobs started ahead and not run go back at a stop with their try refunded', async () => {
+      const driver = new MemoryHoldingDriver();
+      driver.written = false;
+      driver.roundTripMs = 2;
+      await driver.push(Array.from({ length: 200 }, () => stored('Quick')));
+      const source = new HoldingSource(driver, { ...options, concurrency: 1, prefetch: 20 }, silent);
+      let startedAhead = 0;
+      for (let i = 0; i < 100 && startedAhead === 0; i += 1) {
+        const [job] = await source.take(['default'], 1, 1_000);
+        await source.ack({ reservation: job! }, 0);
+        startedAhead = [...driver.rows.values()].filter((row) => row.attempts === 1 && row.id !== job!.handle).length;
+      }
+      assert.ok(startedAhead > 0, 'fast jobs get started ahead');
+      await source.close();
+      assert.ok([...driver.rows.values()].every((row) => row.token === null && row.attempts === 0), 'every job left is back, untouched');
+      assert.ok(driver.calls.includes('release'));
+    });
+
+    it('a job started ahead that waited past half the lease margin is released and runs later on a try of its own', async () => {
+      const driver = new MemoryHoldingDriver();
+      driver.roundTripMs = 2;
+      const quick = Array.from({ length: 120 }, () => stored('Quick'));
+      const slow = stored('Waits', { ms: 400 });
+      const after = Array.from({ length: 60 }, () => stored('Quick'));
+      await driver.push([...quick, slow, ...after]);
+      // The lease margin is 0.5 s: a job started ahead must run within 250 ms of its start.
+      assert.equal((await worker(driver, { concurrency: 1, prefetch: 40, leaseMargin: 0.5 }).run()).code, 'empty');
+      const ranAfter = ran.filter((line) => line.startsWith('Quick') && after.some((job) => line.includes(job.id)));
+      assert.deepEqual(ranAfter.sort(), after.map((job) => `Quick ${job.id} 1`).sort(), 'each ran once, on its first try');
+      assert.ok(driver.calls.includes('release'), 'those started ahead of the slow job were released');
+      assert.equal(driver.rows.size, 0);
+    });
   });
 });

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { BUILT_IN_DEFAULTS } from '../../jobs/settings.ts';
+import { BUILT_IN_DEFAULTS, LIMITS } from '../../jobs/settings.ts';
 import { QueueWorker } from '../../queue/create-worker.ts';
 import type { CliApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
-import { intUpTo, positiveInt, positiveSeconds, queueList, seconds, secondsList } from '../parse.ts';
+import { intUpTo, positiveInt, positiveSeconds, queueList, seconds, secondsList, wholeUpTo } from '../parse.ts';
 import { examples, withConnection } from '../help.ts';
 
 /** Jobs one process may run at once: each slot holds a lease and a watchdog note (16 KB of shared memory). */
@@ -13,6 +13,7 @@ interface WorkFlags {
   connection?: string;
   queue: string[];
   concurrency: number;
+  prefetch: number;
   maxJobs?: number;
   maxTime?: number;
   sleep: number;
@@ -32,6 +33,7 @@ export function registerWork(program: Command, app: CliApp): void {
   const command = withConnection(program.command('work').description('run a worker that processes jobs until told to stop'))
     .option('-q, --queue <names>', 'queues in priority order, comma-separated', queueList, ['default'])
     .option('--concurrency <n>', `jobs run at once in this process (at most ${MAX_CONCURRENCY})`, intUpTo(MAX_CONCURRENCY), 1)
+    .option('--prefetch <n>', `start up to n short jobs ahead of running them, one round trip for many (default 0, at most ${LIMITS.prefetch}); a worker killed, not stopped, has used a try of each it had not run`, wholeUpTo(LIMITS.prefetch), 0)
     .option('--max-jobs <n>', 'exit 0 after this many jobs', positiveInt)
     .option('--max-time <seconds>', 'exit 0 after running this long', positiveSeconds)
     .option('--sleep <seconds>', 'the longest an idle worker waits before it looks again, and the pause after a backend error (doubling, 30 s at most)', seconds, 3)
@@ -55,6 +57,7 @@ export function registerWork(program: Command, app: CliApp): void {
       connection: flags.connection,
       queues: flags.queue,
       concurrency: flags.concurrency,
+      prefetch: flags.prefetch,
       name: flags.name,
       logger,
       handleSignals: true,

@@ -94,11 +94,11 @@ export async function runWorker(worker: WorkerType): Promise<Awaited<ReturnType<
  * Times one in-process worker (--stop-when-empty) draining the pushed jobs, then checks that each
  * ran exactly once and that the queue is empty with nothing failed. Returns milliseconds.
  */
-export async function drainOurs(ours: Ours, label: string, pushed: string[], concurrency: number): Promise<number> {
+export async function drainOurs(ours: Ours, label: string, pushed: string[], concurrency: number, overrides: Partial<WorkerOptions> = {}): Promise<number> {
   const ran: string[] = [];
   setRunHook((id) => ran.push(id));
   try {
-    const worker = newWorker(ours, workerOptions(concurrency));
+    const worker = newWorker(ours, workerOptions(concurrency, overrides));
     const start = performance.now();
     const reason = await runWorker(worker);
     const ms = elapsedSince(start);

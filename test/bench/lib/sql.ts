@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DatabaseConnectionConfig, ServerDatabaseConnectionConfig } from '../../../src/config/define.ts';
 import type { DatabaseDriver } from '../../../src/drivers/database/DatabaseDriver.ts';
+import type { WorkerOptions } from '../../../src/worker/Worker.ts';
 import { mysqlDialect } from '../../../src/drivers/database/dialects/mysql.ts';
 import { postgresDialect } from '../../../src/drivers/database/dialects/postgres.ts';
 import { tableNames } from '../../../src/drivers/database/schema.ts';
@@ -79,8 +80,8 @@ export async function withLoadedTables<T>(backend: SqlBackend, n: number, work: 
 }
 
 /** One in-process worker drains n jobs; returns ms. */
-export function sqlInProcess(backend: SqlBackend, n: number, concurrency: number): Promise<number> {
-  return withLoadedTables(backend, n, (ours, pushed) => drainOurs(ours, `${backend}: one worker c=${concurrency}`, pushed, concurrency));
+export function sqlInProcess(backend: SqlBackend, n: number, concurrency: number, overrides: Partial<WorkerOptions> = {}): Promise<number> {
+  return withLoadedTables(backend, n, (ours, pushed) => drainOurs(ours, `${backend}: one worker c=${concurrency}`, pushed, concurrency, overrides));
 }
 
 export interface ProcessesRun {

@@ -4,11 +4,13 @@
  * the server's own work after the heavier runs before (checkpoints, vacuum) lands on whoever comes
  * next; here each of ours is followed at once by one of theirs, R times, medians of each side.
  *
- *   node --import tsx test/bench/profile/pg-alternate.ts bulk|c1 [R] [--keep none]
+ *   node --import tsx test/bench/profile/pg-alternate.ts bulk|c1|c1b|c50b [R] [--keep none]
  *
  * bulk: 20,000 jobs in calls of 1,000 (ours manager.push, graphile-worker addJobs); c1: one worker
  * at concurrency 1 drains 5,000 preloaded jobs (graphile-worker with its defaults, which deletes a
- * job when it is done; ours keeps a completed record unless --keep none, as the bench's own flag).
+ * job when it is done; ours keeps a completed record unless --keep none, as the bench's own flag);
+ * c1b and c50b: one worker at concurrency 1 or 50 drains 20,000, ours with --prefetch 500 against
+ * graphile-worker batched (its local queue of 500 and batched completion).
  * Each run gets fresh tables or a fresh schema, as in the bench; the peer runs under Node 22
  * (lib/node22.ts).
  */
@@ -19,15 +21,19 @@ import { sqlInProcess } from '../lib/sql.ts';
 const [figure, roundsArg = '6', ...rest] = process.argv.slice(2);
 const rounds = Number(roundsArg);
 const keepNone = rest.join(' ') === '--keep none';
-if ((figure !== 'bulk' && figure !== 'c1') || !(rounds >= 1) || (rest.length > 0 && !keepNone)) throw new Error('usage: pg-alternate.ts bulk|c1 [ROUNDS] [--keep none]');
+const FIGURES = ['bulk', 'c1', 'c1b', 'c50b'];
+if (!FIGURES.includes(figure ?? '') || !(rounds >= 1) || (rest.length > 0 && !keepNone)) throw new Error(`usage: pg-alternate.ts ${FIGURES.join('|')} [ROUNDS] [--keep none]`);
 if (keepNone) RETENTION.keep = 'none';
-const jobs = figure === 'bulk' ? 20_000 : 5_000;
+const batched = figure === 'c1b' || figure === 'c50b';
+const jobs = figure === 'c1' ? 5_000 : 20_000;
+const concurrency = figure === 'c50b' ? 50 : 1;
 const CHUNK = 1_000;
-const graphile = peerNamed('graphile');
+const PREFETCH = 500;
+const peer = peerNamed(batched ? 'graphileBatched' : 'graphile');
 
 /** One run of each side, in ms, checked as the bench checks it (every job stored, or run exactly once). */
-const ours = () => (figure === 'bulk' ? oursBulk(jobs, CHUNK) : sqlInProcess('postgres', jobs, 1));
-const theirs = () => (figure === 'bulk' ? peerBulk(graphile, 'graphile-worker bulk', jobs, CHUNK) : peerProcess(graphile, 'graphile-worker c=1', jobs, 1));
+const ours = () => (figure === 'bulk' ? oursBulk(jobs, CHUNK) : sqlInProcess('postgres', jobs, concurrency, batched ? { prefetch: PREFETCH } : {}));
+const theirs = () => (figure === 'bulk' ? peerBulk(peer, `${peer.name} bulk`, jobs, CHUNK) : peerProcess(peer, `${peer.name} c=${concurrency}`, jobs, concurrency));
 
 const rate = (ms: number) => Math.round((jobs / ms) * 1000);
 await ours(); // warm-up: the first run in a process compiles the library
@@ -38,5 +44,5 @@ for (let round = 0; round < rounds; round += 1) {
   theirRates.push(rate(await theirs()));
 }
 const [a, b] = [Math.round(median(ourRates)), Math.round(median(theirRates))];
-console.log(`${figure}${keepNone ? ' (ours --keep none)' : ''}: ours ${ourRates.join(' ')} | graphile-worker ${theirRates.join(' ')} jobs/s | medians ${a} / ${b} = ${(a / b).toFixed(2)}x`);
+console.log(`${figure}${keepNone ? ' (ours --keep none)' : ''}${batched ? ` (ours --prefetch ${PREFETCH})` : ''}: ours ${ourRates.join(' ')} | ${peer.name} ${theirRates.join(' ')} jobs/s | medians ${a} / ${b} = ${(a / b).toFixed(2)}x`);
 process.exit(0);
