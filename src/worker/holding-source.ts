@@ -93,8 +93,10 @@ export class HoldingSource implements JobSource {
   /** A flush of what a failed turn carried, if no turn carries it sooner. */
   private retry: NodeJS.Timeout | undefined;
   private readonly holdMs: number;
-  /** Moving averages, ms: a done job's run time, and a turn's round trip. Start by assuming slow jobs. */
+  /** Moving averages, ms: a done job's run time, and a turn's round trip. Slow jobs until the first is done. */
   private jobMs = 100;
+  /** Acks made so far (the first sets jobMs). */
+  private acked = 0;
   private roundTripMs = 1;
   /** The last take found nothing (or none was made yet): the worker waits for jobs between takes. */
   private foundNone = true;
@@ -215,7 +217,9 @@ export class HoldingSource implements JobSource {
   }
 
   ack(done: Acknowledgement, ms: number): Promise<boolean> {
-    this.jobMs += (ms - this.jobMs) * SMOOTHING;
+    // The first job done replaces the guess; the average follows from there.
+    this.jobMs = this.acked === 0 ? ms : this.jobMs + (ms - this.jobMs) * SMOOTHING;
+    this.acked += 1;
     return new Promise((resolve, reject) => {
       this.acks.push({ done, resolve, reject });
       this.flushSoon();

@@ -3,7 +3,8 @@
  * its local queue and batched completion) and pg-boss, in the same run on the same server. The peers
  * need Node 22 (node22.ts), so each of their measurements is one child process running
  * peers/graphile.mjs or peers/pgboss.mjs in a fresh schema of its own, dropped afterwards; ours runs
- * in this process on fresh tables (sql.ts), with the in-process Worker.
+ * in this process on fresh tables (sql.ts), with the in-process Worker (with --prefetch against
+ * graphile-worker's batched mode, see PREFETCH).
  *
  * Each round measures each figure once per contender, the order turned by one each round so no one
  * always runs first; our sample goes into every peer's row of that figure. Every run is checked:
@@ -60,6 +61,14 @@ export function peerNamed(key: string): Peer {
 /** Bulk dispatch and pick-up do not depend on graphile-worker's batching: its default stands for it. */
 const UNBATCHED = PEERS.filter((peer) => peer.key !== 'graphileBatched');
 
+/**
+ * Against graphile-worker's batched mode (a local queue of 500 jobs, completions in batches) ours
+ * runs with the same trade, `--prefetch 500`: jobs started ahead in turns of many. Against the
+ * others, and for the figures of ours alone, with its defaults.
+ */
+export const PREFETCH = 500;
+const prefetches = (peer: Peer) => peer.key === 'graphileBatched';
+
 type Measure =
   | { key: string; kind: 'process'; n: number; concurrency: number; what: string }
   | { key: string; kind: 'bulk'; what: string }
@@ -99,7 +108,7 @@ export function pgpeersFigures(sizes: PgPeersSizes): FigureSpec[] {
       const latency = measure.kind === 'latency';
       specs.push({
         key: `pg.${measure.key}.${peer.key}`,
-        label: `PostgreSQL vs ${peer.name}: ${measure.what}`,
+        label: `PostgreSQL${prefetches(peer) ? ` with --prefetch ${PREFETCH}` : ''} vs ${peer.name}: ${measure.what}`,
         unit: latency ? 'ms' : 'jobs/s',
         goal: latency ? undefined : { kind: 'ratio-min', value: 1 },
         peerName: peer.name,
@@ -256,22 +265,29 @@ function latencySample(latencies: number[]): Sample {
   return { value: percentile(latencies, 50), detail: `${raw.samples} samples, min ${raw.min.toFixed(2)} p95 ${raw.p95.toFixed(2)} max ${raw.max.toFixed(2)} ms`, raw };
 }
 
-type Contender = 'ours' | Peer;
+/** `oursPrefetch`: ours with --prefetch (the rows against graphile-worker batched). */
+type Contender = 'ours' | 'oursPrefetch' | Peer;
+
+function whoIs(contender: Contender): string {
+  if (contender === 'ours') return 'ours';
+  return contender === 'oursPrefetch' ? `ours --prefetch ${PREFETCH}` : contender.name;
+}
 
 async function measureOnce(contender: Contender, measure: Measure, sizes: PgPeersSizes): Promise<Sample> {
-  const who = contender === 'ours' ? 'ours' : contender.name;
-  const label = `pgpeers ${who}: ${measure.what}`;
+  const label = `pgpeers ${whoIs(contender)}: ${measure.what}`;
   switch (measure.kind) {
     case 'process': {
-      const ms = contender === 'ours' ? await sqlInProcess('postgres', measure.n, measure.concurrency) : await peerProcess(contender, label, measure.n, measure.concurrency);
+      const ms = typeof contender === 'string'
+        ? await sqlInProcess('postgres', measure.n, measure.concurrency, contender === 'oursPrefetch' ? { prefetch: PREFETCH } : {})
+        : await peerProcess(contender, label, measure.n, measure.concurrency);
       return jobsSample(measure.n, ms);
     }
     case 'bulk': {
-      const ms = contender === 'ours' ? await oursBulk(sizes.bulk, sizes.chunk) : await peerBulk(contender, label, sizes.bulk, sizes.chunk);
+      const ms = typeof contender === 'string' ? await oursBulk(sizes.bulk, sizes.chunk) : await peerBulk(contender, label, sizes.bulk, sizes.chunk);
       return jobsSample(sizes.bulk, ms);
     }
     case 'latency':
-      return latencySample(contender === 'ours' ? await oursLatency(sizes.latency) : await peerLatency(contender, label, sizes.latency));
+      return latencySample(typeof contender === 'string' ? await oursLatency(sizes.latency) : await peerLatency(contender, label, sizes.latency));
   }
 }
 
@@ -281,18 +297,21 @@ export async function pgpeersRound(round: number, sizes: PgPeersSizes): Promise<
   const samples: [string, Side, Sample][] = [];
   const ours = new Map<string, Sample>();
   for (const measure of measures(sizes)) {
-    const contenders: Contender[] = ['ours', ...peersOf(measure)];
+    const peers = peersOf(measure);
+    const contenders: Contender[] = ['ours', ...(peers.some(prefetches) ? ['oursPrefetch' as const] : []), ...peers];
     const turn = round % contenders.length;
     for (const contender of [...contenders.slice(turn), ...contenders.slice(0, turn)]) {
       const sample = await measureOnce(contender, measure, sizes);
       if (contender === 'ours') {
         ours.set(measure.key, sample);
-        for (const peer of peersOf(measure)) samples.push([`pg.${measure.key}.${peer.key}`, 'ours', sample]);
+        for (const peer of peers.filter((p) => !prefetches(p))) samples.push([`pg.${measure.key}.${peer.key}`, 'ours', sample]);
+      } else if (contender === 'oursPrefetch') {
+        for (const peer of peers.filter(prefetches)) samples.push([`pg.${measure.key}.${peer.key}`, 'ours', sample]);
       } else {
         samples.push([`pg.${measure.key}.${contender.key}`, 'peer', sample]);
       }
       const value = measure.kind === 'latency' ? `${sample.value.toFixed(2)} ms` : `${count(sample.value)} jobs/s`;
-      progress(`round ${round + 1}: pg ${measure.key} ${contender === 'ours' ? 'ours' : contender.name} = ${value} (${sample.detail})`);
+      progress(`round ${round + 1}: pg ${measure.key} ${whoIs(contender)} = ${value} (${sample.detail})`);
     }
   }
   for (const concurrency of [1, 50]) {
@@ -306,6 +325,7 @@ export async function pgpeersRound(round: number, sizes: PgPeersSizes): Promise<
 async function warmUp(): Promise<void> {
   progress(`pgpeers: warm-up (Node ${node22().version} for the peers)`);
   await sqlInProcess('postgres', 500, 50);
+  await sqlInProcess('postgres', 500, 1, { prefetch: PREFETCH });
   for (const peer of PEERS) await peerProcess(peer, `pgpeers warm-up ${peer.name}`, 500, 50);
 }
 
@@ -317,7 +337,7 @@ function versionOf(name: string): string {
 /** The notes line: who the peers are and how each is set up. */
 export function pgpeersNote(): string {
   return `PostgreSQL peers (part pgpeers), in the same run on the same server, each measurement in a fresh schema of its own: graphile-worker ${versionOf('graphile-worker')} and pg-boss ${versionOf('pg-boss')} on Node ${node22().version} (child processes; ours on this Node, in-process). ` +
-    `graphile-worker: run() with taskList, maxPoolSize max(10, c+2), its silent logger and NO_LOG_SUCCESS; "batched" adds localQueue.size 500, completeJobBatchDelay 0, failJobBatchDelay 0 (its performance page); timed to every handler run AND its jobs table empty (it does not await completions). ` +
+    `graphile-worker: run() with taskList, maxPoolSize max(10, c+2), its silent logger and NO_LOG_SUCCESS; "batched" adds localQueue.size 500, completeJobBatchDelay 0, failJobBatchDelay 0 (its performance page); timed to every handler run AND its jobs table empty (it does not await completions); against it ours runs with --prefetch ${PREFETCH}, timed to its last ack committed. ` +
     `pg-boss: c=1 batchSize 1 with burstWhenReadyExceeds 1 (the queue's counts refreshed by supervise() after the preload, else it polls every 2 s); c=50 one handler given 50 jobs per fetch (batchSize 50, burstWhenBatchFull: 50 local workers of batchSize 1 measured ~10x slower); timed to every job in state completed. ` +
     `Bulk: ours manager.push, graphile-worker addJobs, pg-boss insert, 1,000 per call. Pick-up: graphile-worker LISTEN/NOTIFY (its default), pg-boss useListenNotify + queue notify (its fastest documented setting; default 2 s poll), ours an in-process Worker with the default --sleep 3 waiting on LISTEN/NOTIFY; each pushes from a separate producer (ours: a second QueueManager) in the same process, push call -> handler start.`;
 }
