@@ -144,6 +144,28 @@ describe('the holding job source', () => {
       assert.ok(driver.calls.includes('release'));
     });
 
+    it('jobs started ahead of a queue paused meanwhile go back with their try refunded; the others stay', async () => {
+      const driver = new MemoryHoldingDriver();
+      driver.written = false;
+      driver.roundTripMs = 2;
+      await driver.push([...Array.from({ length: 100 }, () => stored('Quick', {}, 'a')), ...Array.from({ length: 100 }, () => stored('Quick', {}, 'b'))]);
+      const source = new HoldingSource(driver, { ...options, concurrency: 1, prefetch: 20 }, silent);
+      const startedOn = (queue: string) => [...driver.rows.values()].filter((row) => row.queue === queue && row.attempts === 1).length;
+      for (let i = 0; i < 100 && startedOn('a') === 0; i += 1) {
+        const [job] = await source.take(['a'], 1, 1_000);
+        await source.ack({ reservation: job! }, 0);
+      }
+      assert.ok(startedOn('a') > 0, 'jobs of a are started ahead');
+      // Queue a is paused: the worker now takes from b only.
+      const [fromB] = await source.take(['b'], 1, 1_000);
+      assert.equal(fromB!.queue, 'b');
+      await answered();
+      assert.equal(startedOn('a'), 0, 'none of a is left started');
+      assert.ok([...driver.rows.values()].filter((row) => row.queue === 'a').every((row) => row.token === null), 'every job of a is ready again');
+      await source.ack({ reservation: fromB! }, 0);
+      await source.close();
+    });
+
     it('a job started ahead that waited past half the lease margin is released and runs later on a try of its own', async () => {
       const driver = new MemoryHoldingDriver();
       driver.roundTripMs = 2;
