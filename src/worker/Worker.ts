@@ -216,7 +216,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // A synchronous backend (better-sqlite3) settles every await as a microtask, and jobs started
       // ahead are taken without any I/O: without a turn of the event loop now and then, signals
       // (SIGTERM) would wait until the queue is empty, and replies and acks until the jobs ran out.
-      // One a millisecond at most: a turn per job cost short jobs a fifth of their speed.
+      // One a millisecond at most: a turn per job cost short jobs a tenth of their speed.
       else if (performance.now() - yieldedAt >= YIELD_EVERY_MS) {
         await yieldToEventLoop();
         yieldedAt = performance.now();
