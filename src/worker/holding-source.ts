@@ -25,9 +25,9 @@
  *   again. An ack's promise settles when a turn that carries it is answered.
  * - While a turn is on its way, acks wait for the next one (group commit): a worker running many
  *   short jobs sends one turn per round trip, not one per job.
- * - With `prefetch` (`queue work --prefetch N`), a worker of fast jobs starts up to N held jobs in
- *   one turn, ahead of running them, and runs them one after another without a round trip each
- *   (graphile-worker's local queue). How many follows the work: about what finishes in two round
+ * - With `prefetch` (`queue work --prefetch N`), a worker of fast jobs starts up to N jobs in one
+ *   turn (those it holds, or else as many taken and started in that turn), ahead of running them,
+ *   and runs them one after another without a round trip each (graphile-worker's local queue). How many follows the work: about what finishes in two round
  *   trips, so jobs slower than a round trip are never started ahead. The price is the one of a
  *   running job: a worker killed (not stopped) has used a try of each job it started ahead and had
  *   not run, and those wait for their lease to run out. A started job not run within half the lease
@@ -73,7 +73,7 @@ export class HoldingSource implements JobSource {
   private held: Held[] = [];
   /** Started ahead (prefetch) and not yet taken: the next takes run these first. */
   private readonly started: StartedAhead;
-  /** The turn starting jobs ahead, while it is on its way. */
+  /** The turns starting jobs ahead, while they are on their way (STARTING_TURNS at most). */
   private readonly starting = new Set<Promise<void>>();
   /** How many jobs the turns in `starting` asked for. */
   private coming = 0;
