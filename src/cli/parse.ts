@@ -27,7 +27,7 @@ export function wholeNumber(value: string): number {
   return Number(value);
 }
 
-/** A parser of whole numbers from 1 to `max`. */
+/** A parser of whole numbers from 0 to `max`. */
 export function wholeUpTo(max: number): (value: string) => number {
   return (value) => {
     const n = wholeNumber(value);
@@ -36,6 +36,7 @@ export function wholeUpTo(max: number): (value: string) => number {
   };
 }
 
+/** A parser of whole numbers from 1 to `max`. */
 export function intUpTo(max: number): (value: string) => number {
   return (value) => {
     const n = positiveInt(value);

@@ -1,7 +1,8 @@
 /**
  * Where a worker's jobs come from and where its acks go (Sidekiq's "fetch"). A driver that can hold
- * jobs ahead (Redis) is read through a HoldingSource, so a busy worker never waits on a round trip
- * between jobs; any other through a ReservingSource, asked for jobs when a slot is free.
+ * jobs ahead is read through a HoldingSource (Redis at any concurrency, SQL at concurrency 1, and
+ * every backend with --prefetch), so a busy worker never waits on a round trip between jobs; else
+ * through a ReservingSource, asked for jobs when a slot is free.
  */
 import type { Acknowledgement, Keeping, Reservation } from '../contract/driver.ts';
 
