@@ -40,6 +40,16 @@ for (const backend of await e2eBackends()) {
       assert.equal((await status(t)).queues[0]?.ready, 7);
     });
 
+    it('--max-jobs with --prefetch starts no job beyond its budget: exactly that many run, nothing stays leased', async () => {
+      const t = backend.env();
+      await dispatchMany(t, 'Record.ts', 400);
+      const result = await run(['work', '--max-jobs', '150', '--prefetch', '100'], t);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(records(t).length, 150);
+      const left = (await status(t)).queues[0];
+      assert.deepEqual([left?.ready, left?.reserved ?? 0], [250, 0]);
+    });
+
     it('--max-time ends an idle worker with exit 0', async () => {
       const t = backend.env();
       const startedAt = Date.now();
