@@ -95,8 +95,8 @@ export class HoldingSource implements JobSource {
   private readonly holdMs: number;
   /** Moving averages, ms: a done job's run time, and a turn's round trip. Slow jobs until the first is done. */
   private jobMs = 100;
-  /** Acks made so far (the first sets jobMs). */
-  private acked = 0;
+  /** Whether a job was done yet (the first one sets jobMs). */
+  private timedAJob = false;
   private roundTripMs = 1;
   /** The last take found nothing (or none was made yet): the worker waits for jobs between takes. */
   private foundNone = true;
@@ -122,8 +122,9 @@ export class HoldingSource implements JobSource {
       this.startAhead(queues, budget - taken.length);
       return taken;
     }
-    const ahead = this.held.length === 0 && this.refills.size === 0 ? this.startAheadTarget(Math.max(0, budget - count)) : 0;
-    if (this.held.length === 0 && this.refills.size === 0 && (this.foundNone || ahead > 0)) {
+    const nothingHeld = this.held.length === 0 && this.refills.size === 0;
+    const ahead = nothingHeld ? this.startAheadTarget(Math.max(0, budget - count)) : 0;
+    if (nothingHeld && (this.foundNone || ahead > 0)) {
       // Woken from idleness (see the header), or starting ahead: started in the round trip that takes them.
       const sentAt = performance.now();
       const { result } = this.turn([], queues, Math.min(budget, count + ahead), { startAtOnce: true });
@@ -152,7 +153,7 @@ export class HoldingSource implements JobSource {
     else {
       try {
         const outcome = await result;
-        this.started.keep(aheadHeld.filter((_, i) => outcome.started[taken.length + i] === true).map((h) => h.reservation), sentAt);
+        this.started.keep(startedOf(aheadHeld, outcome.started.slice(taken.length)), sentAt);
       } catch (error) {
         // Not started, not run: still held (or their hold runs out), for the next take to try again.
         this.held.unshift(...takenHeld, ...aheadHeld);
@@ -203,7 +204,7 @@ export class HoldingSource implements JobSource {
     const starting: Promise<void> = result.then(
       (outcome) => {
         if (batch.length === 0) this.started.keep(outcome.held, sentAt);
-        else if (!written) this.started.keep(batch.filter((_, i) => outcome.started[i] === true).map((h) => h.reservation), sentAt);
+        else if (!written) this.started.keep(startedOf(batch, outcome.started), sentAt);
       },
       () => {
         // Not on record: held again (a written turn's starts go again with the next one).
@@ -218,8 +219,8 @@ export class HoldingSource implements JobSource {
 
   ack(done: Acknowledgement, ms: number): Promise<boolean> {
     // The first job done replaces the guess; the average follows from there.
-    this.jobMs = this.acked === 0 ? ms : this.jobMs + (ms - this.jobMs) * SMOOTHING;
-    this.acked += 1;
+    this.jobMs = this.timedAJob ? this.jobMs + (ms - this.jobMs) * SMOOTHING : ms;
+    this.timedAJob = true;
     return new Promise((resolve, reject) => {
       this.acks.push({ done, resolve, reject });
       this.flushSoon();
@@ -375,4 +376,9 @@ export class HoldingSource implements JobSource {
     // A failure reaches each ack's own promise; nothing is left to report here.
     this.flush ??= setImmediate(() => void this.turn([], [], 0).result.catch(() => {}));
   }
+}
+
+/** The held jobs whose start a turn answered true (`started`, in the same order). */
+function startedOf(held: Held[], started: boolean[]): Reservation[] {
+  return held.filter((_, i) => started[i] === true).map((h) => h.reservation);
 }

@@ -32,7 +32,8 @@ function freshPrefix(side: string): string {
 
 // ---- ours ----
 
-async function withOurs<T>(work: (ours: Ours) => Promise<T>): Promise<T> {
+/** Ours on a fresh prefix of the bench's Redis, connected before `work`; the prefix is deleted after. */
+export async function withOurs<T>(work: (ours: Ours) => Promise<T>): Promise<T> {
   const prefix = freshPrefix('ours');
   const ours = await openOurs({ driver: 'redis', url: REDIS_URL, prefix });
   try {

@@ -7,10 +7,9 @@
  *
  * A first, smaller round warms up (compiles the library) and is not counted.
  */
-import { randomUUID } from 'node:crypto';
-import { deleteRedisPrefix, REDIS_URL } from '../../helpers/backends.ts';
-import { QUEUE, RETENTION } from '../lib/common.ts';
-import { drainOurs, openOurs, pushOurs } from '../lib/ours.ts';
+import { RETENTION } from '../lib/common.ts';
+import { drainOurs, pushOurs } from '../lib/ours.ts';
+import { withOurs } from '../lib/redis.ts';
 import { SQL_BACKENDS, sqlInProcess, type SqlBackend } from '../lib/sql.ts';
 
 const args = process.argv.slice(2);
@@ -26,17 +25,7 @@ if (!(backend === 'redis' || SQL_BACKENDS.includes(backend as SqlBackend)) || !(
   throw new Error('usage: drain.ts postgres|mariadb|sqlite|redis JOBS CONCURRENCY [ROUNDS] [--prefetch N] [--keep none]');
 }
 
-async function redisDrain(n: number): Promise<number> {
-  const prefix = `bench-drain-${randomUUID().slice(0, 8)}`;
-  const ours = await openOurs({ driver: 'redis', url: REDIS_URL, prefix });
-  try {
-    await ours.driver.size(QUEUE);
-    return await drainOurs(ours, 'drain', await pushOurs(ours, n), concurrency, { prefetch });
-  } finally {
-    await ours.close();
-    await deleteRedisPrefix(prefix);
-  }
-}
+const redisDrain = (n: number) => withOurs(async (ours) => drainOurs(ours, 'drain', await pushOurs(ours, n), concurrency, { prefetch }));
 
 const drain = (n: number) => (backend === 'redis' ? redisDrain(n) : sqlInProcess(backend as SqlBackend, n, concurrency, { prefetch }));
 await drain(Math.min(jobs, 2_000));
