@@ -15,13 +15,6 @@ export const PUSH_KEYS = [
   'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels', 'prioritized', 'priorities',
 ] as const satisfies readonly QueueKeyName[];
 
-/** turn.lua, then the client's `took` key. */
-export const TURN_KEYS = [
-  'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress',
-  'cancels', 'ranks', 'deadlines', 'unique', 'holds', 'done', 'completed', 'cancelled', 'expired', 'expires',
-  'prioritized', 'priorities',
-] as const satisfies readonly QueueKeyName[];
-
 export const RELEASE_KEYS = [
   'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'ranks', 'priorities',
 ] as const satisfies readonly QueueKeyName[];

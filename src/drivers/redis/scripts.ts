@@ -1,6 +1,6 @@
 /**
  * Loads the Lua scripts once per client, through ioredis defineCommand, under versioned names
- * (`queue_v6_turn`): a new version of a script gets a new name and a new SHA, so workers of two
+ * (`queue_v7_turn`): a new version of a script gets a new name and a new SHA, so workers of two
  * releases never run each other's scripts. `-- @include x.lua` lines pull in lua/includes/x.lua
  * (and what it includes).
  * Every script takes its keys first; runScript counts them, so no count is kept anywhere else.
@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
-const SCRIPT_VERSION = 6;
+const SCRIPT_VERSION = 7;
 
 const SCRIPTS = [
   'push', 'push_placed', 'turn', 'release', 'fail', 'retry', 'clear', 'flush', 'stats', 'find', 'list', 'prune',

@@ -4,9 +4,8 @@
  */
 import type { Completion, Keeping, Reservation, Turn, TurnResult } from '../../contract/driver.ts';
 import { DEFAULT_KEEPING } from '../../contract/records.ts';
-import { keyList, type QueueKeys } from './keys.ts';
+import type { QueueKeys } from './keys.ts';
 import { unpackPayload } from './packed.ts';
-import { TURN_KEYS } from './script-keys.ts';
 import type { Reply } from './scripts.ts';
 
 export interface EncodedTurn {
@@ -49,7 +48,8 @@ function completionArgs(completion: Completion): (string | number)[] {
 
 /**
  * KEYS: per involved queue (the queues taken from first, in priority order, then the others the
- * acks, starts and give-backs name), its TURN_KEYS and its `took` key. ARGV: count, hold (1 or 0),
+ * acks, starts and give-backs name), its `ready` key (turn.lua names the others from it) and its
+ * `took` key. ARGV: count, hold (1 or 0),
  * token, default timeout ms, lease margin ms, hold ms, the keep ms and most records kept of a job
  * the take finds past its expiry, the finish channel (see keys.ts); the take list; then acks,
  * acks that keep a record, starts and give-backs,
@@ -97,7 +97,7 @@ export function encodeTurn(turn: Turn, keysOf: (queue: string) => QueueKeys, cha
   const keys: string[] = [];
   for (const queue of involved) {
     const k = keysOf(queue);
-    keys.push(...keyList(k, TURN_KEYS), k.took(clientId));
+    keys.push(k.ready, k.took(clientId));
   }
   return { keys, args, involved, take, token, ackOrder: [...plain, ...kept] };
 }

@@ -3,8 +3,9 @@
 -- up to `count` jobs from the first of its queues that has any. Plain reserve() and ack() are
 -- turns too (a take with `hold` 0, and a turn of acks alone).
 --
--- KEYS, per queue, queue after queue: the keys named in QUEUE_KEYS below (TURN_KEYS in
---   script-keys.ts), then `took` (string: this client's last take, see below)
+-- KEYS, per queue, queue after queue: its `ready` key, from which the script names the queue's
+--   other keys (queue_keys_from in queue_keys.lua), then `took` (string: this client's last take,
+--   see below)
 -- ARGV: count, hold (1: hold the jobs taken, 0: count their try now), token, default timeout ms,
 --       lease margin ms, hold ms, keep ms and most records kept of the record of a job the take
 --       finds past its expiry, finish channel; n, then n queue indexes to take from, in priority
@@ -70,18 +71,14 @@
 -- @include priority.lua
 -- @include expiry.lua
 
-local QUEUE_KEYS = {
-  'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'timeouts', 'started', 'progress',
-  'cancels', 'ranks', 'deadlines', 'unique', 'holds', 'done', 'completed', 'cancelled', 'expired', 'expires',
-  'prioritized', 'priorities', 'took',
-}
-
--- Queue qi's keys by name, built once per queue.
+-- Queue qi's keys by name, built once per queue from the two it is sent: its `ready` key (the
+-- others are built from it) and this client's `took` key.
 local named = {}
 local function keys_of(qi)
   local k = named[qi]
   if not k then
-    k = queue_keys(QUEUE_KEYS, qi)
+    k = queue_keys_from(KEYS[qi * 2 - 1])
+    k.took = KEYS[qi * 2]
     named[qi] = k
   end
   return k
