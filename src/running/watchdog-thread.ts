@@ -46,6 +46,8 @@ parentPort!.on('message', (message: { type: 'start' | 'end' | 'pause' | 'resume'
 });
 
 poller = setInterval(poll, pollMs);
+// Set up: the main thread may wait for this (Watchdog.ready()) before it times anything.
+parentPort!.postMessage({ type: 'ready' });
 
 function poll(): void {
   // This thread not having run for far longer than its poll means the whole process was stopped

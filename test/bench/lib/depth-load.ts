@@ -131,7 +131,7 @@ export async function loadSql(ours: Ours, config: DatabaseConnectionConfig, dept
   const ran: string[] = [];
   setRunHook((id) => ran.push(id));
   try {
-    const reason = await runWorker(newWorker(ours, workerOptions(1, { keep, maxJobs: 1 })));
+    const reason = await runWorker(await newWorker(ours, workerOptions(1, { keep, maxJobs: 1 })));
     if (reason.code !== 'max-jobs' || ran.join() !== completedId) throw new BenchFailure(`depth: the template job's worker stopped with '${reason.code}' (${reason.message}) after running ${ran.join(', ') || 'nothing'}`);
   } finally {
     setRunHook(undefined);

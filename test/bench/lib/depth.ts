@@ -61,7 +61,7 @@ async function drain(ours: Ours, label: string, n: number, expected: (id: string
   setRunHook((id) => ran.push(id));
   let ms: number;
   try {
-    const worker = newWorker(ours, workerOptions(DEPTH_CONCURRENCY, { keep: DEPTH_KEEP, maxJobs: n }));
+    const worker = await newWorker(ours, workerOptions(DEPTH_CONCURRENCY, { keep: DEPTH_KEEP, maxJobs: n }));
     const start = performance.now();
     const reason = await runWorker(worker);
     ms = elapsedSince(start);

@@ -74,10 +74,14 @@ export function workerOptions(concurrency: number, overrides: Partial<WorkerOpti
 
 /**
  * A silent in-process Worker set up as `queue work` sets one up: payloads opened by the manager's
- * rules, and a watchdog thread that every job reports to. Stop it with stopWorker().
+ * rules, and a watchdog thread that every job reports to. Stop it with stopWorker(). It returns
+ * once the watchdog thread has started, as the bench's BullMQ workers are timed from
+ * waitUntilReady(): the thread's start-up (tens of milliseconds of a core) is a process's, once,
+ * not its jobs'.
  */
-export function newWorker(ours: Ours, options: WorkerOptions): WorkerType {
+export async function newWorker(ours: Ours, options: WorkerOptions): Promise<WorkerType> {
   const watchdog = new Watchdog(ours.manager.root, options.concurrency, { connection: ours.driver.connection, defaults: options.defaults }, silent);
+  await watchdog.ready();
   return new Worker(ours.driver, ours.registry, { payloads: ours.manager.payloads, watchdog, ...options }, silent);
 }
 
@@ -98,7 +102,7 @@ export async function drainOurs(ours: Ours, label: string, pushed: string[], con
   const ran: string[] = [];
   setRunHook((id) => ran.push(id));
   try {
-    const worker = newWorker(ours, workerOptions(concurrency, overrides));
+    const worker = await newWorker(ours, workerOptions(concurrency, overrides));
     const start = performance.now();
     const reason = await runWorker(worker);
     const ms = elapsedSince(start);

@@ -151,7 +151,7 @@ async function oursLatency(plan: PgPeersSizes['latency']): Promise<number[]> {
     const producer = await openOurs(setup.config);
     const pickups = new Pickups();
     setRunHook(pickups.record);
-    const worker = newWorker(ours, workerOptions(1, { sleep: 3, stopWhenEmpty: false }));
+    const worker = await newWorker(ours, workerOptions(1, { sleep: 3, stopWhenEmpty: false }));
     const running = runWorker(worker);
     try {
       const pushed: string[] = [];

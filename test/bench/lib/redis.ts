@@ -73,7 +73,7 @@ export const ourRedis: RedisContender = {
     const pickups = new Pickups();
     setRunHook(pickups.record);
     // An idle worker as `queue work` runs it: the default 3 s sleep, so it blocks on its notify list.
-    const worker = newWorker(ours, workerOptions(1, { sleep: 3, stopWhenEmpty: false }));
+    const worker = await newWorker(ours, workerOptions(1, { sleep: 3, stopWhenEmpty: false }));
     const running = runWorker(worker);
     try {
       return await sampleLatency('ours: pick-up latency', pickups, plan, async (t, i) => (await ours.manager.push([ours.job(i, t)]))[0]!.id);

@@ -37,7 +37,7 @@ async function drain(priorities: number[]): Promise<number> {
     setRunHook((id) => ran.push(id));
     try {
       const started = performance.now();
-      await Promise.all(Array.from({ length: W }, () => runWorker(newWorker(ours, workerOptions(C)))));
+      await Promise.all(Array.from({ length: W }, async () => runWorker(await newWorker(ours, workerOptions(C)))));
       const took = performance.now() - started;
       const label = `${BACKEND}: ${W} workers c=${C}, priorities ${priorities.join(', ')}`;
       verifyExactlyOnce(label, pushed, ran);
