@@ -125,7 +125,7 @@ async function prepare(ours: Ours, client: Redis, sha: string): Promise<Prepared
   }
   const pushed = await pushOurs(ours, n);
   const ran: string[] = [];
-  // --no-watchdog: what the watchdog thread (two notes and a message each way per job) costs.
+  // --no-watchdog: what the watchdog costs per job (its thread started before the clock, as newWorker waits for).
   const worker = values['no-watchdog'] ? new Worker(ours.driver, ours.registry, { payloads: ours.manager.payloads, ...workerOptions(1) }, pino({ level: 'silent' })) : await newWorker(ours, workerOptions(1));
   return {
     run: async () => {
