@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConnectionConfig } from '../../src/config/define.ts';
 import type { FailedJob } from '../../src/contract/driver.ts';
 import { ensureBuilt } from './build.ts';
+import { freePort } from './servers.ts';
 import { tableNames } from '../../src/drivers/database/schema.ts';
 import { deleteRedisPrefix, everyTable, MYSQL_URL, POSTGRES_URL, redisBackend, REDIS_URL, serverDatabaseBackend, serverDatabaseConfig, skipReason } from './backends.ts';
 
@@ -86,8 +87,12 @@ export interface E2EBackend {
   cleanup(): Promise<void>;
 }
 
-/** Port 6390 on loopback: nothing listens there. */
-export const UNREACHABLE_REDIS = '127.0.0.1:6390';
+/**
+ * A loopback port nothing listens on: one the system just handed out and took back. (A fixed one
+ * can be taken: the profiling tools' own Redis runs on 6390, docs/performance.md.)
+ */
+export const UNREACHABLE_PORT = await freePort();
+export const UNREACHABLE_REDIS = `127.0.0.1:${UNREACHABLE_PORT}`;
 
 /**
  * Every backend, each with its skip reason. Locally an unreachable backend is skipped with a
