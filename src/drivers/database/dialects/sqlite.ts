@@ -17,6 +17,29 @@ import { updateOwnedReturning } from '../sql/owned.ts';
 import type { SqlDialect } from './dialect.ts';
 import { keepPreparedStatements } from './statements.ts';
 
+/** How long a statement waits for another connection's lock before it fails (ms). */
+const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Puts the file in WAL mode. On a new file opened by several processes at once, SQLite can refuse
+ * the lock this needs at once, without waiting, where waiting could deadlock (sqlite3_busy_handler);
+ * one process in about a thousand then failed to open the file ("database is locked"). So it is
+ * tried again, every 10 ms, for as long as a statement would wait.
+ */
+function useWal(database: Database.Database): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      database.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
+      // connect() is synchronous: a blocking pause, on a path a process takes once.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
 export function sqliteDialect(filename: string): SqlDialect {
   let opened: Database.Database | undefined;
   return {
@@ -28,9 +51,9 @@ export function sqliteDialect(filename: string): SqlDialect {
       try {
         mkdirSync(path.dirname(filename), { recursive: true });
         database = new Database(filename);
-        database.pragma('journal_mode = WAL');
         // Wait for another worker's write instead of failing at once.
-        database.pragma('busy_timeout = 10000');
+        database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+        useWal(database);
         // Safe with WAL: a power cut may lose the last commits, never corrupt the file.
         database.pragma('synchronous = NORMAL');
       } catch (error) {
