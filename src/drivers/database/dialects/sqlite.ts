@@ -22,9 +22,9 @@ const BUSY_TIMEOUT_MS = 10_000;
 
 /**
  * Puts the file in WAL mode. On a new file opened by several processes at once, SQLite can refuse
- * the lock this needs at once, without waiting, where waiting could deadlock (sqlite3_busy_handler);
- * one process in about a thousand then failed to open the file ("database is locked"). So it is
- * tried again, every 10 ms, for as long as a statement would wait.
+ * the lock this needs at once, without waiting, where waiting could deadlock (sqlite3_busy_handler),
+ * and the process failed to open the file ("database is locked": rare, one of 1,440 openings in a
+ * stress test). So it is tried again, every 10 ms, for as long as a statement would wait.
  */
 function useWal(database: Database.Database): void {
   const deadline = Date.now() + BUSY_TIMEOUT_MS;
