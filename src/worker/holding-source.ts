@@ -27,11 +27,12 @@
  *   short jobs sends one turn per round trip, not one per job.
  * - With `prefetch` (`queue work --prefetch N`), a worker of fast jobs starts up to N jobs in one
  *   turn (those it holds, or else as many taken and started in that turn), ahead of running them,
- *   and runs them one after another without a round trip each (graphile-worker's local queue). How many follows the work: about what finishes in two round
- *   trips, so jobs slower than a round trip are never started ahead. The price is the one of a
- *   running job: a worker killed (not stopped) has used a try of each job it started ahead and had
- *   not run, and those wait for their lease to run out. A started job not run within half the lease
- *   margin, one of a paused queue, and every one left at a stop is released with its try refunded.
+ *   and runs them one after another without a round trip each (graphile-worker's local queue).
+ *   How many follows the work: about what finishes in two round trips, so jobs slower than a round
+ *   trip are never started ahead. The price is the one of a running job: a worker killed (not
+ *   stopped) has used a try of each job it started ahead and had not run, and those wait for their
+ *   lease to run out. A started job not run within half the lease margin, one of a paused queue,
+ *   and every one left at a stop is released with its try refunded.
  */
 import type { Logger } from 'pino';
 import type { Acknowledgement, Driver, Holding, Reservation, TurnResult } from '../contract/driver.ts';
