@@ -83,7 +83,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush, Blo
     this.monitor = new DatabaseMonitor(tables, dialect, (what, work) => this.call(what, work));
     this.acks = new AckBatcher((rows) => acknowledge(this.db, dialect, tables.jobs, rows, this.records.channel));
     this.holding = new DatabaseHolding(dialect, tables.jobs, this.records, this.acks, (what, work) => this.call(what, work));
-    this.notices = dialect.listen && new Notices(dialect.listen.bind(dialect), [this.records.channel, channelOf(tables.jobs, 'ready')], (what, error) => this.translate(what, error));
+    this.notices = dialect.listen && new Notices(dialect.listen.bind(dialect), (what, error) => this.translate(what, error));
     this.waiter = this.jobWaiter();
   }
 

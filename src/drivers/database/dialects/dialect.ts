@@ -123,8 +123,14 @@ export interface SqlDialect {
    * Returns the unsubscribe, or undefined when nothing can tell (the waiter then reads on a timer).
    */
   watchWrites?(onWrite: () => void): (() => void) | undefined;
-  /** Listens on `channels` with a connection of its own (PostgreSQL's LISTEN); `close` ends it. */
-  listen?(channels: string[], onNotice: (channel: string, payload: string) => void, onLost: (error: Error) => void): Promise<{ close(): Promise<void> }>;
+  /** Opens a connection of its own to hear notices (PostgreSQL's LISTEN), on the channels `add` names. */
+  listen?(onNotice: (channel: string, payload: string) => void, onLost: (error: Error) => void): Promise<Listening>;
+}
+
+/** A listening connection: `add` starts hearing a channel (resolves once the server listens); `close` ends it. */
+export interface Listening {
+  add(channel: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 export type JobsInsert = InsertQueryBuilder<Tables, 'queue_jobs', InsertResult>;

@@ -66,15 +66,17 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     async notify(trx, channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
     },
-    async listen(channels, onNotice, onLost) {
+    async listen(onNotice, onLost) {
       const client = new pg.Client(config.url ? { connectionString: config.url } : { host, port, database: config.database, user: config.user, password: config.password });
       client.on('error', onLost);
       client.on('notification', (message) => {
         if (message.payload) onNotice(message.channel, message.payload);
       });
       await client.connect();
-      await client.query(channels.map((channel) => `listen ${client.escapeIdentifier(channel)}`).join('; '));
-      return { close: () => client.end() };
+      return {
+        add: async (channel) => void (await client.query(`listen ${client.escapeIdentifier(channel)}`)),
+        close: () => client.end(),
+      };
     },
     isMissingTable: (error) => ['42P01', '42703'].includes((error as { code?: string })?.code ?? ''),
     refusal: (error) => PG_REFUSALS[(error as { code?: string })?.code ?? ''],
