@@ -157,7 +157,7 @@ function warnings(children: Child[]): string[] {
 // ---- CPU time from /proc ----
 
 /** Linux's clock ticks per second (USER_HZ), the unit of the times in /proc/<pid>/stat. */
-const TICKS_PER_SECOND = 100;
+export const TICKS_PER_SECOND = 100;
 
 function percentOfCore(ticks: number, ms: number): number {
   return (ticks / TICKS_PER_SECOND / (ms / 1000)) * 100;
@@ -174,7 +174,7 @@ function statFields(pid: number | 'self'): string[] | undefined {
 }
 
 /** utime + stime of a live process (all its threads). */
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   const fields = statFields(pid);
   return fields ? Number(fields[11]) + Number(fields[12]) : 0;
 }
@@ -198,7 +198,7 @@ function machineBusyTicks(): number {
  * that is counted too (the backends never fork, so theirs is 0). The servers are shared: anything
  * else that uses them meanwhile is in the figure.
  */
-function serverCpuTicks(backend: ScaleBackend): number {
+export function serverCpuTicks(backend: ScaleBackend): number {
   const name = backend === 'redis' ? 'redis-server' : 'postgres';
   let ticks = 0;
   for (const entry of readdirSync('/proc')) {
