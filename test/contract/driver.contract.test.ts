@@ -380,6 +380,29 @@ for (const makeBackend of backends) {
       }
     });
 
+    // A server database is the application's too: its tables come and go while a worker migrates.
+    if (backend.name === 'mariadb' || backend.name === 'postgres') it('migrates while another connection creates and drops tables in the same database', { skip }, async () => {
+      const db = backend.appDatabase!();
+      const base = `churn_${randomUUID().slice(0, 8)}`;
+      let churning = true;
+      let churned = 0;
+      const churn = (async () => {
+        for (; churning; churned += 1) {
+          await db.schema.createTable(`${base}_${churned % 4}`).ifNotExists().addColumn('id', 'integer').execute();
+          await db.schema.dropTable(`${base}_${(churned + 2) % 4}`).ifExists().execute();
+        }
+      })();
+      try {
+        for (let i = 0; i < 8; i += 1) await fresh();
+      } finally {
+        churning = false;
+        await churn;
+        for (let i = 0; i < 4; i += 1) await db.schema.dropTable(`${base}_${i}`).ifExists().execute();
+        await db.destroy();
+      }
+      assert.ok(churned >= 8, `the other connection made and dropped tables meanwhile (${churned} times)`);
+    });
+
     it('restart and pause signals are shared by every worker of the connection', { skip }, async () => {
       const d = await fresh();
       const other = await backend.sibling();

@@ -242,7 +242,7 @@ export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlD
     if (error) throw error;
     return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
   };
-  if (dialect.client !== 'sqlite') return againIfATableVanished(dialect, () => run(db));
+  if (dialect.client !== 'sqlite') return run(db);
   // Kysely locks the migrations on MySQL and PostgreSQL, not on SQLite, where processes that open a
   // new file at once (a worker and a dispatch, on first use) would each apply them: there the run is
   // one transaction that holds the write lock, and the second finds nothing left to do. A file that
@@ -250,22 +250,6 @@ export async function migrate(db: Kysely<any>, tables: TableNames, dialect: SqlD
   // the lock across awaits would stall the first one's writes (better-sqlite3 waits synchronously).
   if (target === undefined && (await applied(db, `${tables.jobs}_migrations`)).size === Object.keys(migrations).length) return { applied: [] };
   return oneAtATime(dialect.describe, () => dialect.writeTransaction(db, run));
-}
-
-/**
- * Kysely's migrator first reads the columns of every table in the database, and on PostgreSQL that
- * read names each table (pg_get_serial_sequence): a table another application drops meanwhile fails
- * it with "relation does not exist". The run is idempotent and holds the migration lock: it is
- * simply made again.
- */
-async function againIfATableVanished<T>(dialect: SqlDialect, work: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= 5 || !dialect.isMissingTable(error)) throw error;
-    }
-  }
 }
 
 /** The names of the migrations recorded as applied (none when the table does not exist yet). */

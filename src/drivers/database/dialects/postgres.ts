@@ -2,7 +2,7 @@
  * PostgreSQL through pg's pool. The claim is one UPDATE with a SKIP LOCKED subquery; the clock is
  * the server's statement_timestamp(), stable within a statement so one claim sees one `now`.
  */
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type DatabaseIntrospector, type SchemaMetadata, type TableMetadata } from 'kysely';
 import pg from 'pg';
 import type { ServerDatabaseConnectionConfig } from '../../../config/define.ts';
 import type { Refusal } from '../../../contract/unavailable.ts';
@@ -41,7 +41,7 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
       pool.on('error', onPoolError);
       pool.on('connect', (client) => client.on('error', ignoreCheckedOutError));
       namePreparedStatements(pool);
-      return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+      return new Kysely<Tables>({ dialect: new QueueDialect({ pool }) });
     },
     async checkServer(db) {
       const { rows } = await sql<{ v: string }>`select current_setting('server_version_num') as v`.execute(db);
@@ -81,6 +81,40 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
     isMissingTable: (error) => ['42P01', '42703'].includes((error as { code?: string })?.code ?? ''),
     refusal: (error) => PG_REFUSALS[(error as { code?: string })?.code ?? ''],
   };
+}
+
+/**
+ * Kysely's migrator asks the dialect's introspector whether its two tables exist, and Kysely's own
+ * for PostgreSQL answers by reading every column of every table in the database, calling
+ * pg_get_serial_sequence() on each table by name: a table the application drops meanwhile fails
+ * the read ("relation does not exist"), every time it is tried while tables come and go, and on an
+ * application's database of many tables the read is long. This one answers from pg_tables with the
+ * tables of the schemas on the search path (where the migrator's unqualified names resolve), names
+ * only: a read of the catalog in one snapshot, which a concurrent DROP cannot fail.
+ */
+class TablesOnTheSearchPath implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<any>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<SchemaMetadata>`select unnest(current_schemas(false)) as name`.execute(this.db);
+    return rows;
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ schema: string; name: string }>`select schemaname as schema, tablename as name from pg_catalog.pg_tables
+      where schemaname = any(current_schemas(false))`.execute(this.db);
+    return rows.map((row) => ({ ...row, isView: false, columns: [] }));
+  }
+
+  async getMetadata(): Promise<{ tables: TableMetadata[] }> {
+    return { tables: await this.getTables() };
+  }
+}
+
+class QueueDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new TablesOnTheSearchPath(db);
+  }
 }
 
 /** The query that was running fails with this error too, and reports it; there is nothing more to do. */
