@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { dispatchMany, e2eBackends, escapeRegExp, managerFor, failedList, ranIds, records, repoRoot, run, status, type BackendName, type RunResult, type TestEnv, UNREACHABLE_REDIS } from '../helpers/cli.ts';
+import { dispatchMany, e2eBackends, escapeRegExp, managerFor, failedList, ranIds, records, repoRoot, run, status, type BackendName, type RunResult, type TestEnv, UNREACHABLE_ADDRESS } from '../helpers/cli.ts';
 
 function assertOneLineError(result: RunResult, pattern: RegExp, command = 'the command'): void {
   assert.notEqual(result.code, 0, `${command}: exit code is non-zero`);
@@ -197,11 +197,11 @@ for (const backend of await e2eBackends()) {
 
     it('a password in REDIS_URL is printed by no command', async () => {
       const secret = 'Sup3rSecret';
-      const t = backend.env({ REDIS_URL: `redis://:${secret}@${UNREACHABLE_REDIS}/0` });
+      const t = backend.env({ REDIS_URL: `redis://:${secret}@${UNREACHABLE_ADDRESS}/0` });
       const results = await Promise.all([['dispatch', 'Record'], ['--verbose', 'dispatch', 'Record'], ['status'], ['work', '--max-time', '2']].map((args) => run(args, t)));
       assertNotPrinted(results, secret);
       if (backend.name === 'redis') {
-        for (const result of results) assert.match(result.stdout + result.stderr, new RegExp(`Redis connection 'redis' \\(${escapeRegExp(UNREACHABLE_REDIS)}\\)`), 'the failure names host:port');
+        for (const result of results) assert.match(result.stdout + result.stderr, new RegExp(`Redis connection 'redis' \\(${escapeRegExp(UNREACHABLE_ADDRESS)}\\)`), 'the failure names host:port');
       }
     });
   });

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { encodeEnvelope, type Envelope } from '../../src/jobs/envelope.ts';
 import { generateAppKey } from '../../src/jobs/seal.ts';
-import { dispatchMany, e2eBackends, failedList, managerFor, records, run, status, type TestEnv, UNREACHABLE_PORT, UNREACHABLE_REDIS } from '../helpers/cli.ts';
+import { dispatchMany, e2eBackends, failedList, managerFor, records, run, status, type TestEnv, UNREACHABLE_PORT, UNREACHABLE_ADDRESS } from '../helpers/cli.ts';
 import { hostilePayload, random } from '../helpers/hostile.ts';
 
 /** Writes payloads straight into storage, as anyone who can write to Redis or the table could. */
@@ -121,9 +121,9 @@ for (const backend of (await e2eBackends()).filter((b) => b.name === 'sqlite' ||
       const secret = `S3cr3t${randomUUID().slice(0, 6)}`;
       const variants: Record<string, string>[] = [
         { REDIS_PASSWORD: secret, REDIS_PORT: String(UNREACHABLE_PORT), REDIS_URL: '' },
-        { REDIS_URL: `rediss://user:${secret}@${UNREACHABLE_REDIS}/0` },
-        { DB_CONNECTION: 'mysql', DB_PASS: secret, DB_PORT: '3399', DB_NAME: 'test' },
-        { DB_CONNECTION: 'postgres', DATABASE_URL: `postgres://u:${secret}@127.0.0.1:5499/test` },
+        { REDIS_URL: `rediss://user:${secret}@${UNREACHABLE_ADDRESS}/0` },
+        { DB_CONNECTION: 'mysql', DB_PASS: secret, DB_PORT: String(UNREACHABLE_PORT), DB_NAME: 'test' },
+        { DB_CONNECTION: 'postgres', DATABASE_URL: `postgres://u:${secret}@${UNREACHABLE_ADDRESS}/test` },
         { APP_KEY: `base64:${secret}` },
       ];
       for (const variant of variants) {

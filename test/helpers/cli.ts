@@ -88,11 +88,12 @@ export interface E2EBackend {
 }
 
 /**
- * A loopback port nothing listens on: one the system just handed out and took back. (A fixed one
- * can be taken: the profiling tools' own Redis runs on 6390, docs/performance.md.)
+ * A loopback port nothing listens on, for every backend's "server down" cases: one the system just
+ * handed out and took back. (A fixed one can be taken: the profiling tools' own Redis runs on 6390,
+ * their PostgreSQL on 5433, docs/performance.md.)
  */
 export const UNREACHABLE_PORT = await freePort();
-export const UNREACHABLE_REDIS = `127.0.0.1:${UNREACHABLE_PORT}`;
+export const UNREACHABLE_ADDRESS = `127.0.0.1:${UNREACHABLE_PORT}`;
 
 /**
  * Every backend, each with its skip reason. Locally an unreachable backend is skipped with a
@@ -122,21 +123,20 @@ export async function e2eBackends(): Promise<E2EBackend[]> {
       connection: 'redis',
       skip: await skipReason(redisBackend()),
       env: (extra) => testEnv(extra, 'redis'),
-      unreachable: () => ({ t: testEnv({ REDIS_URL: `redis://${UNREACHABLE_REDIS}/0` }, 'redis'), where: new RegExp(`Redis connection 'redis' \\(${escapeRegExp(UNREACHABLE_REDIS)}\\): connect ECONNREFUSED`) }),
+      unreachable: () => ({ t: testEnv({ REDIS_URL: `redis://${UNREACHABLE_ADDRESS}/0` }, 'redis'), where: new RegExp(`Redis connection 'redis' \\(${escapeRegExp(UNREACHABLE_ADDRESS)}\\): connect ECONNREFUSED`) }),
       cleanup,
     },
     ...(await Promise.all((['mariadb', 'postgres'] as const).map(async (name): Promise<E2EBackend> => {
       const { client } = SERVER_DATABASES[name];
       const skip = await skipReason(serverDatabaseBackend(client));
-      const port = client === 'mysql' ? 3399 : 5499;
       return {
         name,
         connection: 'database',
         skip,
         env: (extra) => testEnv(extra, name),
         unreachable: () => ({
-          t: testEnv({ DB_CONNECTION: client, DATABASE_URL: `${client}://${client === 'mysql' ? 'root' : 'postgres'}@127.0.0.1:${port}/test` }),
-          where: new RegExp(`${client} connection 'database' \\(127\\.0\\.0\\.1:${port}\\): .*ECONNREFUSED`),
+          t: testEnv({ DB_CONNECTION: client, DATABASE_URL: `${client}://${client === 'mysql' ? 'root' : 'postgres'}@${UNREACHABLE_ADDRESS}/test` }),
+          where: new RegExp(`${client} connection 'database' \\(${escapeRegExp(UNREACHABLE_ADDRESS)}\\): .*ECONNREFUSED`),
         }),
         cleanup: () => dropServerTables(client),
       };
