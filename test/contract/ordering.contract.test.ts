@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import type { Driver, Keeping, Pushed, Reservation, ReserveOptions, StoredJob, UniqueHold } from '../../src/contract/driver.ts';
+import { canPushInTransaction, type Driver, type Keeping, type Pushed, type Reservation, type ReserveOptions, type StoredJob, type UniqueHold } from '../../src/contract/driver.ts';
 import { decodeEnvelope } from '../../src/jobs/envelope.ts';
 import { backends, suiteDrivers, type Backend } from '../helpers/backends.ts';
 import { idOf, storedJob as job } from '../helpers/stored.ts';
@@ -156,6 +156,64 @@ for (const makeBackend of backends) {
         { id: c.id, duplicate: false },
       ]);
       assert.deepEqual(await drain(d), ['a', 'plain', 'c']);
+    });
+
+    it('unique: a bulk of free keys, held keys and a lapsed hold stores each free one once and names each holder, sent twice or not', { skip }, async () => {
+      const d = await fresh();
+      const held = job('default', { unique: { key: 'held', until: 'done' }, label: 'held' });
+      const lapsing = job('default', { unique: { key: 'lapsing', until: 'done', forMs: 100 }, label: 'lapsing', delayMs: 60_000 });
+      await d.push([held, lapsing]);
+      await sleep(200);
+      const bulk = [
+        job('default', { unique: { key: 'fresh1', until: 'done' }, label: 'fresh1' }),
+        job('default', { unique: { key: 'held', until: 'done' }, label: 'duplicate' }),
+        job('default', { unique: { key: 'lapsing', until: 'done' }, label: 'retaken' }),
+        job('default', { unique: { key: 'fresh2', until: 'start' }, label: 'fresh2' }),
+      ];
+      const expected = [
+        { id: bulk[0]!.id, duplicate: false },
+        { id: held.id, duplicate: true },
+        { id: bulk[2]!.id, duplicate: false },
+        { id: bulk[3]!.id, duplicate: false },
+      ];
+      assert.deepEqual(await d.push(bulk), expected);
+      assert.deepEqual(await d.push(bulk), expected, 'the same bulk sent again (a lost reply) stores nothing more');
+      assert.deepEqual(await pushOne(d, job('default', { unique: { key: 'lapsing', until: 'done' } })), { id: bulk[2]!.id, duplicate: true }, 'the lapsed key has its new holder');
+      assert.deepEqual(await drain(d), ['held', 'fresh1', 'retaken', 'fresh2'], 'the lapsed holder still waits, delayed');
+    });
+
+    it('unique: a bulk with a duplicate and a job that cannot be stored stores nothing and takes no key', { skip }, async () => {
+      const d = await fresh();
+      const held = job('default', { unique: HOLD_DONE, label: 'held' });
+      await pushOne(d, held);
+      const fresh1 = job('default', { unique: { key: 'fresh', until: 'done' } });
+      const bad = job('default', { unique: { key: 'bad', until: 'done' } });
+      (bad as { payload: unknown }).payload = null;
+      await assert.rejects(d.push([fresh1, job('default', { unique: HOLD_DONE }), bad]));
+      assert.equal(await d.size('default'), 1, 'only the holder from before');
+      await assertKeyFree(d, { key: 'fresh', until: 'done' }, 'the refused bulk took none');
+      await assertKeyFree(d, { key: 'bad', until: 'done' }, 'the refused bulk took none');
+    });
+
+    // An ability of SQL backends only: a duplicate must not end the application's transaction.
+    if (backend.appDatabase) it("unique: inside the application's transaction a duplicate names its holder, and the transaction goes on", { skip }, async () => {
+      const d = await fresh();
+      assert.ok(canPushInTransaction(d));
+      const held = job('default', { unique: HOLD_DONE, label: 'held' });
+      await pushOne(d, held);
+      const db = backend.appDatabase!();
+      try {
+        const mine = job('default', { unique: { key: 'mine', until: 'done' }, label: 'mine' });
+        const pushed = await db.transaction().execute(async (trx) => [
+          ...(await d.pushIn(trx, [job('default', { unique: HOLD_DONE })])),
+          ...(await d.pushIn(trx, [mine])),
+          ...(await d.pushIn(trx, [job('default', { unique: { key: 'mine', until: 'done' } })])),
+        ]);
+        assert.deepEqual(pushed, [{ id: held.id, duplicate: true }, { id: mine.id, duplicate: false }, { id: mine.id, duplicate: true }]);
+        assert.deepEqual(await drain(d), ['held', 'mine'], 'the transaction committed');
+      } finally {
+        await db.destroy();
+      }
     });
 
     it('a bulk of plain, priority, expiring and unique jobs over two queues is all-or-nothing, keys included', { skip }, async () => {

@@ -172,7 +172,7 @@ export class DatabaseDriver implements Driver, Migrating, TransactionalPush, Blo
   }
 
   /**
-   * Stores jobs in one transaction (sql/insertJobs.ts). A job whose id is already stored is skipped,
+   * Stores jobs, all or nothing (sql/insertJobs.ts). A job whose id is already stored is skipped,
    * so a push sent again (the connection dropped before its answer) stores nothing twice; a unique
    * job whose key is held is a duplicate.
    */

@@ -100,6 +100,16 @@ export interface SqlDialect {
    */
   skipCollisions(insert: JobsInsert): JobsInsert;
   /**
+   * Where set (MySQL), a push that must know whether a row collided (the first try of a push of
+   * unique jobs, sql/insertJobs.ts) sends its INSERT without the skip clause and takes an error
+   * this knows as a collision: the statement is undone, and a transaction it ran in goes on.
+   * mysql2 counts a row that ON DUPLICATE KEY UPDATE left as it was among the rows it stored (its
+   * FOUND_ROWS flag), so a count cannot tell. Absent, the INSERT skips the row and the push counts
+   * the rows stored (PostgreSQL, SQLite): an error would abort a PostgreSQL transaction, and the
+   * server would log each one.
+   */
+  isCollision?(error: unknown): boolean;
+  /**
    * The database takes a whole column as one array parameter (PostgreSQL): a push's INSERT selects
    * its rows from unnest() of one array per column (sql/insertJobs.ts), one statement text for any
    * number of jobs. Absent: the rows go as a VALUES list.

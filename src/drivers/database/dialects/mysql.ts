@@ -80,6 +80,8 @@ export function mysqlDialect(config: ServerDatabaseConnectionConfig): SqlDialect
     refusal: (error) => MYSQL_REFUSALS[(error as { errno?: number })?.errno ?? 0],
     // ON DUPLICATE KEY UPDATE of nothing: INSERT IGNORE would also turn real errors into warnings.
     skipCollisions: (insert) => insert.onDuplicateKeyUpdate({ job_id: sql`job_id` }),
+    // ER_DUP_ENTRY: a duplicate in a unique index (job_id, or queue and unique_key).
+    isCollision: (error) => (error as { errno?: number })?.errno === 1062,
   };
   return dialect;
 }

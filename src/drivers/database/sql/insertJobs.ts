@@ -27,16 +27,37 @@ const STATEMENT_OVERHEAD_BYTES = 64 * 1024;
 /**
  * Stores `jobs`; returns what it did with each. `db` is the driver's (the push takes its own
  * transaction where it needs one) or, with `inTransaction`, the application's transaction.
+ *
+ * A push of unique jobs is first sent as a plain push that stores every row or none
+ * (insert.storesEvery): when no row collides with a stored one (the usual case, keys nobody holds)
+ * it is done, in the statements a plain push takes. Otherwise pushUnique frees holds that ran out,
+ * replaces, and names each duplicate's holder, as it would have alone; the first try stored
+ * nothing, so the rows go in in their order (FIFO within a priority). The first try runs alone,
+ * outside a transaction, where its one statement stores all or nothing by itself (insert.atomic);
+ * else in the transaction pushUnique would take. A push with a `replace` job (a debounce, whose key
+ * is usually held) goes to pushUnique at once. Pushed one at a time, a unique job took three to
+ * four times as long as a plain one (a transaction of four statements); in bulks of 1,000, one and
+ * a half to three times (docs/performance.md).
  */
 export async function insertJobs(db: Kysely<Tables>, table: string, jobs: StoredJob[], dialect: SqlDialect, connection: string, inTransaction = false): Promise<Pushed[]> {
   const insert = inserter(table, jobs, dialect, connection);
   if (!jobs.some((job) => job.unique)) {
     if (insert.chunks.length === 1 || inTransaction) await insert.all(db);
     else await dialect.writeTransaction(db, insert.all);
-    return jobs.map((job) => ({ id: job.id, duplicate: false }));
+    return everyStored(jobs);
   }
-  const push = (trx: Kysely<Tables>) => pushUnique(trx, table, jobs, dialect, insert.all);
-  return inTransaction ? push(db) : dialect.writeTransaction(db, push);
+  let tryPlain = !jobs.some((job) => job.unique?.replace);
+  const push = async (trx: Kysely<Tables>) => (tryPlain && (await insert.storesEvery(trx)) ? everyStored(jobs) : pushUnique(trx, table, jobs, dialect, insert.all));
+  if (inTransaction) return push(db);
+  if (tryPlain && insert.atomic) {
+    if (await insert.storesEvery(db)) return everyStored(jobs);
+    tryPlain = false; // it stored nothing
+  }
+  return dialect.writeTransaction(db, push);
+}
+
+function everyStored(jobs: StoredJob[]): Pushed[] {
+  return jobs.map((job) => ({ id: job.id, duplicate: false }));
 }
 
 /**
@@ -63,13 +84,9 @@ function columnsOf(jobs: StoredJob[]): Column[] {
   ];
   if (jobs.some((job) => job.priority)) columns.push({ name: 'priority', type: 'integer', values: jobs.map((job) => job.priority ?? 0) });
   if (jobs.some((job) => job.expireInMs !== undefined)) columns.push({ name: 'start_by', type: 'bigint', values: jobs.map((job) => ms(job.expireInMs)), fromNow: true });
-  if (jobs.some((job) => job.unique)) {
-    columns.push(
-      { name: 'unique_key', type: 'text', values: jobs.map((job) => job.unique?.key ?? null) },
-      { name: 'unique_lapses_at', type: 'bigint', values: jobs.map((job) => ms(job.unique?.forMs)), fromNow: true },
-      { name: 'unique_on_start', type: 'smallint', values: jobs.map((job) => (job.unique?.until === 'start' ? 1 : null)) },
-    );
-  }
+  if (jobs.some((job) => job.unique)) columns.push({ name: 'unique_key', type: 'text', values: jobs.map((job) => job.unique?.key ?? null) });
+  if (jobs.some((job) => job.unique?.forMs !== undefined)) columns.push({ name: 'unique_lapses_at', type: 'bigint', values: jobs.map((job) => ms(job.unique?.forMs)), fromNow: true });
+  if (jobs.some((job) => job.unique?.until === 'start')) columns.push({ name: 'unique_on_start', type: 'smallint', values: jobs.map((job) => (job.unique?.until === 'start' ? 1 : null)) });
   return columns;
 }
 
@@ -85,13 +102,15 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
   const columns = columnsOf(jobs);
   const names = [...columns.map((column) => column.name), 'created_at' as const];
   const fromNow = (value: unknown) => sql<number>`${now} + ${value}`;
-  const statement = (into: Kysely<Tables>, from: number, to: number): JobsInsert => {
+  /** Rows from..to; `skip`: made to skip a row that collides with a stored one (dialect.skipCollisions). */
+  const statement = (into: Kysely<Tables>, from: number, to: number, skip = true): JobsInsert => {
+    const skipping = (insert: JobsInsert) => (skip ? dialect.skipCollisions(insert) : insert);
     const insert = into.insertInto(table as 'queue_jobs');
     if (dialect.bindsArrays) {
       const arrays = columns.map((column) => arrayOf(column, column.values.slice(from, to)));
       const selected = columns.map((column) => (column.fromNow ? fromNow(sql.ref(column.name)) : sql.ref(column.name)));
       const rows = sql`select ${sql.join([...selected, now])} from unnest(${sql.join(arrays)}) as r(${sql.join(columns.map((column) => sql.ref(column.name)))})`;
-      return dialect.skipCollisions(insert.columns(names).expression(rows));
+      return skipping(insert.columns(names).expression(rows));
     }
     const rows = [];
     for (let i = from; i < to; i += 1) {
@@ -102,17 +121,63 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
       }
       rows.push(row);
     }
-    return dialect.skipCollisions(insert.values(rows as never));
+    return skipping(insert.values(rows as never));
   };
   const chunks = statementsFor(jobs, dialect, connection);
+  const queues = [...new Set(jobs.map((job) => job.queue))];
+  const channel = channelOf(table, 'ready');
+  const atomic = chunks.length === 1 && (jobs.length === 1 || dialect.isCollision !== undefined);
+  /**
+   * Runs the INSERTs, each made to tell whether it stored every one of its rows; true when all
+   * did. False at the first that did not: on MySQL it failed and stored nothing; elsewhere it
+   * stored the rows that did not collide. The statements after it are not sent.
+   */
+  const storedEach = async (into: Kysely<Tables>): Promise<boolean> => {
+    for (const [from, to] of chunks) {
+      if (dialect.isCollision) {
+        try {
+          await statement(into, from, to, false).execute();
+        } catch (error) {
+          if (dialect.isCollision(error)) return false;
+          throw error;
+        }
+        continue;
+      }
+      const insert = statement(into, from, to);
+      const stored = dialect.notify
+        ? (await countingReady(insert, queues, channel).execute(into)).rows[0]?.stored
+        : (await insert.executeTakeFirst()).numInsertedOrUpdatedRows;
+      if (Number(stored) !== to - from) return false;
+    }
+    return true;
+  };
   return {
     chunks,
     all: async (into: Kysely<Tables>) => {
-      const queues = [...new Set(jobs.map((job) => job.queue))];
       for (const [from, to] of chunks) {
         const insert = statement(into, from, to);
-        await (dialect.notify ? tellingReady(insert, queues, channelOf(table, 'ready')) : insert).execute(into);
+        await (dialect.notify ? tellingReady(insert, queues, channel) : insert).execute(into);
       }
+    },
+    /**
+     * True when the push is one statement that stores all of its rows or none by itself: one row,
+     * or MySQL, where a collision fails the statement (dialect.isCollision).
+     */
+    atomic,
+    /**
+     * The same INSERTs, made to tell whether they stored every row: resolves true when they did.
+     * False when a row collided with a stored one, having stored none: where the push is not
+     * atomic, `into` is a transaction and the INSERTs run after a savepoint they roll back to.
+     */
+    storesEvery: async (into: Kysely<Tables>): Promise<boolean> => {
+      if (atomic) return storedEach(into);
+      await sql`savepoint queue_push`.execute(into);
+      const every = await storedEach(into);
+      if (!every) await sql`rollback to savepoint queue_push`.execute(into);
+      // Released either way: PostgreSQL keeps each savepoint a subtransaction until then, and many
+      // pushes in one of the application's transactions would pile them up.
+      await sql`release savepoint queue_push`.execute(into);
+      return every;
     },
   };
 }
@@ -141,6 +206,11 @@ function arrayOf(column: Column, values: Column['values']): RawBuilder<unknown> 
  */
 function tellingReady(insert: JobsInsert, queues: string[], channel: string) {
   return sql`with stored as (${insert}) select pg_notify(${channel}, q) from unnest(${queues}::text[]) as q`;
+}
+
+/** The same, answering how many rows the INSERT stored (it skips those that collide). */
+function countingReady(insert: JobsInsert, queues: string[], channel: string) {
+  return sql<{ stored: string }>`with stored as (${insert.returning(sql<number>`1`.as('one'))}), told as (select pg_notify(${channel}, q) from unnest(${queues}::text[]) as q) select (select count(*) from stored) as stored, (select count(*) from told) as told`;
 }
 
 /**
