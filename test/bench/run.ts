@@ -24,7 +24,7 @@ import { DEPTH_BACKENDS, DEPTH_CONCURRENCY, depthPart, type DepthBackend } from 
 import { sqlPickup } from './lib/pickup.ts';
 import { bullmq, ourRedis, type RedisContender } from './lib/redis.ts';
 import { SCALE_BACKENDS, SCALE_CONCURRENCY, SCALE_SLEEP, scaleRun, scaleSamples, type ScaleBackend } from './lib/scale.ts';
-import { PROCESSES, SQL_BACKENDS, sqlInProcess, sqlProcesses, type ProcessesRun, type SqlBackend } from './lib/sql.ts';
+import { PROCESSES, SQL_BACKENDS, sqlDispatch, sqlInProcess, sqlProcesses, type ProcessesRun, type SqlBackend } from './lib/sql.ts';
 import { pgpeersFigures, pgpeersNote, pgpeersRound } from './lib/pgpeers.ts';
 import { writeReport } from './lib/report.ts';
 
@@ -84,9 +84,9 @@ const SIZES = {
   redisC50: scaled(20_000),
   latency: { samples: scaled(300), warmup: 30, gapMs: 5 },
   sql: {
-    sqlite: { c1: scaled(3_000), c50: scaled(20_000), procsC1: scaled(3_000), procsC50: scaled(10_000) },
-    mariadb: { c1: scaled(500), c50: scaled(5_000), procsC1: scaled(1_000), procsC50: scaled(5_000) },
-    postgres: { c1: scaled(500), c50: scaled(5_000), procsC1: scaled(1_000), procsC50: scaled(5_000) },
+    sqlite: { one: scaled(5_000), bulk: scaled(20_000, 1_000), c1: scaled(3_000), c50: scaled(20_000), procsC1: scaled(3_000), procsC50: scaled(10_000) },
+    mariadb: { one: scaled(1_000), bulk: scaled(20_000, 1_000), c1: scaled(500), c50: scaled(5_000), procsC1: scaled(1_000), procsC50: scaled(5_000) },
+    postgres: { one: scaled(1_000), bulk: scaled(20_000, 1_000), c1: scaled(500), c50: scaled(5_000), procsC1: scaled(1_000), procsC50: scaled(5_000) },
   } satisfies Record<SqlBackend, Record<string, number>>,
   growth: { jobs: scaled(100_000, 1_000), concurrency: 50 },
   pickup: { samples: scaled(40), warmup: 3, gapMs: [300, 1_300] as [number, number], cpuMs: 10_000 },
@@ -120,6 +120,8 @@ const SQL_NAMES: Record<SqlBackend, string> = { sqlite: 'SQLite', mariadb: 'Mari
 for (const backend of SQL_BACKENDS) {
   const name = SQL_NAMES[backend];
   const n = SIZES.sql[backend];
+  figure(`${backend}.one`, `${name}: dispatch one at a time (${count(n.one)} awaited single pushes)`, 'jobs/s');
+  figure(`${backend}.bulk`, `${name}: bulk dispatch (${count(n.bulk)} jobs, ${count(BULK_CHUNK)} per call)`, 'jobs/s');
   figure(`${backend}.c1`, `${name}: one in-process worker c=1 (${count(n.c1)} jobs)`, 'jobs/s');
   figure(`${backend}.c50`, `${name}: one in-process worker c=50 (${count(n.c50)} jobs)`, 'jobs/s');
   figure(`${backend}.procsC1`, `${name}: ${PROCESSES} worker processes c=1 (${count(n.procsC1)} jobs, start-up included)`, 'jobs/s');
@@ -242,6 +244,11 @@ const anomalies: string[] = [];
 
 async function sqlRound(round: number, backend: SqlBackend): Promise<void> {
   const n = SIZES.sql[backend];
+  const { oneMs, bulkMs } = await sqlDispatch(backend, n.one, n.bulk);
+  for (const [key, sample] of [[`${backend}.one`, jobsSample(n.one, oneMs)], [`${backend}.bulk`, jobsSample(n.bulk, bulkMs)]] as const) {
+    add(key, 'ours', sample);
+    progress(`round ${round + 1}: ${key} = ${Math.round(sample.value)} jobs/s (${sample.detail})`);
+  }
   const runs: [string, number, () => Promise<ProcessesRun>][] = [
     [`${backend}.c1`, n.c1, async () => ({ ms: await sqlInProcess(backend, n.c1, 1), logs: [], left: 0 })],
     [`${backend}.c50`, n.c50, async () => ({ ms: await sqlInProcess(backend, n.c50, 50), logs: [], left: 0 })],

@@ -47,11 +47,14 @@ export async function openOurs(connection: ConnectionConfig): Promise<Ours> {
 
 export const BULK_CHUNK = 1_000;
 
-/** Pushes n Noops with manager.push(), `chunk` jobs per call, one call at a time; returns the ids. */
-export async function pushOurs(ours: Ours, n: number, chunk = BULK_CHUNK): Promise<string[]> {
+/**
+ * Pushes n Noops with manager.push(), `chunk` jobs per call, one call at a time; returns the ids.
+ * Their `i` counts from `first` (a UniqueNoop's key: jobs of one queue need keys of their own).
+ */
+export async function pushOurs(ours: Ours, n: number, chunk = BULK_CHUNK, first = 0): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < n; start += chunk) {
-    const jobs = Array.from({ length: Math.min(chunk, n - start) }, (_, k) => ours.job(start + k));
+    const jobs = Array.from({ length: Math.min(chunk, n - start) }, (_, k) => ours.job(first + start + k));
     ids.push(...(await ours.manager.push(jobs)).map((pushed) => pushed.id));
   }
   return ids;

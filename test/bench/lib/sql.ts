@@ -16,7 +16,7 @@ import { tableNames } from '../../../src/drivers/database/schema.ts';
 import { everyTable, MYSQL_URL, POSTGRES_URL } from '../../helpers/backends.ts';
 import { childEnv, expectExit0, readRecords, startQueue, summarizeLogs } from './children.ts';
 import { BenchFailure, QUEUE, RETENTION, elapsedSince, progress, verifyExactlyOnce } from './common.ts';
-import { drainOurs, leftAfterRun, openOurs, pushOurs, type Ours } from './ours.ts';
+import { BULK_CHUNK, drainOurs, leftAfterRun, openOurs, pushOurs, type Ours } from './ours.ts';
 
 export type SqlBackend = 'sqlite' | 'mariadb' | 'postgres';
 
@@ -77,6 +77,24 @@ export async function withLoadedTables<T>(backend: SqlBackend, n: number, work: 
     if (setup.config.client !== 'sqlite') await dropTables(setup.config);
     rmSync(setup.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Dispatch into fresh tables: `one` jobs pushed one at a time (each awaited), then `bulk` in calls
+ * of 1,000; returns the ms of each. The queue must then hold them all.
+ */
+export function sqlDispatch(backend: SqlBackend, one: number, bulk: number): Promise<{ oneMs: number; bulkMs: number }> {
+  return withLoadedTables(backend, 0, async (ours) => {
+    let start = performance.now();
+    for (let i = 0; i < one; i++) await ours.manager.push([ours.job(i)]);
+    const oneMs = elapsedSince(start);
+    start = performance.now();
+    await pushOurs(ours, bulk, BULK_CHUNK, one);
+    const bulkMs = elapsedSince(start);
+    const stored = await ours.driver.size(QUEUE);
+    if (stored !== one + bulk) throw new BenchFailure(`${backend}: dispatched ${one + bulk} jobs, the queue holds ${stored}`);
+    return { oneMs, bulkMs };
+  });
 }
 
 /** One in-process worker drains n jobs; returns ms. */

@@ -1,0 +1,60 @@
+/**
+ * What a unique key costs a dispatch on Redis: plain and unique benchmark jobs (UniqueNoop, a key
+ * of its own each) pushed one at a time and in bulks of 1,000, the kinds in turn for `rounds`
+ * rounds, on the Redis at REDIS_URL (best a private one: the script time is read from INFO
+ * commandstats, reset before each measure). Prints per kind and shape the median wall time per job
+ * and the median script time per call.
+ *
+ *   TEST_REDIS_URL=redis://127.0.0.1:6399 node --import tsx test/bench/profile/unique-cost.ts [rounds=5]
+ */
+import { Redis } from 'ioredis';
+import { REDIS_URL } from '../../helpers/backends.ts';
+import { JOBS, median } from '../lib/common.ts';
+import { withOurs } from '../lib/redis.ts';
+import { pushOurs } from '../lib/ours.ts';
+
+const rounds = Number(process.argv[2] ?? 5);
+const ONE = 4_000;
+const BULK = 20_000;
+const admin = new Redis(REDIS_URL);
+
+async function scriptUs(): Promise<number> {
+  const info = await admin.info('commandstats');
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
+  return m ? Number(m[2]) / Number(m[1]) : NaN;
+}
+
+type Figures = Record<string, { wall: number[]; script: number[] }>;
+const figures: Figures = {};
+function note(name: string, wallUsPerJob: number, script: number): void {
+  (figures[name] ??= { wall: [], script: [] }).wall.push(wallUsPerJob);
+  figures[name].script.push(script);
+}
+
+for (let r = 0; r < rounds + 1; r++) {
+  for (const kind of ['plain', 'unique'] as const) {
+    JOBS.kind = kind;
+    await withOurs(async (ours) => {
+      await admin.config('RESETSTAT');
+      let start = performance.now();
+      for (let i = 0; i < ONE; i++) await ours.manager.push([ours.job(i)]);
+      const one = ((performance.now() - start) * 1000) / ONE;
+      const oneScript = await scriptUs();
+      await admin.config('RESETSTAT');
+      start = performance.now();
+      await pushOurs(ours, BULK);
+      const bulk = ((performance.now() - start) * 1000) / BULK;
+      const bulkScript = await scriptUs();
+      if (r > 0) {
+        note(`${kind} one`, one, oneScript);
+        note(`${kind} bulk`, bulk * 1000, bulkScript);
+      }
+    });
+  }
+}
+for (const [name, f] of Object.entries(figures)) {
+  console.log(`${name.padEnd(12)} wall ${median(f.wall).toFixed(1)} us/${name.endsWith('bulk') ? '1000 jobs' : 'job'}  script ${median(f.script).toFixed(1)} us/call`);
+}
+const ratio = (a: string, b: string) => (median(figures[b]!.wall) / median(figures[a]!.wall)).toFixed(3);
+console.log(`unique/plain rate: one ${ratio('unique one', 'plain one')}  bulk ${ratio('unique bulk', 'plain bulk')}`);
+admin.quit();
