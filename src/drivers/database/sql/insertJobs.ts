@@ -34,8 +34,9 @@ const STATEMENT_OVERHEAD_BYTES = 64 * 1024;
  * replaces, and names each duplicate's holder, as it would have alone; the first try stored
  * nothing, so the rows go in in their order (FIFO within a priority). The first try runs alone,
  * outside a transaction, where its one statement stores all or nothing by itself (insert.atomic);
- * else in the transaction pushUnique would take. A push with a `replace` job (a debounce, whose key
- * is usually held) goes to pushUnique at once. Pushed one at a time, a unique job took three to
+ * else in the transaction pushUnique would take; one job it did not store is most often a duplicate
+ * of a holder stored before (settledAlone). A push with a `replace` job (a debounce, whose key is
+ * usually held) goes to pushUnique at once. Pushed one at a time, a unique job took three to
  * four times as long as a plain one (a transaction of four statements); in bulks of 1,000, one and
  * a half to three times (docs/performance.md).
  */
@@ -51,9 +52,31 @@ export async function insertJobs(db: Kysely<Tables>, table: string, jobs: Stored
   if (inTransaction) return push(db);
   if (tryPlain && insert.atomic) {
     if (await insert.storesEvery(db)) return everyStored(jobs);
+    const settled = jobs.length === 1 ? await settledAlone(db, table, jobs[0]!, dialect) : undefined;
+    if (settled) return [settled];
     tryPlain = false; // it stored nothing
   }
   return dialect.writeTransaction(db, push);
+}
+
+/**
+ * What became of one unique job whose INSERT collided, when one read without a lock can tell: it
+ * is stored (a push sent again), or the job that holds its key now (not lapsed, not finished) is
+ * its holder, as it was when the INSERT met it. Undefined otherwise (a hold ran out, or its holder
+ * let go of it since): pushUnique decides. A duplicate pushed one at a time takes two statements,
+ * where pushUnique's transaction takes five.
+ */
+async function settledAlone(db: Kysely<Tables>, table: string, job: StoredJob, dialect: SqlDialect): Promise<Pushed | undefined> {
+  const key = job.unique!.key;
+  const rows = await db.selectFrom(table as 'queue_jobs').select(['job_id', 'unique_key']).where('queue', '=', job.queue)
+    .where((eb) => eb.or([
+      eb('job_id', '=', job.id),
+      eb.and([eb('unique_key', '=', key), eb('state', 'is', null), eb.or([eb('unique_lapses_at', 'is', null), eb('unique_lapses_at', '>', dialect.now())])]),
+    ]))
+    .execute();
+  if (rows.some((row) => row.job_id === job.id)) return { id: job.id, duplicate: false };
+  const holder = rows.find((row) => row.unique_key === key)?.job_id;
+  return holder ? { id: holder, duplicate: true } : undefined;
 }
 
 function everyStored(jobs: StoredJob[]): Pushed[] {
