@@ -2,7 +2,7 @@
  * `npm run bench`: our queue against BullMQ 5 on the same Redis, plus our SQL backends and the
  * worker's memory, in rounds; prints medians, ratios, the SPEC goals and every round's numbers.
  *
- *   npm run bench -- [--rounds N] [--only PART[,PART]] [--keep records|none] [--jobs plain|priority|unique] [--json] [--out FILE] [--scale F]
+ *   npm run bench -- [--rounds N] [--only PART[,PART]] [--keep records|none] [--jobs plain|priority|unique|all] [--json] [--out FILE] [--scale F]
  *
  * PART: redis (our Redis driver), bullmq, sqlite, mariadb, postgres, memory, scale (1, 2 and 4
  * worker processes on Redis and PostgreSQL), depth (1,000,000 waiting + 1,000,000 completed on every
@@ -10,8 +10,11 @@
  * ours vs graphile-worker and pg-boss under Node 22, lib/pgpeers.ts). --json writes the full
  * results as JSON to stdout (the table then goes to stderr; `npm run -s` keeps npm's banner out of
  * stdout), or to FILE with --out. Progress lines go to stderr. --scale
- * multiplies every job count (for a quick check; the SPEC figures are at 1). Every processed job is
- * checked by id: a run that skipped or repeated a job fails the bench instead of giving a number.
+ * multiplies every job count (for a quick check; the SPEC figures are at 1). --jobs makes our jobs
+ * plain (the default), priority 5 each, or unique each with a key of its own; `all` keeps them plain
+ * and adds, in each round, the figures that depend on the job for each kind in turn, each kind's
+ * row against plain jobs (SPEC 17: within 15%). Every processed job is checked by id: a run that
+ * skipped or repeated a job fails the bench instead of giving a number.
  */
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
@@ -68,9 +71,10 @@ function readOptions() {
   const parts = new Set<Part>(only.length ? (only as Part[]) : PARTS);
   if (values.keep !== 'records' && values.keep !== 'none') throw new BenchFailure(`--keep ${values.keep}: use records (the default retention on both sides) or none (done jobs deleted)`);
   RETENTION.keep = values.keep;
-  if (!Object.hasOwn(JOB_KINDS, values.jobs)) throw new BenchFailure(`--jobs ${values.jobs}: use plain, priority (every job priority 5) or unique (every job a unique job, none a duplicate)`);
-  JOBS.kind = values.jobs as keyof typeof JOB_KINDS;
-  return { rounds, scale, parts, json: values.json || values.out !== undefined, out: values.out };
+  const allKinds = values.jobs === 'all';
+  if (!allKinds && !Object.hasOwn(JOB_KINDS, values.jobs)) throw new BenchFailure(`--jobs ${values.jobs}: use plain, priority (every job priority 5), unique (every job a unique job, none a duplicate) or all (plain, then each kind against plain)`);
+  JOBS.kind = allKinds ? 'plain' : (values.jobs as keyof typeof JOB_KINDS);
+  return { rounds, scale, parts, allKinds, json: values.json || values.out !== undefined, out: values.out };
 }
 
 const options = parseOptions();
@@ -127,6 +131,19 @@ for (const backend of SQL_BACKENDS) {
   figure(`${backend}.procsC1`, `${name}: ${PROCESSES} worker processes c=1 (${count(n.procsC1)} jobs, start-up included)`, 'jobs/s');
   figure(`${backend}.procsC50`, `${name}: ${PROCESSES} worker processes c=50 (${count(n.procsC50)} jobs, start-up included)`, 'jobs/s');
 }
+/**
+ * SPEC 17: priority and unique jobs within 15% of plain ones on the same backend (--jobs all). The
+ * figures that depend on the job are measured again in each round for plain, priority and unique
+ * jobs in turn (kindsRound); each kind's row has that round's plain figure as its peer.
+ */
+const KINDS = ['plain', 'priority', 'unique'] as const;
+const KIND_GOAL: Goal = { kind: 'ratio-min', value: 0.85 };
+const KIND_KEYS = ['redis.one', 'redis.bulk', 'redis.c1', 'redis.c50', ...SQL_BACKENDS.flatMap((b) => [`${b}.one`, `${b}.bulk`, `${b}.c1`, `${b}.c50`])];
+if (options.allKinds) {
+  for (const key of KIND_KEYS) {
+    for (const kind of KINDS.slice(1)) figure(`${key}@${kind}`, `${figures.get(key)!.label}: ${kind} jobs against plain ones`, 'jobs/s', KIND_GOAL, 'plain jobs');
+  }
+}
 /** SPEC 17: an idle SQL worker's pick-up with the default settings, and its CPU meanwhile (not a goal on PostgreSQL). */
 const PICKUP_GOALS: Record<SqlBackend, { p50: number; cpu?: number }> = { sqlite: { p50: 100, cpu: 1 }, mariadb: { p50: 100, cpu: 1 }, postgres: { p50: 5 } };
 for (const backend of SQL_BACKENDS) {
@@ -177,15 +194,17 @@ function jobsSample(n: number, ms: number): Sample {
 
 interface Measure {
   run(contender: RedisContender): Promise<[string, Sample][]>;
+  /** Its figures depend on the job (KIND_KEYS): kindsRound measures it for each kind. */
+  byKind?: true;
   /** SPEC 17: the physical floor of our figure (floor.ts), measured right next to ours; `key` is its figure. */
   floor?: { key: string; run: () => Promise<Sample> };
 }
 
 const redisMeasures: Measure[] = [
-  { run: async (c) => [['redis.one', jobsSample(SIZES.one, await c.dispatchOne(SIZES.one))]], floor: { key: 'redis.oneFloor', run: async () => jobsSample(SIZES.one, await bareEvalsha(SIZES.one)) } },
-  { run: async (c) => [['redis.bulk', jobsSample(SIZES.bulk, await c.dispatchBulk(SIZES.bulk, BULK_CHUNK))]], floor: { key: 'redis.bulkFloor', run: async () => jobsSample(SIZES.bulk, await pipelinedEvalsha(SIZES.bulk, BULK_CHUNK)) } },
-  { run: async (c) => [['redis.c1', jobsSample(SIZES.redisC1, await c.process(SIZES.redisC1, 1))]], floor: { key: 'redis.c1Floor', run: async () => jobsSample(SIZES.redisC1, await bareEvalsha(SIZES.redisC1)) } },
-  { run: async (c) => [['redis.c50', jobsSample(SIZES.redisC50, await c.process(SIZES.redisC50, 50))]], floor: { key: 'redis.c50Floor', run: async () => jobsSample(SIZES.redisC50, await pipelinedEvalsha(SIZES.redisC50, 50)) } },
+  { byKind: true, run: async (c) => [['redis.one', jobsSample(SIZES.one, await c.dispatchOne(SIZES.one))]], floor: { key: 'redis.oneFloor', run: async () => jobsSample(SIZES.one, await bareEvalsha(SIZES.one)) } },
+  { byKind: true, run: async (c) => [['redis.bulk', jobsSample(SIZES.bulk, await c.dispatchBulk(SIZES.bulk, BULK_CHUNK))]], floor: { key: 'redis.bulkFloor', run: async () => jobsSample(SIZES.bulk, await pipelinedEvalsha(SIZES.bulk, BULK_CHUNK)) } },
+  { byKind: true, run: async (c) => [['redis.c1', jobsSample(SIZES.redisC1, await c.process(SIZES.redisC1, 1))]], floor: { key: 'redis.c1Floor', run: async () => jobsSample(SIZES.redisC1, await bareEvalsha(SIZES.redisC1)) } },
+  { byKind: true, run: async (c) => [['redis.c50', jobsSample(SIZES.redisC50, await c.process(SIZES.redisC50, 50))]], floor: { key: 'redis.c50Floor', run: async () => jobsSample(SIZES.redisC50, await pipelinedEvalsha(SIZES.redisC50, 50)) } },
   {
     run: async (c) => {
       const latencies = await c.latency(SIZES.latency);
@@ -242,10 +261,16 @@ async function measureFloor(round: number, floor: NonNullable<Measure['floor']>)
 /** Things that went wrong without invalidating a number (the work was done): listed loudly, exit 1. */
 const anomalies: string[] = [];
 
-async function sqlRound(round: number, backend: SqlBackend): Promise<void> {
+/** A SQL backend's dispatch rows: one at a time, then in bulks, into the same fresh tables. */
+async function sqlDispatchSamples(backend: SqlBackend): Promise<[string, Sample][]> {
   const n = SIZES.sql[backend];
   const { oneMs, bulkMs } = await sqlDispatch(backend, n.one, n.bulk);
-  for (const [key, sample] of [[`${backend}.one`, jobsSample(n.one, oneMs)], [`${backend}.bulk`, jobsSample(n.bulk, bulkMs)]] as const) {
+  return [[`${backend}.one`, jobsSample(n.one, oneMs)], [`${backend}.bulk`, jobsSample(n.bulk, bulkMs)]];
+}
+
+async function sqlRound(round: number, backend: SqlBackend): Promise<void> {
+  const n = SIZES.sql[backend];
+  for (const [key, sample] of await sqlDispatchSamples(backend)) {
     add(key, 'ours', sample);
     progress(`round ${round + 1}: ${key} = ${Math.round(sample.value)} jobs/s (${sample.detail})`);
   }
@@ -266,6 +291,41 @@ async function sqlRound(round: number, backend: SqlBackend): Promise<void> {
     }
     add(key, 'ours', sample);
     progress(`round ${round + 1}: ${key} = ${Math.round(sample.value)} ${jobs ? 'jobs/s' : 'ms'} (${sample.detail})`);
+  }
+}
+
+/**
+ * --jobs all: each measure whose figures depend on the job, for plain, priority and unique jobs one
+ * after another (the order turning round by round); each kind's figure goes beside this round's
+ * plain one. Ours alone: BullMQ's jobs are plain in every row.
+ */
+async function kindsRound(round: number): Promise<void> {
+  const measures: (() => Promise<[string, Sample][]>)[] = [];
+  if (options.parts.has('redis')) for (const measure of redisMeasures.filter((m) => m.byKind)) measures.push(() => measure.run(ourRedis));
+  for (const backend of SQL_BACKENDS.filter((b) => options.parts.has(b))) {
+    const n = SIZES.sql[backend];
+    measures.push(
+      () => sqlDispatchSamples(backend),
+      async () => [[`${backend}.c1`, jobsSample(n.c1, await sqlInProcess(backend, n.c1, 1))]],
+      async () => [[`${backend}.c50`, jobsSample(n.c50, await sqlInProcess(backend, n.c50, 50))]],
+    );
+  }
+  const order = [...KINDS.slice(round % KINDS.length), ...KINDS.slice(0, round % KINDS.length)];
+  try {
+    for (const measure of measures) {
+      const plain: [string, Sample][] = [];
+      for (const kind of order) {
+        JOBS.kind = kind;
+        for (const [key, sample] of await measure()) {
+          if (kind === 'plain') plain.push([key, sample]);
+          else add(`${key}@${kind}`, 'ours', sample);
+          progress(`round ${round + 1}: ${key} ${kind} jobs = ${Math.round(sample.value)} jobs/s (${sample.detail})`);
+        }
+      }
+      for (const [key, sample] of plain) for (const kind of KINDS.slice(1)) add(`${key}@${kind}`, 'peer', sample);
+    }
+  } finally {
+    JOBS.kind = 'plain';
   }
 }
 
@@ -336,7 +396,9 @@ function rows(): Row[] {
 function notes(startLoad: number[], endLoad: number[]): string[] {
   return [
     `Every job is a no-op (payload {i, t}); every processed id was checked: each pushed job ran exactly once, nothing else ran, nothing failed, and the queue was empty afterwards (a multi-process run that leaves jobs stored is listed under ANOMALIES and the bench exits 1).`,
-    `Our jobs: ${JOBS.kind === 'plain' ? 'plain (priority 0, not unique)' : JOBS.kind === 'priority' ? 'priority 5 each (--jobs priority)' : 'unique, each with a key of its own (--jobs unique)'}; BullMQ's are plain.`,
+    options.allKinds
+      ? `Our jobs: plain (priority 0, not unique), except in the rows of priority and unique jobs against plain ones (--jobs all): in each round the figures that depend on the job are measured again for plain jobs, jobs of priority 5 each and unique jobs each with a key of its own, one kind after another (the order turning from round to round), and each kind's row has that round's plain figure as its peer; BullMQ's are plain.`
+      : `Our jobs: ${JOBS.kind === 'plain' ? 'plain (priority 0, not unique)' : JOBS.kind === 'priority' ? 'priority 5 each (--jobs priority)' : 'unique, each with a key of its own (--jobs unique)'}; BullMQ's are plain.`,
     `Bulk dispatch: ${count(BULK_CHUNK)} jobs per call, calls one after another (ours: manager.push(jobs); BullMQ: queue.addBulk(jobs)); processing runs pre-load the same way.`,
     RETENTION.keep === 'none'
       ? `Done jobs leave nothing (--keep none): ours keep: false, BullMQ removeOnComplete: true.`
@@ -373,6 +435,7 @@ async function main(): Promise<number> {
     if (options.parts.has('memory')) await memoryRound(round);
     if (options.parts.has('scale')) await scaleRound(round);
     if (options.parts.has('pgpeers')) for (const [key, side, sample] of await pgpeersRound(round, SIZES.pgpeers)) add(key, side, sample);
+    if (options.allKinds) await kindsRound(round);
   }
   if (options.parts.has('depth')) await depthPart(SIZES.depth, options.rounds, add);
   const wallSeconds = Math.round((Date.now() - started) / 100) / 10;

@@ -1,9 +1,10 @@
 /**
  * What a unique key costs a dispatch on Redis: plain and unique benchmark jobs (UniqueNoop, a key
  * of its own each) pushed one at a time and in bulks of 1,000, the kinds in turn for `rounds`
- * rounds, on the Redis at REDIS_URL (best a private one: the script time is read from INFO
- * commandstats, reset before each measure). Prints per kind and shape the median wall time per job
- * and the median script time per call.
+ * rounds, on the Redis at TEST_REDIS_URL (best a private one: the script time is read from INFO
+ * commandstats, reset before each measure). The bulk's jobs count on from the single pushes', so no
+ * unique job is a duplicate. Prints per kind and shape the median wall time (per job, per 1,000
+ * jobs) and the median script time per call, then the unique jobs' rates against plain ones'.
  *
  *   TEST_REDIS_URL=redis://127.0.0.1:6399 node --import tsx test/bench/profile/unique-cost.ts [rounds=5]
  */
@@ -11,7 +12,7 @@ import { Redis } from 'ioredis';
 import { REDIS_URL } from '../../helpers/backends.ts';
 import { JOBS, median } from '../lib/common.ts';
 import { withOurs } from '../lib/redis.ts';
-import { pushOurs } from '../lib/ours.ts';
+import { BULK_CHUNK, pushOurs } from '../lib/ours.ts';
 
 const rounds = Number(process.argv[2] ?? 5);
 const ONE = 4_000;
@@ -42,7 +43,7 @@ for (let r = 0; r < rounds + 1; r++) {
       const oneScript = await scriptUs();
       await admin.config('RESETSTAT');
       start = performance.now();
-      await pushOurs(ours, BULK);
+      await pushOurs(ours, BULK, BULK_CHUNK, ONE);
       const bulk = ((performance.now() - start) * 1000) / BULK;
       const bulkScript = await scriptUs();
       if (r > 0) {
@@ -55,6 +56,7 @@ for (let r = 0; r < rounds + 1; r++) {
 for (const [name, f] of Object.entries(figures)) {
   console.log(`${name.padEnd(12)} wall ${median(f.wall).toFixed(1)} us/${name.endsWith('bulk') ? '1000 jobs' : 'job'}  script ${median(f.script).toFixed(1)} us/call`);
 }
-const ratio = (a: string, b: string) => (median(figures[b]!.wall) / median(figures[a]!.wall)).toFixed(3);
-console.log(`unique/plain rate: one ${ratio('unique one', 'plain one')}  bulk ${ratio('unique bulk', 'plain bulk')}`);
+/** The unique jobs' rate against plain ones' (the inverse of their wall times). */
+const rate = (shape: string) => (median(figures[`plain ${shape}`]!.wall) / median(figures[`unique ${shape}`]!.wall)).toFixed(3);
+console.log(`unique/plain rate: one ${rate('one')}  bulk ${rate('bulk')}`);
 admin.quit();
