@@ -14,6 +14,7 @@ const { values, positionals } = parseArgs({ allowPositionals: true, options: { r
 const rounds = Number(values.rounds);
 const [one, bulk] = [Number(values.one), Number(values.bulk)];
 if (![rounds, one, bulk].every((n) => Number.isInteger(n) && n >= 1)) throw new Error('--rounds, --one and --bulk take whole numbers >= 1');
+for (const name of positionals) if (!(SQL_BACKENDS as readonly string[]).includes(name)) throw new Error(`${name}: not one of ${SQL_BACKENDS.join(', ')}`);
 const backends = (positionals.length > 0 ? positionals : SQL_BACKENDS) as SqlBackend[];
 const kinds = ['plain', 'priority', 'unique'] as const;
 

@@ -8,7 +8,7 @@
  *
  * Parameters: the jobs; the dialect (its clock, its skip clause, its statement limit).
  */
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type RawBuilder } from 'kysely';
 import type { Pushed, StoredJob } from '../../../contract/driver.ts';
 import { QueueError } from '../../../errors.ts';
 import { channelOf } from '../channels.ts';
@@ -47,16 +47,20 @@ export async function insertJobs(db: Kysely<Tables>, table: string, jobs: Stored
     else await dialect.writeTransaction(db, insert.all);
     return everyStored(jobs);
   }
-  let tryPlain = !jobs.some((job) => job.unique?.replace);
-  const push = async (trx: Kysely<Tables>) => (tryPlain && (await insert.storesEvery(trx)) ? everyStored(jobs) : pushUnique(trx, table, jobs, dialect, insert.all));
+  const tryPlain = !jobs.some((job) => job.unique?.replace);
+  const unique = (trx: Kysely<Tables>) => pushUnique(trx, table, jobs, dialect, insert.all);
+  const push = async (trx: Kysely<Tables>) => (tryPlain && (await insert.storesEvery(trx)) ? everyStored(jobs) : unique(trx));
   if (inTransaction) return push(db);
-  if (tryPlain && insert.atomic) {
-    if (await insert.storesEvery(db)) return everyStored(jobs);
-    const settled = jobs.length === 1 ? await settledAlone(db, table, jobs[0]!, dialect) : undefined;
-    if (settled) return [settled];
-    tryPlain = false; // it stored nothing
-  }
-  return dialect.writeTransaction(db, push);
+  if (!tryPlain || !insert.atomic) return dialect.writeTransaction(db, push);
+  if (await insert.storesEvery(db)) return everyStored(jobs);
+  // It stored nothing.
+  const settled = jobs.length === 1 ? await settledAlone(db, table, jobs[0]!, dialect) : undefined;
+  return settled ? [settled] : dialect.writeTransaction(db, unique);
+}
+
+/** A row's hold on its unique key is live: its job has not finished, and the hold has not run out by `now`. */
+function liveHold(eb: ExpressionBuilder<Tables, 'queue_jobs'>, now: RawBuilder<number>) {
+  return eb.and([eb('state', 'is', null), eb.or([eb('unique_lapses_at', 'is', null), eb('unique_lapses_at', '>', now)])]);
 }
 
 /**
@@ -71,7 +75,7 @@ async function settledAlone(db: Kysely<Tables>, table: string, job: StoredJob, d
   const rows = await db.selectFrom(table as 'queue_jobs').select(['job_id', 'unique_key']).where('queue', '=', job.queue)
     .where((eb) => eb.or([
       eb('job_id', '=', job.id),
-      eb.and([eb('unique_key', '=', key), eb('state', 'is', null), eb.or([eb('unique_lapses_at', 'is', null), eb('unique_lapses_at', '>', dialect.now())])]),
+      eb.and([eb('unique_key', '=', key), liveHold(eb, dialect.now())]),
     ]))
     .execute();
   if (rows.some((row) => row.job_id === job.id)) return { id: job.id, duplicate: false };
@@ -256,7 +260,7 @@ async function pushUnique(trx: Kysely<Tables>, table: string, jobs: StoredJob[],
     // A hold that ran out is free, and so is one a finished row still names (a worker of the release
     // before unique jobs finished it without letting go).
     await trx.updateTable(jobsTable).set({ unique_key: null }).where('queue', '=', queue).where('unique_key', 'in', keys)
-      .where((eb) => eb.or([eb('unique_lapses_at', '<=', now), eb('state', 'is not', null)])).execute();
+      .where((eb) => eb.not(liveHold(eb, now))).execute();
     const replacing = [...new Set(held.filter((job) => job.unique!.replace).map((job) => job.unique!.key))];
     if (replacing.length === 0) continue;
     let waiting = trx.selectFrom(jobsTable).select(['id', 'job_id', 'unique_key'])
