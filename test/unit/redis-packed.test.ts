@@ -29,6 +29,18 @@ describe('Redis packed payloads', () => {
     assert.ok(payload.length > 180);
   });
 
+  it('stores a job of a priority, otherwise usual, with its priority alone beside the data', () => {
+    for (const priority of [5, -7, 1_000_000]) {
+      const e = envelope({ job: 'Noop', queue: 'bench', data: { i: 1, t: 0 }, priority });
+      assert.equal(roundTrip(e.id, encodeEnvelope(e), 'bench'), `~Noop"${priority}.{"i":1,"t":0}`);
+    }
+    // Anything else beside the priority takes the long form.
+    const id = jobId();
+    for (const e of [envelope({ id, priority: 3, attempts: 1 }), envelope({ id, priority: 3, createdAt: jobIdTime(id) + 1 }), envelope({ id, priority: 3, availableAt: jobIdTime(id) + 10 })]) {
+      assert.match(roundTrip(id, encodeEnvelope(e)), /^~[^"]+"\d+;/);
+    }
+  });
+
   it('keeps settings, a createdAt apart from the id, and the optional fields', () => {
     const id = jobId();
     const cases: Envelope[] = [
@@ -76,8 +88,8 @@ describe('Redis packed payloads', () => {
 
   it('gives back every byte of envelopes changed at random places', () => {
     const id = jobId();
-    const bases = [envelope({ id }), envelope({ id, maxTries: 3, backoff: [1, 2], priority: 2 })].map(encodeEnvelope);
-    const alphabet = ['"', '~', ';', ':', ',', '}', '{', '.', '0', '7', ' ', '\\', 'é', 'null', ',"attempts":'];
+    const bases = [envelope({ id }), envelope({ id, maxTries: 3, backoff: [1, 2], priority: 2 }), envelope({ id, priority: -12 })].map(encodeEnvelope);
+    const alphabet = ['"', '~', ';', ':', ',', '}', '{', '.', '-', '0', '7', ' ', '\\', 'é', 'null', ',"attempts":', ',"priority":'];
     let seed = 7;
     const random = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n;
     for (let i = 0; i < 5_000; i++) {
@@ -94,7 +106,7 @@ describe('Redis packed payloads', () => {
 
   it('gives a stored value it did not write (set by hand) back as it is', () => {
     const id = jobId();
-    for (const stored of ['~', '~x', '~Noop"1;2;3', '~Noop"0;;;;;', '~Noop"0;;;;;x', '~Noop"0;;;;;99:}']) assert.equal(unpackPayload(id, QUEUE, stored), stored);
+    for (const stored of ['~', '~x', '~Noop"1;2;3', '~Noop"0;;;;;', '~Noop"0;;;;;x', '~Noop"0;;;;;99:}', '~Noop"-.x', '~Noop"5x', '~Noop"5;x']) assert.equal(unpackPayload(id, QUEUE, stored), stored);
   });
 
   it('needs the id it was packed with: an id that is no version 7 UUID keeps its createdAt', () => {
