@@ -4,9 +4,8 @@
  * any unique job to push_placed.lua. Their headers document the same layouts from the other side.
  */
 import type { Pushed, StoredJob } from '../../contract/driver.ts';
-import { keyList, type QueueKeys } from './keys.ts';
+import type { QueueKeys } from './keys.ts';
 import { packPayload } from './packed.ts';
-import { PLAIN_PUSH_KEYS, PUSH_KEYS } from './script-keys.ts';
 import type { Reply } from './scripts.ts';
 import { FOREVER_MS } from './turn-wire.ts';
 
@@ -17,8 +16,9 @@ export interface EncodedPush {
 }
 
 /**
- * KEYS: the script's keys of each queue, in the order the queues first appear, then `namesKey` (the
- * set of queue names, when it is in reach: not on a Cluster). ARGV: the queue names, then one value
+ * KEYS: each queue's `ready` key (the script names the queue's other keys from it), in the order
+ * the queues first appear, then `namesKey` (the set of queue names, when it is in reach: not on a
+ * Cluster). ARGV: the queue names, then one value
  * per job, in the caller's order. `placed` sends even jobs without a unique key to push_placed.lua
  * (schedule.lua runs its code).
  */
@@ -31,7 +31,7 @@ export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) =
     if (index === undefined) queues.set(job.queue, (index = queues.size + 1));
     jobArgs.push(plain ? plainJobArg(index, job) : jobArg(index, job, optionsOf(job)));
   }
-  const keys = [...queues.keys()].flatMap((queue) => keyList(keysOf(queue), plain ? PLAIN_PUSH_KEYS : PUSH_KEYS));
+  const keys = [...queues.keys()].map((queue) => keysOf(queue).ready);
   if (namesKey) keys.push(namesKey);
   return { script: plain ? 'push' : 'push_placed', keys, args: [...queues.keys(), ...jobArgs] };
 }

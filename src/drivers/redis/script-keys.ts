@@ -2,18 +2,11 @@
  * Which of a queue's keys each script takes, in order. A script declares the same list (its
  * QUEUE_KEYS) and reads the keys back by name (lua/includes/queue_keys.lua); a key named per call
  * (`took`, `once`) or outside any queue goes after them, as the script's header says. A list
- * changed here and not in its script (or the other way round) fails every contract test.
+ * changed here and not in its script (or the other way round) fails every contract test. The
+ * scripts of the hot paths (the pushes, turn.lua) take one key a queue instead, its `ready` key, and
+ * name the others from it (queue_keys_from).
  */
 import type { QueueKeyName } from './keys.ts';
-
-/** push.lua, the fast path of jobs without a unique key: where a job waits. */
-export const PLAIN_PUSH_KEYS = ['ready', 'levels', 'delayed', 'jobs', 'timeouts', 'ranks', 'deadlines', 'notify'] as const satisfies readonly QueueKeyName[];
-
-/** push_placed.lua: where a job waits, and what a replaced holder is removed from (includes/finish.lua). */
-export const PUSH_KEYS = [
-  'ready', 'levels', 'delayed', 'notify', 'jobs', 'timeouts', 'ranks', 'deadlines', 'unique', 'holds',
-  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels', 'prioritized', 'priorities',
-] as const satisfies readonly QueueKeyName[];
 
 export const RELEASE_KEYS = [
   'ready', 'levels', 'delayed', 'reserved', 'notify', 'jobs', 'attempts', 'tokens', 'ranks', 'priorities',

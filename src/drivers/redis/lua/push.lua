@@ -2,9 +2,9 @@
 -- priority and expiry, all or nothing: the fast path of dispatch. A push with any unique job goes
 -- to push_placed.lua (push-wire.ts picks), which reads what is stored before it writes.
 --
--- KEYS, per queue, queue after queue: the keys named in QUEUE_KEYS below (PLAIN_PUSH_KEYS in
---   script-keys.ts); then, on a single Redis, the set of every queue name (in a Cluster it lives in
---   another hash slot, so the client adds the names itself)
+-- KEYS, per queue, queue after queue: its `ready` key, from which the script names the queue's
+--   other keys (queue_keys_from); then, on a single Redis, the set of every queue name (push_queues
+--   in queue_keys.lua)
 -- ARGV: the queue names, one per queue; then one value per job:
 --   "<queue index>,<delay ms>,<timeout ms or nothing>,<priority or nothing>,<expireInMs or nothing>,<length of id>:<id><payload>"
 --   (one argument per job rather than seven: a bulk of 1,000 costs the client a fifth of the work)
@@ -28,9 +28,7 @@
 -- @include levels.lua
 -- @include job_options.lua
 
-local QUEUE_KEYS = { 'ready', 'levels', 'delayed', 'jobs', 'timeouts', 'ranks', 'deadlines', 'notify' }
-local queues = math.floor(#KEYS / #QUEUE_KEYS)
-local names_key = (#KEYS % #QUEUE_KEYS == 1) and KEYS[#KEYS] or nil
+local queues, names_key = push_queues()
 
 local writes = {}
 for q = 1, queues do writes[q] = { jobs = {}, timeouts = {}, ready = {}, delayed = {}, deadlines = {}, ranks = {}, levels = {}, waiting = 0 } end
@@ -109,7 +107,7 @@ end
 
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
 for q, w in ipairs(writes) do
-  local k = queue_keys(QUEUE_KEYS, q)
+  local k = queue_keys_from(KEYS[q])
   skip_stored(k.jobs, w)
   batch('HSET', k.jobs, w.jobs)
   batch('HSET', k.timeouts, w.timeouts)

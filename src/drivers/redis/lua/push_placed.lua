@@ -2,9 +2,9 @@
 -- and unique key (SPEC 12): a push with any unique job (and schedule.lua's). A push of jobs without
 -- a unique key goes to push.lua, the fast path, which does not read what is stored first.
 --
--- KEYS, per queue, queue after queue: the keys named in QUEUE_KEYS below (PUSH_KEYS in
---   script-keys.ts); then, on a single Redis, the set of every queue name (in a Cluster it lives
---   in another hash slot, so the client adds the names itself)
+-- KEYS, per queue, queue after queue: its `ready` key, from which the script names the queue's
+--   other keys (queue_keys_from); then, on a single Redis, the set of every queue name (push_queues
+--   in queue_keys.lua)
 -- ARGV: the queue names, one per queue; then one value per job, in the caller's order:
 --   "<queue index>,<delay ms>,<timeout ms or nothing>,<length of options>,<length of id>:<id><options><payload>"
 --   (one argument per job rather than six: a bulk of 1,000 costs the client a fifth of the work);
@@ -42,12 +42,7 @@
 -- @include priority.lua
 -- @include job_options.lua
 
-local QUEUE_KEYS = {
-  'ready', 'levels', 'delayed', 'notify', 'jobs', 'timeouts', 'ranks', 'deadlines', 'unique', 'holds',
-  'reserved', 'attempts', 'tokens', 'started', 'progress', 'cancels', 'prioritized', 'priorities',
-}
-local queues = math.floor(#KEYS / #QUEUE_KEYS)
-local names_key = (#KEYS % #QUEUE_KEYS == 1) and KEYS[#KEYS] or nil
+local queues, names_key = push_queues()
 -- A job's options, text[from..to]: nil and its priority (0: none), expiry in ms (false: none) and
 -- unique key (false: none), then the key's until_start, for_ms (nil: no limit) and replace; or what
 -- is wrong with them.
@@ -221,7 +216,7 @@ end
 
 if names_key then redis.call('SADD', names_key, unpack(ARGV, 1, queues)) end
 for q = 1, queues do
-  local k, p, held = queue_keys(QUEUE_KEYS, q), parsed[q], {}
+  local k, p, held = queue_keys_from(KEYS[q]), parsed[q], {}
   if p.count > 0 then store(k, p, choose(k, p, held), held) end
 end
 return reply
