@@ -295,10 +295,9 @@ async function sqlRound(round: number, backend: SqlBackend): Promise<void> {
 }
 
 /**
- * --jobs all: each measure whose figures depend on the job, once untimed (in the first round once
- * for each kind), then for plain, priority and unique jobs one after another (the order turning
- * round by round); each kind's figure goes beside this round's plain one. Ours alone: BullMQ's jobs
- * are plain in every row.
+ * --jobs all: each measure whose figures depend on the job, for plain, priority and unique jobs one
+ * after another (the order turning round by round), each kind once untimed and then timed; each
+ * kind's figure goes beside this round's plain one. Ours alone: BullMQ's jobs are plain in every row.
  */
 async function kindsRound(round: number): Promise<void> {
   const measures: (() => Promise<[string, Sample][]>)[] = [];
@@ -314,18 +313,16 @@ async function kindsRound(round: number): Promise<void> {
   const order = [...KINDS.slice(round % KINDS.length), ...KINDS.slice(0, round % KINDS.length)];
   try {
     for (const measure of measures) {
-      // Once untimed first: the first of a measure's runs after another measure's ran slower (a
-      // plain bulk on Redis at 61,216 jobs/s first, 126,023 and 153,118 second or third). In the
-      // first round once for each kind: a kind's first runs in the process ran slower too (Redis,
-      // one at a time, round 1: priority jobs 9,350 to 10,004 jobs/s, unique 7,738 to 9,123, where
-      // rounds 2 and 3 gave 11,096 to 12,035 and 7,154 to 10,466, and plain 11,641 to 12,865 in all).
-      for (const kind of round === 0 ? KINDS : (['plain'] as const)) {
-        JOBS.kind = kind;
-        await measure();
-      }
+      // Each kind's timed run right after an untimed one of the same kind: the first of a measure's
+      // runs after another measure's ran slower (a plain bulk on Redis at 61,216 jobs/s first,
+      // 126,023 and 153,118 second or third), and so did a kind's first run after other kinds'
+      // (Redis one at a time: priority jobs 8,267 to 10,004 jobs/s so, 11,096 to 12,035 warm,
+      // plain ones 11,496 to 12,865). Warming every kind in round 1 alone did not hold over rounds
+      // that measured SQL in between.
       const plain: [string, Sample][] = [];
       for (const kind of order) {
         JOBS.kind = kind;
+        await measure();
         for (const [key, sample] of await measure()) {
           if (kind === 'plain') plain.push([key, sample]);
           else add(`${key}@${kind}`, 'ours', sample);
@@ -407,7 +404,7 @@ function notes(startLoad: number[], endLoad: number[]): string[] {
   return [
     `Every job is a no-op (payload {i, t}); every processed id was checked: each pushed job ran exactly once, nothing else ran, nothing failed, and the queue was empty afterwards (a multi-process run that leaves jobs stored is listed under ANOMALIES and the bench exits 1).`,
     options.allKinds
-      ? `Our jobs: plain (priority 0, not unique), except in the rows of priority and unique jobs against plain ones (--jobs all): in each round the figures that depend on the job are measured again, once untimed with plain jobs (in the first round once with each kind), then for plain jobs, jobs of priority 5 each and unique jobs each with a key of its own, one kind after another (the order turning from round to round), and each kind's row has that round's plain figure as its peer; BullMQ's are plain.`
+      ? `Our jobs: plain (priority 0, not unique), except in the rows of priority and unique jobs against plain ones (--jobs all): in each round the figures that depend on the job are measured again, for plain jobs, jobs of priority 5 each and unique jobs each with a key of its own, one kind after another (the order turning from round to round), each kind once untimed and then timed, and each kind's row has that round's plain figure as its peer; BullMQ's are plain.`
       : `Our jobs: ${JOBS.kind === 'plain' ? 'plain (priority 0, not unique)' : JOBS.kind === 'priority' ? 'priority 5 each (--jobs priority)' : 'unique, each with a key of its own (--jobs unique)'}; BullMQ's are plain.`,
     `Bulk dispatch: ${count(BULK_CHUNK)} jobs per call, calls one after another (ours: manager.push(jobs); BullMQ: queue.addBulk(jobs)); processing runs pre-load the same way.`,
     RETENTION.keep === 'none'
