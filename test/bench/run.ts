@@ -316,7 +316,7 @@ async function kindsRound(round: number): Promise<void> {
       // Each kind's timed run right after an untimed one of the same kind: the first of a measure's
       // runs after another measure's ran slower (a plain bulk on Redis at 61,216 jobs/s first,
       // 126,023 and 153,118 second or third), and so did a kind's first run after other kinds'
-      // (Redis one at a time: priority jobs 8,267 to 10,004 jobs/s so, 11,096 to 12,035 warm,
+      // (Redis one at a time: priority jobs 8,267 to 10,004 jobs/s cold, 11,096 to 12,035 warm,
       // plain ones 11,496 to 12,865). Warming every kind in round 1 alone did not hold over rounds
       // that measured SQL in between.
       const plain: [string, Sample][] = [];
