@@ -204,13 +204,16 @@ for (const makeBackend of backends) {
       const db = backend.appDatabase!();
       try {
         const mine = job('default', { unique: { key: 'mine', until: 'done' }, label: 'mine' });
+        const other = job('default', { unique: { key: 'other', until: 'done' }, label: 'other' });
         const pushed = await db.transaction().execute(async (trx) => [
           ...(await d.pushIn(trx, [job('default', { unique: HOLD_DONE })])),
           ...(await d.pushIn(trx, [mine])),
           ...(await d.pushIn(trx, [job('default', { unique: { key: 'mine', until: 'done' } })])),
+          // A bulk with a duplicate: its first try fails or skips a row, and the transaction goes on.
+          ...(await d.pushIn(trx, [job('default', { unique: HOLD_DONE }), other])),
         ]);
-        assert.deepEqual(pushed, [{ id: held.id, duplicate: true }, { id: mine.id, duplicate: false }, { id: mine.id, duplicate: true }]);
-        assert.deepEqual(await drain(d), ['held', 'mine'], 'the transaction committed');
+        assert.deepEqual(pushed, [{ id: held.id, duplicate: true }, { id: mine.id, duplicate: false }, { id: mine.id, duplicate: true }, { id: held.id, duplicate: true }, { id: other.id, duplicate: false }]);
+        assert.deepEqual(await drain(d), ['held', 'mine', 'other'], 'the transaction committed');
       } finally {
         await db.destroy();
       }

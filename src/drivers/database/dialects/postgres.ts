@@ -62,6 +62,9 @@ export function postgresDialect(config: ServerDatabaseConnectionConfig, onPoolEr
       return turnInOneStatement(db, table, parts, this.now(), channel);
     },
     skipCollisions: (insert) => insert.onConflict((oc) => oc.doNothing()),
+    // unique_violation: a row's job_id, or its queue and unique key.
+    isCollision: (error) => (error as { code?: string })?.code === '23505',
+    failureAborts: true,
     bindsArrays: true,
     async notify(trx, channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);

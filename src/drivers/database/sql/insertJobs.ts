@@ -36,13 +36,16 @@ const STATEMENT_OVERHEAD_BYTES = 64 * 1024;
  * outside a transaction, where its one statement stores all or nothing by itself (insert.atomic);
  * else in the transaction pushUnique would take; one job it did not store is most often a duplicate
  * of a holder stored before (settledAlone). A push with a `replace` job (a debounce, whose key is
- * usually held) goes to pushUnique at once. Pushed one at a time, a unique job took three to
- * four times as long as a plain one (a transaction of four statements); in bulks of 1,000, one and
- * a half to three times (docs/performance.md).
+ * usually held) goes to pushUnique at once. What that costs against a plain push:
+ * docs/performance.md.
  */
 export async function insertJobs(db: Kysely<Tables>, table: string, jobs: StoredJob[], dialect: SqlDialect, connection: string, inTransaction = false): Promise<Pushed[]> {
-  const insert = inserter(table, jobs, dialect, connection);
+  const insert = inserter(table, jobs, dialect, connection, inTransaction);
   if (!jobs.some((job) => job.unique)) {
+    // Where a collision may fail the INSERT (failsAtCollision), it goes first without its skip
+    // clause, which costs PostgreSQL a fifth of a bulk's time (dialect.failureAborts); failed, it
+    // stored nothing (a push sent again) and goes again with the clause.
+    if (insert.failsAtCollision && insert.atomic && (await insert.storesEvery(db))) return everyStored(jobs);
     if (insert.chunks.length === 1 || inTransaction) await insert.all(db);
     else await dialect.writeTransaction(db, insert.all);
     return everyStored(jobs);
@@ -124,7 +127,7 @@ function columnsOf(jobs: StoredJob[]): Column[] {
  * rows, 3,500 parameters, stored 10,000 jobs a second; from arrays, 35,000 to 48,000 (20,000 jobs
  * in bulks of 1,000, this machine), and 52,000 to 56,000 once the text columns went as strings.
  */
-function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connection: string) {
+function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connection: string, inTransaction: boolean) {
   const now = dialect.now();
   const columns = columnsOf(jobs);
   const names = [...columns.map((column) => column.name), 'created_at' as const];
@@ -153,19 +156,24 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
   const chunks = statementsFor(jobs, dialect, connection);
   const queues = [...new Set(jobs.map((job) => job.queue))];
   const channel = channelOf(table, 'ready');
-  const atomic = chunks.length === 1 && (jobs.length === 1 || dialect.isCollision !== undefined);
+  /** Sends an INSERT; on PostgreSQL it tells idle workers in the same statement. */
+  const send = (into: Kysely<Tables>, insert: JobsInsert) => (dialect.notify ? tellingReady(insert, queues, channel) : insert).execute(into);
+  /** The INSERTs that must tell whether they stored every row go without the skip clause, and a collision fails them (dialect.isCollision). */
+  const failsAtCollision = dialect.isCollision !== undefined && (!dialect.failureAborts || jobs.length > 1);
+  // Not where a failure would abort the application's transaction: there a savepoint goes first (storesEvery).
+  const atomic = chunks.length === 1 && (jobs.length === 1 || failsAtCollision) && !(failsAtCollision && dialect.failureAborts && inTransaction);
   /**
    * Runs the INSERTs, each made to tell whether it stored every one of its rows; true when all
-   * did. False at the first that did not: on MySQL it failed and stored nothing; elsewhere it
+   * did. False at the first that did not: failsAtCollision, it failed and stored nothing; else it
    * stored the rows that did not collide. The statements after it are not sent.
    */
   const storedEach = async (into: Kysely<Tables>): Promise<boolean> => {
     for (const [from, to] of chunks) {
-      if (dialect.isCollision) {
+      if (failsAtCollision) {
         try {
-          await statement(into, from, to, false).execute();
+          await send(into, statement(into, from, to, false));
         } catch (error) {
-          if (dialect.isCollision(error)) return false;
+          if (dialect.isCollision!(error)) return false;
           throw error;
         }
         continue;
@@ -181,16 +189,14 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
   return {
     chunks,
     all: async (into: Kysely<Tables>) => {
-      for (const [from, to] of chunks) {
-        const insert = statement(into, from, to);
-        await (dialect.notify ? tellingReady(insert, queues, channel) : insert).execute(into);
-      }
+      for (const [from, to] of chunks) await send(into, statement(into, from, to));
     },
     /**
-     * True when the push is one statement that stores all of its rows or none by itself: one row,
-     * or MySQL, where a collision fails the statement (dialect.isCollision).
+     * True when the push is one statement that stores all of its rows or none by itself, and may
+     * run where it is (alone, or in the application's transaction): one row, or failsAtCollision.
      */
     atomic,
+    failsAtCollision,
     /**
      * The same INSERTs, made to tell whether they stored every row: resolves true when they did.
      * False when a row collided with a stored one, having stored none: where the push is not
