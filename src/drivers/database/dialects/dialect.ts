@@ -100,9 +100,9 @@ export interface SqlDialect {
    */
   skipCollisions(insert: JobsInsert): JobsInsert;
   /**
-   * Tells a collision error: where set, a push that must know whether a row collided (the first
-   * try of a push of unique jobs, and a plain bulk's, sql/insertJobs.ts) may send its INSERT
-   * without the skip clause; a collision fails the statement and undoes it. mysql2 counts a row
+   * Tells a collision error: where set, a push of one INSERT (sql/insertJobs.ts) may go first
+   * without the skip clause; a collision fails the statement and undoes it, and the push goes on
+   * (a plain one again with the clause, a unique one to the steps that sort out duplicates). mysql2 counts a row
    * that ON DUPLICATE KEY UPDATE left as it was among the rows it stored (its FOUND_ROWS flag), so
    * on MySQL a count cannot tell. Absent (SQLite), the INSERT skips the row and the push counts
    * the rows stored.
