@@ -3,7 +3,7 @@
  * 1,000 rows sent with pg into fresh tables of the push's own shape (migrated by the driver), in the
  * statement sql/insertJobs.ts sends (rows from unnest() of one array per column, the NOTIFY in the
  * same statement), with and without the skip clause; plain rows, and rows with a unique key each
- * as the push of unique jobs sent them before (skipping, counting the rows stored, in a transaction
+ * (its number, counting up over the run) as the push of unique jobs sent them before (skipping, counting the rows stored, in a transaction
  * with a savepoint) and now (no clause). Prints the median ms a bulk of each, rounds after a first
  * untimed one.
  *

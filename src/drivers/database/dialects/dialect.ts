@@ -102,10 +102,10 @@ export interface SqlDialect {
   /**
    * Tells a collision error: where set, a push of one INSERT (sql/insertJobs.ts) may go first
    * without the skip clause; a collision fails the statement and undoes it, and the push goes on
-   * (a plain one again with the clause, a unique one to the steps that sort out duplicates). mysql2 counts a row
-   * that ON DUPLICATE KEY UPDATE left as it was among the rows it stored (its FOUND_ROWS flag), so
-   * on MySQL a count cannot tell. Absent (SQLite), the INSERT skips the row and the push counts
-   * the rows stored.
+   * (a plain one again with the clause, a unique one to the steps that sort out duplicates).
+   * mysql2 counts a row that ON DUPLICATE KEY UPDATE left as it was among the rows it stored (its
+   * FOUND_ROWS flag), so on MySQL a count cannot tell. Absent (SQLite), the INSERT skips the row
+   * and the push counts the rows stored.
    */
   isCollision?(error: unknown): boolean;
   /**
