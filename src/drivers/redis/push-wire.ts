@@ -18,9 +18,8 @@ export interface EncodedPush {
 /**
  * KEYS: each queue's `ready` key (the script names the queue's other keys from it), in the order
  * the queues first appear, then `namesKey` (the set of queue names, when it is in reach: not on a
- * Cluster). ARGV: the queue names, then one value
- * per job, in the caller's order. `placed` sends even jobs without a unique key to push_placed.lua
- * (schedule.lua runs its code).
+ * Cluster). ARGV: the queue names, then one value per job, in the caller's order. `placed` sends
+ * even jobs without a unique key to push_placed.lua (schedule.lua runs its code).
  */
 export function encodePush(jobs: readonly StoredJob[], keysOf: (queue: string) => QueueKeys, namesKey?: string, placed = false): EncodedPush {
   const plain = !placed && jobs.every((job) => job.unique === undefined);

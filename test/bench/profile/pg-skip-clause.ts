@@ -70,9 +70,9 @@ for (let round = 0; round <= rounds; round++) {
       try {
         const text = statementOf(setup.config.table!, variant);
         const sent = Array.from({ length: bulks }, () => bulkOf(variant));
+        const wrapped = variant.keyed && variant.skipping;
         const start = performance.now();
         for (const params of sent) {
-          const wrapped = variant.keyed && variant.skipping;
           if (wrapped) for (const step of ['begin', 'savepoint queue_push']) await client.query(step);
           await client.query(text, params);
           if (wrapped) for (const step of ['release savepoint queue_push', 'commit']) await client.query(step);

@@ -160,8 +160,9 @@ function inserter(table: string, jobs: StoredJob[], dialect: SqlDialect, connect
   const send = (into: Kysely<Tables>, insert: JobsInsert) => (dialect.notify ? tellingReady(insert, queues, channel) : insert).execute(into);
   /** The INSERTs that must tell whether they stored every row go without the skip clause, and a collision fails them (dialect.isCollision). */
   const failsAtCollision = dialect.isCollision !== undefined && (!dialect.failureAborts || jobs.length > 1);
-  // Not where a failure would abort the application's transaction: there a savepoint goes first (storesEvery).
-  const atomic = chunks.length === 1 && (jobs.length === 1 || failsAtCollision) && !(failsAtCollision && dialect.failureAborts && inTransaction);
+  // A statement that fails at a collision, not where a failure would abort the application's
+  // transaction: there a savepoint goes first (storesEvery).
+  const atomic = chunks.length === 1 && (jobs.length === 1 || (failsAtCollision && !(dialect.failureAborts && inTransaction)));
   /**
    * Runs the INSERTs, each made to tell whether it stored every one of its rows; true when all
    * did. False at the first that did not: failsAtCollision, it failed and stored nothing; else it
